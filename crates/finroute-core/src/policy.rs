@@ -1,0 +1,62 @@
+//! The router's pricing policy (from config) and each channel's declared terms.
+
+use crate::money::{Currency, Money};
+
+/// A maximum APR for applicants whose region starts with `region_prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateCap {
+    pub region_prefix: String,
+    pub max_apr_bps: i32,
+}
+
+/// Everything pricing and ranking need from config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricingPolicy {
+    /// Longest matching prefix wins.
+    pub rate_caps: Vec<RateCap>,
+    /// `h`: the cost of one application, in bp of APR (default 150).
+    pub inquiry_cost_bps: i32,
+    /// DTI above this: warning and rank penalty (0.50).
+    pub affordability_warning: f64,
+    /// DTI above this: not offered (default 0.70).
+    pub affordability_hard_limit: f64,
+    /// Computed APR above stated by more than this: STATED_APR_UNDERSTATED (10).
+    pub understatement_tolerance_bps: i32,
+    /// Within this of the cap: NEAR_RATE_CAP (200).
+    pub near_cap_margin_bps: i32,
+}
+
+impl Default for PricingPolicy {
+    fn default() -> Self {
+        Self {
+            rate_caps: Vec::new(),
+            inquiry_cost_bps: 150,
+            affordability_warning: 0.50,
+            affordability_hard_limit: 0.70,
+            understatement_tolerance_bps: 10,
+            near_cap_margin_bps: 200,
+        }
+    }
+}
+
+impl PricingPolicy {
+    /// The cap applying to `region` (longest matching prefix), if any.
+    pub fn rate_cap_for(&self, region: &str) -> Option<&RateCap> {
+        self.rate_caps
+            .iter()
+            .filter(|c| region.starts_with(&c.region_prefix))
+            .max_by_key(|c| c.region_prefix.len())
+    }
+}
+
+/// What a channel declared it serves (from `Describe`), used to validate its offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelTerms {
+    /// The channel's config id.
+    pub adapter_id: String,
+    pub currencies: Vec<Currency>,
+    pub min_amount: Option<Money>,
+    pub max_amount: Option<Money>,
+    pub min_term_months: u32,
+    pub max_term_months: u32,
+}
