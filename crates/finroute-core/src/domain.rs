@@ -278,6 +278,14 @@ impl Installment {
     pub fn payment(&self) -> i64 {
         self.principal + self.interest + self.fee
     }
+
+    /// The whole payment of the period, `None` when it does not fit an `i64`
+    /// (partner schedules are checked with this before anything sums them).
+    pub fn checked_payment(&self) -> Option<i64> {
+        self.principal
+            .checked_add(self.interest)?
+            .checked_add(self.fee)
+    }
 }
 
 /// An offer as an adapter makes it: unvalidated, unpriced.

@@ -5,11 +5,48 @@
 //! affordability, ranking, the application plan and refusal explanations
 //! (`../shared/design/ranking.md`). The edge crates convert to and from the
 //! wire types.
+//!
+//! The path of one offer: [`price_offer`] (validate, [`build_schedule`] or
+//! [`check_schedule`], [`apr_from_cash_flows`], [`debt_to_income`],
+//! [`estimate_odds`]) gives an [`Offer`] or a [`Rejection`]; after the
+//! fan-out, [`finalize()`] ranks ([`rank_offers`]), plans
+//! ([`application_plan`]) and explains ([`explain()`]).
 
+pub mod affordability;
+pub mod apr;
 pub mod domain;
+pub mod explain;
+pub mod finalize;
 pub mod money;
+pub mod odds;
+pub mod plan;
 pub mod policy;
+pub mod pricing;
+pub mod rank;
+pub mod rejection;
+pub mod schedule;
 
+mod scenario;
+mod wording;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use affordability::{VOLATILITY_STRESS, debt_to_income};
+pub use apr::{AprError, AprResult, apr_from_cash_flows};
 pub use domain::*;
-pub use money::{Currency, InvalidCurrency, Money};
+pub use explain::explain;
+pub use finalize::{Finalized, finalize};
+pub use money::{Currency, InvalidCurrency, Money, format_major};
+pub use odds::{MAX_ODDS, MIN_ODDS, OddsEstimate, OddsModel, estimate_odds};
+pub use plan::{PLAN_TARGET_PROBABILITY, application_plan};
 pub use policy::{ChannelTerms, PricingPolicy, RateCap};
+pub use pricing::price_offer;
+pub use rank::{
+    AFFORDABILITY_PENALTY_BPS_PER_POINT, STRONG_ODDS, affordability_penalty_bps, balanced_cost_bps,
+    rank_offers,
+};
+pub use rejection::{RejectReason, Rejection};
+pub use schedule::{
+    MAX_TERM_MONTHS, ScheduleError, build_schedule, check_schedule, total_payments,
+};

@@ -67,22 +67,36 @@ impl Money {
     pub fn display_major(&self) -> String {
         let sign = if self.amount_minor < 0 { "-" } else { "" };
         let abs = self.amount_minor.unsigned_abs();
-        let major = abs / 100;
+        let grouped = group_thousands(abs / 100);
         let minor = abs % 100;
-        let digits = major.to_string();
-        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push(' ');
-            }
-            grouped.push(ch);
-        }
         if minor == 0 {
             format!("{sign}{grouped} {}", self.currency)
         } else {
             format!("{sign}{grouped}.{minor:02} {}", self.currency)
         }
     }
+}
+
+/// Formats an amount of minor units as major units with two decimals and a
+/// thin grouping, without a currency: `9 000.00`. For messages that know no
+/// currency (schedule checks); texts for borrowers use [`Money::display_major`].
+pub fn format_major(amount_minor: i64) -> String {
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let abs = amount_minor.unsigned_abs();
+    format!("{sign}{}.{:02}", group_thousands(abs / 100), abs % 100)
+}
+
+/// `1234567` as `1 234 567`.
+fn group_thousands(major: u64) -> String {
+    let digits = major.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(' ');
+        }
+        grouped.push(ch);
+    }
+    grouped
 }
 
 #[cfg(test)]
@@ -102,11 +116,19 @@ mod tests {
     }
 
     #[test]
+    fn format_major_always_shows_two_decimals() {
+        assert_eq!(format_major(900_000), "9 000.00");
+        assert_eq!(format_major(-123_456_789), "-1 234 567.89");
+        assert_eq!(format_major(5), "0.05");
+        assert_eq!(format_major(i64::MIN), "-92 233 720 368 547 758.08");
+    }
+
+    #[test]
     fn display_major_groups_thousands() {
         let cny = Currency::parse("CNY").expect("valid code");
         assert_eq!(Money::new(cny, 600_000).display_major(), "6 000 CNY");
         assert_eq!(
-            Money::new(cny, 1_234_567_89).display_major(),
+            Money::new(cny, 123_456_789).display_major(),
             "1 234 567.89 CNY"
         );
         assert_eq!(Money::new(cny, 5).display_major(), "0.05 CNY");

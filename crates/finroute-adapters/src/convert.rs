@@ -1,0 +1,534 @@
+//! Conversions between the wire types (`finroute_proto::v1`) and the domain
+//! (`finroute_core`) shared by every edge: the remote adapter, the server and
+//! the partner side. Wire-to-domain conversions collect [`Violation`]s that
+//! name the field by its path (`applicant.collateral[1].appraised_value`);
+//! messages never quote personal values.
+
+use finroute_core as core;
+use finroute_proto::v1 as pb;
+
+/// One bad field: its path and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub description: String,
+}
+
+/// Collects violations while converting.
+#[derive(Debug, Default)]
+pub struct Violations(pub Vec<Violation>);
+
+impl Violations {
+    /// Records that `field` is bad.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(Violation { field: field.into(), description: description.into() });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Milliseconds since the epoch of a wire timestamp (saturating).
+pub fn millis_from_timestamp(t: &prost_types::Timestamp) -> i64 {
+    t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos / 1_000_000))
+}
+
+/// A wire timestamp from milliseconds since the epoch.
+pub fn timestamp_from_millis(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// A wire duration from milliseconds.
+pub fn duration_from_millis(ms: u64) -> prost_types::Duration {
+    prost_types::Duration { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+}
+
+/// Milliseconds of a wire duration (saturating; negative stays negative).
+pub fn millis_from_duration(d: &prost_types::Duration) -> i64 {
+    d.seconds.saturating_mul(1000).saturating_add(i64::from(d.nanos / 1_000_000))
+}
+
+/// Domain money from wire money; `field` names it in violations.
+pub fn money_from_pb(m: &pb::Money, field: &str, v: &mut Violations) -> Option<core::Money> {
+    match core::Currency::parse(&m.currency_code) {
+        Ok(c) => Some(core::Money::new(c, m.amount_minor)),
+        Err(_) => {
+            v.add(format!("{field}.currency_code"), "must be a three-letter ISO 4217 code");
+            None
+        }
+    }
+}
+
+/// Wire money from domain money.
+pub fn money_to_pb(m: core::Money) -> pb::Money {
+    pb::Money { currency_code: m.currency.as_str().to_owned(), amount_minor: m.amount_minor }
+}
+
+/// Wire money of `amount` minor units in `currency`.
+pub fn minor_to_pb(currency: core::Currency, amount: i64) -> pb::Money {
+    money_to_pb(core::Money::new(currency, amount))
+}
+
+macro_rules! enum_map {
+    ($from:ident, $to:ident, $pb:ty, $core:ty, { $($p:ident => $c:ident),+ $(,)? }) => {
+        /// Domain value of a wire enum number; `None` for UNSPECIFIED and unknown numbers.
+        pub fn $from(n: i32) -> Option<$core> {
+            match <$pb>::try_from(n).ok()? {
+                $(<$pb>::$p => Some(<$core>::$c),)+
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+        /// Wire enum number of a domain value.
+        pub fn $to(c: $core) -> i32 {
+            match c { $(<$core>::$c => <$pb>::$p as i32,)+ }
+        }
+    };
+}
+
+enum_map!(product_kind_from_pb, product_kind_to_pb, pb::ProductKind, core::ProductKind, {
+    PrimaryCreditLine => PrimaryCreditLine, SecuredLoan => SecuredLoan,
+    Installment => Installment, PartnerLoan => PartnerLoan,
+});
+enum_map!(employment_from_pb, employment_to_pb, pb::EmploymentType, core::EmploymentType, {
+    Employed => Employed, SelfEmployed => SelfEmployed, Freelance => Freelance,
+    Student => Student, Retired => Retired, Unemployed => Unemployed,
+});
+enum_map!(collateral_kind_from_pb, collateral_kind_to_pb, pb::CollateralKind, core::CollateralKind, {
+    Vehicle => Vehicle, Property => Property, Deposit => Deposit, Securities => Securities,
+});
+enum_map!(purpose_from_pb, purpose_to_pb, pb::LoanPurpose, core::LoanPurpose, {
+    Unspecified => Unspecified, Consumption => Consumption, Education => Education, Medical => Medical,
+    HomeImprovement => HomeImprovement, Business => Business,
+    DebtConsolidation => DebtConsolidation, Other => Other,
+});
+enum_map!(refusal_from_pb, refusal_to_pb, pb::RefusalReason, core::RefusalReason, {
+    DynamicLineAdjustment => DynamicLineAdjustment,
+    CreditScoreBelowThreshold => CreditScoreBelowThreshold,
+    DebtToIncomeTooHigh => DebtToIncomeTooHigh, ApplicationVelocity => ApplicationVelocity,
+    InsufficientHistory => InsufficientHistory, PolicyRestriction => PolicyRestriction,
+    SystemError => SystemError,
+});
+enum_map!(repayment_from_pb, repayment_to_pb, pb::RepaymentMethod, core::RepaymentMethod, {
+    EqualInstallment => EqualInstallment, EqualPrincipal => EqualPrincipal,
+    InterestOnlyBalloon => InterestOnlyBalloon, FlatFeeInstallment => FlatFeeInstallment,
+});
+enum_map!(qualification_from_pb, qualification_to_pb, pb::Qualification, core::Qualification, {
+    PreQualified => PreQualified, PreApproved => PreApproved,
+});
+enum_map!(field_from_pb, field_to_pb, pb::ApplicantField, core::ApplicantField, {
+    Region => Region, CreditScore => CreditScore, MonthlyIncome => MonthlyIncome,
+    IncomeVolatility => IncomeVolatility, MonthlyDebtPayments => MonthlyDebtPayments,
+    Employment => Employment, Collateral => Collateral,
+});
+enum_map!(strategy_from_pb, strategy_to_pb, pb::RankingStrategy, core::Strategy, {
+    Balanced => Balanced, LowestCost => LowestCost, HighestApproval => HighestApproval,
+});
+enum_map!(channel_status_from_pb, channel_status_to_pb, pb::ChannelStatus, core::ChannelStatus, {
+    Ok => Ok, NoOffer => NoOffer, Timeout => Timeout, Error => Error,
+    CircuitOpen => CircuitOpen, Ineligible => Ineligible, NoConsent => NoConsent,
+});
+enum_map!(odds_source_from_pb, odds_source_to_pb, pb::OddsSource, core::OddsSource, {
+    Partner => Partner, Model => Model, Blended => Blended,
+});
+enum_map!(warning_from_pb, warning_to_pb, pb::OfferWarning, core::OfferWarning, {
+    StatedAprUnderstated => StatedAprUnderstated, AffordabilityRisk => AffordabilityRisk,
+    RequiresCollateral => RequiresCollateral, NearRateCap => NearRateCap,
+});
+enum_map!(suggestion_kind_from_pb, suggestion_kind_to_pb, pb::SuggestionKind, core::SuggestionKind, {
+    LowerAmount => LowerAmount, LongerTerm => LongerTerm, UseCollateral => UseCollateral,
+    Installment => Installment, ShareWithPartners => ShareWithPartners, Wait => Wait,
+    Appeal => Appeal,
+});
+
+/// Domain consent from the wire.
+pub fn consent_from_pb(c: &pb::Consent) -> core::Consent {
+    core::Consent {
+        share_with_partners: c.share_with_partners,
+        consent_version: c.consent_version.clone(),
+        given_at: c.given_at.as_ref().map(millis_from_timestamp),
+        recipients: c.recipients.clone(),
+    }
+}
+
+/// Wire consent from the domain.
+pub fn consent_to_pb(c: &core::Consent) -> pb::Consent {
+    pb::Consent {
+        share_with_partners: c.share_with_partners,
+        consent_version: c.consent_version.clone(),
+        given_at: c.given_at.map(timestamp_from_millis),
+        recipients: c.recipients.clone(),
+    }
+}
+
+/// Most collateral items an applicant may list.
+pub const MAX_COLLATERAL: usize = 16;
+/// Most consent recipients.
+pub const MAX_RECIPIENTS: usize = 64;
+/// Longest id or short text field accepted.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Domain applicant from the wire, checking shapes and ranges. `prefix` is
+/// the path of the applicant in the enclosing message (e.g. `applicant`).
+pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) -> core::Applicant {
+    if a.applicant_id.trim().is_empty() {
+        v.add(format!("{prefix}.applicant_id"), "required (a pseudonymous id)");
+    } else if a.applicant_id.len() > MAX_ID_LEN {
+        v.add(format!("{prefix}.applicant_id"), format!("at most {MAX_ID_LEN} bytes"));
+    }
+    if a.region.len() > 16 {
+        v.add(format!("{prefix}.region"), "an ISO 3166-2 code, at most 16 bytes");
+    }
+    if let Some(s) = a.credit_score
+        && !(300..=950).contains(&s)
+    {
+        v.add(format!("{prefix}.credit_score"), "must be within 300..=950");
+    }
+    let monthly_income = a.monthly_income.as_ref().and_then(|m| {
+        let field = format!("{prefix}.monthly_income");
+        let r = money_from_pb(m, &field, v)?;
+        if r.amount_minor < 0 {
+            v.add(format!("{field}.amount_minor"), "must not be negative");
+        }
+        Some(r)
+    });
+    if let Some(x) = a.income_volatility
+        && !(x.is_finite() && (0.0..=5.0).contains(&x))
+    {
+        v.add(format!("{prefix}.income_volatility"), "must be a coefficient of variation within 0..=5");
+    }
+    let monthly_debt_payments = a.monthly_debt_payments.as_ref().and_then(|m| {
+        let field = format!("{prefix}.monthly_debt_payments");
+        let r = money_from_pb(m, &field, v)?;
+        if r.amount_minor < 0 {
+            v.add(format!("{field}.amount_minor"), "must not be negative");
+        }
+        Some(r)
+    });
+    let employment = match a.employment {
+        0 => None,
+        n => {
+            let e = employment_from_pb(n);
+            if e.is_none() {
+                v.add(format!("{prefix}.employment"), format!("unknown EmploymentType {n}"));
+            }
+            e
+        }
+    };
+    if a.collateral.len() > MAX_COLLATERAL {
+        v.add(format!("{prefix}.collateral"), format!("at most {MAX_COLLATERAL} items"));
+    }
+    let mut collateral = Vec::with_capacity(a.collateral.len().min(MAX_COLLATERAL));
+    for (i, c) in a.collateral.iter().take(MAX_COLLATERAL).enumerate() {
+        let field = format!("{prefix}.collateral[{i}]");
+        let kind = collateral_kind_from_pb(c.kind);
+        if kind.is_none() {
+            v.add(format!("{field}.kind"), "required: VEHICLE, PROPERTY, DEPOSIT or SECURITIES");
+        }
+        let value = match &c.appraised_value {
+            Some(m) => money_from_pb(m, &format!("{field}.appraised_value"), v),
+            None => {
+                v.add(format!("{field}.appraised_value"), "required");
+                None
+            }
+        };
+        if let Some(m) = value
+            && m.amount_minor <= 0
+        {
+            v.add(format!("{field}.appraised_value.amount_minor"), "must be positive");
+        }
+        if let (Some(kind), Some(appraised_value)) = (kind, value) {
+            collateral.push(core::Collateral { kind, appraised_value, encumbered: c.encumbered });
+        }
+    }
+    let consent = a.consent.as_ref().map(consent_from_pb).unwrap_or_default();
+    if consent.recipients.len() > MAX_RECIPIENTS {
+        v.add(format!("{prefix}.consent.recipients"), format!("at most {MAX_RECIPIENTS} items"));
+    }
+    if consent.consent_version.len() > MAX_ID_LEN {
+        v.add(format!("{prefix}.consent.consent_version"), format!("at most {MAX_ID_LEN} bytes"));
+    }
+    core::Applicant {
+        applicant_id: a.applicant_id.clone(),
+        region: a.region.clone(),
+        credit_score: a.credit_score,
+        monthly_income,
+        income_volatility: a.income_volatility,
+        monthly_debt_payments,
+        employment,
+        collateral,
+        consent,
+    }
+}
+
+/// Wire applicant from the domain (fields that are `None` stay unset).
+pub fn applicant_to_pb(a: &core::Applicant) -> pb::Applicant {
+    pb::Applicant {
+        applicant_id: a.applicant_id.clone(),
+        region: a.region.clone(),
+        credit_score: a.credit_score,
+        monthly_income: a.monthly_income.map(money_to_pb),
+        income_volatility: a.income_volatility,
+        monthly_debt_payments: a.monthly_debt_payments.map(money_to_pb),
+        employment: a.employment.map(employment_to_pb).unwrap_or(0),
+        collateral: a
+            .collateral
+            .iter()
+            .map(|c| pb::Collateral {
+                kind: collateral_kind_to_pb(c.kind),
+                appraised_value: Some(money_to_pb(c.appraised_value)),
+                encumbered: c.encumbered,
+            })
+            .collect(),
+        consent: Some(consent_to_pb(&a.consent)),
+    }
+}
+
+/// Most offers one quote may carry; the rest are counted as malformed.
+pub const MAX_OFFERS_PER_QUOTE: usize = 64;
+/// Most schedule rows one offer may carry.
+pub const MAX_SCHEDULE_ROWS: usize = 600;
+
+/// Domain partner offer from the wire. Shape problems that make the offer
+/// unrepresentable are an `Err` naming the field; range and consistency
+/// checks are `finroute_core::price_offer`'s.
+pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer, String> {
+    let mut v = Violations::default();
+    let principal = match &o.principal {
+        Some(m) => money_from_pb(m, "principal", &mut v),
+        None => {
+            v.add("principal", "required");
+            None
+        }
+    };
+    let upfront_fee = o.upfront_fee.as_ref().and_then(|m| money_from_pb(m, "upfront_fee", &mut v));
+    if o.schedule.len() > MAX_SCHEDULE_ROWS {
+        v.add("schedule", format!("more than {MAX_SCHEDULE_ROWS} rows"));
+    }
+    let mut schedule = Vec::with_capacity(o.schedule.len().min(MAX_SCHEDULE_ROWS));
+    let currency = principal.map(|p| p.currency);
+    for (i, row) in o.schedule.iter().take(MAX_SCHEDULE_ROWS).enumerate() {
+        let mut part = |m: &Option<pb::Money>, name: &str| -> i64 {
+            let field = format!("schedule[{i}].{name}");
+            match m.as_ref().and_then(|m| money_from_pb(m, &field, &mut v)) {
+                Some(m) if Some(m.currency) == currency || currency.is_none() => m.amount_minor,
+                Some(_) => {
+                    v.add(field, "currency differs from the principal's");
+                    0
+                }
+                None => 0,
+            }
+        };
+        let principal = part(&row.principal, "principal");
+        let interest = part(&row.interest, "interest");
+        let fee = part(&row.fee, "fee");
+        let period = u32::try_from(row.period).unwrap_or(0);
+        schedule.push(core::Installment { period, principal, interest, fee });
+    }
+    if o.product_name.len() > 200 {
+        v.add("product_name", "at most 200 bytes");
+    }
+    if o.partner_offer_ref.len() > MAX_ID_LEN {
+        v.add("partner_offer_ref", format!("at most {MAX_ID_LEN} bytes"));
+    }
+    if o.disclosures.len() > 32 || o.disclosures.iter().any(|d| d.len() > 4096) {
+        v.add("disclosures", "at most 32 texts of 4 KiB");
+    }
+    if let Some(first) = v.0.first() {
+        return Err(format!("{} {}", first.field, first.description));
+    }
+    let Some(principal) = principal else {
+        return Err("principal required".into());
+    };
+    Ok(core::PartnerOffer {
+        partner_offer_ref: o.partner_offer_ref.clone(),
+        product_kind: product_kind_from_pb(o.product_kind),
+        product_name: o.product_name.clone(),
+        principal,
+        term_months: o.term_months,
+        repayment_method: repayment_from_pb(o.repayment_method),
+        qualification: qualification_from_pb(o.qualification).unwrap_or_default(),
+        stated_apr_bps: o.stated_apr_bps,
+        nominal_rate_bps: o.nominal_rate_bps,
+        monthly_fee_rate_bps: o.monthly_fee_rate_bps,
+        upfront_fee,
+        schedule,
+        approval_probability: (o.approval_probability != 0.0).then_some(o.approval_probability),
+        valid_for_ms: o.valid_for.as_ref().map(millis_from_duration).unwrap_or(0),
+        requires_collateral: o.requires_collateral,
+        disclosures: o.disclosures.clone(),
+    })
+}
+
+/// Wire partner offer from the domain (used by partners written in Rust and tests).
+pub fn partner_offer_to_pb(o: &core::PartnerOffer) -> pb::PartnerOffer {
+    let c = o.principal.currency;
+    pb::PartnerOffer {
+        partner_offer_ref: o.partner_offer_ref.clone(),
+        product_kind: o.product_kind.map(product_kind_to_pb).unwrap_or(0),
+        product_name: o.product_name.clone(),
+        principal: Some(money_to_pb(o.principal)),
+        term_months: o.term_months,
+        repayment_method: o.repayment_method.map(repayment_to_pb).unwrap_or(0),
+        qualification: qualification_to_pb(o.qualification),
+        stated_apr_bps: o.stated_apr_bps,
+        monthly_fee_rate_bps: o.monthly_fee_rate_bps,
+        upfront_fee: o.upfront_fee.map(money_to_pb),
+        schedule: o
+            .schedule
+            .iter()
+            .map(|r| pb::Installment {
+                period: r.period as i32,
+                principal: Some(minor_to_pb(c, r.principal)),
+                interest: Some(minor_to_pb(c, r.interest)),
+                fee: Some(minor_to_pb(c, r.fee)),
+            })
+            .collect(),
+        approval_probability: o.approval_probability.unwrap_or(0.0),
+        valid_for: Some(duration_from_millis(o.valid_for_ms.max(0) as u64)),
+        requires_collateral: o.requires_collateral,
+        disclosures: o.disclosures.clone(),
+        nominal_rate_bps: o.nominal_rate_bps,
+    }
+}
+
+/// Domain description from a partner's `Describe` answer.
+pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Description, String> {
+    let mut v = Violations::default();
+    let mut currencies = Vec::new();
+    for (i, c) in d.currencies.iter().enumerate() {
+        match core::Currency::parse(c) {
+            Ok(c) => currencies.push(c),
+            Err(_) => v.add(format!("currencies[{i}]"), "not an ISO 4217 code"),
+        }
+    }
+    let min_amount = d.min_amount.as_ref().and_then(|m| money_from_pb(m, "min_amount", &mut v));
+    let max_amount = d.max_amount.as_ref().and_then(|m| money_from_pb(m, "max_amount", &mut v));
+    let product_kinds: Vec<_> = d.product_kinds.iter().filter_map(|k| product_kind_from_pb(*k)).collect();
+    if product_kinds.is_empty() {
+        v.add("product_kinds", "at least one known ProductKind");
+    }
+    if currencies.is_empty() && d.currencies.is_empty() {
+        v.add("currencies", "at least one currency");
+    }
+    let (min_t, max_t) = (d.min_term_months, d.max_term_months);
+    if min_t < 1 || max_t < min_t || max_t > 600 {
+        v.add("min_term_months", "need 1 <= min_term_months <= max_term_months <= 600");
+    }
+    let mut required_fields = Vec::new();
+    for (i, f) in d.required_fields.iter().enumerate() {
+        match field_from_pb(*f) {
+            Some(f) => required_fields.push(f),
+            None => v.add(format!("required_fields[{i}]"), format!("unknown ApplicantField {f}")),
+        }
+    }
+    if let Some(first) = v.0.first() {
+        return Err(format!("{} {}", first.field, first.description));
+    }
+    Ok(crate::Description {
+        adapter_id: d.adapter_id.clone(),
+        display_name: d.display_name.clone(),
+        product_kinds,
+        currencies,
+        min_amount,
+        max_amount,
+        min_term_months: min_t as u32,
+        max_term_months: max_t as u32,
+        required_fields,
+        supports_accept: d.supports_accept,
+    })
+}
+
+/// Wire description from the domain.
+pub fn description_to_pb(d: &crate::Description) -> pb::AdapterDescription {
+    pb::AdapterDescription {
+        adapter_id: d.adapter_id.clone(),
+        display_name: d.display_name.clone(),
+        product_kinds: d.product_kinds.iter().map(|k| product_kind_to_pb(*k)).collect(),
+        currencies: d.currencies.iter().map(|c| c.as_str().to_owned()).collect(),
+        min_amount: d.min_amount.map(money_to_pb),
+        max_amount: d.max_amount.map(money_to_pb),
+        min_term_months: d.min_term_months as i32,
+        max_term_months: d.max_term_months as i32,
+        required_fields: d.required_fields.iter().map(|f| field_to_pb(*f)).collect(),
+        supports_accept: d.supports_accept,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cny(n: i64) -> pb::Money {
+        pb::Money { currency_code: "CNY".into(), amount_minor: n }
+    }
+
+    #[test]
+    fn applicant_violations_name_the_field_and_not_the_value() {
+        let a = pb::Applicant {
+            applicant_id: String::new(),
+            credit_score: Some(1200),
+            monthly_income: Some(pb::Money { currency_code: "yuan".into(), amount_minor: 987_654 }),
+            collateral: vec![pb::Collateral { kind: 0, appraised_value: Some(cny(-5)), encumbered: false }],
+            ..Default::default()
+        };
+        let mut v = Violations::default();
+        applicant_from_pb(&a, "applicant", &mut v);
+        let fields: Vec<_> = v.0.iter().map(|x| x.field.as_str()).collect();
+        assert!(fields.contains(&"applicant.applicant_id"));
+        assert!(fields.contains(&"applicant.credit_score"));
+        assert!(fields.contains(&"applicant.monthly_income.currency_code"));
+        assert!(fields.contains(&"applicant.collateral[0].kind"));
+        assert!(fields.contains(&"applicant.collateral[0].appraised_value.amount_minor"));
+        let all = format!("{:?}", v.0);
+        assert!(!all.contains("1200") && !all.contains("987654"), "{all}");
+    }
+
+    #[test]
+    fn partner_offer_round_trips() {
+        let o = core::PartnerOffer {
+            partner_offer_ref: "r1".into(),
+            product_kind: Some(core::ProductKind::PartnerLoan),
+            product_name: "Loan".into(),
+            principal: core::Money::new(core::Currency::parse("CNY").expect("valid"), 1_000_000),
+            term_months: 12,
+            repayment_method: Some(core::RepaymentMethod::EqualInstallment),
+            qualification: core::Qualification::PreApproved,
+            stated_apr_bps: 1200,
+            nominal_rate_bps: 0,
+            monthly_fee_rate_bps: 0,
+            upfront_fee: None,
+            schedule: vec![],
+            approval_probability: Some(0.7),
+            valid_for_ms: 86_400_000,
+            requires_collateral: false,
+            disclosures: vec!["d".into()],
+        };
+        assert_eq!(partner_offer_from_pb(&partner_offer_to_pb(&o)), Ok(o));
+    }
+
+    #[test]
+    fn partner_offer_with_bad_currency_is_malformed() {
+        let o = pb::PartnerOffer { principal: Some(pb::Money { currency_code: "??".into(), amount_minor: 1 }), ..Default::default() };
+        let e = partner_offer_from_pb(&o).expect_err("bad currency");
+        assert!(e.contains("principal.currency_code"), "{e}");
+    }
+
+    #[test]
+    fn unknown_enum_numbers_map_to_none() {
+        assert_eq!(product_kind_from_pb(99), None);
+        assert_eq!(product_kind_from_pb(0), None);
+        assert_eq!(product_kind_from_pb(2), Some(core::ProductKind::SecuredLoan));
+    }
+
+    #[test]
+    fn timestamps_round_trip_including_negative() {
+        for ms in [0, 1, 999, 1_700_000_000_123, -1, -1001] {
+            assert_eq!(millis_from_timestamp(&timestamp_from_millis(ms)), ms);
+        }
+    }
+}

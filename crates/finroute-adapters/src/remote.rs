@@ -1,0 +1,196 @@
+//! A partner institution's `FinancingAdapter` server, reached over gRPC.
+//!
+//! One lazily connected tonic `Channel` per partner, reused by every call
+//! (HTTP/2 multiplexes). Each quote carries its budget as `grpc-timeout`
+//! and is also bounded locally (tonic does not enforce a client deadline
+//! over headers and body by itself). Replies are size-limited and every
+//! offer is decoded on its own, so one garbage offer costs only itself.
+
+use std::time::Duration;
+
+use finroute_core::ProductKind;
+use finroute_proto::v1 as pb;
+use pb::financing_adapter_client::FinancingAdapterClient;
+use serde::Deserialize;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::convert::{self, MAX_OFFERS_PER_QUOTE};
+use crate::{
+    AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, MalformedOffer,
+    QuoteOutcome, QuoteRequest,
+};
+
+/// Largest reply accepted from a partner.
+pub const MAX_REPLY_BYTES: usize = 256 * 1024;
+/// Budget for Describe and Accept calls when the caller gives none.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `kind = "remote"` settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `http://host:port` of the partner's FinancingAdapter server.
+    pub endpoint: String,
+    /// TCP connect timeout (default 200 ms).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_ms: u64,
+    /// HTTP/2 keepalive interval (default 300 s: partners in Go, Java or Python
+    /// reject pings more often than every 5 minutes).
+    #[serde(default = "default_keepalive")]
+    pub keepalive_s: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    200
+}
+
+fn default_keepalive() -> u64 {
+    300
+}
+
+/// The running remote channel.
+#[derive(Debug, Clone)]
+pub struct RemoteAdapter {
+    client: FinancingAdapterClient<Channel>,
+}
+
+impl RemoteAdapter {
+    /// Builds a lazily connected client; fails only on a malformed endpoint.
+    pub fn build(config: &Config) -> Result<Self, String> {
+        if !config.endpoint.starts_with("http://") {
+            return Err(format!(
+                "`endpoint` {:?} must be http://host:port (TLS to partners is configured with [adapters.tls], not yet supported)",
+                config.endpoint
+            ));
+        }
+        let endpoint = Endpoint::from_shared(config.endpoint.clone())
+            .map_err(|e| format!("`endpoint` {:?}: {e}", config.endpoint))?
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(config.keepalive_s))
+            .keep_alive_timeout(Duration::from_secs(20))
+            // Late replies to cancelled calls count as local resets; hyper's
+            // default of 1024 then closes a busy connection (h2 issue 856).
+            .http2_max_local_error_reset_streams(Some(1 << 20));
+        Ok(Self::from_channel(endpoint.connect_lazy()))
+    }
+
+    /// A remote adapter over an existing channel (tests use in-memory ones).
+    pub fn from_channel(channel: Channel) -> Self {
+        let client = FinancingAdapterClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
+        Self { client }
+    }
+}
+
+/// Runs one call under `budget`, as `grpc-timeout` and locally.
+async fn bounded<T, F>(budget: Duration, call: F) -> Result<T, AdapterError>
+where
+    F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    match tokio::time::timeout(budget, call).await {
+        Ok(Ok(r)) => Ok(r.into_inner()),
+        Ok(Err(status)) => Err(match AdapterError::from(status) {
+            AdapterError::Timeout(_) => AdapterError::Timeout(budget),
+            other => other,
+        }),
+        Err(_) => Err(AdapterError::Timeout(budget)),
+    }
+}
+
+fn request_with_timeout<T>(msg: T, budget: Duration) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(budget);
+    r
+}
+
+#[async_trait::async_trait]
+impl Adapter for RemoteAdapter {
+    fn product_kind(&self) -> ProductKind {
+        ProductKind::PartnerLoan
+    }
+
+    fn is_partner(&self) -> bool {
+        true
+    }
+
+    async fn describe(&self) -> Result<Description, AdapterError> {
+        let mut c = self.client.clone();
+        let d = bounded(CALL_TIMEOUT, c.describe(request_with_timeout(pb::DescribeRequest {}, CALL_TIMEOUT))).await?;
+        convert::description_from_pb(&d).map_err(AdapterError::Malformed)
+    }
+
+    async fn quote(&self, req: QuoteRequest) -> Result<QuoteOutcome, AdapterError> {
+        let msg = pb::QuoteRequest {
+            quote_id: req.quote_id,
+            applicant: Some(convert::applicant_to_pb(&req.applicant)),
+            requested_amount: Some(convert::money_to_pb(req.requested_amount)),
+            min_term_months: req.min_term_months as i32,
+            max_term_months: req.max_term_months as i32,
+            purpose: convert::purpose_to_pb(req.purpose),
+        };
+        let mut c = self.client.clone();
+        let reply = bounded(req.budget, c.quote(request_with_timeout(msg, req.budget))).await?;
+        let mut out = QuoteOutcome { decline_reason: reply.decline_reason.chars().take(200).collect(), ..Default::default() };
+        for (i, o) in reply.offers.iter().enumerate() {
+            if i >= MAX_OFFERS_PER_QUOTE {
+                out.malformed.push(MalformedOffer {
+                    partner_offer_ref: o.partner_offer_ref.chars().take(64).collect(),
+                    reason: format!("more than {MAX_OFFERS_PER_QUOTE} offers in one quote"),
+                });
+                continue;
+            }
+            match convert::partner_offer_from_pb(o) {
+                Ok(offer) => out.offers.push(offer),
+                Err(reason) => out.malformed.push(MalformedOffer {
+                    partner_offer_ref: o.partner_offer_ref.chars().take(64).collect(),
+                    reason,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn accept(&self, req: AcceptRequest) -> Result<AcceptOutcome, AdapterError> {
+        let msg = pb::AcceptRequest {
+            partner_offer_ref: req.partner_offer_ref,
+            idempotency_key: req.idempotency_key,
+            applicant_id: req.applicant_id,
+        };
+        let mut c = self.client.clone();
+        let r = bounded(CALL_TIMEOUT, c.accept(request_with_timeout(msg, CALL_TIMEOUT))).await?;
+        let status = match pb::AcceptanceStatus::try_from(r.status) {
+            Ok(pb::AcceptanceStatus::Accepted) => AcceptStatus::Accepted,
+            Ok(pb::AcceptanceStatus::Declined) => AcceptStatus::Declined,
+            Ok(pb::AcceptanceStatus::Pending) => AcceptStatus::Pending,
+            _ => return Err(AdapterError::Malformed(format!("status: unknown AcceptanceStatus {}", r.status))),
+        };
+        Ok(AcceptOutcome { status, partner_reference: r.partner_reference, detail: r.detail })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_must_be_http() {
+        let c = |e: &str| Config { endpoint: e.into(), connect_timeout_ms: 200, keepalive_s: 300 };
+        assert!(RemoteAdapter::build(&c("ftp://x")).is_err());
+        assert!(RemoteAdapter::build(&c("https://x:1")).expect_err("tls").contains("TLS"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_partner_is_an_error_not_a_hang() {
+        // Port 1 on loopback: nothing listens, connect is refused at once.
+        let a = RemoteAdapter::build(&Config {
+            endpoint: "http://127.0.0.1:1".into(),
+            connect_timeout_ms: 200,
+            keepalive_s: 300,
+        })
+        .expect("valid endpoint");
+        let started = tokio::time::Instant::now();
+        let e = a.describe().await.expect_err("nothing listens");
+        assert!(matches!(e, AdapterError::Rpc { .. } | AdapterError::Timeout(_)), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,170 @@
+//! The `[[adapters]]` config entry, which is also the factory of the running
+//! adapter: adding a built-in kind is one file, one [`AdapterKind`] variant
+//! and one arm in [`AdapterSpec::build`].
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::{Adapter, installment, partner_sim, remote, secured};
+
+/// Default per-channel budget when the entry sets none.
+pub const DEFAULT_TIMEOUT_MS: u64 = 300;
+/// Default in-flight limit per channel.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
+/// One `[[adapters]]` entry: the channel's id, its limits and its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSpec {
+    /// The channel's id: names it in offers, reports and outcomes.
+    pub id: String,
+    /// Most time one quote may take.
+    pub timeout_ms: u64,
+    /// Most concurrent calls to this channel.
+    pub max_in_flight: usize,
+    /// What the channel is, with its kind-specific settings.
+    pub kind: AdapterKind,
+}
+
+/// The kinds of channel, tagged by `kind = "..."` in config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AdapterKind {
+    /// A partner's `FinancingAdapter` server reached over gRPC.
+    Remote(remote::Config),
+    /// Built-in secured loans against the applicant's collateral.
+    Secured(secured::Config),
+    /// Built-in installment products with flat monthly fees.
+    Installment(installment::Config),
+    /// A built-in simulated partner institution (for the demo and tests).
+    PartnerSim(partner_sim::Config),
+}
+
+impl AdapterKind {
+    /// The config name of the kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdapterKind::Remote(_) => "remote",
+            AdapterKind::Secured(_) => "secured",
+            AdapterKind::Installment(_) => "installment",
+            AdapterKind::PartnerSim(_) => "partner_sim",
+        }
+    }
+}
+
+/// Why an adapter could not be built from its entry.
+#[derive(Debug, thiserror::Error)]
+#[error("adapters[{id}]: {message}")]
+pub struct BuildError {
+    pub id: String,
+    pub message: String,
+}
+
+impl AdapterSpec {
+    /// Builds the running adapter.
+    pub fn build(&self) -> Result<Arc<dyn Adapter>, BuildError> {
+        let err = |message: String| BuildError { id: self.id.clone(), message };
+        Ok(match &self.kind {
+            AdapterKind::Remote(c) => Arc::new(remote::RemoteAdapter::build(c).map_err(err)?),
+            AdapterKind::Secured(c) => Arc::new(secured::Secured::build(c).map_err(err)?),
+            AdapterKind::Installment(c) => Arc::new(installment::Installment::build(c).map_err(err)?),
+            AdapterKind::PartnerSim(c) => Arc::new(partner_sim::PartnerSim::build(&self.id, c).map_err(err)?),
+        })
+    }
+
+    /// The embedded default's channels: one of each built-in kind with its demo catalog.
+    pub fn embedded_default() -> Vec<AdapterSpec> {
+        let spec = |id: &str, kind| AdapterSpec {
+            id: id.to_owned(),
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            kind,
+        };
+        vec![
+            spec("secured", AdapterKind::Secured(secured::Config::default())),
+            spec("installment", AdapterKind::Installment(installment::Config::default())),
+            spec("partner-sim", AdapterKind::PartnerSim(partner_sim::Config::default())),
+        ]
+    }
+}
+
+/// Keys every entry has, whatever its kind.
+const COMMON_KEYS: [&str; 3] = ["id", "timeout_ms", "max_in_flight"];
+
+impl<'de> Deserialize<'de> for AdapterSpec {
+    /// Splits the common keys from the kind's own, so that each kind's
+    /// `Config` can `deny_unknown_fields` (serde's `flatten` would defeat it).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let id = match table.remove("id") {
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
+            Some(_) => return Err(D::Error::custom("`id` must be a non-empty string")),
+            None => return Err(D::Error::missing_field("id")),
+        };
+        let int = |table: &mut toml::Table, key: &str, default: u64| -> Result<u64, D::Error> {
+            match table.remove(key) {
+                None => Ok(default),
+                Some(toml::Value::Integer(n)) if n > 0 => Ok(n as u64),
+                Some(_) => Err(D::Error::custom(format!("adapters[{id}]: `{key}` must be a positive integer"))),
+            }
+        };
+        let timeout_ms = int(&mut table, COMMON_KEYS[1], DEFAULT_TIMEOUT_MS)?;
+        let max_in_flight = int(&mut table, COMMON_KEYS[2], DEFAULT_MAX_IN_FLIGHT as u64)? as usize;
+        let kind = AdapterKind::deserialize(toml::Value::Table(table))
+            .map_err(|e| D::Error::custom(format!("adapters[{id}]: {}", e.message())))?;
+        Ok(AdapterSpec { id, timeout_ms, max_in_flight, kind })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Wrapper {
+        adapters: Vec<AdapterSpec>,
+    }
+
+    fn parse(s: &str) -> Result<Vec<AdapterSpec>, String> {
+        toml::from_str::<Wrapper>(s).map(|w| w.adapters).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn remote_entry_parses_with_defaults() {
+        let a = parse("[[adapters]]\nid = \"bank-a\"\nkind = \"remote\"\nendpoint = \"http://127.0.0.1:50061\"\n")
+            .expect("valid");
+        assert_eq!(a[0].id, "bank-a");
+        assert_eq!(a[0].timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert!(matches!(a[0].kind, AdapterKind::Remote(_)));
+    }
+
+    #[test]
+    fn misspelt_kind_key_is_rejected_and_named() {
+        let e = parse("[[adapters]]\nid = \"bank-a\"\nkind = \"remote\"\nendpoitn = \"http://x\"\n")
+            .expect_err("misspelt key");
+        assert!(e.contains("endpoitn"), "{e}");
+        assert!(e.contains("bank-a"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_key_in_builtin_catalog_is_rejected() {
+        let e = parse("[[adapters]]\nid = \"i\"\nkind = \"installment\"\n[[adapters.products]]\nperiods = 3\nmonthly_fee_rate_bp = 75\n")
+            .expect_err("misspelt key");
+        assert!(e.contains("monthly_fee_rate_bp"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_and_missing_id_are_rejected() {
+        assert!(parse("[[adapters]]\nid = \"x\"\nkind = \"teleport\"\n").expect_err("kind").contains("teleport"));
+        assert!(parse("[[adapters]]\nkind = \"secured\"\n").expect_err("id").contains("id"));
+        assert!(parse("[[adapters]]\nid = \"x\"\nkind = \"secured\"\ntimeout_ms = -3\n").expect_err("t").contains("timeout_ms"));
+    }
+
+    #[test]
+    fn embedded_default_builds() {
+        for spec in AdapterSpec::embedded_default() {
+            spec.build().expect("demo catalog builds");
+        }
+    }
+}

@@ -1,0 +1,833 @@
+//! Explaining the refusal: one `Factor` in plain words per refusal reason of
+//! the primary line, and `Suggestion`s backed by numbers from this very
+//! fan-out (ranking.md section 5).
+//!
+//! Suggestions and the numbers behind them:
+//! - `LowerAmount`: the largest round amount below the request at which more
+//!   offers reach the odds threshold (80 %, else 50 %), re-pricing every
+//!   shown offer and every offer withheld as unaffordable (see `scenario`).
+//! - `LongerTerm`: the shortest term, among those this fan-out offered and
+//!   the request's longest, that does the same.
+//! - `UseCollateral`: the best secured offer, its APR and odds, and how much
+//!   cheaper it is than the best unsecured one.
+//! - `Installment`: the shortest installment offer, its payments and APR.
+//! - `ShareWithPartners`: how many partners could not be asked (`NO_CONSENT`).
+//! - `Wait` (application velocity: the cost of each application; system
+//!   error) and `Appeal` (line reduced: the line and the drawable amount).
+//!
+//! A suggestion with a computable effect is only made when the effect is
+//! real (at least one offer gained).
+//!
+//! Offers withheld as unaffordable are explained too (ranking.md section 3):
+//! a sentence under the `DEBT_TO_INCOME_TOO_HIGH` factor, which is added for
+//! them when the primary line gave other reasons.
+
+use crate::domain::{
+    ChannelReport, ChannelStatus, Explanation, Factor, FinancingRequest, Locale, Offer,
+    ProductKind, RefusalReason, Suggestion, SuggestionKind,
+};
+use crate::money::Money;
+use crate::odds::OddsModel;
+use crate::policy::PricingPolicy;
+use crate::rank::STRONG_ODDS;
+use crate::rejection::{RejectReason, Rejection};
+use crate::scenario::{self, Outlook};
+use crate::schedule::MAX_TERM_MONTHS;
+use crate::wording;
+
+/// Odds thresholds tried in turn for amount and term suggestions.
+const THRESHOLDS: [f64; 2] = [STRONG_ODDS, 0.5];
+
+/// Fractions of the requested amount tried by `LowerAmount`.
+const AMOUNT_FRACTIONS: [i64; 5] = [90, 80, 70, 60, 50];
+
+/// Factors and suggestions for `req`, given the (ranked, shown) `offers`, the
+/// channel reports and the rejected offers of the fan-out.
+pub fn explain(
+    req: &FinancingRequest,
+    offers: &[Offer],
+    reports: &[ChannelReport],
+    rejections: &[Rejection],
+    policy: &PricingPolicy,
+    locale: Locale,
+) -> Explanation {
+    let reasons: Vec<RefusalReason> = {
+        let mut seen = Vec::new();
+        for r in req.primary_decision.iter().flat_map(|d| &d.reasons) {
+            if !seen.contains(r) {
+                seen.push(*r);
+            }
+        }
+        seen
+    };
+    let withheld: Vec<&Offer> = rejections
+        .iter()
+        .filter(|r| r.reason == RejectReason::Unaffordable)
+        .filter_map(|r| r.priced.as_deref())
+        .collect();
+    let unaffordable = rejections
+        .iter()
+        .filter(|r| r.reason == RejectReason::Unaffordable)
+        .count();
+
+    let mut factors: Vec<Factor> = reasons
+        .iter()
+        .map(|&reason| Factor {
+            reason,
+            text: factor_text(req, reason, locale),
+        })
+        .collect();
+    if unaffordable > 0 {
+        let text = withheld_text(unaffordable, policy, locale);
+        match factors
+            .iter_mut()
+            .find(|f| f.reason == RefusalReason::DebtToIncomeTooHigh)
+        {
+            Some(f) => {
+                if locale == Locale::En {
+                    f.text.push(' ');
+                }
+                f.text.push_str(&text);
+            }
+            None => factors.push(Factor {
+                reason: RefusalReason::DebtToIncomeTooHigh,
+                text,
+            }),
+        }
+    }
+
+    let pool = Pool {
+        req,
+        policy,
+        model: OddsModel::default(),
+        shown: offers,
+        withheld: &withheld,
+    };
+    let mut suggestions = Vec::new();
+    suggestions.extend(pool.lower_amount(locale));
+    suggestions.extend(pool.longer_term(locale));
+    suggestions.extend(use_collateral(offers, locale));
+    suggestions.extend(installment(offers, locale));
+    suggestions.extend(share_with_partners(reports, locale));
+    if reasons.contains(&RefusalReason::ApplicationVelocity) {
+        let cost = wording::rate_bps(policy.inquiry_cost_bps, locale);
+        suggestions.push(plain(
+            SuggestionKind::Wait,
+            match locale {
+                Locale::En => format!(
+                    "wait before applying again: each application costs about {cost} of APR in hard inquiries and waiting"
+                ),
+                Locale::ZhCn => format!(
+                    "暂缓再次申请：每次申请（征信查询与等待）约折合 {cost} 的年化利率成本"
+                ),
+            },
+        ));
+    } else if reasons.contains(&RefusalReason::SystemError) {
+        suggestions.push(plain(
+            SuggestionKind::Wait,
+            match locale {
+                Locale::En => "try again later: the primary line could not decide",
+                Locale::ZhCn => "稍后重试：主额度暂时未能作出决定",
+            }
+            .into(),
+        ));
+    }
+    if reasons.contains(&RefusalReason::DynamicLineAdjustment) {
+        suggestions.push(appeal(req, locale));
+    }
+    Explanation {
+        factors,
+        suggestions,
+    }
+}
+
+/// The offers a scenario re-prices: those shown and those withheld as
+/// unaffordable (which a smaller amount or a longer term may bring back).
+struct Pool<'a> {
+    req: &'a FinancingRequest,
+    policy: &'a PricingPolicy,
+    model: OddsModel,
+    shown: &'a [Offer],
+    withheld: &'a [&'a Offer],
+}
+
+/// Counts of a scenario against today, at one odds threshold.
+#[derive(Debug, Clone, Copy, Default)]
+struct Gain {
+    /// Offers at or above the threshold in the scenario, less today's.
+    offers: i64,
+    /// Of the scenario's offers at or above the threshold, how many are withheld today.
+    unlocked: i64,
+}
+
+impl Pool<'_> {
+    fn all(&self) -> impl Iterator<Item = (&Offer, bool)> {
+        self.shown
+            .iter()
+            .map(|o| (o, true))
+            .chain(self.withheld.iter().map(|o| (*o, false)))
+    }
+
+    /// Today: shown offers at or above `threshold`.
+    fn baseline(&self, threshold: f64) -> i64 {
+        self.shown
+            .iter()
+            .filter(|o| o.approval_odds >= threshold)
+            .count() as i64
+    }
+
+    /// The gain of `outlooks` (one per offer of `all()`, same order) at `threshold`.
+    fn gain(&self, outlooks: &[(Outlook, bool)], threshold: f64) -> Gain {
+        let counted = |(o, _): &&(Outlook, bool)| o.affordable && o.odds >= threshold;
+        let after = outlooks.iter().filter(counted).count() as i64;
+        let unlocked = outlooks
+            .iter()
+            .filter(counted)
+            .filter(|(_, shown)| !shown)
+            .count() as i64;
+        Gain {
+            offers: after - self.baseline(threshold),
+            unlocked,
+        }
+    }
+
+    /// The first candidate (in the order given) with a positive gain at the
+    /// first threshold where any candidate has one.
+    fn best<T: Copy>(
+        &self,
+        candidates: &[T],
+        outlook: impl Fn(&Offer, T) -> Outlook,
+    ) -> Option<(T, f64, Gain)> {
+        let scenarios: Vec<(T, Vec<(Outlook, bool)>)> = candidates
+            .iter()
+            .map(|&c| {
+                (
+                    c,
+                    self.all()
+                        .map(|(o, shown)| (outlook(o, c), shown))
+                        .collect(),
+                )
+            })
+            .collect();
+        THRESHOLDS.iter().find_map(|&t| {
+            scenarios.iter().find_map(|(c, outlooks)| {
+                let gain = self.gain(outlooks, t);
+                (gain.offers > 0).then_some((*c, t, gain))
+            })
+        })
+    }
+
+    fn lower_amount(&self, locale: Locale) -> Option<Suggestion> {
+        let requested = self.req.requested_amount;
+        let step = round_step(requested.amount_minor);
+        let mut amounts: Vec<i64> = AMOUNT_FRACTIONS
+            .iter()
+            .map(|pct| {
+                let raw = i128::from(requested.amount_minor) * i128::from(*pct) / 100;
+                i64::try_from(raw).unwrap_or(0) / step * step
+            })
+            .collect();
+        if let Some(drawable) = self
+            .req
+            .primary_decision
+            .as_ref()
+            .and_then(|d| d.drawable_amount)
+            .filter(|d| d.currency == requested.currency)
+        {
+            amounts.push(drawable.amount_minor);
+        }
+        amounts.retain(|a| *a > 0 && *a < requested.amount_minor);
+        amounts.sort_unstable_by(|a, b| b.cmp(a));
+        amounts.dedup();
+        let applicant = &self.req.applicant;
+        let (amount, threshold, gain) = self.best(&amounts, |o, a| {
+            scenario::at_amount(o, a, applicant, self.policy, &self.model)
+        })?;
+        let amount = Money::new(requested.currency, amount);
+        let shown = amount.display_major();
+        let text = effect_text(
+            locale,
+            match locale {
+                Locale::En => format!("lower the amount to {shown}"),
+                Locale::ZhCn => format!("将金额降至 {shown}"),
+            },
+            threshold,
+            gain,
+        );
+        Some(Suggestion {
+            kind: SuggestionKind::LowerAmount,
+            text,
+            amount: Some(amount),
+            term_months: None,
+            offers_gained: u32::try_from(gain.offers).unwrap_or(0),
+            odds_threshold: threshold,
+            offer_id: None,
+        })
+    }
+
+    fn longer_term(&self, locale: Locale) -> Option<Suggestion> {
+        let shortest = self.all().map(|(o, _)| o.term_months).min()?;
+        let mut terms: Vec<u32> = self
+            .all()
+            .map(|(o, _)| o.term_months)
+            .chain(std::iter::once(self.req.max_term_months))
+            .filter(|t| *t > shortest && *t <= MAX_TERM_MONTHS)
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let applicant = &self.req.applicant;
+        let (term, threshold, gain) = self.best(&terms, |o, t| {
+            scenario::at_term(o, t, applicant, self.policy, &self.model)
+                .unwrap_or_else(|| scenario::current(o, self.policy))
+        })?;
+        let text = effect_text(
+            locale,
+            match locale {
+                Locale::En => format!("choose a {term}-month term"),
+                Locale::ZhCn => format!("选择 {term} 个月期限"),
+            },
+            threshold,
+            gain,
+        );
+        Some(Suggestion {
+            kind: SuggestionKind::LongerTerm,
+            text,
+            amount: None,
+            term_months: Some(term),
+            offers_gained: u32::try_from(gain.offers).unwrap_or(0),
+            odds_threshold: threshold,
+            offer_id: None,
+        })
+    }
+}
+
+/// "lower the amount to 6 000 CNY: 3 more offers above 80 % odds".
+fn effect_text(locale: Locale, action: String, threshold: f64, gain: Gain) -> String {
+    let t = wording::odds(threshold, locale);
+    let n = gain.offers;
+    let mut text = match locale {
+        Locale::En => format!(
+            "{action}: {n} more {} above {t} odds",
+            if n == 1 { "offer" } else { "offers" }
+        ),
+        Locale::ZhCn => format!("{action}：获批概率 {t} 以上的报价多 {n} 个"),
+    };
+    if gain.unlocked > 0 {
+        let k = gain.unlocked;
+        text.push_str(&match locale {
+            Locale::En => format!(", including {k} withheld today as unaffordable"),
+            Locale::ZhCn => format!("，其中 {k} 个目前因超出负担能力未予展示"),
+        });
+    }
+    text
+}
+
+/// A round step for suggested amounts: two significant digits of the major
+/// amount (10 000 -> steps of 1 000), at least one major unit.
+fn round_step(requested_minor: i64) -> i64 {
+    let major = (requested_minor / 100).max(1);
+    let digits = major.ilog10() + 1;
+    10i64.pow(digits.saturating_sub(2)) * 100
+}
+
+fn use_collateral(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
+    let secured = offers
+        .iter()
+        .find(|o| o.product_kind == ProductKind::SecuredLoan)?;
+    let best_unsecured = offers
+        .iter()
+        .filter(|o| o.product_kind != ProductKind::SecuredLoan)
+        .map(|o| o.apr_bps)
+        .min();
+    let apr = wording::rate_bps(secured.apr_bps, locale);
+    let odds = wording::odds(secured.approval_odds, locale);
+    let (name, adapter) = (&secured.product_name, &secured.adapter_id);
+    let mut text = match locale {
+        Locale::En => format!("pledge collateral for {name} ({adapter}): APR {apr} at {odds} odds"),
+        Locale::ZhCn => {
+            format!("抵押资产申请 {name}（{adapter}）：年化利率 {apr}，获批概率 {odds}")
+        }
+    };
+    if let Some(unsecured) = best_unsecured
+        && unsecured > secured.apr_bps
+    {
+        let diff = wording::rate(f64::from(unsecured) - f64::from(secured.apr_bps), locale);
+        text.push_str(&match locale {
+            Locale::En => format!(", {diff} below the best unsecured offer"),
+            Locale::ZhCn => format!("，比最优无抵押报价低 {diff}"),
+        });
+    }
+    Some(Suggestion {
+        kind: SuggestionKind::UseCollateral,
+        text,
+        amount: None,
+        term_months: None,
+        offers_gained: 0,
+        odds_threshold: 0.0,
+        offer_id: Some(secured.offer_id.clone()),
+    })
+}
+
+fn installment(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
+    let offer = offers
+        .iter()
+        .filter(|o| o.product_kind == ProductKind::Installment)
+        .min_by_key(|o| o.term_months)?;
+    let n = offer.term_months;
+    let payment = offer.first_payment.display_major();
+    let apr = wording::rate_bps(offer.apr_bps, locale);
+    let (name, adapter) = (&offer.product_name, &offer.adapter_id);
+    let text = match locale {
+        Locale::En => format!(
+            "for a short need, {name} ({adapter}): {n} payments starting at {payment}, APR {apr}"
+        ),
+        Locale::ZhCn => {
+            format!(
+                "短期资金需求可选 {name}（{adapter}）：分 {n} 期，首期 {payment}，年化利率 {apr}"
+            )
+        }
+    };
+    Some(Suggestion {
+        kind: SuggestionKind::Installment,
+        text,
+        amount: None,
+        term_months: Some(n),
+        offers_gained: 0,
+        odds_threshold: 0.0,
+        offer_id: Some(offer.offer_id.clone()),
+    })
+}
+
+fn share_with_partners(reports: &[ChannelReport], locale: Locale) -> Option<Suggestion> {
+    let mut ids: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.status == ChannelStatus::NoConsent)
+        .map(|r| r.adapter_id.as_str())
+        .collect();
+    ids.dedup();
+    if ids.is_empty() {
+        return None;
+    }
+    let k = ids.len();
+    let text = match locale {
+        Locale::En => format!(
+            "allow sharing with {k} more partner {} ({}) to receive their offers",
+            if k == 1 {
+                "institution"
+            } else {
+                "institutions"
+            },
+            ids.join(", ")
+        ),
+        Locale::ZhCn => format!(
+            "同意向另外 {k} 家合作机构（{}）共享信息，即可获得其报价",
+            ids.join("、")
+        ),
+    };
+    Some(plain(SuggestionKind::ShareWithPartners, text))
+}
+
+fn appeal(req: &FinancingRequest, locale: Locale) -> Suggestion {
+    let line = line_numbers(req, locale);
+    let text = match locale {
+        Locale::En => format!("appeal the line reduction if your situation has not changed{line}"),
+        Locale::ZhCn => format!("如情况未变，可对额度下调提出申诉{line}"),
+    };
+    plain(SuggestionKind::Appeal, text)
+}
+
+/// " (drawable now: 2 000 CNY of a 10 000 CNY line)" when both are known.
+fn line_numbers(req: &FinancingRequest, locale: Locale) -> String {
+    let Some(d) = req.primary_decision.as_ref() else {
+        return String::new();
+    };
+    match (d.drawable_amount, d.displayed_line) {
+        (Some(drawable), Some(line)) => match locale {
+            Locale::En => format!(
+                " (drawable now: {} of a {} line)",
+                drawable.display_major(),
+                line.display_major()
+            ),
+            Locale::ZhCn => format!(
+                "（当前可用 {}，额度 {}）",
+                drawable.display_major(),
+                line.display_major()
+            ),
+        },
+        _ => String::new(),
+    }
+}
+
+fn plain(kind: SuggestionKind, text: String) -> Suggestion {
+    Suggestion {
+        kind,
+        text,
+        amount: None,
+        term_months: None,
+        offers_gained: 0,
+        odds_threshold: 0.0,
+        offer_id: None,
+    }
+}
+
+fn factor_text(req: &FinancingRequest, reason: RefusalReason, locale: Locale) -> String {
+    use RefusalReason::*;
+    match (reason, locale) {
+        (DynamicLineAdjustment, Locale::En) => format!(
+            "Your credit line was lowered in a periodic review, so this draw is above what you can draw now{}.",
+            line_numbers(req, locale)
+        ),
+        (DynamicLineAdjustment, Locale::ZhCn) => format!(
+            "您的额度在定期评估中被下调，本次支用超出了当前可用额度{}。",
+            line_numbers(req, locale)
+        ),
+        (CreditScoreBelowThreshold, Locale::En) => {
+            "Your credit score is below what the primary line requires for this amount.".into()
+        }
+        (CreditScoreBelowThreshold, Locale::ZhCn) => {
+            "您的信用评分低于主额度对该金额的要求。".into()
+        }
+        (DebtToIncomeTooHigh, Locale::En) => {
+            "Your existing repayments are high compared with your income.".into()
+        }
+        (DebtToIncomeTooHigh, Locale::ZhCn) => "您现有的月还款额相对收入偏高。".into(),
+        (ApplicationVelocity, Locale::En) => {
+            "You applied for credit several times in a short period.".into()
+        }
+        (ApplicationVelocity, Locale::ZhCn) => "您近期在短时间内多次申请信贷。".into(),
+        (InsufficientHistory, Locale::En) => {
+            "There is not yet enough repayment history on your account.".into()
+        }
+        (InsufficientHistory, Locale::ZhCn) => "您的账户还款记录尚不足。".into(),
+        (PolicyRestriction, Locale::En) => {
+            "A lending policy restricts this draw (for example its purpose or your region).".into()
+        }
+        (PolicyRestriction, Locale::ZhCn) => {
+            "贷款政策限制了本次支用（例如用途或地区）。".into()
+        }
+        (SystemError, Locale::En) => {
+            "The primary line could not decide because of a system error; this says nothing about you.".into()
+        }
+        (SystemError, Locale::ZhCn) => {
+            "主额度因系统错误未能作出决定，这与您的资质无关。".into()
+        }
+    }
+}
+
+/// Why offers were withheld as unaffordable (ranking.md section 3).
+fn withheld_text(count: usize, policy: &PricingPolicy, locale: Locale) -> String {
+    let limit = wording::odds(policy.affordability_hard_limit, locale);
+    match locale {
+        Locale::En => format!(
+            "{count} {} not shown because the repayments, with your existing debts, would take more than {limit} of your income in a bad month.",
+            if count == 1 {
+                "offer was"
+            } else {
+                "offers were"
+            }
+        ),
+        Locale::ZhCn => {
+            format!("有 {count} 个报价未予展示：加上现有债务，其月供将超过收入欠佳月份的 {limit}。")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PartnerOffer, RepaymentMethod};
+    use crate::fixtures::{cny, partner_offer, policy, request, terms};
+    use crate::pricing::price_offer;
+    use crate::rank::rank_offers;
+
+    /// Income 5 000, debts 1 500: a 10 000 loan over 12 months takes 48 %.
+    fn stretched_request() -> FinancingRequest {
+        let mut req = request();
+        req.applicant.monthly_income = Some(cny(500_000));
+        req.applicant.monthly_debt_payments = Some(cny(150_000));
+        req
+    }
+
+    struct FanOut {
+        offers: Vec<Offer>,
+        rejections: Vec<Rejection>,
+        reports: Vec<ChannelReport>,
+    }
+
+    fn fan_out(req: &FinancingRequest) -> FanOut {
+        let quotes = [
+            ("bank-a", partner_offer("P-1")),
+            (
+                "bank-b",
+                PartnerOffer {
+                    term_months: 3,
+                    product_name: "Short Loan".into(),
+                    ..partner_offer("P-2")
+                },
+            ),
+            (
+                "bank-s",
+                PartnerOffer {
+                    product_kind: Some(ProductKind::SecuredLoan),
+                    product_name: "Car Loan".into(),
+                    term_months: 24,
+                    nominal_rate_bps: 800,
+                    stated_apr_bps: 800,
+                    approval_probability: None,
+                    ..partner_offer("P-3")
+                },
+            ),
+            (
+                "inst",
+                PartnerOffer {
+                    product_kind: Some(ProductKind::Installment),
+                    product_name: "Phone Plan".into(),
+                    principal: cny(300_000),
+                    term_months: 6,
+                    repayment_method: Some(RepaymentMethod::FlatFeeInstallment),
+                    nominal_rate_bps: 0,
+                    stated_apr_bps: 1000,
+                    monthly_fee_rate_bps: 75,
+                    ..partner_offer("P-4")
+                },
+            ),
+        ];
+        let mut offers = Vec::new();
+        let mut rejections = Vec::new();
+        for (i, (adapter, quote)) in quotes.into_iter().enumerate() {
+            match price_offer(req, &terms(adapter), &policy(), quote, 0) {
+                Ok(mut o) => {
+                    o.offer_id = format!("o{}", i + 1);
+                    offers.push(o);
+                }
+                Err(r) => rejections.push(r),
+            }
+        }
+        rank_offers(&mut offers, req.strategy, &policy(), req.locale);
+        let reports = vec![ChannelReport {
+            adapter_id: "bank-c".into(),
+            product_kind: ProductKind::PartnerLoan,
+            status: ChannelStatus::NoConsent,
+            latency_ms: 0,
+            offers_returned: 0,
+            offers_rejected: 0,
+            detail: String::new(),
+        }];
+        FanOut {
+            offers,
+            rejections,
+            reports,
+        }
+    }
+
+    fn texts(e: &Explanation) -> Vec<(SuggestionKind, &str)> {
+        e.suggestions
+            .iter()
+            .map(|s| (s.kind, s.text.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn the_fan_out_prices_as_the_scenario_expects() {
+        let req = stretched_request();
+        let f = fan_out(&req);
+        let ids: Vec<&str> = f.offers.iter().map(|o| o.offer_id.as_str()).collect();
+        assert_eq!(ids, vec!["o3", "o1", "o4"]);
+        assert_eq!(f.rejections.len(), 1);
+        assert_eq!(f.rejections[0].reason, RejectReason::Unaffordable);
+        assert!(f.rejections[0].priced.is_some());
+    }
+
+    #[test]
+    fn factors_say_why_in_plain_words() {
+        let req = stretched_request();
+        let f = fan_out(&req);
+        let e = explain(
+            &req,
+            &f.offers,
+            &f.reports,
+            &f.rejections,
+            &policy(),
+            Locale::En,
+        );
+        let factors: Vec<(RefusalReason, &str)> = e
+            .factors
+            .iter()
+            .map(|f| (f.reason, f.text.as_str()))
+            .collect();
+        assert_eq!(
+            factors,
+            vec![
+                (
+                    RefusalReason::DynamicLineAdjustment,
+                    "Your credit line was lowered in a periodic review, so this draw is above \
+                     what you can draw now (drawable now: 2 000 CNY of a 20 000 CNY line)."
+                ),
+                (
+                    RefusalReason::DebtToIncomeTooHigh,
+                    "Your existing repayments are high compared with your income. 1 offer was \
+                     not shown because the repayments, with your existing debts, would take more \
+                     than 70 % of your income in a bad month."
+                ),
+            ]
+        );
+        let e = explain(
+            &req,
+            &f.offers,
+            &f.reports,
+            &f.rejections,
+            &policy(),
+            Locale::ZhCn,
+        );
+        assert_eq!(
+            e.factors[1].text,
+            "您现有的月还款额相对收入偏高。有 1 个报价未予展示：加上现有债务，其月供将超过收入欠佳月份的 70%。"
+        );
+    }
+
+    #[test]
+    fn suggestions_carry_numbers_from_this_fan_out() {
+        let req = stretched_request();
+        let f = fan_out(&req);
+        let e = explain(
+            &req,
+            &f.offers,
+            &f.reports,
+            &f.rejections,
+            &policy(),
+            Locale::En,
+        );
+        assert_eq!(
+            texts(&e),
+            vec![
+                (
+                    SuggestionKind::LowerAmount,
+                    "lower the amount to 7 000 CNY: 1 more offer above 80 % odds"
+                ),
+                (
+                    SuggestionKind::LongerTerm,
+                    "choose a 6-month term: 1 more offer above 80 % odds, including 1 withheld \
+                     today as unaffordable"
+                ),
+                (
+                    SuggestionKind::UseCollateral,
+                    "pledge collateral for Car Loan (bank-s): APR 8.00 % at 90 % odds, 4.00 % \
+                     below the best unsecured offer"
+                ),
+                (
+                    SuggestionKind::Installment,
+                    "for a short need, Phone Plan (inst): 6 payments starting at 522.50 CNY, APR 15.27 %"
+                ),
+                (
+                    SuggestionKind::ShareWithPartners,
+                    "allow sharing with 1 more partner institution (bank-c) to receive their offers"
+                ),
+                (
+                    SuggestionKind::Appeal,
+                    "appeal the line reduction if your situation has not changed (drawable now: \
+                     2 000 CNY of a 20 000 CNY line)"
+                ),
+            ]
+        );
+        let lower = &e.suggestions[0];
+        assert_eq!(lower.amount, Some(cny(700_000)));
+        assert_eq!((lower.offers_gained, lower.odds_threshold), (1, 0.8));
+        let longer = &e.suggestions[1];
+        assert_eq!((longer.term_months, longer.offers_gained), (Some(6), 1));
+        assert_eq!(e.suggestions[2].offer_id.as_deref(), Some("o3"));
+        assert_eq!(e.suggestions[3].offer_id.as_deref(), Some("o4"));
+    }
+
+    #[test]
+    fn suggestions_in_chinese() {
+        let req = stretched_request();
+        let f = fan_out(&req);
+        let e = explain(
+            &req,
+            &f.offers,
+            &f.reports,
+            &f.rejections,
+            &policy(),
+            Locale::ZhCn,
+        );
+        let t = texts(&e);
+        assert_eq!(
+            t[0].1,
+            "将金额降至 7 000 CNY：获批概率 80% 以上的报价多 1 个"
+        );
+        assert_eq!(
+            t[1].1,
+            "选择 6 个月期限：获批概率 80% 以上的报价多 1 个，其中 1 个目前因超出负担能力未予展示"
+        );
+        assert_eq!(
+            t[2].1,
+            "抵押资产申请 Car Loan（bank-s）：年化利率 8.00%，获批概率 90%，比最优无抵押报价低 4.00%"
+        );
+        assert_eq!(
+            t[4].1,
+            "同意向另外 1 家合作机构（bank-c）共享信息，即可获得其报价"
+        );
+        assert_eq!(
+            t[5].1,
+            "如情况未变，可对额度下调提出申诉（当前可用 2 000 CNY，额度 20 000 CNY）"
+        );
+    }
+
+    #[test]
+    fn no_number_no_suggestion() {
+        // Income unknown: no DTI, so neither amount nor term changes the odds.
+        let mut req = stretched_request();
+        req.applicant.monthly_income = None;
+        req.primary_decision = None;
+        let f = fan_out(&req);
+        let e = explain(&req, &f.offers, &[], &f.rejections, &policy(), Locale::En);
+        assert!(e.factors.is_empty());
+        let kinds: Vec<SuggestionKind> = e.suggestions.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![SuggestionKind::UseCollateral, SuggestionKind::Installment]
+        );
+    }
+
+    #[test]
+    fn velocity_and_system_errors_suggest_waiting() {
+        let mut req = stretched_request();
+        if let Some(d) = req.primary_decision.as_mut() {
+            d.reasons = vec![
+                RefusalReason::ApplicationVelocity,
+                RefusalReason::ApplicationVelocity,
+            ];
+        }
+        let e = explain(&req, &[], &[], &[], &policy(), Locale::En);
+        assert_eq!(e.factors.len(), 1, "reasons de-duplicated");
+        assert_eq!(
+            texts(&e),
+            vec![(
+                SuggestionKind::Wait,
+                "wait before applying again: each application costs about 1.50 % of APR in hard \
+                 inquiries and waiting"
+            )]
+        );
+        if let Some(d) = req.primary_decision.as_mut() {
+            d.reasons = vec![RefusalReason::SystemError];
+        }
+        let e = explain(&req, &[], &[], &[], &policy(), Locale::ZhCn);
+        assert_eq!(
+            e.factors[0].text,
+            "主额度因系统错误未能作出决定，这与您的资质无关。"
+        );
+        assert_eq!(
+            texts(&e),
+            vec![(SuggestionKind::Wait, "稍后重试：主额度暂时未能作出决定")]
+        );
+    }
+
+    #[test]
+    fn round_steps_keep_two_significant_digits() {
+        assert_eq!(round_step(1_000_000), 100_000);
+        assert_eq!(round_step(800_000), 10_000);
+        assert_eq!(round_step(5_000), 100);
+        assert_eq!(round_step(1), 100);
+        assert_eq!(round_step(i64::MAX), 10i64.pow(15) * 100);
+    }
+}

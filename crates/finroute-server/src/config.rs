@@ -1,0 +1,376 @@
+//! The router's configuration (`../shared/design/config.md`): TOML with a
+//! default for every key, unknown keys rejected with their name, and
+//! `FINROUTE_<SECTION>_<KEY>` environment overrides for scalar keys.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use finroute_adapters::spec::AdapterSpec;
+use finroute_core::{PricingPolicy, RateCap, Strategy};
+use serde::Deserialize;
+
+/// The whole config file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub compliance: ComplianceConfig,
+    /// The channels; absent = the embedded default's built-in channels.
+    #[serde(default = "AdapterSpec::embedded_default")]
+    pub adapters: Vec<AdapterSpec>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the gRPC port binds (default `127.0.0.1:50051`).
+    pub listen: SocketAddr,
+    /// Address of the Prometheus endpoint (served once metrics land; see README).
+    pub metrics_listen: SocketAddr,
+    /// Largest request message accepted.
+    pub max_request_bytes: usize,
+    /// Largest response message sent.
+    pub max_response_bytes: usize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Calls handled at once per connection; beyond it, RESOURCE_EXHAUSTED.
+    pub concurrency_limit_per_connection: usize,
+    /// Most time graceful shutdown waits for calls in flight.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            max_request_bytes: 65_536,
+            max_response_bytes: 4 * 1024 * 1024,
+            max_concurrent_streams: 128,
+            concurrency_limit_per_connection: 256,
+            shutdown_grace_ms: 5_000,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://finroute.db` (default) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://finroute.db".into() }
+    }
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Deadline of a routing call when the caller sends none.
+    pub deadline_ms: u64,
+    /// Time kept back from the caller's deadline to price, store and reply.
+    pub reply_margin_ms: u64,
+    /// Default ranking strategy.
+    pub strategy: StrategyName,
+    /// `h`: the cost of one application in bp of APR.
+    pub inquiry_cost_bps: i32,
+    /// Offers returned when the request says 0.
+    pub max_offers: u32,
+    /// Debt-to-income above which an offer is not made.
+    pub affordability_hard_limit: f64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            deadline_ms: 800,
+            reply_margin_ms: 30,
+            strategy: StrategyName::Balanced,
+            inquiry_cost_bps: 150,
+            max_offers: 10,
+            affordability_hard_limit: 0.70,
+        }
+    }
+}
+
+/// Strategy names as config spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    Balanced,
+    LowestCost,
+    HighestApproval,
+}
+
+impl From<StrategyName> for Strategy {
+    fn from(s: StrategyName) -> Self {
+        match s {
+            StrategyName::Balanced => Strategy::Balanced,
+            StrategyName::LowestCost => Strategy::LowestCost,
+            StrategyName::HighestApproval => Strategy::HighestApproval,
+        }
+    }
+}
+
+/// `[compliance]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// `[[compliance.rate_caps]]`; default: mainland China at 2400 bp.
+    pub rate_caps: Vec<RateCapConfig>,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        Self { rate_caps: vec![RateCapConfig { region_prefix: "CN".into(), max_apr_bps: 2400 }] }
+    }
+}
+
+/// One `[[compliance.rate_caps]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateCapConfig {
+    /// Matches `Applicant.region` by prefix.
+    pub region_prefix: String,
+    pub max_apr_bps: i32,
+}
+
+/// Why a config could not be used. Messages name the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            routing: RoutingConfig::default(),
+            compliance: ComplianceConfig::default(),
+            adapters: AdapterSpec::embedded_default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file, then applies environment overrides.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })?;
+        config.apply_env(std::env::vars())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default with environment overrides applied.
+    pub fn embedded() -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_env(std::env::vars())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error names the key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies `FINROUTE_<SECTION>_<KEY>` overrides (scalar keys of
+    /// `server`, `store` and `routing`). Unknown `FINROUTE_*` section
+    /// variables are ignored only if they are not config sections.
+    pub fn apply_env<I: IntoIterator<Item = (String, String)>>(&mut self, vars: I) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("FINROUTE_") else { continue };
+            let rest = rest.to_ascii_lowercase();
+            let Some((section, key)) = rest.split_once('_') else { continue };
+            if !matches!(section, "server" | "store" | "routing") {
+                continue;
+            }
+            let invalid = |message: String| ConfigError::Invalid { key: name.clone(), message };
+            let parse_err = |e: &dyn std::fmt::Display| invalid(format!("{value:?}: {e}"));
+            match (section, key) {
+                ("server", "listen") => self.server.listen = value.parse().map_err(|e| parse_err(&e))?,
+                ("server", "metrics_listen") => self.server.metrics_listen = value.parse().map_err(|e| parse_err(&e))?,
+                ("server", "max_request_bytes") => self.server.max_request_bytes = value.parse().map_err(|e| parse_err(&e))?,
+                ("store", "url") => self.store.url = value.clone(),
+                ("routing", "deadline_ms") => self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?,
+                ("routing", "reply_margin_ms") => self.routing.reply_margin_ms = value.parse().map_err(|e| parse_err(&e))?,
+                ("routing", "inquiry_cost_bps") => self.routing.inquiry_cost_bps = value.parse().map_err(|e| parse_err(&e))?,
+                ("routing", "max_offers") => self.routing.max_offers = value.parse().map_err(|e| parse_err(&e))?,
+                ("routing", "affordability_hard_limit") => {
+                    self.routing.affordability_hard_limit = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "strategy") => {
+                    self.routing.strategy = match value.as_str() {
+                        "balanced" => StrategyName::Balanced,
+                        "lowest_cost" => StrategyName::LowestCost,
+                        "highest_approval" => StrategyName::HighestApproval,
+                        _ => return Err(invalid("one of balanced, lowest_cost, highest_approval".into())),
+                    }
+                }
+                _ => return Err(invalid("no such config key".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks ranges and cross-field rules, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
+        let r = &self.routing;
+        if r.deadline_ms == 0 || r.deadline_ms > 60_000 {
+            return bad("routing.deadline_ms", "must be within 1..=60000");
+        }
+        if r.reply_margin_ms >= r.deadline_ms {
+            return bad("routing.reply_margin_ms", "must be below routing.deadline_ms");
+        }
+        if !(0..=10_000).contains(&r.inquiry_cost_bps) {
+            return bad("routing.inquiry_cost_bps", "must be within 0..=10000");
+        }
+        if r.max_offers == 0 || r.max_offers > 100 {
+            return bad("routing.max_offers", "must be within 1..=100");
+        }
+        if !(r.affordability_hard_limit > 0.0 && r.affordability_hard_limit <= 2.0) {
+            return bad("routing.affordability_hard_limit", "must be within (0, 2]");
+        }
+        if self.server.max_request_bytes < 1024 {
+            return bad("server.max_request_bytes", "must be at least 1024");
+        }
+        for (i, c) in self.compliance.rate_caps.iter().enumerate() {
+            if c.max_apr_bps <= 0 {
+                return Err(ConfigError::Invalid {
+                    key: format!("compliance.rate_caps[{i}].max_apr_bps"),
+                    message: "must be positive".into(),
+                });
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.adapters {
+            if !seen.insert(a.id.as_str()) {
+                return Err(ConfigError::Invalid { key: format!("adapters[{}].id", a.id), message: "duplicate id".into() });
+            }
+        }
+        if self.adapters.is_empty() {
+            return bad("adapters", "at least one adapter is needed");
+        }
+        Ok(())
+    }
+
+    /// The pricing policy for `finroute_core`.
+    pub fn pricing_policy(&self) -> PricingPolicy {
+        PricingPolicy {
+            rate_caps: self
+                .compliance
+                .rate_caps
+                .iter()
+                .map(|c| RateCap { region_prefix: c.region_prefix.clone(), max_apr_bps: c.max_apr_bps })
+                .collect(),
+            inquiry_cost_bps: self.routing.inquiry_cost_bps,
+            affordability_hard_limit: self.routing.affordability_hard_limit,
+            ..PricingPolicy::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_embedded_default() {
+        let c = Config::parse("").expect("empty is valid");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.adapters.len(), 3);
+        c.validate().expect("default is valid");
+    }
+
+    #[test]
+    fn the_config_md_example_parses() {
+        let text = r#"
+[server]
+listen = "127.0.0.1:50051"
+metrics_listen = "127.0.0.1:9464"
+max_request_bytes = 65536
+
+[store]
+url = "sqlite://finroute.db"
+
+[routing]
+deadline_ms = 800
+strategy = "balanced"
+inquiry_cost_bps = 150
+max_offers = 10
+affordability_hard_limit = 0.70
+
+[[compliance.rate_caps]]
+region_prefix = "CN"
+max_apr_bps = 2400
+
+[[adapters]]
+id = "bank-a"
+kind = "remote"
+endpoint = "http://127.0.0.1:50061"
+timeout_ms = 300
+max_in_flight = 256
+"#;
+        let c = Config::parse(text).expect("valid");
+        assert_eq!(c.adapters.len(), 1);
+        assert_eq!(c.adapters[0].timeout_ms, 300);
+        c.validate().expect("valid");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::parse("[routing]\ndeadline = 5\n").expect_err("unknown key");
+        assert!(e.contains("deadline"), "{e}");
+        let e = Config::parse("[sever]\nlisten = \"127.0.0.1:1\"\n").expect_err("unknown section");
+        assert!(e.contains("sever"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_scalars_and_rejects_unknown_keys() {
+        let mut c = Config::default();
+        c.apply_env([
+            ("FINROUTE_ROUTING_DEADLINE_MS".to_string(), "250".to_string()),
+            ("FINROUTE_STORE_URL".to_string(), "sqlite://x.db".to_string()),
+            ("FINROUTE_TEST_DATABASE_URL".to_string(), "postgres://ignored".to_string()),
+        ])
+        .expect("valid overrides");
+        assert_eq!(c.routing.deadline_ms, 250);
+        assert_eq!(c.store.url, "sqlite://x.db");
+        let e = c.apply_env([("FINROUTE_ROUTING_DEADLINE".to_string(), "1".to_string())]).expect_err("unknown");
+        assert!(e.to_string().contains("FINROUTE_ROUTING_DEADLINE"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let mut c = Config::default();
+        c.routing.max_offers = 0;
+        assert!(c.validate().expect_err("zero").to_string().contains("routing.max_offers"));
+        let mut c = Config::default();
+        c.adapters.push(c.adapters[0].clone());
+        assert!(c.validate().expect_err("dup").to_string().contains("duplicate"));
+    }
+}

@@ -1,0 +1,377 @@
+//! The fan-out engine: every eligible channel is asked concurrently, each
+//! under `min(its timeout, the caller's deadline - reply margin)`, and the
+//! answers are validated and priced as they arrive.
+//!
+//! Channel calls are futures polled by one `FuturesUnordered` inside the
+//! request's task, not spawned tasks: when the deadline passes or the caller
+//! goes away, dropping them cancels every partner call at once (the remote
+//! client sends RST_STREAM), and nothing outlives the request.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use finroute_adapters::spec::{AdapterSpec, BuildError};
+use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
+use finroute_core::{
+    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, Offer, PricingPolicy, ProductKind, Rejection,
+    UnixMillis,
+};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+
+/// Longest `detail` text in a channel report.
+const MAX_DETAIL: usize = 600;
+
+/// One configured channel: the adapter, its limits and what it declared.
+pub struct Channel {
+    /// The config id.
+    pub id: String,
+    /// Most time one quote may take.
+    pub timeout: Duration,
+    adapter: Arc<dyn Adapter>,
+    /// Filled by `Describe` at start-up (or on first use if the partner was down).
+    /// A std lock: it is held for a clone, never across an await.
+    description: RwLock<Option<Arc<Described>>>,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+/// A description and the terms derived from it.
+struct Described {
+    description: Description,
+    terms: ChannelTerms,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    fn new(spec: &AdapterSpec, adapter: Arc<dyn Adapter>) -> Self {
+        Self {
+            id: spec.id.clone(),
+            timeout: Duration::from_millis(spec.timeout_ms),
+            adapter,
+            description: RwLock::new(None),
+            in_flight: Arc::new(Semaphore::new(spec.max_in_flight)),
+            max_in_flight: spec.max_in_flight,
+        }
+    }
+
+    /// The adapter behind the channel (AcceptOffer calls it).
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    /// The cached description, if the adapter has described itself.
+    pub fn description(&self) -> Option<Description> {
+        self.cached().map(|d| d.description.clone())
+    }
+
+    fn cached(&self) -> Option<Arc<Described>> {
+        self.description.read().ok().and_then(|g| g.clone())
+    }
+
+    /// Calls `Describe` and caches the answer.
+    pub async fn describe(&self) -> Result<(), AdapterError> {
+        let description = self.adapter.describe().await?;
+        let terms = ChannelTerms {
+            adapter_id: self.id.clone(),
+            currencies: description.currencies.clone(),
+            min_amount: description.min_amount,
+            max_amount: description.max_amount,
+            min_term_months: description.min_term_months,
+            max_term_months: description.max_term_months,
+        };
+        if let Ok(mut g) = self.description.write() {
+            *g = Some(Arc::new(Described { description, terms }));
+        }
+        Ok(())
+    }
+}
+
+/// Every configured channel, in config order.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    channels: Arc<Vec<Arc<Channel>>>,
+}
+
+impl Registry {
+    /// Builds every adapter of the config.
+    pub fn build(specs: &[AdapterSpec]) -> Result<Registry, BuildError> {
+        let channels = specs
+            .iter()
+            .map(|s| Ok(Arc::new(Channel::new(s, s.build()?))))
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        Ok(Registry { channels: Arc::new(channels) })
+    }
+
+    /// A registry over already built adapters (tests).
+    pub fn from_adapters(adapters: Vec<(AdapterSpec, Arc<dyn Adapter>)>) -> Registry {
+        let channels = adapters.into_iter().map(|(s, a)| Arc::new(Channel::new(&s, a))).collect();
+        Registry { channels: Arc::new(channels) }
+    }
+
+    /// The channels.
+    pub fn channels(&self) -> &[Arc<Channel>] {
+        &self.channels
+    }
+
+    /// The channel with config id `id`.
+    pub fn get(&self, id: &str) -> Option<&Arc<Channel>> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// Describes every channel concurrently; a partner that is down is
+    /// logged and described again on first use. Returns how many succeeded.
+    pub async fn describe_all(&self) -> usize {
+        let mut ok = 0;
+        let mut calls: FuturesUnordered<_> = self
+            .channels
+            .iter()
+            .map(|c| async move { (c, tokio::time::timeout(Duration::from_secs(5), c.describe()).await) })
+            .collect();
+        while let Some((c, r)) = calls.next().await {
+            match r {
+                Ok(Ok(())) => {
+                    ok += 1;
+                    tracing::info!(adapter = %c.id, "adapter described");
+                }
+                Ok(Err(e)) => tracing::warn!(adapter = %c.id, error = %e, "describe failed; will retry on first use"),
+                Err(_) => tracing::warn!(adapter = %c.id, "describe timed out; will retry on first use"),
+            }
+        }
+        ok
+    }
+}
+
+/// Something that happened during a fan-out, for StreamOffers.
+#[derive(Debug, Clone)]
+pub enum FanoutEvent {
+    Report(ChannelReport),
+    Offer(Box<Offer>),
+}
+
+/// Everything a fan-out produced.
+#[derive(Debug, Default)]
+pub struct FanoutResult {
+    pub offers: Vec<Offer>,
+    pub reports: Vec<ChannelReport>,
+    pub rejections: Vec<Rejection>,
+    /// True when a channel did not answer in time.
+    pub partial: bool,
+}
+
+/// What one fan-out needs to know.
+pub struct Fanout<'a> {
+    pub registry: &'a Registry,
+    pub request: &'a FinancingRequest,
+    pub policy: &'a PricingPolicy,
+    /// Used as the quote-id prefix; offers get `<application_id>` based ids.
+    pub application_id: &'a str,
+    /// When every channel must have answered (caller's deadline - reply margin).
+    pub channel_deadline: Instant,
+    pub now_ms: UnixMillis,
+}
+
+impl Fanout<'_> {
+    /// Runs the fan-out, sending events as they happen when `events` is given.
+    pub async fn run(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
+        let mut result = FanoutResult::default();
+        let mut calls = FuturesUnordered::new();
+        for (index, channel) in self.registry.channels().iter().enumerate() {
+            match self.admit(channel) {
+                Ok(()) => calls.push(self.call(index, channel)),
+                Err(report) => {
+                    emit(events, FanoutEvent::Report(report.clone())).await;
+                    result.reports.push(report);
+                }
+            }
+        }
+        while let Some(mut done) = calls.next().await {
+            if done.report.status == ChannelStatus::Timeout {
+                result.partial = true;
+            }
+            emit(events, FanoutEvent::Report(done.report.clone())).await;
+            for offer in &done.offers {
+                emit(events, FanoutEvent::Offer(Box::new(offer.clone()))).await;
+            }
+            result.reports.push(done.report);
+            result.offers.append(&mut done.offers);
+            result.rejections.append(&mut done.rejections);
+        }
+        // Reports in config order, whatever order channels finished in.
+        let order = |id: &str| self.registry.channels().iter().position(|c| c.id == id);
+        result.reports.sort_by_key(|r| order(&r.adapter_id));
+        result
+    }
+
+    /// Decides whether `channel` is called; if not, the report saying why.
+    fn admit(&self, channel: &Channel) -> Result<(), ChannelReport> {
+        let req = self.request;
+        let skip = |status, detail: &str| ChannelReport {
+            adapter_id: channel.id.clone(),
+            product_kind: channel.adapter.product_kind(),
+            status,
+            latency_ms: 0,
+            offers_returned: 0,
+            offers_rejected: 0,
+            detail: detail.to_owned(),
+        };
+        if !req.product_kinds.is_empty() && !req.product_kinds.contains(&channel.adapter.product_kind()) {
+            return Err(skip(ChannelStatus::Ineligible, "product kind not requested"));
+        }
+        if channel.adapter.is_partner() && !req.applicant.consent.covers(&channel.id) {
+            return Err(skip(
+                ChannelStatus::NoConsent,
+                "the applicant has not consented to share data with this partner; it was not called",
+            ));
+        }
+        if let Some(d) = channel.cached() {
+            let d = &d.description;
+            if !d.currencies.contains(&req.currency()) {
+                return Err(skip(ChannelStatus::Ineligible, "currency not served"));
+            }
+            if req.max_term_months < d.min_term_months || req.min_term_months > d.max_term_months {
+                return Err(skip(ChannelStatus::Ineligible, "no term in the requested range"));
+            }
+            if let Some(min) = d.min_amount
+                && min.currency == req.currency()
+                && req.requested_amount.amount_minor < min.amount_minor
+            {
+                return Err(skip(ChannelStatus::Ineligible, "amount below the channel's minimum"));
+            }
+            if d.product_kinds.iter().all(|k| *k == ProductKind::PrimaryCreditLine) {
+                return Err(skip(ChannelStatus::Ineligible, "primary line only"));
+            }
+        }
+        Ok(())
+    }
+
+    /// One channel: describe if needed, quote under budget, price each offer.
+    async fn call(&self, index: usize, channel: &Channel) -> ChannelDone {
+        let started = Instant::now();
+        let mut report = ChannelReport {
+            adapter_id: channel.id.clone(),
+            product_kind: channel.adapter.product_kind(),
+            status: ChannelStatus::Error,
+            latency_ms: 0,
+            offers_returned: 0,
+            offers_rejected: 0,
+            detail: String::new(),
+        };
+        let deadline = (started + channel.timeout).min(self.channel_deadline);
+        let mut done = ChannelDone { report: report.clone(), offers: Vec::new(), rejections: Vec::new() };
+        let Some(budget) = deadline.checked_duration_since(started).filter(|b| !b.is_zero()) else {
+            report.status = ChannelStatus::Timeout;
+            report.detail = "no time left within the caller's deadline".into();
+            done.report = report;
+            return done;
+        };
+        let Ok(_permit) = channel.in_flight.clone().try_acquire_owned() else {
+            report.detail = format!("in-flight limit of {} calls reached", channel.max_in_flight);
+            done.report = report;
+            return done;
+        };
+        let outcome = tokio::time::timeout_at(deadline, async {
+            let described = match channel.cached() {
+                Some(d) => d,
+                None => {
+                    channel.describe().await?;
+                    channel.cached().ok_or_else(|| AdapterError::Malformed("description vanished".into()))?
+                }
+            };
+            let applicant = if channel.adapter.is_partner() {
+                self.request.applicant.minimised(&described.description.required_fields)
+            } else {
+                self.request.applicant.clone()
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let quote = QuoteRequest {
+                quote_id: format!("{}-{index}", self.application_id),
+                applicant,
+                requested_amount: self.request.requested_amount,
+                min_term_months: self.request.min_term_months,
+                max_term_months: self.request.max_term_months,
+                purpose: self.request.purpose,
+                budget: remaining,
+            };
+            let outcome = channel.adapter.quote(quote).await?;
+            Ok::<_, AdapterError>((outcome, described))
+        })
+        .await;
+        report.latency_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Err(_) | Ok(Err(AdapterError::Timeout(_))) => {
+                report.status = ChannelStatus::Timeout;
+                report.detail = format!("no answer within {} ms", budget.as_millis());
+            }
+            Ok(Err(e)) => {
+                report.status = ChannelStatus::Error;
+                report.detail = e.to_string();
+                tracing::warn!(adapter = %channel.id, error = %e, "quote failed");
+            }
+            Ok(Ok((outcome, described))) => {
+                let returned = outcome.offers.len() + outcome.malformed.len();
+                report.offers_returned = returned as u32;
+                let mut reasons: Vec<String> = Vec::new();
+                for m in &outcome.malformed {
+                    reasons.push(format!("offer {}: {}", m.partner_offer_ref, m.reason));
+                }
+                for (i, offer) in outcome.offers.into_iter().enumerate() {
+                    match finroute_core::price_offer(self.request, &described.terms, self.policy, offer, self.now_ms) {
+                        Ok(mut o) => {
+                            o.offer_id = format!("{}-{index}-{i}", self.application_id.replacen("app_", "off_", 1));
+                            done.offers.push(o);
+                        }
+                        Err(r) => {
+                            reasons.push(r.to_string());
+                            done.rejections.push(r);
+                        }
+                    }
+                }
+                report.offers_rejected = (returned - done.offers.len()) as u32;
+                report.status = if done.offers.is_empty() { ChannelStatus::NoOffer } else { ChannelStatus::Ok };
+                let mut detail = outcome.decline_reason;
+                for r in reasons {
+                    if !detail.is_empty() {
+                        detail.push_str("; ");
+                    }
+                    detail.push_str(&r);
+                }
+                report.detail = truncate(detail, MAX_DETAIL);
+            }
+        }
+        done.report = report;
+        done
+    }
+}
+
+struct ChannelDone {
+    report: ChannelReport,
+    offers: Vec<Offer>,
+    rejections: Vec<Rejection>,
+}
+
+async fn emit(events: Option<&mpsc::Sender<FanoutEvent>>, e: FanoutEvent) {
+    if let Some(tx) = events {
+        // A caller that went away stops listening; routing still completes and is stored.
+        let _ = tx.send(e).await;
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,17 @@
+//! finroute-server: the router's gRPC surface.
+//!
+//! [`server::run`] wires config, store, adapters, health, reflection and
+//! the tonic services together; [`fanout`] is the engine that asks every
+//! channel concurrently under the caller's deadline; [`router`] holds the
+//! handlers; [`convert`] and [`error`] are the edges to the wire.
+
+pub mod config;
+pub mod convert;
+pub mod deadline;
+pub mod error;
+pub mod fanout;
+pub mod router;
+pub mod server;
+
+pub use config::Config;
+pub use server::{ServeError, run};

@@ -1,0 +1,139 @@
+//! Starting and stopping the router: `run(config, listener, shutdown)`.
+//! `main` binds and passes ctrl-c; tests bind `127.0.0.1:0`.
+//!
+//! Health reports NOT_SERVING until the store is migrated and the adapters
+//! are described, and again from the first moment of shutdown; the drain of
+//! calls in flight is bounded (hyper's graceful shutdown alone can hang).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use finroute_proto::v1 as pb;
+use finroute_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::config::Config;
+use crate::convert::RequestDefaults;
+use crate::fanout::Registry;
+use crate::router::{ReviewService, RouterService, RouterSettings};
+
+/// Why the router could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("store: {0}")]
+    Store(#[from] finroute_store::StoreError),
+    #[error("{0}")]
+    Adapter(#[from] finroute_adapters::spec::BuildError),
+    #[error("reflection: {0}")]
+    Reflection(String),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+const ROUTER: &str = "finroute.v1.FinancingRouter";
+const REVIEW: &str = "finroute.v1.ReviewService";
+
+/// Runs the router on `listener` until `shutdown` completes, then drains
+/// (bounded by `server.shutdown_grace_ms`) and flushes the store.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr: SocketAddr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in ["", ROUTER, REVIEW] {
+        health.set_service_status(name, ServingStatus::NotServing).await;
+    }
+
+    let store = Store::connect(&config.store.url).await?;
+    let registry = Registry::build(&config.adapters)?;
+    let described = registry.describe_all().await;
+
+    let settings = RouterSettings {
+        policy: config.pricing_policy(),
+        defaults: RequestDefaults { strategy: config.routing.strategy.into(), max_offers: config.routing.max_offers },
+        default_deadline: Duration::from_millis(config.routing.deadline_ms),
+        reply_margin: Duration::from_millis(config.routing.reply_margin_ms),
+    };
+    let router = RouterService::new(registry, store.clone(), settings);
+    let max_in = config.server.max_request_bytes;
+    let max_out = config.server.max_response_bytes;
+    let router = pb::financing_router_server::FinancingRouterServer::new(router)
+        .max_decoding_message_size(max_in)
+        .max_encoding_message_size(max_out);
+    let review = pb::review_service_server::ReviewServiceServer::new(ReviewService)
+        .max_decoding_message_size(max_in)
+        .max_encoding_message_size(max_out);
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(finroute_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    for name in ["", ROUTER, REVIEW] {
+        health.set_service_status(name, ServingStatus::Serving).await;
+    }
+    tracing::info!(
+        %addr,
+        store = store.backend().name(),
+        adapters = config.adapters.len(),
+        described,
+        auth = "none: open to any caller (run on loopback only)",
+        "finroute ready: listening on {addr}"
+    );
+
+    // Shutdown: mark NOT_SERVING first, stop accepting, then bound the drain.
+    let draining = Arc::new(Notify::new());
+    let signal = {
+        let health = health.clone();
+        let draining = draining.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: draining calls in flight");
+            for name in ["", ROUTER, REVIEW] {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
+            draining.notify_one();
+        }
+    };
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let serve = Server::builder()
+        .max_concurrent_streams(config.server.max_concurrent_streams)
+        .http2_max_pending_accept_reset_streams(Some(256))
+        .http2_max_local_error_reset_streams(Some(1024))
+        .http2_max_header_list_size(16 * 1024)
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .concurrency_limit_per_connection(config.server.concurrency_limit_per_connection)
+        .load_shed(true)
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(router)
+        .add_service(review)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    let bounded_drain = async {
+        draining.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = serve => r?,
+        () = bounded_drain => tracing::warn!(grace_ms = grace.as_millis() as u64, "drain bound reached; stopping with calls in flight"),
+    }
+    store.close().await;
+    tracing::info!("finroute stopped");
+    Ok(())
+}

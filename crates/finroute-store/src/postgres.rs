@@ -1,0 +1,275 @@
+//! PostgreSQL, for several router replicas sharing one database.
+//!
+//! One pool serves reads and the writer (which holds one connection per
+//! batch). A batch is written with one statement per table: every column is
+//! bound as an array and expanded with `UNNEST`, so a batch of 256
+//! applications with their offers and reports costs three round trips and
+//! one commit, whatever its size, and the statement text (hence the
+//! prepared statement) is the same for every batch.
+//!
+//! Migrations run on a dedicated connection that is closed afterwards:
+//! sqlx's migrator holds a session-level advisory lock (so replicas starting
+//! together migrate one at a time), and a failed run would otherwise return
+//! that lock to the pool still held.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::MigrateError;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
+
+use crate::error::StoreError;
+use crate::options::StoreOptions;
+use crate::read;
+use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
+use crate::writer::WriteBackend;
+
+/// Migrations, embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a caller (or the writer) waits for a free connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pool of an open PostgreSQL store.
+#[derive(Clone, Debug)]
+pub(crate) struct PgDb {
+    pub(crate) pool: PgPool,
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(format!("postgres: {e}")))
+}
+
+/// Applies the migrations on `conn`.
+///
+/// `Migrator::run` is generic over `Acquire`, and awaiting it inside an
+/// async fn makes that fn's future not `Send` ("implementation of `Acquire`
+/// is not general enough"); the server spawns `Store::connect`, so that
+/// will not do. `run_direct` is the same code over a plain connection
+/// (what `run` calls, and what sqlx's own test support uses; it is
+/// `#[doc(hidden)]`, so re-check it when moving off sqlx 0.9).
+async fn apply(conn: &mut PgConnection) -> Result<(), MigrateError> {
+    MIGRATOR.run_direct(None, conn, false).await
+}
+
+async fn run_migrations(options: &PgConnectOptions) -> Result<(), StoreError> {
+    let mut conn = PgConnection::connect_with(options).await?;
+    let result = apply(&mut conn).await;
+    // Closing ends the session, and with it the advisory lock if still held.
+    let _ = conn.close().await;
+    Ok(result?)
+}
+
+/// Connects and migrates.
+pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgDb, StoreError> {
+    let options = connect_options(url)?;
+    run_migrations(&options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(opts.max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await?;
+    Ok(PgDb { pool })
+}
+
+/// Applies the migrations.
+pub(crate) async fn migrate(url: &str) -> Result<(), StoreError> {
+    run_migrations(&connect_options(url)?).await
+}
+
+impl PgDb {
+    pub(crate) async fn get_application(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Option<StoredApplication>, sqlx::Error> {
+        sqlx::query(read::GET_APPLICATION)
+            .bind(application_id)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(read::application)
+            .transpose()
+    }
+
+    pub(crate) async fn find_by_request_id(
+        &self,
+        tenant: &str,
+        request_id: &str,
+    ) -> Result<Option<StoredApplication>, sqlx::Error> {
+        sqlx::query(read::FIND_BY_REQUEST_ID)
+            .bind(tenant)
+            .bind(request_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(read::application)
+            .transpose()
+    }
+
+    pub(crate) async fn get_offer(
+        &self,
+        tenant: &str,
+        offer_id: &str,
+    ) -> Result<Option<OfferRecord>, sqlx::Error> {
+        sqlx::query(read::GET_OFFER)
+            .bind(offer_id)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(read::offer)
+            .transpose()
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const INSERT_APPLICATIONS: &str = "\
+    INSERT INTO applications (application_id, tenant, request_id, request_fingerprint, \
+                              applicant_id, created_at_ms, partial, response) \
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], \
+                         $6::int8[], $7::bool[], $8::bytea[])";
+
+const INSERT_OFFERS: &str = "\
+    INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
+                        product_kind, currency, principal_minor, term_months, apr_bps, \
+                        approval_odds, rank, expires_at_ms) \
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                         $6::text[], $7::text[], $8::int8[], $9::int4[], $10::int4[], \
+                         $11::float8[], $12::int4[], $13::int8[])";
+
+const INSERT_CHANNEL_REPORTS: &str = "\
+    INSERT INTO channel_reports (application_id, position, adapter_id, product_kind, status, \
+                                 latency_ms, offers_returned, offers_rejected, detail) \
+    SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
+                         $6::int8[], $7::int4[], $8::int4[], $9::text[])";
+
+impl WriteBackend for PgDb {
+    type Db = Postgres;
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn insert<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        records: &'a [&'a ApplicationRecord],
+    ) -> Result<(), sqlx::Error> {
+        insert_applications(tx, records).await?;
+        if records.iter().any(|app| !app.offers.is_empty()) {
+            insert_offers(tx, records).await?;
+        }
+        if records.iter().any(|app| !app.channel_reports.is_empty()) {
+            insert_channel_reports(tx, records).await?;
+        }
+        Ok(())
+    }
+
+    async fn execute(
+        tx: &mut Transaction<'static, Postgres>,
+        sql: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut **tx).await.map(drop)
+    }
+}
+
+async fn insert_applications(
+    tx: &mut Transaction<'static, Postgres>,
+    records: &[&ApplicationRecord],
+) -> Result<(), sqlx::Error> {
+    let column =
+        |f: fn(&ApplicationRecord) -> &str| records.iter().map(|a| f(a)).collect::<Vec<_>>();
+    sqlx::query(INSERT_APPLICATIONS)
+        .bind(column(|a| &a.application_id))
+        .bind(column(|a| &a.tenant))
+        .bind(column(|a| &a.request_id))
+        .bind(
+            records
+                .iter()
+                .map(|a| a.request_fingerprint.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|a| &a.applicant_id))
+        .bind(records.iter().map(|a| a.created_at_ms).collect::<Vec<_>>())
+        .bind(records.iter().map(|a| a.partial).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|a| a.response.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+async fn insert_offers(
+    tx: &mut Transaction<'static, Postgres>,
+    records: &[&ApplicationRecord],
+) -> Result<(), sqlx::Error> {
+    let offers: Vec<&OfferRecord> = records.iter().flat_map(|a| &a.offers).collect();
+    let text = |f: fn(&OfferRecord) -> &str| offers.iter().map(|o| f(o)).collect::<Vec<_>>();
+    sqlx::query(INSERT_OFFERS)
+        .bind(text(|o| &o.offer_id))
+        .bind(text(|o| &o.application_id))
+        .bind(text(|o| &o.tenant))
+        .bind(text(|o| &o.adapter_id))
+        .bind(text(|o| &o.partner_offer_ref))
+        .bind(text(|o| &o.product_kind))
+        .bind(text(|o| &o.currency))
+        .bind(offers.iter().map(|o| o.principal_minor).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.term_months).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.apr_bps).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.approval_odds).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.rank).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.expires_at_ms).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+async fn insert_channel_reports(
+    tx: &mut Transaction<'static, Postgres>,
+    records: &[&ApplicationRecord],
+) -> Result<(), sqlx::Error> {
+    let mut application_ids = Vec::new();
+    let mut positions = Vec::new();
+    let mut adapter_ids = Vec::new();
+    let mut product_kinds = Vec::new();
+    let mut statuses = Vec::new();
+    let mut latencies = Vec::new();
+    let mut returned = Vec::new();
+    let mut rejected = Vec::new();
+    let mut details = Vec::new();
+    for app in records {
+        for (position, report) in (0_i32..).zip(&app.channel_reports) {
+            application_ids.push(app.application_id.as_str());
+            positions.push(position);
+            adapter_ids.push(report.adapter_id.as_str());
+            product_kinds.push(report.product_kind.as_str());
+            statuses.push(report.status.as_str());
+            latencies.push(report.latency_ms);
+            returned.push(report.offers_returned);
+            rejected.push(report.offers_rejected);
+            details.push(report.detail.as_str());
+        }
+    }
+    sqlx::query(INSERT_CHANNEL_REPORTS)
+        .bind(application_ids)
+        .bind(positions)
+        .bind(adapter_ids)
+        .bind(product_kinds)
+        .bind(statuses)
+        .bind(latencies)
+        .bind(returned)
+        .bind(rejected)
+        .bind(details)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}

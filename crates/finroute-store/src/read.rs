@@ -1,0 +1,75 @@
+//! The read queries, shared by both backends, and the decoding of their
+//! rows. SQLite accepts PostgreSQL's `$n` placeholders, so the SQL is one
+//! text for both.
+//!
+//! Every read names the tenant: another tenant's row is simply not found.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::record::{OfferRecord, StoredApplication};
+
+/// `$1` application_id, `$2` tenant.
+pub(crate) const GET_APPLICATION: &str = "\
+    SELECT application_id, tenant, request_id, request_fingerprint, applicant_id, \
+           created_at_ms, response \
+    FROM applications WHERE application_id = $1 AND tenant = $2";
+
+/// `$1` tenant, `$2` request_id. The `request_id <> ''` term lets both
+/// planners use the partial unique index.
+pub(crate) const FIND_BY_REQUEST_ID: &str = "\
+    SELECT application_id, tenant, request_id, request_fingerprint, applicant_id, \
+           created_at_ms, response \
+    FROM applications WHERE tenant = $1 AND request_id = $2 AND request_id <> ''";
+
+/// `$1` offer_id, `$2` tenant.
+pub(crate) const GET_OFFER: &str = "\
+    SELECT offer_id, application_id, tenant, adapter_id, partner_offer_ref, product_kind, \
+           currency, principal_minor, term_months, apr_bps, approval_odds, rank, expires_at_ms \
+    FROM offers WHERE offer_id = $1 AND tenant = $2";
+
+/// Decodes a row of [`GET_APPLICATION`] or [`FIND_BY_REQUEST_ID`].
+pub(crate) fn application<R>(row: &R) -> Result<StoredApplication, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StoredApplication {
+        application_id: row.try_get(0)?,
+        tenant: row.try_get(1)?,
+        request_id: row.try_get(2)?,
+        request_fingerprint: row.try_get(3)?,
+        applicant_id: row.try_get(4)?,
+        created_at_ms: row.try_get(5)?,
+        response: row.try_get(6)?,
+    })
+}
+
+/// Decodes a row of [`GET_OFFER`].
+pub(crate) fn offer<R>(row: &R) -> Result<OfferRecord, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(OfferRecord {
+        offer_id: row.try_get(0)?,
+        application_id: row.try_get(1)?,
+        tenant: row.try_get(2)?,
+        adapter_id: row.try_get(3)?,
+        partner_offer_ref: row.try_get(4)?,
+        product_kind: row.try_get(5)?,
+        currency: row.try_get(6)?,
+        principal_minor: row.try_get(7)?,
+        term_months: row.try_get(8)?,
+        apr_bps: row.try_get(9)?,
+        approval_odds: row.try_get(10)?,
+        rank: row.try_get(11)?,
+        expires_at_ms: row.try_get(12)?,
+    })
+}

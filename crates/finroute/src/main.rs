@@ -1,0 +1,164 @@
+//! The `finroute` command line (`../shared/design/config.md`).
+//!
+//! Exit codes: 0 ok, 2 bad usage or bad config (the message names the
+//! field), 1 anything else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use finroute_server::Config;
+use finroute_server::config::ConfigError;
+
+/// A multi-channel financing router: turns a refused draw into ranked, honestly priced offers.
+#[derive(Debug, Parser)]
+#[command(name = "finroute", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the router (the embedded default without --config).
+    Serve {
+        /// TOML config file; without it: SQLite `finroute.db`, built-in adapters, 127.0.0.1:50051.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides `server.listen`); port 0 picks a free one.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply store migrations and exit.
+    Migrate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Config file commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file and print every problem.
+    Check { file: PathBuf },
+}
+
+/// Exit code for bad usage or bad config.
+const BAD_CONFIG: u8 = 2;
+
+fn load(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Config::embedded(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, listen } => serve(config.as_ref(), listen).await,
+            Command::Migrate { config } => migrate(config.as_ref()).await,
+            Command::Config { command: ConfigCommand::Check { file } } => match Config::load(&file) {
+                Ok(c) => {
+                    println!("{}: ok ({} adapters, store {})", file.display(), c.adapters.len(), c.store.url);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(BAD_CONFIG)
+                }
+            },
+        }
+    })
+}
+
+async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode {
+    let mut config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
+    if let Some(addr) = listen {
+        config.server.listen = addr;
+    }
+    let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", config.server.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    match finroute_server::run(config, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: Option<&PathBuf>) -> ExitCode {
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
+    match finroute_store::Store::migrate(&config.store.url).await {
+        Ok(()) => {
+            println!("migrations applied to {}", config.store.url);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
