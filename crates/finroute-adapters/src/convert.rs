@@ -21,7 +21,10 @@ pub struct Violations(pub Vec<Violation>);
 impl Violations {
     /// Records that `field` is bad.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(Violation { field: field.into(), description: description.into() });
+        self.0.push(Violation {
+            field: field.into(),
+            description: description.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -31,7 +34,9 @@ impl Violations {
 
 /// Milliseconds since the epoch of a wire timestamp (saturating).
 pub fn millis_from_timestamp(t: &prost_types::Timestamp) -> i64 {
-    t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos / 1_000_000))
+    t.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos / 1_000_000))
 }
 
 /// A wire timestamp from milliseconds since the epoch.
@@ -44,12 +49,17 @@ pub fn timestamp_from_millis(ms: i64) -> prost_types::Timestamp {
 
 /// A wire duration from milliseconds.
 pub fn duration_from_millis(ms: u64) -> prost_types::Duration {
-    prost_types::Duration { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+    prost_types::Duration {
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
 }
 
 /// Milliseconds of a wire duration (saturating; negative stays negative).
 pub fn millis_from_duration(d: &prost_types::Duration) -> i64 {
-    d.seconds.saturating_mul(1000).saturating_add(i64::from(d.nanos / 1_000_000))
+    d.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(d.nanos / 1_000_000))
 }
 
 /// Domain money from wire money; `field` names it in violations.
@@ -57,7 +67,10 @@ pub fn money_from_pb(m: &pb::Money, field: &str, v: &mut Violations) -> Option<c
     match core::Currency::parse(&m.currency_code) {
         Ok(c) => Some(core::Money::new(c, m.amount_minor)),
         Err(_) => {
-            v.add(format!("{field}.currency_code"), "must be a three-letter ISO 4217 code");
+            v.add(
+                format!("{field}.currency_code"),
+                "must be a three-letter ISO 4217 code",
+            );
             None
         }
     }
@@ -65,7 +78,10 @@ pub fn money_from_pb(m: &pb::Money, field: &str, v: &mut Violations) -> Option<c
 
 /// Wire money from domain money.
 pub fn money_to_pb(m: core::Money) -> pb::Money {
-    pb::Money { currency_code: m.currency.as_str().to_owned(), amount_minor: m.amount_minor }
+    pb::Money {
+        currency_code: m.currency.as_str().to_owned(),
+        amount_minor: m.amount_minor,
+    }
 }
 
 /// Wire money of `amount` minor units in `currency`.
@@ -176,12 +192,21 @@ pub const MAX_ID_LEN: usize = 128;
 /// the path of the applicant in the enclosing message (e.g. `applicant`).
 pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) -> core::Applicant {
     if a.applicant_id.trim().is_empty() {
-        v.add(format!("{prefix}.applicant_id"), "required (a pseudonymous id)");
+        v.add(
+            format!("{prefix}.applicant_id"),
+            "required (a pseudonymous id)",
+        );
     } else if a.applicant_id.len() > MAX_ID_LEN {
-        v.add(format!("{prefix}.applicant_id"), format!("at most {MAX_ID_LEN} bytes"));
+        v.add(
+            format!("{prefix}.applicant_id"),
+            format!("at most {MAX_ID_LEN} bytes"),
+        );
     }
     if a.region.len() > 16 {
-        v.add(format!("{prefix}.region"), "an ISO 3166-2 code, at most 16 bytes");
+        v.add(
+            format!("{prefix}.region"),
+            "an ISO 3166-2 code, at most 16 bytes",
+        );
     }
     if let Some(s) = a.credit_score
         && !(300..=950).contains(&s)
@@ -199,7 +224,10 @@ pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) ->
     if let Some(x) = a.income_volatility
         && !(x.is_finite() && (0.0..=5.0).contains(&x))
     {
-        v.add(format!("{prefix}.income_volatility"), "must be a coefficient of variation within 0..=5");
+        v.add(
+            format!("{prefix}.income_volatility"),
+            "must be a coefficient of variation within 0..=5",
+        );
     }
     let monthly_debt_payments = a.monthly_debt_payments.as_ref().and_then(|m| {
         let field = format!("{prefix}.monthly_debt_payments");
@@ -214,20 +242,29 @@ pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) ->
         n => {
             let e = employment_from_pb(n);
             if e.is_none() {
-                v.add(format!("{prefix}.employment"), format!("unknown EmploymentType {n}"));
+                v.add(
+                    format!("{prefix}.employment"),
+                    format!("unknown EmploymentType {n}"),
+                );
             }
             e
         }
     };
     if a.collateral.len() > MAX_COLLATERAL {
-        v.add(format!("{prefix}.collateral"), format!("at most {MAX_COLLATERAL} items"));
+        v.add(
+            format!("{prefix}.collateral"),
+            format!("at most {MAX_COLLATERAL} items"),
+        );
     }
     let mut collateral = Vec::with_capacity(a.collateral.len().min(MAX_COLLATERAL));
     for (i, c) in a.collateral.iter().take(MAX_COLLATERAL).enumerate() {
         let field = format!("{prefix}.collateral[{i}]");
         let kind = collateral_kind_from_pb(c.kind);
         if kind.is_none() {
-            v.add(format!("{field}.kind"), "required: VEHICLE, PROPERTY, DEPOSIT or SECURITIES");
+            v.add(
+                format!("{field}.kind"),
+                "required: VEHICLE, PROPERTY, DEPOSIT or SECURITIES",
+            );
         }
         let value = match &c.appraised_value {
             Some(m) => money_from_pb(m, &format!("{field}.appraised_value"), v),
@@ -239,18 +276,31 @@ pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) ->
         if let Some(m) = value
             && m.amount_minor <= 0
         {
-            v.add(format!("{field}.appraised_value.amount_minor"), "must be positive");
+            v.add(
+                format!("{field}.appraised_value.amount_minor"),
+                "must be positive",
+            );
         }
         if let (Some(kind), Some(appraised_value)) = (kind, value) {
-            collateral.push(core::Collateral { kind, appraised_value, encumbered: c.encumbered });
+            collateral.push(core::Collateral {
+                kind,
+                appraised_value,
+                encumbered: c.encumbered,
+            });
         }
     }
     let consent = a.consent.as_ref().map(consent_from_pb).unwrap_or_default();
     if consent.recipients.len() > MAX_RECIPIENTS {
-        v.add(format!("{prefix}.consent.recipients"), format!("at most {MAX_RECIPIENTS} items"));
+        v.add(
+            format!("{prefix}.consent.recipients"),
+            format!("at most {MAX_RECIPIENTS} items"),
+        );
     }
     if consent.consent_version.len() > MAX_ID_LEN {
-        v.add(format!("{prefix}.consent.consent_version"), format!("at most {MAX_ID_LEN} bytes"));
+        v.add(
+            format!("{prefix}.consent.consent_version"),
+            format!("at most {MAX_ID_LEN} bytes"),
+        );
     }
     core::Applicant {
         applicant_id: a.applicant_id.clone(),
@@ -305,7 +355,10 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
             None
         }
     };
-    let upfront_fee = o.upfront_fee.as_ref().and_then(|m| money_from_pb(m, "upfront_fee", &mut v));
+    let upfront_fee = o
+        .upfront_fee
+        .as_ref()
+        .and_then(|m| money_from_pb(m, "upfront_fee", &mut v));
     if o.schedule.len() > MAX_SCHEDULE_ROWS {
         v.add("schedule", format!("more than {MAX_SCHEDULE_ROWS} rows"));
     }
@@ -327,7 +380,12 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
         let interest = part(&row.interest, "interest");
         let fee = part(&row.fee, "fee");
         let period = u32::try_from(row.period).unwrap_or(0);
-        schedule.push(core::Installment { period, principal, interest, fee });
+        schedule.push(core::Installment {
+            period,
+            principal,
+            interest,
+            fee,
+        });
     }
     if o.product_name.len() > 200 {
         v.add("product_name", "at most 200 bytes");
@@ -406,9 +464,19 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Descript
             Err(_) => v.add(format!("currencies[{i}]"), "not an ISO 4217 code"),
         }
     }
-    let min_amount = d.min_amount.as_ref().and_then(|m| money_from_pb(m, "min_amount", &mut v));
-    let max_amount = d.max_amount.as_ref().and_then(|m| money_from_pb(m, "max_amount", &mut v));
-    let product_kinds: Vec<_> = d.product_kinds.iter().filter_map(|k| product_kind_from_pb(*k)).collect();
+    let min_amount = d
+        .min_amount
+        .as_ref()
+        .and_then(|m| money_from_pb(m, "min_amount", &mut v));
+    let max_amount = d
+        .max_amount
+        .as_ref()
+        .and_then(|m| money_from_pb(m, "max_amount", &mut v));
+    let product_kinds: Vec<_> = d
+        .product_kinds
+        .iter()
+        .filter_map(|k| product_kind_from_pb(*k))
+        .collect();
     if product_kinds.is_empty() {
         v.add("product_kinds", "at least one known ProductKind");
     }
@@ -417,13 +485,19 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Descript
     }
     let (min_t, max_t) = (d.min_term_months, d.max_term_months);
     if min_t < 1 || max_t < min_t || max_t > 600 {
-        v.add("min_term_months", "need 1 <= min_term_months <= max_term_months <= 600");
+        v.add(
+            "min_term_months",
+            "need 1 <= min_term_months <= max_term_months <= 600",
+        );
     }
     let mut required_fields = Vec::new();
     for (i, f) in d.required_fields.iter().enumerate() {
         match field_from_pb(*f) {
             Some(f) => required_fields.push(f),
-            None => v.add(format!("required_fields[{i}]"), format!("unknown ApplicantField {f}")),
+            None => v.add(
+                format!("required_fields[{i}]"),
+                format!("unknown ApplicantField {f}"),
+            ),
         }
     }
     if let Some(first) = v.0.first() {
@@ -448,7 +522,11 @@ pub fn description_to_pb(d: &crate::Description) -> pb::AdapterDescription {
     pb::AdapterDescription {
         adapter_id: d.adapter_id.clone(),
         display_name: d.display_name.clone(),
-        product_kinds: d.product_kinds.iter().map(|k| product_kind_to_pb(*k)).collect(),
+        product_kinds: d
+            .product_kinds
+            .iter()
+            .map(|k| product_kind_to_pb(*k))
+            .collect(),
         currencies: d.currencies.iter().map(|c| c.as_str().to_owned()).collect(),
         min_amount: d.min_amount.map(money_to_pb),
         max_amount: d.max_amount.map(money_to_pb),
@@ -464,7 +542,10 @@ mod tests {
     use super::*;
 
     fn cny(n: i64) -> pb::Money {
-        pb::Money { currency_code: "CNY".into(), amount_minor: n }
+        pb::Money {
+            currency_code: "CNY".into(),
+            amount_minor: n,
+        }
     }
 
     #[test]
@@ -472,8 +553,15 @@ mod tests {
         let a = pb::Applicant {
             applicant_id: String::new(),
             credit_score: Some(1200),
-            monthly_income: Some(pb::Money { currency_code: "yuan".into(), amount_minor: 987_654 }),
-            collateral: vec![pb::Collateral { kind: 0, appraised_value: Some(cny(-5)), encumbered: false }],
+            monthly_income: Some(pb::Money {
+                currency_code: "yuan".into(),
+                amount_minor: 987_654,
+            }),
+            collateral: vec![pb::Collateral {
+                kind: 0,
+                appraised_value: Some(cny(-5)),
+                encumbered: false,
+            }],
             ..Default::default()
         };
         let mut v = Violations::default();
@@ -513,7 +601,13 @@ mod tests {
 
     #[test]
     fn partner_offer_with_bad_currency_is_malformed() {
-        let o = pb::PartnerOffer { principal: Some(pb::Money { currency_code: "??".into(), amount_minor: 1 }), ..Default::default() };
+        let o = pb::PartnerOffer {
+            principal: Some(pb::Money {
+                currency_code: "??".into(),
+                amount_minor: 1,
+            }),
+            ..Default::default()
+        };
         let e = partner_offer_from_pb(&o).expect_err("bad currency");
         assert!(e.contains("principal.currency_code"), "{e}");
     }
@@ -522,7 +616,10 @@ mod tests {
     fn unknown_enum_numbers_map_to_none() {
         assert_eq!(product_kind_from_pb(99), None);
         assert_eq!(product_kind_from_pb(0), None);
-        assert_eq!(product_kind_from_pb(2), Some(core::ProductKind::SecuredLoan));
+        assert_eq!(
+            product_kind_from_pb(2),
+            Some(core::ProductKind::SecuredLoan)
+        );
     }
 
     #[test]

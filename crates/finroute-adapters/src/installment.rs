@@ -2,7 +2,9 @@
 //! monthly fee on the original principal. The platform discloses the true
 //! APR of each (a 0.60 %/month fee is 13.03 %, not the 7.2 % ads show).
 
-use finroute_core::{ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod};
+use finroute_core::{
+    ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -56,7 +58,11 @@ fn default_max_amount() -> i64 {
 fn default_products() -> Vec<Product> {
     [(3, 75), (6, 70), (12, 60), (24, 65)]
         .into_iter()
-        .map(|(periods, monthly_fee_rate_bps)| Product { periods, monthly_fee_rate_bps, name: None })
+        .map(|(periods, monthly_fee_rate_bps)| Product {
+            periods,
+            monthly_fee_rate_bps,
+            name: None,
+        })
         .collect()
 }
 
@@ -93,7 +99,9 @@ impl Installment {
                 return Err(format!("products[{i}].periods must be within 1..=60"));
             }
             if !(0..=500).contains(&p.monthly_fee_rate_bps) {
-                return Err(format!("products[{i}].monthly_fee_rate_bps must be within 0..=500"));
+                return Err(format!(
+                    "products[{i}].monthly_fee_rate_bps must be within 0..=500"
+                ));
             }
         }
         let min_t = config.products.iter().map(|p| p.periods).min().unwrap_or(1);
@@ -110,7 +118,10 @@ impl Installment {
             required_fields: vec![ApplicantField::CreditScore, ApplicantField::MonthlyIncome],
             supports_accept: true,
         };
-        Ok(Self { description, config: config.clone() })
+        Ok(Self {
+            description,
+            config: config.clone(),
+        })
     }
 }
 
@@ -135,7 +146,10 @@ impl Adapter for Installment {
             out.decline_reason = format!("currency {currency} not offered");
             return Ok(out);
         }
-        let principal = req.requested_amount.amount_minor.min(self.config.max_amount_minor);
+        let principal = req
+            .requested_amount
+            .amount_minor
+            .min(self.config.max_amount_minor);
         if principal < self.config.min_amount_minor {
             out.decline_reason = "amount below the smallest installment plan".into();
             return Ok(out);
@@ -212,14 +226,21 @@ mod tests {
         assert_eq!(periods, vec![3, 6, 12]);
         let twelve = &out.offers[2];
         assert_eq!(twelve.monthly_fee_rate_bps, 60);
-        assert_eq!(twelve.stated_apr_bps, 1303, "the true APR of 0.60 %/month, ranking.md");
+        assert_eq!(
+            twelve.stated_apr_bps, 1303,
+            "the true APR of 0.60 %/month, ranking.md"
+        );
     }
 
     #[tokio::test]
     async fn amount_is_capped_and_small_amounts_declined() {
         let a = Installment::build(&Config::default()).expect("default");
         let out = a.quote(request(99_000_000, 1, 36)).await.expect("quote");
-        assert!(out.offers.iter().all(|o| o.principal.amount_minor == 5_000_000));
+        assert!(
+            out.offers
+                .iter()
+                .all(|o| o.principal.amount_minor == 5_000_000)
+        );
         let out = a.quote(request(500, 1, 36)).await.expect("quote");
         assert!(out.offers.is_empty() && !out.decline_reason.is_empty());
     }

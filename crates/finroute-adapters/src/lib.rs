@@ -122,7 +122,10 @@ impl From<tonic::Status> for AdapterError {
         // Partner messages are untrusted text: keep them short.
         let mut message = s.message().to_owned();
         message.truncate(200);
-        AdapterError::Rpc { code: s.code(), message }
+        AdapterError::Rpc {
+            code: s.code(),
+            message,
+        }
     }
 }
 
@@ -165,14 +168,20 @@ pub(crate) fn parse_currencies(codes: &[String]) -> Result<Vec<Currency>, String
     }
     codes
         .iter()
-        .map(|c| Currency::parse(c).map_err(|_| format!("`currencies`: {c:?} is not an ISO 4217 code")))
+        .map(|c| {
+            Currency::parse(c).map_err(|_| format!("`currencies`: {c:?} is not an ISO 4217 code"))
+        })
         .collect()
 }
 
 /// The terms of `allowed` that fall within the request, shortest and longest
 /// only (two offers per product are plenty for a borrower to compare).
 pub(crate) fn terms_within(allowed: &[u32], min: u32, max: u32) -> Vec<u32> {
-    let mut t: Vec<u32> = allowed.iter().copied().filter(|t| (min..=max).contains(t)).collect();
+    let mut t: Vec<u32> = allowed
+        .iter()
+        .copied()
+        .filter(|t| (min..=max).contains(t))
+        .collect();
     t.sort_unstable();
     t.dedup();
     if t.len() > 2 {
@@ -191,12 +200,18 @@ pub(crate) fn honest_apr_bps(
     monthly_fee_rate_bps: i32,
     upfront_fee: i64,
 ) -> i32 {
-    finroute_core::build_schedule(method, principal, term, nominal_rate_bps, monthly_fee_rate_bps)
-        .ok()
-        .and_then(|s| {
-            let payments: Vec<i64> = s.iter().map(|r| r.payment()).collect();
-            finroute_core::apr_from_cash_flows(principal - upfront_fee, &payments).ok()
-        })
-        .map(|a| a.apr_bps)
-        .unwrap_or(nominal_rate_bps)
+    finroute_core::build_schedule(
+        method,
+        principal,
+        term,
+        nominal_rate_bps,
+        monthly_fee_rate_bps,
+    )
+    .ok()
+    .and_then(|s| {
+        let payments: Vec<i64> = s.iter().map(|r| r.payment()).collect();
+        finroute_core::apr_from_cash_flows(principal - upfront_fee, &payments).ok()
+    })
+    .map(|a| a.apr_bps)
+    .unwrap_or(nominal_rate_bps)
 }

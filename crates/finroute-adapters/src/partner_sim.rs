@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use finroute_core::{ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod};
+use finroute_core::{
+    ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -114,7 +116,10 @@ impl PartnerSim {
             ],
             supports_accept: true,
         };
-        Ok(Self { description, config: config.clone() })
+        Ok(Self {
+            description,
+            config: config.clone(),
+        })
     }
 }
 
@@ -146,12 +151,18 @@ impl Adapter for PartnerSim {
             return Ok(out);
         }
         let currency = req.requested_amount.currency;
-        let principal = req.requested_amount.amount_minor.min(self.config.max_amount_minor);
+        let principal = req
+            .requested_amount
+            .amount_minor
+            .min(self.config.max_amount_minor);
         let rate = self.config.base_rate_bps + 4 * (750 - score).max(0);
         // The partner's own odds: logistic in the score, centred at 620.
         let probability = 1.0 / (1.0 + (-(f64::from(score) - 620.0) / 45.0).exp());
-        let upfront = (i128::from(principal) * i128::from(self.config.upfront_fee_bps) / 10_000) as i64;
-        for term in crate::terms_within(&self.config.terms, req.min_term_months, req.max_term_months) {
+        let upfront =
+            (i128::from(principal) * i128::from(self.config.upfront_fee_bps) / 10_000) as i64;
+        for term in
+            crate::terms_within(&self.config.terms, req.min_term_months, req.max_term_months)
+        {
             out.offers.push(PartnerOffer {
                 partner_offer_ref: format!("sim-{}-{term}", req.quote_id),
                 product_kind: Some(ProductKind::PartnerLoan),
@@ -196,7 +207,11 @@ mod tests {
     fn request(score: Option<i32>) -> QuoteRequest {
         QuoteRequest {
             quote_id: "q".into(),
-            applicant: Applicant { applicant_id: "a".into(), credit_score: score, ..Default::default() },
+            applicant: Applicant {
+                applicant_id: "a".into(),
+                credit_score: score,
+                ..Default::default()
+            },
             requested_amount: Money::new(Currency::parse("CNY").expect("valid"), 1_000_000),
             min_term_months: 12,
             max_term_months: 24,
@@ -209,7 +224,13 @@ mod tests {
     async fn declines_without_score_or_below_threshold() {
         let a = PartnerSim::build("p", &Config::default()).expect("default");
         assert!(a.quote(request(None)).await.expect("q").offers.is_empty());
-        assert!(a.quote(request(Some(500))).await.expect("q").offers.is_empty());
+        assert!(
+            a.quote(request(Some(500)))
+                .await
+                .expect("q")
+                .offers
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -77,7 +77,8 @@ impl RemoteAdapter {
 
     /// A remote adapter over an existing channel (tests use in-memory ones).
     pub fn from_channel(channel: Channel) -> Self {
-        let client = FinancingAdapterClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
+        let client =
+            FinancingAdapterClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
         Self { client }
     }
 }
@@ -87,8 +88,17 @@ async fn bounded<T, F>(budget: Duration, call: F) -> Result<T, AdapterError>
 where
     F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
+    let started = tokio::time::Instant::now();
     match tokio::time::timeout(budget, call).await {
         Ok(Ok(r)) => Ok(r.into_inner()),
+        // tonic's own grpc-timeout enforcement answers CANCELLED "Timeout
+        // expired" a hair before our timer: that is our timeout, not a failure.
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled
+                && started.elapsed() + Duration::from_millis(5) >= budget =>
+        {
+            Err(AdapterError::Timeout(budget))
+        }
         Ok(Err(status)) => Err(match AdapterError::from(status) {
             AdapterError::Timeout(_) => AdapterError::Timeout(budget),
             other => other,
@@ -115,7 +125,11 @@ impl Adapter for RemoteAdapter {
 
     async fn describe(&self) -> Result<Description, AdapterError> {
         let mut c = self.client.clone();
-        let d = bounded(CALL_TIMEOUT, c.describe(request_with_timeout(pb::DescribeRequest {}, CALL_TIMEOUT))).await?;
+        let d = bounded(
+            CALL_TIMEOUT,
+            c.describe(request_with_timeout(pb::DescribeRequest {}, CALL_TIMEOUT)),
+        )
+        .await?;
         convert::description_from_pb(&d).map_err(AdapterError::Malformed)
     }
 
@@ -130,7 +144,10 @@ impl Adapter for RemoteAdapter {
         };
         let mut c = self.client.clone();
         let reply = bounded(req.budget, c.quote(request_with_timeout(msg, req.budget))).await?;
-        let mut out = QuoteOutcome { decline_reason: reply.decline_reason.chars().take(200).collect(), ..Default::default() };
+        let mut out = QuoteOutcome {
+            decline_reason: reply.decline_reason.chars().take(200).collect(),
+            ..Default::default()
+        };
         for (i, o) in reply.offers.iter().enumerate() {
             if i >= MAX_OFFERS_PER_QUOTE {
                 out.malformed.push(MalformedOffer {
@@ -157,14 +174,27 @@ impl Adapter for RemoteAdapter {
             applicant_id: req.applicant_id,
         };
         let mut c = self.client.clone();
-        let r = bounded(CALL_TIMEOUT, c.accept(request_with_timeout(msg, CALL_TIMEOUT))).await?;
+        let r = bounded(
+            CALL_TIMEOUT,
+            c.accept(request_with_timeout(msg, CALL_TIMEOUT)),
+        )
+        .await?;
         let status = match pb::AcceptanceStatus::try_from(r.status) {
             Ok(pb::AcceptanceStatus::Accepted) => AcceptStatus::Accepted,
             Ok(pb::AcceptanceStatus::Declined) => AcceptStatus::Declined,
             Ok(pb::AcceptanceStatus::Pending) => AcceptStatus::Pending,
-            _ => return Err(AdapterError::Malformed(format!("status: unknown AcceptanceStatus {}", r.status))),
+            _ => {
+                return Err(AdapterError::Malformed(format!(
+                    "status: unknown AcceptanceStatus {}",
+                    r.status
+                )));
+            }
         };
-        Ok(AcceptOutcome { status, partner_reference: r.partner_reference, detail: r.detail })
+        Ok(AcceptOutcome {
+            status,
+            partner_reference: r.partner_reference,
+            detail: r.detail,
+        })
     }
 }
 
@@ -174,9 +204,17 @@ mod tests {
 
     #[test]
     fn endpoint_must_be_http() {
-        let c = |e: &str| Config { endpoint: e.into(), connect_timeout_ms: 200, keepalive_s: 300 };
+        let c = |e: &str| Config {
+            endpoint: e.into(),
+            connect_timeout_ms: 200,
+            keepalive_s: 300,
+        };
         assert!(RemoteAdapter::build(&c("ftp://x")).is_err());
-        assert!(RemoteAdapter::build(&c("https://x:1")).expect_err("tls").contains("TLS"));
+        assert!(
+            RemoteAdapter::build(&c("https://x:1"))
+                .expect_err("tls")
+                .contains("TLS")
+        );
     }
 
     #[tokio::test]
@@ -190,7 +228,10 @@ mod tests {
         .expect("valid endpoint");
         let started = tokio::time::Instant::now();
         let e = a.describe().await.expect_err("nothing listens");
-        assert!(matches!(e, AdapterError::Rpc { .. } | AdapterError::Timeout(_)), "{e}");
+        assert!(
+            matches!(e, AdapterError::Rpc { .. } | AdapterError::Timeout(_)),
+            "{e}"
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

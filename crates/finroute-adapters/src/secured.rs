@@ -3,7 +3,8 @@
 //! kind's loan-to-value ratio.
 
 use finroute_core::{
-    ApplicantField, CollateralKind, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+    ApplicantField, CollateralKind, Money, PartnerOffer, ProductKind, Qualification,
+    RepaymentMethod,
 };
 use serde::Deserialize;
 
@@ -75,19 +76,50 @@ fn default_min_amount() -> i64 {
 }
 
 fn default_products() -> Vec<Product> {
-    let p = |collateral, name: &str, max_ltv_bps, nominal_rate_bps, upfront_fee_bps, terms: &[u32]| Product {
-        collateral,
-        name: name.into(),
-        max_ltv_bps,
-        nominal_rate_bps,
-        upfront_fee_bps,
-        terms: terms.to_vec(),
-    };
+    let p =
+        |collateral, name: &str, max_ltv_bps, nominal_rate_bps, upfront_fee_bps, terms: &[u32]| {
+            Product {
+                collateral,
+                name: name.into(),
+                max_ltv_bps,
+                nominal_rate_bps,
+                upfront_fee_bps,
+                terms: terms.to_vec(),
+            }
+        };
     vec![
-        p(CollateralName::Vehicle, "Vehicle-secured loan", 6000, 890, 50, &[12, 24, 36]),
-        p(CollateralName::Property, "Property-secured loan", 7000, 490, 30, &[12, 36, 60, 120]),
-        p(CollateralName::Deposit, "Deposit-secured loan", 9000, 390, 0, &[3, 6, 12, 24]),
-        p(CollateralName::Securities, "Securities-secured loan", 5000, 650, 0, &[6, 12, 24]),
+        p(
+            CollateralName::Vehicle,
+            "Vehicle-secured loan",
+            6000,
+            890,
+            50,
+            &[12, 24, 36],
+        ),
+        p(
+            CollateralName::Property,
+            "Property-secured loan",
+            7000,
+            490,
+            30,
+            &[12, 36, 60, 120],
+        ),
+        p(
+            CollateralName::Deposit,
+            "Deposit-secured loan",
+            9000,
+            390,
+            0,
+            &[3, 6, 12, 24],
+        ),
+        p(
+            CollateralName::Securities,
+            "Securities-secured loan",
+            5000,
+            650,
+            0,
+            &[6, 12, 24],
+        ),
     ]
 }
 
@@ -117,13 +149,21 @@ impl Secured {
         }
         for (i, p) in config.products.iter().enumerate() {
             if !(1..=10_000).contains(&p.max_ltv_bps) {
-                return Err(format!("products[{i}].max_ltv_bps must be within 1..=10000"));
+                return Err(format!(
+                    "products[{i}].max_ltv_bps must be within 1..=10000"
+                ));
             }
-            if !(0..=10_000).contains(&p.nominal_rate_bps) || !(0..5_000).contains(&p.upfront_fee_bps) {
-                return Err(format!("products[{i}]: rates must be within 0..=10000 bp, fee below 5000 bp"));
+            if !(0..=10_000).contains(&p.nominal_rate_bps)
+                || !(0..5_000).contains(&p.upfront_fee_bps)
+            {
+                return Err(format!(
+                    "products[{i}]: rates must be within 0..=10000 bp, fee below 5000 bp"
+                ));
             }
             if p.terms.is_empty() || p.terms.iter().any(|t| !(1..=360).contains(t)) {
-                return Err(format!("products[{i}].terms must list months within 1..=360"));
+                return Err(format!(
+                    "products[{i}].terms must list months within 1..=360"
+                ));
             }
         }
         let all_terms = config.products.iter().flat_map(|p| p.terms.iter().copied());
@@ -140,7 +180,10 @@ impl Secured {
             required_fields: vec![ApplicantField::Collateral, ApplicantField::CreditScore],
             supports_accept: true,
         };
-        Ok(Self { description, config: config.clone() })
+        Ok(Self {
+            description,
+            config: config.clone(),
+        })
     }
 }
 
@@ -165,11 +208,17 @@ impl Adapter for Secured {
             if c.encumbered || c.appraised_value.currency != currency {
                 continue;
             }
-            let Some(product) = self.config.products.iter().find(|p| CollateralKind::from(p.collateral) == c.kind)
+            let Some(product) = self
+                .config
+                .products
+                .iter()
+                .find(|p| CollateralKind::from(p.collateral) == c.kind)
             else {
                 continue;
             };
-            let ltv_cap = i128::from(c.appraised_value.amount_minor) * i128::from(product.max_ltv_bps) / 10_000;
+            let ltv_cap = i128::from(c.appraised_value.amount_minor)
+                * i128::from(product.max_ltv_bps)
+                / 10_000;
             let principal = i128::from(req.requested_amount.amount_minor).min(ltv_cap) as i64;
             if principal < self.config.min_amount_minor {
                 continue;
@@ -179,7 +228,9 @@ impl Adapter for Secured {
             let probability = (0.80 + 0.08 * (cover - 1.0)).clamp(0.80, 0.96);
             let upfront = i128::from(principal) * i128::from(product.upfront_fee_bps) / 10_000;
             let upfront = upfront as i64;
-            for term in crate::terms_within(&product.terms, req.min_term_months, req.max_term_months) {
+            for term in
+                crate::terms_within(&product.terms, req.min_term_months, req.max_term_months)
+            {
                 let method = RepaymentMethod::EqualInstallment;
                 out.offers.push(PartnerOffer {
                     partner_offer_ref: format!("sec-{}-{ci}-{term}", req.quote_id),
@@ -189,7 +240,14 @@ impl Adapter for Secured {
                     term_months: term as i32,
                     repayment_method: Some(method),
                     qualification: Qualification::PreApproved,
-                    stated_apr_bps: crate::honest_apr_bps(method, principal, term, product.nominal_rate_bps, 0, upfront),
+                    stated_apr_bps: crate::honest_apr_bps(
+                        method,
+                        principal,
+                        term,
+                        product.nominal_rate_bps,
+                        0,
+                        upfront,
+                    ),
                     nominal_rate_bps: product.nominal_rate_bps,
                     monthly_fee_rate_bps: 0,
                     upfront_fee: (upfront > 0).then(|| Money::new(currency, upfront)),
@@ -206,7 +264,8 @@ impl Adapter for Secured {
             }
         }
         if out.offers.is_empty() {
-            out.decline_reason = "no unencumbered collateral covers a loan in the requested terms".into();
+            out.decline_reason =
+                "no unencumbered collateral covers a loan in the requested terms".into();
         }
         Ok(out)
     }
@@ -235,7 +294,11 @@ mod tests {
     fn request(collateral: Vec<Collateral>, amount: i64) -> QuoteRequest {
         QuoteRequest {
             quote_id: "q1".into(),
-            applicant: Applicant { applicant_id: "a".into(), collateral, ..Default::default() },
+            applicant: Applicant {
+                applicant_id: "a".into(),
+                collateral,
+                ..Default::default()
+            },
             requested_amount: cny(amount),
             min_term_months: 6,
             max_term_months: 36,
@@ -245,14 +308,25 @@ mod tests {
     }
 
     fn vehicle(value: i64, encumbered: bool) -> Collateral {
-        Collateral { kind: CollateralKind::Vehicle, appraised_value: cny(value), encumbered }
+        Collateral {
+            kind: CollateralKind::Vehicle,
+            appraised_value: cny(value),
+            encumbered,
+        }
     }
 
     #[tokio::test]
     async fn principal_is_limited_by_loan_to_value() {
         let a = Secured::build(&Config::default()).expect("default catalog");
-        let out = a.quote(request(vec![vehicle(5_000_000, false)], 8_000_000)).await.expect("quote");
-        assert_eq!(out.offers.len(), 2, "shortest and longest term within 6..=36");
+        let out = a
+            .quote(request(vec![vehicle(5_000_000, false)], 8_000_000))
+            .await
+            .expect("quote");
+        assert_eq!(
+            out.offers.len(),
+            2,
+            "shortest and longest term within 6..=36"
+        );
         for o in &out.offers {
             assert_eq!(o.principal.amount_minor, 3_000_000, "60 % of 50 000.00");
             assert!(o.requires_collateral);
@@ -264,7 +338,10 @@ mod tests {
     #[tokio::test]
     async fn encumbered_or_missing_collateral_gets_no_offer() {
         let a = Secured::build(&Config::default()).expect("default catalog");
-        let out = a.quote(request(vec![vehicle(5_000_000, true)], 1_000_000)).await.expect("quote");
+        let out = a
+            .quote(request(vec![vehicle(5_000_000, true)], 1_000_000))
+            .await
+            .expect("quote");
         assert!(out.offers.is_empty());
         assert!(!out.decline_reason.is_empty());
         let out = a.quote(request(vec![], 1_000_000)).await.expect("quote");
@@ -274,10 +351,17 @@ mod tests {
     #[tokio::test]
     async fn accept_is_idempotent_on_the_key() {
         let a = Secured::build(&Config::default()).expect("default catalog");
-        let r = |k: &str| AcceptRequest { partner_offer_ref: "x".into(), idempotency_key: k.into(), applicant_id: "a".into() };
+        let r = |k: &str| AcceptRequest {
+            partner_offer_ref: "x".into(),
+            idempotency_key: k.into(),
+            applicant_id: "a".into(),
+        };
         let one = a.accept(r("k1")).await.expect("accept");
         assert_eq!(one, a.accept(r("k1")).await.expect("accept"));
-        assert_ne!(one.partner_reference, a.accept(r("k2")).await.expect("accept").partner_reference);
+        assert_ne!(
+            one.partner_reference,
+            a.accept(r("k2")).await.expect("accept").partner_reference
+        );
     }
 
     #[test]

@@ -63,12 +63,19 @@ pub struct BuildError {
 impl AdapterSpec {
     /// Builds the running adapter.
     pub fn build(&self) -> Result<Arc<dyn Adapter>, BuildError> {
-        let err = |message: String| BuildError { id: self.id.clone(), message };
+        let err = |message: String| BuildError {
+            id: self.id.clone(),
+            message,
+        };
         Ok(match &self.kind {
             AdapterKind::Remote(c) => Arc::new(remote::RemoteAdapter::build(c).map_err(err)?),
             AdapterKind::Secured(c) => Arc::new(secured::Secured::build(c).map_err(err)?),
-            AdapterKind::Installment(c) => Arc::new(installment::Installment::build(c).map_err(err)?),
-            AdapterKind::PartnerSim(c) => Arc::new(partner_sim::PartnerSim::build(&self.id, c).map_err(err)?),
+            AdapterKind::Installment(c) => {
+                Arc::new(installment::Installment::build(c).map_err(err)?)
+            }
+            AdapterKind::PartnerSim(c) => {
+                Arc::new(partner_sim::PartnerSim::build(&self.id, c).map_err(err)?)
+            }
         })
     }
 
@@ -82,8 +89,14 @@ impl AdapterSpec {
         };
         vec![
             spec("secured", AdapterKind::Secured(secured::Config::default())),
-            spec("installment", AdapterKind::Installment(installment::Config::default())),
-            spec("partner-sim", AdapterKind::PartnerSim(partner_sim::Config::default())),
+            spec(
+                "installment",
+                AdapterKind::Installment(installment::Config::default()),
+            ),
+            spec(
+                "partner-sim",
+                AdapterKind::PartnerSim(partner_sim::Config::default()),
+            ),
         ]
     }
 }
@@ -106,14 +119,21 @@ impl<'de> Deserialize<'de> for AdapterSpec {
             match table.remove(key) {
                 None => Ok(default),
                 Some(toml::Value::Integer(n)) if n > 0 => Ok(n as u64),
-                Some(_) => Err(D::Error::custom(format!("adapters[{id}]: `{key}` must be a positive integer"))),
+                Some(_) => Err(D::Error::custom(format!(
+                    "adapters[{id}]: `{key}` must be a positive integer"
+                ))),
             }
         };
         let timeout_ms = int(&mut table, COMMON_KEYS[1], DEFAULT_TIMEOUT_MS)?;
         let max_in_flight = int(&mut table, COMMON_KEYS[2], DEFAULT_MAX_IN_FLIGHT as u64)? as usize;
         let kind = AdapterKind::deserialize(toml::Value::Table(table))
             .map_err(|e| D::Error::custom(format!("adapters[{id}]: {}", e.message())))?;
-        Ok(AdapterSpec { id, timeout_ms, max_in_flight, kind })
+        Ok(AdapterSpec {
+            id,
+            timeout_ms,
+            max_in_flight,
+            kind,
+        })
     }
 }
 
@@ -127,7 +147,9 @@ mod tests {
     }
 
     fn parse(s: &str) -> Result<Vec<AdapterSpec>, String> {
-        toml::from_str::<Wrapper>(s).map(|w| w.adapters).map_err(|e| e.to_string())
+        toml::from_str::<Wrapper>(s)
+            .map(|w| w.adapters)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -141,8 +163,9 @@ mod tests {
 
     #[test]
     fn misspelt_kind_key_is_rejected_and_named() {
-        let e = parse("[[adapters]]\nid = \"bank-a\"\nkind = \"remote\"\nendpoitn = \"http://x\"\n")
-            .expect_err("misspelt key");
+        let e =
+            parse("[[adapters]]\nid = \"bank-a\"\nkind = \"remote\"\nendpoitn = \"http://x\"\n")
+                .expect_err("misspelt key");
         assert!(e.contains("endpoitn"), "{e}");
         assert!(e.contains("bank-a"), "{e}");
     }
@@ -156,9 +179,21 @@ mod tests {
 
     #[test]
     fn unknown_kind_and_missing_id_are_rejected() {
-        assert!(parse("[[adapters]]\nid = \"x\"\nkind = \"teleport\"\n").expect_err("kind").contains("teleport"));
-        assert!(parse("[[adapters]]\nkind = \"secured\"\n").expect_err("id").contains("id"));
-        assert!(parse("[[adapters]]\nid = \"x\"\nkind = \"secured\"\ntimeout_ms = -3\n").expect_err("t").contains("timeout_ms"));
+        assert!(
+            parse("[[adapters]]\nid = \"x\"\nkind = \"teleport\"\n")
+                .expect_err("kind")
+                .contains("teleport")
+        );
+        assert!(
+            parse("[[adapters]]\nkind = \"secured\"\n")
+                .expect_err("id")
+                .contains("id")
+        );
+        assert!(
+            parse("[[adapters]]\nid = \"x\"\nkind = \"secured\"\ntimeout_ms = -3\n")
+                .expect_err("t")
+                .contains("timeout_ms")
+        );
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: "sqlite://finroute.db".into() }
+        Self {
+            url: "sqlite://finroute.db".into(),
+        }
     }
 }
 
@@ -134,7 +136,12 @@ pub struct ComplianceConfig {
 
 impl Default for ComplianceConfig {
     fn default() -> Self {
-        Self { rate_caps: vec![RateCapConfig { region_prefix: "CN".into(), max_apr_bps: 2400 }] }
+        Self {
+            rate_caps: vec![RateCapConfig {
+                region_prefix: "CN".into(),
+                max_apr_bps: 2400,
+            }],
+        }
     }
 }
 
@@ -151,7 +158,10 @@ pub struct RateCapConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{key}: {message}")]
@@ -173,8 +183,10 @@ impl Default for Config {
 impl Config {
     /// Reads and checks a config file, then applies environment overrides.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.display().to_string(),
             message,
@@ -200,34 +212,63 @@ impl Config {
     /// Applies `FINROUTE_<SECTION>_<KEY>` overrides (scalar keys of
     /// `server`, `store` and `routing`). Unknown `FINROUTE_*` section
     /// variables are ignored only if they are not config sections.
-    pub fn apply_env<I: IntoIterator<Item = (String, String)>>(&mut self, vars: I) -> Result<(), ConfigError> {
+    pub fn apply_env<I: IntoIterator<Item = (String, String)>>(
+        &mut self,
+        vars: I,
+    ) -> Result<(), ConfigError> {
         for (name, value) in vars {
-            let Some(rest) = name.strip_prefix("FINROUTE_") else { continue };
+            let Some(rest) = name.strip_prefix("FINROUTE_") else {
+                continue;
+            };
             let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else { continue };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
             if !matches!(section, "server" | "store" | "routing") {
                 continue;
             }
-            let invalid = |message: String| ConfigError::Invalid { key: name.clone(), message };
+            let invalid = |message: String| ConfigError::Invalid {
+                key: name.clone(),
+                message,
+            };
             let parse_err = |e: &dyn std::fmt::Display| invalid(format!("{value:?}: {e}"));
             match (section, key) {
-                ("server", "listen") => self.server.listen = value.parse().map_err(|e| parse_err(&e))?,
-                ("server", "metrics_listen") => self.server.metrics_listen = value.parse().map_err(|e| parse_err(&e))?,
-                ("server", "max_request_bytes") => self.server.max_request_bytes = value.parse().map_err(|e| parse_err(&e))?,
+                ("server", "listen") => {
+                    self.server.listen = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "metrics_listen") => {
+                    self.server.metrics_listen = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "max_request_bytes") => {
+                    self.server.max_request_bytes = value.parse().map_err(|e| parse_err(&e))?
+                }
                 ("store", "url") => self.store.url = value.clone(),
-                ("routing", "deadline_ms") => self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?,
-                ("routing", "reply_margin_ms") => self.routing.reply_margin_ms = value.parse().map_err(|e| parse_err(&e))?,
-                ("routing", "inquiry_cost_bps") => self.routing.inquiry_cost_bps = value.parse().map_err(|e| parse_err(&e))?,
-                ("routing", "max_offers") => self.routing.max_offers = value.parse().map_err(|e| parse_err(&e))?,
+                ("routing", "deadline_ms") => {
+                    self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "reply_margin_ms") => {
+                    self.routing.reply_margin_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "inquiry_cost_bps") => {
+                    self.routing.inquiry_cost_bps = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "max_offers") => {
+                    self.routing.max_offers = value.parse().map_err(|e| parse_err(&e))?
+                }
                 ("routing", "affordability_hard_limit") => {
-                    self.routing.affordability_hard_limit = value.parse().map_err(|e| parse_err(&e))?
+                    self.routing.affordability_hard_limit =
+                        value.parse().map_err(|e| parse_err(&e))?
                 }
                 ("routing", "strategy") => {
                     self.routing.strategy = match value.as_str() {
                         "balanced" => StrategyName::Balanced,
                         "lowest_cost" => StrategyName::LowestCost,
                         "highest_approval" => StrategyName::HighestApproval,
-                        _ => return Err(invalid("one of balanced, lowest_cost, highest_approval".into())),
+                        _ => {
+                            return Err(invalid(
+                                "one of balanced, lowest_cost, highest_approval".into(),
+                            ));
+                        }
                     }
                 }
                 _ => return Err(invalid("no such config key".into())),
@@ -238,13 +279,21 @@ impl Config {
 
     /// Checks ranges and cross-field rules, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
         let r = &self.routing;
         if r.deadline_ms == 0 || r.deadline_ms > 60_000 {
             return bad("routing.deadline_ms", "must be within 1..=60000");
         }
         if r.reply_margin_ms >= r.deadline_ms {
-            return bad("routing.reply_margin_ms", "must be below routing.deadline_ms");
+            return bad(
+                "routing.reply_margin_ms",
+                "must be below routing.deadline_ms",
+            );
         }
         if !(0..=10_000).contains(&r.inquiry_cost_bps) {
             return bad("routing.inquiry_cost_bps", "must be within 0..=10000");
@@ -269,7 +318,10 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for a in &self.adapters {
             if !seen.insert(a.id.as_str()) {
-                return Err(ConfigError::Invalid { key: format!("adapters[{}].id", a.id), message: "duplicate id".into() });
+                return Err(ConfigError::Invalid {
+                    key: format!("adapters[{}].id", a.id),
+                    message: "duplicate id".into(),
+                });
             }
         }
         if self.adapters.is_empty() {
@@ -285,7 +337,10 @@ impl Config {
                 .compliance
                 .rate_caps
                 .iter()
-                .map(|c| RateCap { region_prefix: c.region_prefix.clone(), max_apr_bps: c.max_apr_bps })
+                .map(|c| RateCap {
+                    region_prefix: c.region_prefix.clone(),
+                    max_apr_bps: c.max_apr_bps,
+                })
                 .collect(),
             inquiry_cost_bps: self.routing.inquiry_cost_bps,
             affordability_hard_limit: self.routing.affordability_hard_limit,
@@ -353,14 +408,25 @@ max_in_flight = 256
     fn env_overrides_scalars_and_rejects_unknown_keys() {
         let mut c = Config::default();
         c.apply_env([
-            ("FINROUTE_ROUTING_DEADLINE_MS".to_string(), "250".to_string()),
-            ("FINROUTE_STORE_URL".to_string(), "sqlite://x.db".to_string()),
-            ("FINROUTE_TEST_DATABASE_URL".to_string(), "postgres://ignored".to_string()),
+            (
+                "FINROUTE_ROUTING_DEADLINE_MS".to_string(),
+                "250".to_string(),
+            ),
+            (
+                "FINROUTE_STORE_URL".to_string(),
+                "sqlite://x.db".to_string(),
+            ),
+            (
+                "FINROUTE_TEST_DATABASE_URL".to_string(),
+                "postgres://ignored".to_string(),
+            ),
         ])
         .expect("valid overrides");
         assert_eq!(c.routing.deadline_ms, 250);
         assert_eq!(c.store.url, "sqlite://x.db");
-        let e = c.apply_env([("FINROUTE_ROUTING_DEADLINE".to_string(), "1".to_string())]).expect_err("unknown");
+        let e = c
+            .apply_env([("FINROUTE_ROUTING_DEADLINE".to_string(), "1".to_string())])
+            .expect_err("unknown");
         assert!(e.to_string().contains("FINROUTE_ROUTING_DEADLINE"), "{e}");
     }
 
@@ -368,9 +434,19 @@ max_in_flight = 256
     fn invalid_values_name_the_key() {
         let mut c = Config::default();
         c.routing.max_offers = 0;
-        assert!(c.validate().expect_err("zero").to_string().contains("routing.max_offers"));
+        assert!(
+            c.validate()
+                .expect_err("zero")
+                .to_string()
+                .contains("routing.max_offers")
+        );
         let mut c = Config::default();
         c.adapters.push(c.adapters[0].clone());
-        assert!(c.validate().expect_err("dup").to_string().contains("duplicate"));
+        assert!(
+            c.validate()
+                .expect_err("dup")
+                .to_string()
+                .contains("duplicate")
+        );
     }
 }

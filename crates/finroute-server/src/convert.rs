@@ -51,20 +51,32 @@ pub fn financing_request_from_pb(
         }
     };
     if let (Some(a), Some(amount)) = (&applicant, requested_amount) {
-        for (field, m) in [("monthly_income", a.monthly_income), ("monthly_debt_payments", a.monthly_debt_payments)] {
+        for (field, m) in [
+            ("monthly_income", a.monthly_income),
+            ("monthly_debt_payments", a.monthly_debt_payments),
+        ] {
             if let Some(m) = m
                 && m.currency != amount.currency
             {
-                v.add(format!("applicant.{field}.currency_code"), "must be the requested amount's currency");
+                v.add(
+                    format!("applicant.{field}.currency_code"),
+                    "must be the requested amount's currency",
+                );
             }
         }
     }
     let (min_t, max_t) = (r.min_term_months, r.max_term_months);
     if !(1..=MAX_TERM_MONTHS).contains(&min_t) {
-        v.add("min_term_months", format!("must be within 1..={MAX_TERM_MONTHS}"));
+        v.add(
+            "min_term_months",
+            format!("must be within 1..={MAX_TERM_MONTHS}"),
+        );
     }
     if !(1..=MAX_TERM_MONTHS).contains(&max_t) {
-        v.add("max_term_months", format!("must be within 1..={MAX_TERM_MONTHS}"));
+        v.add(
+            "max_term_months",
+            format!("must be within 1..={MAX_TERM_MONTHS}"),
+        );
     } else if max_t < min_t {
         v.add("max_term_months", "must not be below min_term_months");
     }
@@ -80,13 +92,19 @@ pub fn financing_request_from_pb(
         }),
     };
     if r.product_kinds.len() > MAX_PRODUCT_KINDS {
-        v.add("product_kinds", format!("at most {MAX_PRODUCT_KINDS} items"));
+        v.add(
+            "product_kinds",
+            format!("at most {MAX_PRODUCT_KINDS} items"),
+        );
     }
     let mut product_kinds = Vec::new();
     for (i, k) in r.product_kinds.iter().take(MAX_PRODUCT_KINDS).enumerate() {
         match c::product_kind_from_pb(*k) {
             Some(k) => product_kinds.push(k),
-            None => v.add(format!("product_kinds[{i}]"), format!("unknown ProductKind {k}")),
+            None => v.add(
+                format!("product_kinds[{i}]"),
+                format!("unknown ProductKind {k}"),
+            ),
         }
     }
     let max_offers = match r.max_offers {
@@ -101,7 +119,10 @@ pub fn financing_request_from_pb(
         v.add("locale", "supported: en, zh-CN");
         core::Locale::En
     });
-    let primary_decision = r.primary_decision.as_ref().map(|p| primary_decision_from_pb(p, &mut v));
+    let primary_decision = r
+        .primary_decision
+        .as_ref()
+        .map(|p| primary_decision_from_pb(p, &mut v));
     match (applicant, requested_amount, v.is_empty()) {
         (Some(applicant), Some(requested_amount), true) => Ok(core::FinancingRequest {
             request_id: r.request_id.clone(),
@@ -125,12 +146,18 @@ fn primary_decision_from_pb(p: &pb::PrimaryDecision, v: &mut Violations) -> core
     for (i, r) in p.reasons.iter().enumerate().take(16) {
         match c::refusal_from_pb(*r) {
             Some(r) => reasons.push(r),
-            None => v.add(format!("primary_decision.reasons[{i}]"), format!("unknown RefusalReason {r}")),
+            None => v.add(
+                format!("primary_decision.reasons[{i}]"),
+                format!("unknown RefusalReason {r}"),
+            ),
         }
     }
     core::PrimaryDecision {
         refused: p.refused,
-        displayed_line: p.displayed_line.as_ref().and_then(|m| c::money_from_pb(m, "primary_decision.displayed_line", v)),
+        displayed_line: p
+            .displayed_line
+            .as_ref()
+            .and_then(|m| c::money_from_pb(m, "primary_decision.displayed_line", v)),
         drawable_amount: p
             .drawable_amount
             .as_ref()
@@ -208,7 +235,10 @@ pub fn explanation_to_pb(e: &core::Explanation) -> pb::Explanation {
         factors: e
             .factors
             .iter()
-            .map(|f| pb::Factor { reason: c::refusal_to_pb(f.reason), text: f.text.clone() })
+            .map(|f| pb::Factor {
+                reason: c::refusal_to_pb(f.reason),
+                text: f.text.clone(),
+            })
             .collect(),
         suggestions: e
             .suggestions
@@ -263,15 +293,25 @@ pub fn channel_status_name(s: core::ChannelStatus) -> &'static str {
 mod tests {
     use super::*;
 
-    const DEFAULTS: RequestDefaults = RequestDefaults { strategy: core::Strategy::Balanced, max_offers: 10 };
+    const DEFAULTS: RequestDefaults = RequestDefaults {
+        strategy: core::Strategy::Balanced,
+        max_offers: 10,
+    };
 
     fn cny(n: i64) -> pb::Money {
-        pb::Money { currency_code: "CNY".into(), amount_minor: n }
+        pb::Money {
+            currency_code: "CNY".into(),
+            amount_minor: n,
+        }
     }
 
     fn valid() -> pb::RouteFinancingRequest {
         pb::RouteFinancingRequest {
-            applicant: Some(pb::Applicant { applicant_id: "a1".into(), region: "CN-31".into(), ..Default::default() }),
+            applicant: Some(pb::Applicant {
+                applicant_id: "a1".into(),
+                region: "CN-31".into(),
+                ..Default::default()
+            }),
             requested_amount: Some(cny(1_000_000)),
             min_term_months: 6,
             max_term_months: 24,
@@ -304,22 +344,38 @@ mod tests {
         r.strategy = 42;
         r.product_kinds = vec![9];
         let f = fields(r);
-        for want in ["requested_amount.amount_minor", "max_term_months", "locale", "strategy", "product_kinds[0]"] {
+        for want in [
+            "requested_amount.amount_minor",
+            "max_term_months",
+            "locale",
+            "strategy",
+            "product_kinds[0]",
+        ] {
             assert!(f.iter().any(|x| x == want), "{want} missing from {f:?}");
         }
     }
 
     #[test]
     fn missing_applicant_and_amount_are_named() {
-        let f = fields(pb::RouteFinancingRequest { min_term_months: 1, max_term_months: 1, ..Default::default() });
-        assert!(f.contains(&"applicant".to_string()) && f.contains(&"requested_amount".to_string()), "{f:?}");
+        let f = fields(pb::RouteFinancingRequest {
+            min_term_months: 1,
+            max_term_months: 1,
+            ..Default::default()
+        });
+        assert!(
+            f.contains(&"applicant".to_string()) && f.contains(&"requested_amount".to_string()),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn income_in_another_currency_is_refused() {
         let mut r = valid();
         if let Some(a) = r.applicant.as_mut() {
-            a.monthly_income = Some(pb::Money { currency_code: "USD".into(), amount_minor: 100 });
+            a.monthly_income = Some(pb::Money {
+                currency_code: "USD".into(),
+                amount_minor: 100,
+            });
         }
         assert!(fields(r).contains(&"applicant.monthly_income.currency_code".to_string()));
     }

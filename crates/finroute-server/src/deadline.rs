@@ -26,7 +26,10 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 
 /// The caller's timeout from request metadata, if it sent a valid one.
 pub fn caller_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
-    metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout)
+    metadata
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
 }
 
 #[cfg(test)]
@@ -40,7 +43,10 @@ mod tests {
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_grpc_timeout("3M"), Some(Duration::from_secs(180)));
         assert_eq!(parse_grpc_timeout("5u"), Some(Duration::from_micros(5)));
-        assert_eq!(parse_grpc_timeout("99999999n"), Some(Duration::from_nanos(99_999_999)));
+        assert_eq!(
+            parse_grpc_timeout("99999999n"),
+            Some(Duration::from_nanos(99_999_999))
+        );
         for bad in ["", "m", "123456789m", "12x", "-1m", "1.5S", "１m", "é"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
         }

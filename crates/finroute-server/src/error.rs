@@ -30,7 +30,10 @@ pub enum RouterError {
 }
 
 fn summary(v: &[Violation]) -> String {
-    v.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
+    v.iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<RouterError> for Status {
@@ -38,9 +41,15 @@ impl From<RouterError> for Status {
         match e {
             RouterError::Invalid(v) => {
                 let message = format!("invalid request: {}", summary(&v));
-                let violations: Vec<FieldViolation> =
-                    v.into_iter().map(|v| FieldViolation::new(v.field, v.description)).collect();
-                Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(violations))
+                let violations: Vec<FieldViolation> = v
+                    .into_iter()
+                    .map(|v| FieldViolation::new(v.field, v.description))
+                    .collect();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
             }
             RouterError::NotFound(what) => Status::not_found(format!("{what} not found")),
             RouterError::AlreadyExists(m) => Status::already_exists(m),

@@ -13,8 +13,8 @@ use std::time::Duration;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
 use finroute_core::{
-    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, Offer, PricingPolicy, ProductKind, Rejection,
-    UnixMillis,
+    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, Offer, PricingPolicy,
+    ProductKind, Rejection, UnixMillis,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -46,7 +46,9 @@ struct Described {
 
 impl std::fmt::Debug for Channel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Channel").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Channel")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,13 +109,20 @@ impl Registry {
             .iter()
             .map(|s| Ok(Arc::new(Channel::new(s, s.build()?))))
             .collect::<Result<Vec<_>, BuildError>>()?;
-        Ok(Registry { channels: Arc::new(channels) })
+        Ok(Registry {
+            channels: Arc::new(channels),
+        })
     }
 
     /// A registry over already built adapters (tests).
     pub fn from_adapters(adapters: Vec<(AdapterSpec, Arc<dyn Adapter>)>) -> Registry {
-        let channels = adapters.into_iter().map(|(s, a)| Arc::new(Channel::new(&s, a))).collect();
-        Registry { channels: Arc::new(channels) }
+        let channels = adapters
+            .into_iter()
+            .map(|(s, a)| Arc::new(Channel::new(&s, a)))
+            .collect();
+        Registry {
+            channels: Arc::new(channels),
+        }
     }
 
     /// The channels.
@@ -133,7 +142,12 @@ impl Registry {
         let mut calls: FuturesUnordered<_> = self
             .channels
             .iter()
-            .map(|c| async move { (c, tokio::time::timeout(Duration::from_secs(5), c.describe()).await) })
+            .map(|c| async move {
+                (
+                    c,
+                    tokio::time::timeout(Duration::from_secs(5), c.describe()).await,
+                )
+            })
             .collect();
         while let Some((c, r)) = calls.next().await {
             match r {
@@ -141,8 +155,12 @@ impl Registry {
                     ok += 1;
                     tracing::info!(adapter = %c.id, "adapter described");
                 }
-                Ok(Err(e)) => tracing::warn!(adapter = %c.id, error = %e, "describe failed; will retry on first use"),
-                Err(_) => tracing::warn!(adapter = %c.id, "describe timed out; will retry on first use"),
+                Ok(Err(e)) => {
+                    tracing::warn!(adapter = %c.id, error = %e, "describe failed; will retry on first use")
+                }
+                Err(_) => {
+                    tracing::warn!(adapter = %c.id, "describe timed out; will retry on first use")
+                }
             }
         }
         ok
@@ -222,8 +240,13 @@ impl Fanout<'_> {
             offers_rejected: 0,
             detail: detail.to_owned(),
         };
-        if !req.product_kinds.is_empty() && !req.product_kinds.contains(&channel.adapter.product_kind()) {
-            return Err(skip(ChannelStatus::Ineligible, "product kind not requested"));
+        if !req.product_kinds.is_empty()
+            && !req.product_kinds.contains(&channel.adapter.product_kind())
+        {
+            return Err(skip(
+                ChannelStatus::Ineligible,
+                "product kind not requested",
+            ));
         }
         if channel.adapter.is_partner() && !req.applicant.consent.covers(&channel.id) {
             return Err(skip(
@@ -237,15 +260,24 @@ impl Fanout<'_> {
                 return Err(skip(ChannelStatus::Ineligible, "currency not served"));
             }
             if req.max_term_months < d.min_term_months || req.min_term_months > d.max_term_months {
-                return Err(skip(ChannelStatus::Ineligible, "no term in the requested range"));
+                return Err(skip(
+                    ChannelStatus::Ineligible,
+                    "no term in the requested range",
+                ));
             }
             if let Some(min) = d.min_amount
                 && min.currency == req.currency()
                 && req.requested_amount.amount_minor < min.amount_minor
             {
-                return Err(skip(ChannelStatus::Ineligible, "amount below the channel's minimum"));
+                return Err(skip(
+                    ChannelStatus::Ineligible,
+                    "amount below the channel's minimum",
+                ));
             }
-            if d.product_kinds.iter().all(|k| *k == ProductKind::PrimaryCreditLine) {
+            if d.product_kinds
+                .iter()
+                .all(|k| *k == ProductKind::PrimaryCreditLine)
+            {
                 return Err(skip(ChannelStatus::Ineligible, "primary line only"));
             }
         }
@@ -265,8 +297,15 @@ impl Fanout<'_> {
             detail: String::new(),
         };
         let deadline = (started + channel.timeout).min(self.channel_deadline);
-        let mut done = ChannelDone { report: report.clone(), offers: Vec::new(), rejections: Vec::new() };
-        let Some(budget) = deadline.checked_duration_since(started).filter(|b| !b.is_zero()) else {
+        let mut done = ChannelDone {
+            report: report.clone(),
+            offers: Vec::new(),
+            rejections: Vec::new(),
+        };
+        let Some(budget) = deadline
+            .checked_duration_since(started)
+            .filter(|b| !b.is_zero())
+        else {
             report.status = ChannelStatus::Timeout;
             report.detail = "no time left within the caller's deadline".into();
             done.report = report;
@@ -282,11 +321,15 @@ impl Fanout<'_> {
                 Some(d) => d,
                 None => {
                     channel.describe().await?;
-                    channel.cached().ok_or_else(|| AdapterError::Malformed("description vanished".into()))?
+                    channel
+                        .cached()
+                        .ok_or_else(|| AdapterError::Malformed("description vanished".into()))?
                 }
             };
             let applicant = if channel.adapter.is_partner() {
-                self.request.applicant.minimised(&described.description.required_fields)
+                self.request
+                    .applicant
+                    .minimised(&described.description.required_fields)
             } else {
                 self.request.applicant.clone()
             };
@@ -323,9 +366,18 @@ impl Fanout<'_> {
                     reasons.push(format!("offer {}: {}", m.partner_offer_ref, m.reason));
                 }
                 for (i, offer) in outcome.offers.into_iter().enumerate() {
-                    match finroute_core::price_offer(self.request, &described.terms, self.policy, offer, self.now_ms) {
+                    match finroute_core::price_offer(
+                        self.request,
+                        &described.terms,
+                        self.policy,
+                        offer,
+                        self.now_ms,
+                    ) {
                         Ok(mut o) => {
-                            o.offer_id = format!("{}-{index}-{i}", self.application_id.replacen("app_", "off_", 1));
+                            o.offer_id = format!(
+                                "{}-{index}-{i}",
+                                self.application_id.replacen("app_", "off_", 1)
+                            );
                             done.offers.push(o);
                         }
                         Err(r) => {
@@ -335,7 +387,11 @@ impl Fanout<'_> {
                     }
                 }
                 report.offers_rejected = (returned - done.offers.len()) as u32;
-                report.status = if done.offers.is_empty() { ChannelStatus::NoOffer } else { ChannelStatus::Ok };
+                report.status = if done.offers.is_empty() {
+                    ChannelStatus::NoOffer
+                } else {
+                    ChannelStatus::Ok
+                };
                 let mut detail = outcome.decline_reason;
                 for r in reasons {
                     if !detail.is_empty() {

@@ -49,17 +49,30 @@ struct Inner {
 
 /// A validated request, or the stored answer to a repeated `request_id`.
 enum Prepared {
-    Route { request: Box<FinancingRequest>, fingerprint: Vec<u8>, deadline: Instant },
-    Stored(pb::RouteFinancingResponse),
+    Route {
+        request: Box<FinancingRequest>,
+        fingerprint: Vec<u8>,
+        deadline: Instant,
+    },
+    Stored(Box<pb::RouteFinancingResponse>),
 }
 
 impl RouterService {
     pub fn new(registry: Registry, store: Store, settings: RouterSettings) -> Self {
-        Self { inner: Arc::new(Inner { registry, store, settings }) }
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                store,
+                settings,
+            }),
+        }
     }
 
     /// Validates, computes the deadline, and answers repeats of a `request_id`.
-    async fn prepare(&self, request: &Request<pb::RouteFinancingRequest>) -> Result<Prepared, RouterError> {
+    async fn prepare(
+        &self,
+        request: &Request<pb::RouteFinancingRequest>,
+    ) -> Result<Prepared, RouterError> {
         let s = &self.inner.settings;
         let timeout = deadline::caller_timeout(request.metadata()).unwrap_or(s.default_deadline);
         let deadline = Instant::now() + timeout;
@@ -69,9 +82,13 @@ impl RouterService {
         if !domain.request_id.is_empty()
             && let Some(stored) = self.stored_answer(&domain.request_id, &fingerprint).await?
         {
-            return Ok(Prepared::Stored(stored));
+            return Ok(Prepared::Stored(Box::new(stored)));
         }
-        Ok(Prepared::Route { request: Box::new(domain), fingerprint, deadline })
+        Ok(Prepared::Route {
+            request: Box::new(domain),
+            fingerprint,
+            deadline,
+        })
     }
 
     /// The stored answer for `request_id`, or ALREADY_EXISTS when its body differs.
@@ -80,7 +97,12 @@ impl RouterService {
         request_id: &str,
         fingerprint: &[u8],
     ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
-        let Some(app) = self.inner.store.find_by_request_id(DEFAULT_TENANT, request_id).await? else {
+        let Some(app) = self
+            .inner
+            .store
+            .find_by_request_id(DEFAULT_TENANT, request_id)
+            .await?
+        else {
             return Ok(None);
         };
         if app.request_fingerprint != fingerprint {
@@ -104,7 +126,9 @@ impl RouterService {
         let s = &self.inner.settings;
         let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
         let now_ms = unix_millis();
-        let channel_deadline = deadline.checked_sub(s.reply_margin).unwrap_or_else(Instant::now);
+        let channel_deadline = deadline
+            .checked_sub(s.reply_margin)
+            .unwrap_or_else(Instant::now);
         let fanout = Fanout {
             registry: &self.inner.registry,
             request: &request,
@@ -115,10 +139,19 @@ impl RouterService {
         }
         .run(events)
         .await;
-        let finalized = finroute_core::finalize(&request, &s.policy, fanout.offers, &fanout.reports, &fanout.rejections);
+        let finalized = finroute_core::finalize(
+            &request,
+            &s.policy,
+            fanout.offers,
+            &fanout.reports,
+            &fanout.rejections,
+        );
         let response = pb::RouteFinancingResponse {
             application_id: application_id.clone(),
-            primary_decision: request.primary_decision.as_ref().map(convert::primary_decision_to_pb),
+            primary_decision: request
+                .primary_decision
+                .as_ref()
+                .map(convert::primary_decision_to_pb),
             explanation: Some(convert::explanation_to_pb(&finalized.explanation)),
             offers: finalized.offers.iter().map(convert::offer_to_pb).collect(),
             channel_reports: fanout.reports.iter().map(convert::report_to_pb).collect(),
@@ -172,10 +205,15 @@ impl RouterService {
             Ok(()) => {}
             // Two calls raced on one request_id: the first one stored wins.
             Err(StoreError::Duplicate { .. }) if !request.request_id.is_empty() => {
-                if let Some(stored) = self.stored_answer(&request.request_id, &fingerprint).await? {
+                if let Some(stored) = self
+                    .stored_answer(&request.request_id, &fingerprint)
+                    .await?
+                {
                     return Ok(stored);
                 }
-                return Err(RouterError::Internal("duplicate without a stored application".into()));
+                return Err(RouterError::Internal(
+                    "duplicate without a stored application".into(),
+                ));
             }
             Err(e) => return Err(e.into()),
         }
@@ -190,7 +228,10 @@ impl RouterService {
 }
 
 fn unix_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[tonic::async_trait]
@@ -200,10 +241,14 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<pb::RouteFinancingResponse>, Status> {
         match self.prepare(&request).await? {
-            Prepared::Stored(r) => Ok(Response::new(r)),
-            Prepared::Route { request, fingerprint, deadline } => {
-                Ok(Response::new(self.route(*request, fingerprint, deadline, None).await?))
-            }
+            Prepared::Stored(r) => Ok(Response::new(*r)),
+            Prepared::Route {
+                request,
+                fingerprint,
+                deadline,
+            } => Ok(Response::new(
+                self.route(*request, fingerprint, deadline, None).await?,
+            )),
         }
     }
 
@@ -221,26 +266,40 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         // stops reading; it ends when the fan-out does (bounded by the deadline).
         tokio::spawn(async move {
             let result = match prepared {
-                Prepared::Stored(r) => Ok(r),
-                Prepared::Route { request, fingerprint, deadline } => {
+                Prepared::Stored(r) => Ok(*r),
+                Prepared::Route {
+                    request,
+                    fingerprint,
+                    deadline,
+                } => {
                     let (ev_tx, mut ev_rx) = mpsc::channel::<FanoutEvent>(32);
                     let forward_tx = out_tx.clone();
                     let forward = async move {
                         while let Some(e) = ev_rx.recv().await {
                             let event = match e {
-                                FanoutEvent::Report(r) => Event::ChannelReport(convert::report_to_pb(&r)),
+                                FanoutEvent::Report(r) => {
+                                    Event::ChannelReport(convert::report_to_pb(&r))
+                                }
                                 FanoutEvent::Offer(o) => Event::Offer(convert::offer_to_pb(&o)),
                             };
-                            let _ = forward_tx.send(Ok(pb::RouteEvent { event: Some(event) })).await;
+                            let _ = forward_tx
+                                .send(Ok(pb::RouteEvent { event: Some(event) }))
+                                .await;
                         }
                     };
-                    let route = async move { service.route(*request, fingerprint, deadline, Some(&ev_tx)).await };
+                    let route = async move {
+                        service
+                            .route(*request, fingerprint, deadline, Some(&ev_tx))
+                            .await
+                    };
                     let (result, ()) = tokio::join!(route, forward);
                     result
                 }
             };
             let last = match result {
-                Ok(r) => Ok(pb::RouteEvent { event: Some(Event::FinalResponse(r)) }),
+                Ok(r) => Ok(pb::RouteEvent {
+                    event: Some(Event::FinalResponse(r)),
+                }),
                 Err(e) => Err(Status::from(e)),
             };
             let _ = out_tx.send(last).await;
@@ -284,14 +343,20 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         Ok(Response::new(app))
     }
 
-    async fn file_appeal(&self, _request: Request<pb::FileAppealRequest>) -> Result<Response<pb::Appeal>, Status> {
+    async fn file_appeal(
+        &self,
+        _request: Request<pb::FileAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
         Err(RouterError::Unimplemented(
             "FileAppeal is not implemented yet: appeals land with the acceptance and review milestone",
         )
         .into())
     }
 
-    async fn get_appeal(&self, _request: Request<pb::GetAppealRequest>) -> Result<Response<pb::Appeal>, Status> {
+    async fn get_appeal(
+        &self,
+        _request: Request<pb::GetAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
         Err(RouterError::Unimplemented(
             "GetAppeal is not implemented yet: appeals land with the acceptance and review milestone",
         )
@@ -315,7 +380,10 @@ impl pb::review_service_server::ReviewService for ReviewService {
         .into())
     }
 
-    async fn resolve_appeal(&self, _request: Request<pb::ResolveAppealRequest>) -> Result<Response<pb::Appeal>, Status> {
+    async fn resolve_appeal(
+        &self,
+        _request: Request<pb::ResolveAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
         Err(RouterError::Unimplemented(
             "ResolveAppeal is not implemented yet: manual review lands with the acceptance and review milestone",
         )

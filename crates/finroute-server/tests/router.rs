@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use finroute_proto::v1 as pb;
-use finroute_testkit::{Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer, refused_borrower};
+use finroute_testkit::{
+    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer, refused_borrower,
+};
 use pb::ApplicantField;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -23,29 +25,59 @@ fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
 async fn embedded_default_answers_a_refused_borrower_with_three_kinds_of_offer() {
     let router = TestRouter::embedded().await;
     let mut client = router.client().await;
-    let r = client.route_financing(refused_borrower()).await.unwrap().into_inner();
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
 
     assert!(r.application_id.starts_with("app_"));
     assert!(!r.partial);
     assert!(r.offers.len() >= 3, "{} offers", r.offers.len());
     let kinds: BTreeSet<i32> = r.offers.iter().map(|o| o.product_kind).collect();
-    for k in [pb::ProductKind::SecuredLoan, pb::ProductKind::Installment, pb::ProductKind::PartnerLoan] {
+    for k in [
+        pb::ProductKind::SecuredLoan,
+        pb::ProductKind::Installment,
+        pb::ProductKind::PartnerLoan,
+    ] {
         assert!(kinds.contains(&(k as i32)), "missing {k:?}");
     }
     for (i, o) in r.offers.iter().enumerate() {
         assert_eq!(o.rank, i as i32 + 1, "ranked 1..n in order");
-        assert_eq!(o.schedule.len(), o.term_months as usize, "one row per month");
+        assert_eq!(
+            o.schedule.len(),
+            o.term_months as usize,
+            "one row per month"
+        );
         assert!(o.apr_bps > 0 && o.approval_odds > 0.0 && o.approval_odds <= 1.0);
         assert!(!o.offer_id.is_empty() && !o.rank_reasons.is_empty());
-        let repaid: i64 = o.schedule.iter().map(|row| row.principal.as_ref().unwrap().amount_minor).sum();
-        assert_eq!(repaid, o.principal.as_ref().unwrap().amount_minor, "schedule repays the principal");
+        let repaid: i64 = o
+            .schedule
+            .iter()
+            .map(|row| row.principal.as_ref().unwrap().amount_minor)
+            .sum();
+        assert_eq!(
+            repaid,
+            o.principal.as_ref().unwrap().amount_minor,
+            "schedule repays the principal"
+        );
     }
     let ids: BTreeSet<&str> = r.offers.iter().map(|o| o.offer_id.as_str()).collect();
     assert_eq!(ids.len(), r.offers.len(), "offer ids are unique");
     assert_eq!(r.channel_reports.len(), 3, "one report per adapter");
-    assert!(r.channel_reports.iter().all(|c| c.status == pb::ChannelStatus::Ok as i32), "{:?}", r.channel_reports);
+    assert!(
+        r.channel_reports
+            .iter()
+            .all(|c| c.status == pb::ChannelStatus::Ok as i32),
+        "{:?}",
+        r.channel_reports
+    );
     let explanation = r.explanation.unwrap();
-    assert_eq!(explanation.factors.len(), 2, "one factor per refusal reason");
+    assert_eq!(
+        explanation.factors.len(),
+        2,
+        "one factor per refusal reason"
+    );
     assert!(!explanation.suggestions.is_empty());
     let plan = r.plan.unwrap();
     assert!(!plan.offer_ids.is_empty() && plan.approval_probability > 0.0);
@@ -56,7 +88,11 @@ async fn embedded_default_answers_a_refused_borrower_with_three_kinds_of_offer()
 async fn stream_offers_emits_reports_and_offers_then_the_final_answer() {
     let router = TestRouter::embedded().await;
     let mut client = router.client().await;
-    let mut stream = client.stream_offers(refused_borrower()).await.unwrap().into_inner();
+    let mut stream = client
+        .stream_offers(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
     let (mut reports, mut offers, mut last) = (0, 0, None);
     while let Some(event) = stream.next().await {
         match event.unwrap().event.unwrap() {
@@ -70,10 +106,15 @@ async fn stream_offers_emits_reports_and_offers_then_the_final_answer() {
     }
     let last = last.expect("a final response");
     assert_eq!(reports, 3);
-    assert!(offers >= last.offers.len(), "every final offer was streamed first");
+    assert!(
+        offers >= last.offers.len(),
+        "every final offer was streamed first"
+    );
     // The final answer is stored like RouteFinancing's.
     let app = client
-        .get_application(pb::GetApplicationRequest { application_id: last.application_id.clone() })
+        .get_application(pb::GetApplicationRequest {
+            application_id: last.application_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -84,9 +125,15 @@ async fn stream_offers_emits_reports_and_offers_then_the_final_answer() {
 async fn get_application_returns_what_was_routed_and_not_found_otherwise() {
     let router = TestRouter::embedded().await;
     let mut client = router.client().await;
-    let routed = client.route_financing(refused_borrower()).await.unwrap().into_inner();
+    let routed = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
     let app = client
-        .get_application(pb::GetApplicationRequest { application_id: routed.application_id.clone() })
+        .get_application(pb::GetApplicationRequest {
+            application_id: routed.application_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -96,7 +143,9 @@ async fn get_application_returns_what_was_routed_and_not_found_otherwise() {
     assert_eq!(app.explanation, routed.explanation);
     assert_eq!(app.plan, routed.plan);
     let missing = client
-        .get_application(pb::GetApplicationRequest { application_id: "app_nope".into() })
+        .get_application(pb::GetApplicationRequest {
+            application_id: "app_nope".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -113,12 +162,21 @@ async fn invalid_requests_name_each_bad_field() {
     let a = req.applicant.as_mut().unwrap();
     a.applicant_id.clear();
     a.credit_score = Some(1200);
-    a.collateral[0].appraised_value.as_mut().unwrap().currency_code = "yuan".into();
+    a.collateral[0]
+        .appraised_value
+        .as_mut()
+        .unwrap()
+        .currency_code = "yuan".into();
     let status = client.route_financing(req).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let details = status.get_error_details();
-    let fields: BTreeSet<String> =
-        details.bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
+    let fields: BTreeSet<String> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
     for want in [
         "requested_amount.amount_minor",
         "max_term_months",
@@ -128,7 +186,11 @@ async fn invalid_requests_name_each_bad_field() {
     ] {
         assert!(fields.contains(want), "{want} not in {fields:?}");
     }
-    assert!(!status.message().contains("1200"), "no personal values in errors: {}", status.message());
+    assert!(
+        !status.message().contains("1200"),
+        "no personal values in errors: {}",
+        status.message()
+    );
 }
 
 #[tokio::test]
@@ -140,9 +202,16 @@ async fn a_remote_partner_receives_only_its_required_fields() {
     .await;
     let router = TestRouter::start(config_with(vec![partner.spec("bank-a", 500)])).await;
     let mut client = router.client().await;
-    let r = client.route_financing(refused_borrower()).await.unwrap().into_inner();
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.offers.len(), 1);
-    assert_eq!(r.offers[0].adapter_id, "bank-a", "offers carry the config id");
+    assert_eq!(
+        r.offers[0].adapter_id, "bank-a",
+        "offers carry the config id"
+    );
     assert_eq!(r.offers[0].partner_offer_ref, "p-1");
 
     let quotes = partner.quotes();
@@ -153,7 +222,11 @@ async fn a_remote_partner_receives_only_its_required_fields() {
     assert_eq!(a.credit_score, Some(688));
     assert_eq!(a.employment, pb::EmploymentType::Employed as i32);
     assert!(a.region.is_empty(), "region not declared");
-    assert!(a.monthly_income.is_none() && a.monthly_debt_payments.is_none() && a.income_volatility.is_none());
+    assert!(
+        a.monthly_income.is_none()
+            && a.monthly_debt_payments.is_none()
+            && a.income_volatility.is_none()
+    );
     assert!(a.collateral.is_empty(), "collateral not declared");
 }
 
@@ -170,24 +243,61 @@ async fn without_consent_a_partner_is_not_called() {
     let mut client = router.client().await;
 
     let mut req = refused_borrower();
-    req.applicant.as_mut().unwrap().consent.as_mut().unwrap().share_with_partners = false;
+    req.applicant
+        .as_mut()
+        .unwrap()
+        .consent
+        .as_mut()
+        .unwrap()
+        .share_with_partners = false;
     let r = client.route_financing(req).await.unwrap().into_inner();
-    let status = |id: &str| r.channel_reports.iter().find(|c| c.adapter_id == id).unwrap().status;
+    let status = |id: &str| {
+        r.channel_reports
+            .iter()
+            .find(|c| c.adapter_id == id)
+            .unwrap()
+            .status
+    };
     assert_eq!(status("bank-a"), pb::ChannelStatus::NoConsent as i32);
-    assert_eq!(status("partner-sim"), pb::ChannelStatus::NoConsent as i32, "the simulated partner is a partner too");
-    assert_eq!(status("secured"), pb::ChannelStatus::Ok as i32, "the platform's own products still answer");
+    assert_eq!(
+        status("partner-sim"),
+        pb::ChannelStatus::NoConsent as i32,
+        "the simulated partner is a partner too"
+    );
+    assert_eq!(
+        status("secured"),
+        pb::ChannelStatus::Ok as i32,
+        "the platform's own products still answer"
+    );
     assert!(r.offers.iter().all(|o| o.adapter_id != "bank-a"));
 
     // Consent naming other recipients does not cover bank-a either.
     let mut req = refused_borrower();
-    req.applicant.as_mut().unwrap().consent.as_mut().unwrap().recipients = vec!["partner-sim".into()];
+    req.applicant
+        .as_mut()
+        .unwrap()
+        .consent
+        .as_mut()
+        .unwrap()
+        .recipients = vec!["partner-sim".into()];
     let r = client.route_financing(req).await.unwrap().into_inner();
-    let bank = r.channel_reports.iter().find(|c| c.adapter_id == "bank-a").unwrap();
+    let bank = r
+        .channel_reports
+        .iter()
+        .find(|c| c.adapter_id == "bank-a")
+        .unwrap();
     assert_eq!(bank.status, pb::ChannelStatus::NoConsent as i32);
-    let sim = r.channel_reports.iter().find(|c| c.adapter_id == "partner-sim").unwrap();
+    let sim = r
+        .channel_reports
+        .iter()
+        .find(|c| c.adapter_id == "partner-sim")
+        .unwrap();
     assert_eq!(sim.status, pb::ChannelStatus::Ok as i32);
 
-    assert!(partner.quotes().is_empty(), "the partner received nothing at all");
+    assert!(
+        partner.quotes().is_empty(),
+        "the partner received nothing at all"
+    );
 }
 
 #[tokio::test]
@@ -198,13 +308,28 @@ async fn a_hung_partner_costs_only_its_own_channel_within_the_callers_deadline()
     let router = TestRouter::start(config_with(adapters)).await;
     let mut client = router.client().await;
     let started = std::time::Instant::now();
-    let r = client.route_financing(with_timeout(refused_borrower(), 700)).await.unwrap().into_inner();
+    let r = client
+        .route_financing(with_timeout(refused_borrower(), 700))
+        .await
+        .unwrap()
+        .into_inner();
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(700), "answered in {elapsed:?}");
-    assert!(r.partial);
-    let hung_report = r.channel_reports.iter().find(|c| c.adapter_id == "bank-hung").unwrap();
+    assert!(
+        elapsed < Duration::from_millis(700),
+        "answered in {elapsed:?}: {:?}",
+        r.channel_reports
+    );
+    assert!(r.partial, "{:?}", r.channel_reports);
+    let hung_report = r
+        .channel_reports
+        .iter()
+        .find(|c| c.adapter_id == "bank-hung")
+        .unwrap();
     assert_eq!(hung_report.status, pb::ChannelStatus::Timeout as i32);
-    assert!(r.offers.len() >= 3, "the healthy channels' offers still arrive");
+    assert!(
+        r.offers.len() >= 3,
+        "the healthy channels' offers still arrive"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +337,11 @@ async fn a_failing_partner_is_reported_as_error() {
     let failing = FakePartner::start(Behaviour::Errors(Code::Unavailable), vec![]).await;
     let router = TestRouter::start(config_with(vec![failing.spec("bank-down", 500)])).await;
     let mut client = router.client().await;
-    let r = client.route_financing(refused_borrower()).await.unwrap().into_inner();
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.channel_reports[0].status, pb::ChannelStatus::Error as i32);
     assert!(r.offers.is_empty() && !r.partial);
 }
@@ -235,28 +364,56 @@ async fn garbage_offers_are_rejected_one_by_one_with_reasons() {
     .await;
     let router = TestRouter::start(config_with(vec![partner.spec("bank-x", 500)])).await;
     let mut client = router.client().await;
-    let r = client.route_financing(refused_borrower()).await.unwrap().into_inner();
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.offers.len(), 1);
     assert_eq!(r.offers[0].partner_offer_ref, "p-good");
     let report = &r.channel_reports[0];
     assert_eq!(report.status, pb::ChannelStatus::Ok as i32);
     assert_eq!((report.offers_returned, report.offers_rejected), (5, 4));
     for reference in ["p-usd", "p-nan", "p-term", "p-code"] {
-        assert!(report.detail.contains(reference), "{reference} not named in {:?}", report.detail);
+        assert!(
+            report.detail.contains(reference),
+            "{reference} not named in {:?}",
+            report.detail
+        );
     }
 }
 
 #[tokio::test]
 async fn the_example_partner_bank_plugs_in_as_a_remote_channel() {
-    let addr = partner_bank::spawn(partner_bank::Settings::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = partner_bank::spawn(
+        partner_bank::Settings::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let mut adapters = builtin_specs();
-    adapters.push(finroute_testkit::remote_spec("partner-bank", &format!("http://{addr}"), 500));
+    adapters.push(finroute_testkit::remote_spec(
+        "partner-bank",
+        &format!("http://{addr}"),
+        500,
+    ));
     let router = TestRouter::start(config_with(adapters)).await;
     let mut client = router.client().await;
-    let r = client.route_financing(refused_borrower()).await.unwrap().into_inner();
-    let bank: Vec<_> = r.offers.iter().filter(|o| o.adapter_id == "partner-bank").collect();
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+    let bank: Vec<_> = r
+        .offers
+        .iter()
+        .filter(|o| o.adapter_id == "partner-bank")
+        .collect();
     assert_eq!(bank.len(), 2, "12 and 24 months within 6..=24");
-    assert!(bank.iter().all(|o| o.product_kind == pb::ProductKind::PartnerLoan as i32));
+    assert!(
+        bank.iter()
+            .all(|o| o.product_kind == pb::ProductKind::PartnerLoan as i32)
+    );
 }
 
 #[tokio::test]
@@ -265,8 +422,16 @@ async fn a_repeated_request_id_returns_the_stored_answer() {
     let mut client = router.client().await;
     let mut req = refused_borrower();
     req.request_id = "req-42".into();
-    let first = client.route_financing(req.clone()).await.unwrap().into_inner();
-    let again = client.route_financing(req.clone()).await.unwrap().into_inner();
+    let first = client
+        .route_financing(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = client
+        .route_financing(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(first, again);
     req.requested_amount.as_mut().unwrap().amount_minor += 100;
     let clash = client.route_financing(req).await.unwrap_err();
@@ -277,29 +442,48 @@ async fn a_repeated_request_id_returns_the_stored_answer() {
 async fn later_milestone_methods_answer_unimplemented_with_a_reason() {
     let router = TestRouter::embedded().await;
     let mut client = router.client().await;
-    let s = client.accept_offer(pb::AcceptOfferRequest::default()).await.unwrap_err();
+    let s = client
+        .accept_offer(pb::AcceptOfferRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(s.code(), Code::Unimplemented);
     assert!(s.message().contains("AcceptOffer"));
     let mut review = pb::review_service_client::ReviewServiceClient::new(router.channel().await);
-    let s = review.list_appeals(pb::ListAppealsRequest::default()).await.unwrap_err();
+    let s = review
+        .list_appeals(pb::ListAppealsRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(s.code(), Code::Unimplemented);
 }
 
 #[tokio::test]
 async fn reflection_v1alpha_lists_every_service_for_grpcurl() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
 
     let router = TestRouter::embedded().await;
     let mut client = ServerReflectionClient::new(router.channel().await);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut replies = client.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = client
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
     let reply = replies.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("list services") };
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("list services")
+    };
     let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
-    for want in ["finroute.v1.FinancingRouter", "finroute.v1.ReviewService", "grpc.health.v1.Health"] {
+    for want in [
+        "finroute.v1.FinancingRouter",
+        "finroute.v1.ReviewService",
+        "grpc.health.v1.Health",
+    ] {
         assert!(names.contains(want), "{want} not in {names:?}");
     }
 }

@@ -33,13 +33,20 @@ impl TestRouter {
         if config.store.url == Config::default().store.url {
             config.store.url = format!("sqlite://{}", dir.path().join("finroute.db").display());
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(finroute_server::run(config, listener, async {
             let _ = rx.await;
         }));
-        let router = TestRouter { addr, shutdown: Some(tx), handle: Some(handle), _dir: dir };
+        let router = TestRouter {
+            addr,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _dir: dir,
+        };
         router.wait_serving().await;
         router
     }
@@ -56,20 +63,34 @@ impl TestRouter {
 
     /// A connected FinancingRouter client.
     pub async fn client(&self) -> FinancingRouterClient<Channel> {
-        FinancingRouterClient::connect(self.url()).await.expect("connect to router")
+        FinancingRouterClient::connect(self.url())
+            .await
+            .expect("connect to router")
     }
 
     /// A raw channel to the router (health, reflection, review).
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url()).expect("valid url").connect().await.expect("connect")
+        Channel::from_shared(self.url())
+            .expect("valid url")
+            .connect()
+            .await
+            .expect("connect")
     }
 
     async fn wait_serving(&self) {
         use tonic_health::pb::health_client::HealthClient;
         for _ in 0..200 {
-            if let Ok(ch) = Channel::from_shared(self.url()).expect("valid url").connect().await {
+            if let Ok(ch) = Channel::from_shared(self.url())
+                .expect("valid url")
+                .connect()
+                .await
+            {
                 let mut h = HealthClient::new(ch);
-                let r = h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await;
+                let r = h
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await;
                 if r.map(|r| r.into_inner().status == 1).unwrap_or(false) {
                     return;
                 }
@@ -84,7 +105,11 @@ impl TestRouter {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.handle.take().expect("running").await.expect("router task")
+        self.handle
+            .take()
+            .expect("running")
+            .await
+            .expect("router task")
     }
 }
 
@@ -127,24 +152,39 @@ struct FakeService {
 
 #[tonic::async_trait]
 impl pb::financing_adapter_server::FinancingAdapter for FakeService {
-    async fn describe(&self, _r: Request<pb::DescribeRequest>) -> Result<Response<pb::AdapterDescription>, Status> {
+    async fn describe(
+        &self,
+        _r: Request<pb::DescribeRequest>,
+    ) -> Result<Response<pb::AdapterDescription>, Status> {
         Ok(Response::new(self.description.clone()))
     }
 
-    async fn quote(&self, r: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
+    async fn quote(
+        &self,
+        r: Request<pb::QuoteRequest>,
+    ) -> Result<Response<pb::QuoteResponse>, Status> {
         self.quotes.lock().unwrap().push(r.into_inner());
         match &self.behaviour {
-            Behaviour::Offers(o) => Ok(Response::new(pb::QuoteResponse { offers: o.clone(), decline_reason: String::new() })),
+            Behaviour::Offers(o) => Ok(Response::new(pb::QuoteResponse {
+                offers: o.clone(),
+                decline_reason: String::new(),
+            })),
             Behaviour::Hung => std::future::pending().await,
             Behaviour::Errors(code) => Err(Status::new(*code, "fake partner failure")),
             Behaviour::Slow(d, o) => {
                 tokio::time::sleep(*d).await;
-                Ok(Response::new(pb::QuoteResponse { offers: o.clone(), decline_reason: String::new() }))
+                Ok(Response::new(pb::QuoteResponse {
+                    offers: o.clone(),
+                    decline_reason: String::new(),
+                }))
             }
         }
     }
 
-    async fn accept(&self, r: Request<pb::AcceptRequest>) -> Result<Response<pb::AcceptResponse>, Status> {
+    async fn accept(
+        &self,
+        r: Request<pb::AcceptRequest>,
+    ) -> Result<Response<pb::AcceptResponse>, Status> {
         let r = r.into_inner();
         let reference = format!("FAKE-{}", r.idempotency_key);
         self.accepts.lock().unwrap().push(r);
@@ -158,7 +198,10 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
 
 impl FakePartner {
     /// Starts a partner declaring `required_fields` and behaving as told.
-    pub async fn start(behaviour: Behaviour, required_fields: Vec<pb::ApplicantField>) -> FakePartner {
+    pub async fn start(
+        behaviour: Behaviour,
+        required_fields: Vec<pb::ApplicantField>,
+    ) -> FakePartner {
         let quotes = Arc::new(Mutex::new(Vec::new()));
         let accepts = Arc::new(Mutex::new(Vec::new()));
         let description = pb::AdapterDescription {
@@ -173,15 +216,28 @@ impl FakePartner {
             required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
             supports_accept: true,
         };
-        let service = FakeService { behaviour, description, quotes: quotes.clone(), accepts: accepts.clone() };
+        let service = FakeService {
+            behaviour,
+            description,
+            quotes: quotes.clone(),
+            accepts: accepts.clone(),
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(service))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+                .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(
+                    service,
+                ))
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                ),
         );
-        FakePartner { addr, quotes, accepts }
+        FakePartner {
+            addr,
+            quotes,
+            accepts,
+        }
     }
 
     /// The quotes received so far.
@@ -202,13 +258,18 @@ impl FakePartner {
 
 /// A `kind = "remote"` entry.
 pub fn remote_spec(id: &str, endpoint: &str, timeout_ms: u64) -> AdapterSpec {
-    let text = format!("id = {id:?}\nkind = \"remote\"\nendpoint = {endpoint:?}\ntimeout_ms = {timeout_ms}\n");
+    let text = format!(
+        "id = {id:?}\nkind = \"remote\"\nendpoint = {endpoint:?}\ntimeout_ms = {timeout_ms}\n"
+    );
     toml::from_str(&text).expect("valid remote entry")
 }
 
 /// Money in CNY minor units.
 pub fn cny(n: i64) -> pb::Money {
-    pb::Money { currency_code: "CNY".into(), amount_minor: n }
+    pb::Money {
+        currency_code: "CNY".into(),
+        amount_minor: n,
+    }
 }
 
 /// A well-formed partner offer: 12-month annuity at `rate_bps`, probability `p`.
@@ -224,7 +285,10 @@ pub fn partner_offer(reference: &str, principal: i64, rate_bps: i32, p: f64) -> 
         stated_apr_bps: rate_bps,
         nominal_rate_bps: rate_bps,
         approval_probability: p,
-        valid_for: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+        valid_for: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
         ..Default::default()
     }
 }
@@ -250,7 +314,10 @@ pub fn refused_borrower() -> pb::RouteFinancingRequest {
             consent: Some(pb::Consent {
                 share_with_partners: true,
                 consent_version: "2026-01".into(),
-                given_at: Some(prost_types::Timestamp { seconds: 1_790_000_000, nanos: 0 }),
+                given_at: Some(prost_types::Timestamp {
+                    seconds: 1_790_000_000,
+                    nanos: 0,
+                }),
                 recipients: vec![],
             }),
         }),
@@ -276,7 +343,10 @@ pub fn refused_borrower() -> pb::RouteFinancingRequest {
 
 /// A config with the given channels only (and defaults elsewhere).
 pub fn config_with(adapters: Vec<AdapterSpec>) -> Config {
-    Config { adapters, ..Config::default() }
+    Config {
+        adapters,
+        ..Config::default()
+    }
 }
 
 /// The built-in channels of the embedded default.

@@ -67,7 +67,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -78,9 +81,16 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config, listen } => serve(config.as_ref(), listen).await,
             Command::Migrate { config } => migrate(config.as_ref()).await,
-            Command::Config { command: ConfigCommand::Check { file } } => match Config::load(&file) {
+            Command::Config {
+                command: ConfigCommand::Check { file },
+            } => match Config::load(&file) {
                 Ok(c) => {
-                    println!("{}: ok ({} adapters, store {})", file.display(), c.adapters.len(), c.store.url);
+                    println!(
+                        "{}: ok ({} adapters, store {})",
+                        file.display(),
+                        c.adapters.len(),
+                        c.store.url
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

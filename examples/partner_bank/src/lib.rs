@@ -55,14 +55,29 @@ pub struct PartnerBank {
 
 impl PartnerBank {
     pub fn new(settings: Settings) -> Self {
-        Self { settings: Arc::new(settings), accepted: Arc::default() }
+        Self {
+            settings: Arc::new(settings),
+            accepted: Arc::default(),
+        }
     }
 
-    fn offer(&self, quote_id: &str, currency: &str, principal: i64, term: i32, score: i32) -> pb::PartnerOffer {
+    fn offer(
+        &self,
+        quote_id: &str,
+        currency: &str,
+        principal: i64,
+        term: i32,
+        score: i32,
+    ) -> pb::PartnerOffer {
         let s = &self.settings;
         let rate = s.base_rate_bps + 5 * (750 - score).max(0);
         let fee = principal * i64::from(s.upfront_fee_bps) / 10_000;
-        let money = |n| Some(pb::Money { currency_code: currency.to_owned(), amount_minor: n });
+        let money = |n| {
+            Some(pb::Money {
+                currency_code: currency.to_owned(),
+                amount_minor: n,
+            })
+        };
         pb::PartnerOffer {
             partner_offer_ref: format!("{}-{quote_id}-{term}", s.bank_id),
             product_kind: pb::ProductKind::PartnerLoan as i32,
@@ -77,8 +92,12 @@ impl PartnerBank {
             monthly_fee_rate_bps: 0,
             upfront_fee: money(fee),
             schedule: Vec::new(),
-            approval_probability: (1.0 / (1.0 + (-(f64::from(score) - 640.0) / 40.0).exp())).clamp(0.05, 0.95),
-            valid_for: Some(prost_types::Duration { seconds: 2 * 24 * 3600, nanos: 0 }),
+            approval_probability: (1.0 / (1.0 + (-(f64::from(score) - 640.0) / 40.0).exp()))
+                .clamp(0.05, 0.95),
+            valid_for: Some(prost_types::Duration {
+                seconds: 2 * 24 * 3600,
+                nanos: 0,
+            }),
             requires_collateral: false,
             disclosures: vec!["Offer subject to identity and income verification.".into()],
             nominal_rate_bps: rate,
@@ -88,9 +107,17 @@ impl PartnerBank {
 
 #[tonic::async_trait]
 impl pb::financing_adapter_server::FinancingAdapter for PartnerBank {
-    async fn describe(&self, _r: Request<pb::DescribeRequest>) -> Result<Response<pb::AdapterDescription>, Status> {
+    async fn describe(
+        &self,
+        _r: Request<pb::DescribeRequest>,
+    ) -> Result<Response<pb::AdapterDescription>, Status> {
         let s = &self.settings;
-        let cny = |n| Some(pb::Money { currency_code: "CNY".into(), amount_minor: n });
+        let cny = |n| {
+            Some(pb::Money {
+                currency_code: "CNY".into(),
+                amount_minor: n,
+            })
+        };
         Ok(Response::new(pb::AdapterDescription {
             adapter_id: s.bank_id.clone(),
             display_name: s.display_name.clone(),
@@ -100,12 +127,18 @@ impl pb::financing_adapter_server::FinancingAdapter for PartnerBank {
             max_amount: cny(30_000_000),
             min_term_months: s.terms.iter().copied().min().unwrap_or(12),
             max_term_months: s.terms.iter().copied().max().unwrap_or(12),
-            required_fields: vec![pb::ApplicantField::CreditScore as i32, pb::ApplicantField::Employment as i32],
+            required_fields: vec![
+                pb::ApplicantField::CreditScore as i32,
+                pb::ApplicantField::Employment as i32,
+            ],
             supports_accept: true,
         }))
     }
 
-    async fn quote(&self, request: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
+    async fn quote(
+        &self,
+        request: Request<pb::QuoteRequest>,
+    ) -> Result<Response<pb::QuoteResponse>, Status> {
         let s = &self.settings;
         if !s.latency.is_zero() {
             tokio::time::sleep(s.latency).await;
@@ -115,8 +148,15 @@ impl pb::financing_adapter_server::FinancingAdapter for PartnerBank {
             return Err(Status::invalid_argument("requested_amount is required"));
         };
         let score = q.applicant.as_ref().and_then(|a| a.credit_score);
-        let decline = |why: &str| Ok(Response::new(pb::QuoteResponse { offers: vec![], decline_reason: why.into() }));
-        let Some(score) = score else { return decline("credit score required") };
+        let decline = |why: &str| {
+            Ok(Response::new(pb::QuoteResponse {
+                offers: vec![],
+                decline_reason: why.into(),
+            }))
+        };
+        let Some(score) = score else {
+            return decline("credit score required");
+        };
         if score < s.min_credit_score {
             return decline("below our score threshold");
         }
@@ -130,19 +170,35 @@ impl pb::financing_adapter_server::FinancingAdapter for PartnerBank {
             .filter(|t| (q.min_term_months..=q.max_term_months).contains(t))
             .map(|t| self.offer(&q.quote_id, &amount.currency_code, principal, *t, score))
             .collect::<Vec<_>>();
-        let decline_reason = if offers.is_empty() { "no product in the requested terms".into() } else { String::new() };
-        Ok(Response::new(pb::QuoteResponse { offers, decline_reason }))
+        let decline_reason = if offers.is_empty() {
+            "no product in the requested terms".into()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::QuoteResponse {
+            offers,
+            decline_reason,
+        }))
     }
 
-    async fn accept(&self, request: Request<pb::AcceptRequest>) -> Result<Response<pb::AcceptResponse>, Status> {
+    async fn accept(
+        &self,
+        request: Request<pb::AcceptRequest>,
+    ) -> Result<Response<pb::AcceptResponse>, Status> {
         let r = request.into_inner();
         if r.idempotency_key.is_empty() {
             return Err(Status::invalid_argument("idempotency_key is required"));
         }
-        if !r.partner_offer_ref.starts_with(&format!("{}-", self.settings.bank_id)) {
+        if !r
+            .partner_offer_ref
+            .starts_with(&format!("{}-", self.settings.bank_id))
+        {
             return Err(Status::not_found("unknown partner_offer_ref"));
         }
-        let mut accepted = self.accepted.lock().map_err(|_| Status::internal("state poisoned"))?;
+        let mut accepted = self
+            .accepted
+            .lock()
+            .map_err(|_| Status::internal("state poisoned"))?;
         let n = accepted.len();
         let answer = accepted
             .entry(r.idempotency_key)
@@ -163,11 +219,18 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::financing_adapter_server::FinancingAdapterServer<PartnerBank>>().await;
+    health
+        .set_serving::<pb::financing_adapter_server::FinancingAdapterServer<PartnerBank>>()
+        .await;
     tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(PartnerBank::new(settings)))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(
+            PartnerBank::new(settings),
+        ))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
 }
 
