@@ -40,6 +40,14 @@ pub enum ServeError {
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
+/// Every service on the router's port, as reflection lists them.
+const SERVED: [&str; 5] = [
+    ROUTER,
+    REVIEW,
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
 
 /// Runs the router on `listener` until `shutdown` completes, then drains
 /// (bounded by `server.shutdown_grace_ms`) and flushes the store.
@@ -79,10 +87,21 @@ pub async fn run(
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out);
 
+    // Both reflection versions list exactly the services this port serves
+    // (not the FinancingAdapter contract, which partners implement).
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
+        let mut b = tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
             .register_encoded_file_descriptor_set(finroute_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            );
+        for name in SERVED {
+            b = b.with_service_name(name);
+        }
+        b
     };
     let reflection_v1 = reflection()
         .build_v1()
