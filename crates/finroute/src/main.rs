@@ -139,13 +139,23 @@ async fn migrate(config: Option<&PathBuf>) -> ExitCode {
     };
     match finroute_store::Store::migrate(&config.store.url).await {
         Ok(()) => {
-            println!("migrations applied to {}", config.store.url);
+            println!("migrations applied to {}", redacted(&config.store.url));
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A store URL fit to print: any `user:password@` is masked.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -170,5 +180,20 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_urls_are_printed_without_credentials() {
+        assert_eq!(
+            super::redacted("postgres://u:secret@db:5432/x"),
+            "postgres://***@db:5432/x"
+        );
+        assert_eq!(
+            super::redacted("sqlite://finroute.db"),
+            "sqlite://finroute.db"
+        );
     }
 }
