@@ -487,3 +487,39 @@ async fn reflection_v1alpha_lists_every_service_for_grpcurl() {
         assert!(names.contains(want), "{want} not in {names:?}");
     }
 }
+
+#[tokio::test]
+async fn the_router_recomputes_apr_and_enforces_the_regions_rate_cap() {
+    // The "7.2 % a year" installment ad: 0.60 %/month flat fee over 12 months.
+    let mut flat = partner_offer("p-flat", 1_000_000, 720, 0.7);
+    flat.repayment_method = pb::RepaymentMethod::FlatFeeInstallment as i32;
+    flat.monthly_fee_rate_bps = 60;
+    flat.nominal_rate_bps = 0;
+    // 30 % a year for a CN-31 borrower: above the 2400 bp cap.
+    let usurious = partner_offer("p-3000", 1_000_000, 3000, 0.9);
+    let partner = FakePartner::start(
+        Behaviour::Offers(vec![flat, usurious]),
+        vec![ApplicantField::CreditScore],
+    )
+    .await;
+    let router = TestRouter::start(config_with(vec![partner.spec("bank-ad", 500)])).await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert_eq!(r.offers.len(), 1, "{:?}", r.channel_reports);
+    let o = &r.offers[0];
+    assert_eq!(o.partner_offer_ref, "p-flat");
+    assert_eq!(o.stated_apr_bps, 720);
+    assert_eq!(o.apr_bps, 1303, "the true APR of the cash flows");
+    assert!(
+        o.warnings
+            .contains(&(pb::OfferWarning::StatedAprUnderstated as i32))
+    );
+    let report = &r.channel_reports[0];
+    assert_eq!((report.offers_returned, report.offers_rejected), (2, 1));
+    assert!(report.detail.contains("p-3000"), "{}", report.detail);
+}
