@@ -21,7 +21,10 @@
 //! Offers withheld as unaffordable are explained too (ranking.md section 3):
 //! a sentence under the `DEBT_TO_INCOME_TOO_HIGH` factor, which is added for
 //! them when the primary line gave other reasons.
+//!
+//! Every text is a `catalog::Message`, worded per locale in `src/catalog/`.
 
+use crate::catalog::{self, Effect, LineNumbers, Message, Withheld};
 use crate::domain::{
     ChannelReport, ChannelStatus, Explanation, Factor, FinancingRequest, Locale, Offer,
     ProductKind, RefusalReason, Suggestion, SuggestionKind,
@@ -33,7 +36,7 @@ use crate::rank::STRONG_ODDS;
 use crate::rejection::{RejectReason, Rejection};
 use crate::scenario::{self, Outlook};
 use crate::schedule::MAX_TERM_MONTHS;
-use crate::wording;
+use crate::wording::Percent;
 
 /// Odds thresholds tried in turn for amount and term suggestions.
 const THRESHOLDS: [f64; 2] = [STRONG_ODDS, 0.5];
@@ -70,30 +73,27 @@ pub fn explain(
         .filter(|r| r.reason == RejectReason::Unaffordable)
         .count();
 
+    let withheld_note = (unaffordable > 0).then(|| Withheld {
+        count: unaffordable,
+        limit: Percent::odds(policy.affordability_hard_limit),
+    });
+
+    let factor = |reason, msg: Message<'_>| Factor {
+        reason,
+        text: catalog::render(&msg, locale),
+    };
+    let line = line_numbers(req);
     let mut factors: Vec<Factor> = reasons
         .iter()
-        .map(|&reason| Factor {
-            reason,
-            text: factor_text(req, reason, locale),
-        })
+        .map(|&reason| factor(reason, factor_message(reason, line, withheld_note)))
         .collect();
-    if unaffordable > 0 {
-        let text = withheld_text(unaffordable, policy, locale);
-        match factors
-            .iter_mut()
-            .find(|f| f.reason == RefusalReason::DebtToIncomeTooHigh)
-        {
-            Some(f) => {
-                if locale == Locale::En {
-                    f.text.push(' ');
-                }
-                f.text.push_str(&text);
-            }
-            None => factors.push(Factor {
-                reason: RefusalReason::DebtToIncomeTooHigh,
-                text,
-            }),
-        }
+    if let Some(w) = withheld_note
+        && !reasons.contains(&RefusalReason::DebtToIncomeTooHigh)
+    {
+        factors.push(factor(
+            RefusalReason::DebtToIncomeTooHigh,
+            Message::FactorWithheld(w),
+        ));
     }
 
     let pool = Pool {
@@ -110,30 +110,20 @@ pub fn explain(
     suggestions.extend(installment(offers, locale));
     suggestions.extend(share_with_partners(reports, locale));
     if reasons.contains(&RefusalReason::ApplicationVelocity) {
-        let cost = wording::rate_bps(policy.inquiry_cost_bps, locale);
-        suggestions.push(plain(
-            SuggestionKind::Wait,
-            match locale {
-                Locale::En => format!(
-                    "wait before applying again: each application costs about {cost} of APR in hard inquiries and waiting"
-                ),
-                Locale::ZhCn => format!(
-                    "暂缓再次申请：每次申请（征信查询与等待）约折合 {cost} 的年化利率成本"
-                ),
-            },
-        ));
+        let msg = Message::SuggestWait {
+            inquiry_cost: Percent::rate_bps(policy.inquiry_cost_bps),
+        };
+        suggestions.push(plain(SuggestionKind::Wait, &msg, locale));
     } else if reasons.contains(&RefusalReason::SystemError) {
         suggestions.push(plain(
             SuggestionKind::Wait,
-            match locale {
-                Locale::En => "try again later: the primary line could not decide",
-                Locale::ZhCn => "稍后重试：主额度暂时未能作出决定",
-            }
-            .into(),
+            &Message::SuggestRetryLater,
+            locale,
         ));
     }
     if reasons.contains(&RefusalReason::DynamicLineAdjustment) {
-        suggestions.push(appeal(req, locale));
+        let msg = Message::SuggestAppeal { line };
+        suggestions.push(plain(SuggestionKind::Appeal, &msg, locale));
     }
     Explanation {
         factors,
@@ -158,6 +148,17 @@ struct Gain {
     offers: i64,
     /// Of the scenario's offers at or above the threshold, how many are withheld today.
     unlocked: i64,
+}
+
+impl Gain {
+    /// The gain as the catalog words it, at `threshold`.
+    fn effect(self, threshold: f64) -> Effect {
+        Effect {
+            threshold: Percent::odds(threshold),
+            offers: self.offers,
+            unlocked: (self.unlocked > 0).then_some(self.unlocked),
+        }
+    }
 }
 
 impl Pool<'_> {
@@ -244,16 +245,11 @@ impl Pool<'_> {
             scenario::at_amount(o, a, applicant, self.policy, &self.model)
         })?;
         let amount = Money::new(requested.currency, amount);
-        let shown = amount.display_major();
-        let text = effect_text(
-            locale,
-            match locale {
-                Locale::En => format!("lower the amount to {shown}"),
-                Locale::ZhCn => format!("将金额降至 {shown}"),
-            },
-            threshold,
-            gain,
-        );
+        let msg = Message::SuggestLowerAmount {
+            amount,
+            effect: gain.effect(threshold),
+        };
+        let text = catalog::render(&msg, locale);
         Some(Suggestion {
             kind: SuggestionKind::LowerAmount,
             text,
@@ -280,15 +276,11 @@ impl Pool<'_> {
             scenario::at_term(o, t, applicant, self.policy, &self.model)
                 .unwrap_or_else(|| scenario::current(o, self.policy))
         })?;
-        let text = effect_text(
-            locale,
-            match locale {
-                Locale::En => format!("choose a {term}-month term"),
-                Locale::ZhCn => format!("选择 {term} 个月期限"),
-            },
-            threshold,
-            gain,
-        );
+        let msg = Message::SuggestLongerTerm {
+            term_months: term,
+            effect: gain.effect(threshold),
+        };
+        let text = catalog::render(&msg, locale);
         Some(Suggestion {
             kind: SuggestionKind::LongerTerm,
             text,
@@ -299,27 +291,6 @@ impl Pool<'_> {
             offer_id: None,
         })
     }
-}
-
-/// "lower the amount to 6 000 CNY: 3 more offers above 80 % odds".
-fn effect_text(locale: Locale, action: String, threshold: f64, gain: Gain) -> String {
-    let t = wording::odds(threshold, locale);
-    let n = gain.offers;
-    let mut text = match locale {
-        Locale::En => format!(
-            "{action}: {n} more {} above {t} odds",
-            if n == 1 { "offer" } else { "offers" }
-        ),
-        Locale::ZhCn => format!("{action}：获批概率 {t} 以上的报价多 {n} 个"),
-    };
-    if gain.unlocked > 0 {
-        let k = gain.unlocked;
-        text.push_str(&match locale {
-            Locale::En => format!(", including {k} withheld today as unaffordable"),
-            Locale::ZhCn => format!("，其中 {k} 个目前因超出负担能力未予展示"),
-        });
-    }
-    text
 }
 
 /// A round step for suggested amounts: two significant digits of the major
@@ -339,27 +310,19 @@ fn use_collateral(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         .filter(|o| o.product_kind != ProductKind::SecuredLoan)
         .map(|o| o.apr_bps)
         .min();
-    let apr = wording::rate_bps(secured.apr_bps, locale);
-    let odds = wording::odds(secured.approval_odds, locale);
-    let (name, adapter) = (&secured.product_name, &secured.adapter_id);
-    let mut text = match locale {
-        Locale::En => format!("pledge collateral for {name} ({adapter}): APR {apr} at {odds} odds"),
-        Locale::ZhCn => {
-            format!("抵押资产申请 {name}（{adapter}）：年化利率 {apr}，获批概率 {odds}")
-        }
+    let saving = best_unsecured
+        .filter(|&unsecured| unsecured > secured.apr_bps)
+        .map(|unsecured| Percent::rate(f64::from(unsecured) - f64::from(secured.apr_bps)));
+    let msg = Message::SuggestCollateral {
+        name: &secured.product_name,
+        adapter: &secured.adapter_id,
+        apr: Percent::rate_bps(secured.apr_bps),
+        odds: Percent::odds(secured.approval_odds),
+        saving,
     };
-    if let Some(unsecured) = best_unsecured
-        && unsecured > secured.apr_bps
-    {
-        let diff = wording::rate(f64::from(unsecured) - f64::from(secured.apr_bps), locale);
-        text.push_str(&match locale {
-            Locale::En => format!(", {diff} below the best unsecured offer"),
-            Locale::ZhCn => format!("，比最优无抵押报价低 {diff}"),
-        });
-    }
     Some(Suggestion {
         kind: SuggestionKind::UseCollateral,
-        text,
+        text: catalog::render(&msg, locale),
         amount: None,
         term_months: None,
         offers_gained: 0,
@@ -373,25 +336,18 @@ fn installment(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         .iter()
         .filter(|o| o.product_kind == ProductKind::Installment)
         .min_by_key(|o| o.term_months)?;
-    let n = offer.term_months;
-    let payment = offer.first_payment.display_major();
-    let apr = wording::rate_bps(offer.apr_bps, locale);
-    let (name, adapter) = (&offer.product_name, &offer.adapter_id);
-    let text = match locale {
-        Locale::En => format!(
-            "for a short need, {name} ({adapter}): {n} payments starting at {payment}, APR {apr}"
-        ),
-        Locale::ZhCn => {
-            format!(
-                "短期资金需求可选 {name}（{adapter}）：分 {n} 期，首期 {payment}，年化利率 {apr}"
-            )
-        }
+    let msg = Message::SuggestInstallment {
+        name: &offer.product_name,
+        adapter: &offer.adapter_id,
+        payments: offer.term_months,
+        first_payment: offer.first_payment,
+        apr: Percent::rate_bps(offer.apr_bps),
     };
     Some(Suggestion {
         kind: SuggestionKind::Installment,
-        text,
+        text: catalog::render(&msg, locale),
         amount: None,
-        term_months: Some(n),
+        term_months: Some(offer.term_months),
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: Some(offer.offer_id.clone()),
@@ -408,60 +364,24 @@ fn share_with_partners(reports: &[ChannelReport], locale: Locale) -> Option<Sugg
     if ids.is_empty() {
         return None;
     }
-    let k = ids.len();
-    let text = match locale {
-        Locale::En => format!(
-            "allow sharing with {k} more partner {} ({}) to receive their offers",
-            if k == 1 {
-                "institution"
-            } else {
-                "institutions"
-            },
-            ids.join(", ")
-        ),
-        Locale::ZhCn => format!(
-            "同意向另外 {k} 家合作机构（{}）共享信息，即可获得其报价",
-            ids.join("、")
-        ),
-    };
-    Some(plain(SuggestionKind::ShareWithPartners, text))
+    let msg = Message::SuggestSharing { adapters: &ids };
+    Some(plain(SuggestionKind::ShareWithPartners, &msg, locale))
 }
 
-fn appeal(req: &FinancingRequest, locale: Locale) -> Suggestion {
-    let line = line_numbers(req, locale);
-    let text = match locale {
-        Locale::En => format!("appeal the line reduction if your situation has not changed{line}"),
-        Locale::ZhCn => format!("如情况未变，可对额度下调提出申诉{line}"),
-    };
-    plain(SuggestionKind::Appeal, text)
+/// The drawable amount and the line, when the primary line gave both.
+fn line_numbers(req: &FinancingRequest) -> Option<LineNumbers> {
+    let d = req.primary_decision.as_ref()?;
+    Some(LineNumbers {
+        drawable: d.drawable_amount?,
+        line: d.displayed_line?,
+    })
 }
 
-/// " (drawable now: 2 000 CNY of a 10 000 CNY line)" when both are known.
-fn line_numbers(req: &FinancingRequest, locale: Locale) -> String {
-    let Some(d) = req.primary_decision.as_ref() else {
-        return String::new();
-    };
-    match (d.drawable_amount, d.displayed_line) {
-        (Some(drawable), Some(line)) => match locale {
-            Locale::En => format!(
-                " (drawable now: {} of a {} line)",
-                drawable.display_major(),
-                line.display_major()
-            ),
-            Locale::ZhCn => format!(
-                "（当前可用 {}，额度 {}）",
-                drawable.display_major(),
-                line.display_major()
-            ),
-        },
-        _ => String::new(),
-    }
-}
-
-fn plain(kind: SuggestionKind, text: String) -> Suggestion {
+/// A suggestion with nothing but its kind and its text.
+fn plain(kind: SuggestionKind, msg: &Message<'_>, locale: Locale) -> Suggestion {
     Suggestion {
         kind,
-        text,
+        text: catalog::render(msg, locale),
         amount: None,
         term_months: None,
         offers_gained: 0,
@@ -470,65 +390,22 @@ fn plain(kind: SuggestionKind, text: String) -> Suggestion {
     }
 }
 
-fn factor_text(req: &FinancingRequest, reason: RefusalReason, locale: Locale) -> String {
+/// The factor text of `reason`; `withheld` (offers withheld as unaffordable,
+/// ranking.md section 3) is told under `DEBT_TO_INCOME_TOO_HIGH`.
+fn factor_message(
+    reason: RefusalReason,
+    line: Option<LineNumbers>,
+    withheld: Option<Withheld>,
+) -> Message<'static> {
     use RefusalReason::*;
-    match (reason, locale) {
-        (DynamicLineAdjustment, Locale::En) => format!(
-            "Your credit line was lowered in a periodic review, so this draw is above what you can draw now{}.",
-            line_numbers(req, locale)
-        ),
-        (DynamicLineAdjustment, Locale::ZhCn) => format!(
-            "您的额度在定期评估中被下调，本次支用超出了当前可用额度{}。",
-            line_numbers(req, locale)
-        ),
-        (CreditScoreBelowThreshold, Locale::En) => {
-            "Your credit score is below what the primary line requires for this amount.".into()
-        }
-        (CreditScoreBelowThreshold, Locale::ZhCn) => {
-            "您的信用评分低于主额度对该金额的要求。".into()
-        }
-        (DebtToIncomeTooHigh, Locale::En) => {
-            "Your existing repayments are high compared with your income.".into()
-        }
-        (DebtToIncomeTooHigh, Locale::ZhCn) => "您现有的月还款额相对收入偏高。".into(),
-        (ApplicationVelocity, Locale::En) => {
-            "You applied for credit several times in a short period.".into()
-        }
-        (ApplicationVelocity, Locale::ZhCn) => "您近期在短时间内多次申请信贷。".into(),
-        (InsufficientHistory, Locale::En) => {
-            "There is not yet enough repayment history on your account.".into()
-        }
-        (InsufficientHistory, Locale::ZhCn) => "您的账户还款记录尚不足。".into(),
-        (PolicyRestriction, Locale::En) => {
-            "A lending policy restricts this draw (for example its purpose or your region).".into()
-        }
-        (PolicyRestriction, Locale::ZhCn) => {
-            "贷款政策限制了本次支用（例如用途或地区）。".into()
-        }
-        (SystemError, Locale::En) => {
-            "The primary line could not decide because of a system error; this says nothing about you.".into()
-        }
-        (SystemError, Locale::ZhCn) => {
-            "主额度因系统错误未能作出决定，这与您的资质无关。".into()
-        }
-    }
-}
-
-/// Why offers were withheld as unaffordable (ranking.md section 3).
-fn withheld_text(count: usize, policy: &PricingPolicy, locale: Locale) -> String {
-    let limit = wording::odds(policy.affordability_hard_limit, locale);
-    match locale {
-        Locale::En => format!(
-            "{count} {} not shown because the repayments, with your existing debts, would take more than {limit} of your income in a bad month.",
-            if count == 1 {
-                "offer was"
-            } else {
-                "offers were"
-            }
-        ),
-        Locale::ZhCn => {
-            format!("有 {count} 个报价未予展示：加上现有债务，其月供将超过收入欠佳月份的 {limit}。")
-        }
+    match reason {
+        DynamicLineAdjustment => Message::FactorLineReduced { line },
+        CreditScoreBelowThreshold => Message::FactorCreditScore,
+        DebtToIncomeTooHigh => Message::FactorDebtToIncome { withheld },
+        ApplicationVelocity => Message::FactorApplicationVelocity,
+        InsufficientHistory => Message::FactorInsufficientHistory,
+        PolicyRestriction => Message::FactorPolicyRestriction,
+        SystemError => Message::FactorSystemError,
     }
 }
 

@@ -11,6 +11,10 @@
 //! [`estimate_odds`]) gives an [`Offer`] or a [`Rejection`]; after the
 //! fan-out, [`finalize()`] ranks ([`rank_offers`]), plans
 //! ([`application_plan`]) and explains ([`explain()`]).
+//!
+//! Every human-readable text is built as a `catalog::Message` and written
+//! in the request's locale by that locale's message catalog
+//! (`src/catalog/`); the domain code holds no borrower-facing wording.
 
 pub mod affordability;
 pub mod apr;
@@ -26,6 +30,7 @@ pub mod rank;
 pub mod rejection;
 pub mod schedule;
 
+mod catalog;
 mod scenario;
 mod wording;
 

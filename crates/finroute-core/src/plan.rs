@@ -3,11 +3,13 @@
 //! expected cost of applying until the first approval (see `rank`); the plan
 //! is its shortest prefix whose chance of at least one approval,
 //! `1 - prod(1 - p_k)`, reaches [`PLAN_TARGET_PROBABILITY`] (or every offer).
+//! The summary is a `catalog::Message`, worded per locale in `src/catalog/`.
 
+use crate::catalog::{self, Message};
 use crate::domain::{ApplicationPlan, Locale, Offer};
 use crate::policy::PricingPolicy;
 use crate::rank::{balanced_order, odds_of};
-use crate::wording;
+use crate::wording::Percent;
 
 /// The plan stops once at least one approval is this likely.
 pub const PLAN_TARGET_PROBABILITY: f64 = 0.95;
@@ -67,37 +69,30 @@ fn summary(
     expected_apr_bps: i32,
     locale: Locale,
 ) -> String {
-    let Some(first) = first.map(|i| &offers[i]) else {
-        return match locale {
-            Locale::En => "No offer to apply for.".into(),
-            Locale::ZhCn => "暂无可申请的报价。".into(),
-        };
+    let msg = match first.map(|i| &offers[i]) {
+        None => Message::PlanEmpty,
+        Some(first) => {
+            let (name, adapter) = (first.product_name.as_str(), first.adapter_id.as_str());
+            let chance = Percent::odds(probability);
+            let apr = Percent::rate_bps(expected_apr_bps);
+            match steps {
+                1 => Message::PlanSingle {
+                    name,
+                    adapter,
+                    chance,
+                    apr,
+                },
+                _ => Message::PlanSequence {
+                    name,
+                    adapter,
+                    more: steps.saturating_sub(1),
+                    chance,
+                    apr,
+                },
+            }
+        }
     };
-    let name = &first.product_name;
-    let adapter = &first.adapter_id;
-    let chance = wording::odds(probability, locale);
-    let apr = wording::rate_bps(expected_apr_bps, locale);
-    let more = steps.saturating_sub(1);
-    match (steps, locale) {
-        (1, Locale::En) => {
-            format!("Apply to {name} ({adapter}): {chance} chance of approval at APR {apr}.")
-        }
-        (1, Locale::ZhCn) => {
-            format!("申请 {name}（{adapter}）：获批概率 {chance}，年化利率 {apr}。")
-        }
-        (2, Locale::En) => format!(
-            "Apply to {name} ({adapter}) first and, if refused, to the next offer: \
-             {chance} chance of at least one approval, expected APR {apr}."
-        ),
-        (_, Locale::En) => format!(
-            "Apply to {name} ({adapter}) first and, if refused, to the next {more} in order: \
-             {chance} chance of at least one approval, expected APR {apr}."
-        ),
-        (_, Locale::ZhCn) => format!(
-            "先申请 {name}（{adapter}），如被拒再依次申请其后 {more} 个：\
-             至少一个获批的概率 {chance}，预期年化利率 {apr}。"
-        ),
-    }
+    catalog::render(&msg, locale)
 }
 
 #[cfg(test)]

@@ -19,13 +19,16 @@
 //!
 //! Ties break on `offer_id`, then `adapter_id`, then `partner_offer_ref`:
 //! the order is deterministic.
+//!
+//! Reasons are `catalog::Message`s, worded per locale in `src/catalog/`.
 
 use std::cmp::Ordering;
 
+use crate::catalog::{self, Message};
 use crate::domain::{Locale, Offer, OfferWarning, Strategy};
 use crate::odds::MIN_ODDS;
 use crate::policy::PricingPolicy;
-use crate::wording;
+use crate::wording::Percent;
 
 /// Rank penalty, in bp of APR, per percentage point of debt-to-income above
 /// the affordability warning threshold.
@@ -176,112 +179,62 @@ fn reasons_for(
     policy: &PricingPolicy,
     locale: Locale,
 ) -> Vec<String> {
-    let apr = wording::rate_bps(offer.apr_bps, locale);
-    let odds = wording::odds(odds_of(offer), locale);
+    let apr = Percent::rate_bps(offer.apr_bps);
+    let odds = Percent::odds(odds_of(offer));
     let first = offer.rank == 1;
     let alone = ranked.len() == 1;
     let mut reasons = Vec::with_capacity(4);
+    let mut say = |msg: Message<'_>| reasons.push(catalog::render(&msg, locale));
 
-    reasons.push(match (strategy, first, locale) {
-        (Strategy::Balanced, true, Locale::En) => format!(
-            "best balance of cost and approval odds: APR {apr} at {odds} odds, expected cost {}",
-            wording::rate(offer.score, locale)
-        ),
-        (Strategy::Balanced, true, Locale::ZhCn) => format!(
-            "成本与获批概率的最佳平衡：年化利率 {apr}，获批概率 {odds}，预期成本 {}",
-            wording::rate(offer.score, locale)
-        ),
-        (Strategy::Balanced, false, _) => {
-            let extra = f64::from(policy.inquiry_cost_bps) / odds_of(offer).max(MIN_ODDS);
-            let cost = wording::rate(offer.score, locale);
-            let extra = wording::rate(extra, locale);
-            match locale {
-                Locale::En => format!(
-                    "expected cost {cost}: APR {apr} plus {extra} for the chance of a refusal at {odds} odds"
-                ),
-                Locale::ZhCn => format!(
-                    "预期成本 {cost}：年化利率 {apr}，加上获批概率 {odds} 下被拒风险折合 {extra}"
-                ),
+    say(match (strategy, first) {
+        (Strategy::Balanced, true) => Message::RankBalancedFirst {
+            apr,
+            odds,
+            cost: Percent::rate(offer.score),
+        },
+        (Strategy::Balanced, false) => Message::RankBalanced {
+            cost: Percent::rate(offer.score),
+            apr,
+            refusal_cost: Percent::rate(
+                f64::from(policy.inquiry_cost_bps) / odds_of(offer).max(MIN_ODDS),
+            ),
+            odds,
+        },
+        (Strategy::LowestCost, true) => Message::RankLowestCostFirst { apr },
+        (Strategy::LowestCost, false) => {
+            match i64::from(offer.apr_bps) - i64::from(facts.lowest_apr) {
+                0 => Message::RankAprEqualsLowest { apr, odds },
+                diff => Message::RankAprAboveLowest {
+                    apr,
+                    above: Percent::rate(diff as f64),
+                },
             }
         }
-        (Strategy::LowestCost, true, Locale::En) => format!("lowest APR: {apr}"),
-        (Strategy::LowestCost, true, Locale::ZhCn) => format!("年化利率最低：{apr}"),
-        (Strategy::LowestCost, false, _) => {
-            let diff = i64::from(offer.apr_bps) - i64::from(facts.lowest_apr);
-            match (diff, locale) {
-                (0, Locale::En) => {
-                    format!("APR {apr}, equal to the lowest; ranked by approval odds ({odds})")
-                }
-                (0, Locale::ZhCn) => {
-                    format!("年化利率 {apr}，与最低持平；按获批概率（{odds}）排序")
-                }
-                (_, Locale::En) => format!(
-                    "APR {apr}, {} above the lowest",
-                    wording::rate(diff as f64, locale)
-                ),
-                (_, Locale::ZhCn) => format!(
-                    "年化利率 {apr}，比最低高 {}",
-                    wording::rate(diff as f64, locale)
-                ),
-            }
-        }
-        (Strategy::HighestApproval, true, Locale::En) => format!("highest approval odds: {odds}"),
-        (Strategy::HighestApproval, true, Locale::ZhCn) => format!("获批概率最高：{odds}"),
-        (Strategy::HighestApproval, false, Locale::En) => {
-            format!("approval odds {odds}, APR {apr}")
-        }
-        (Strategy::HighestApproval, false, Locale::ZhCn) => {
-            format!("获批概率 {odds}，年化利率 {apr}")
-        }
+        (Strategy::HighestApproval, true) => Message::RankHighestApprovalFirst { odds },
+        (Strategy::HighestApproval, false) => Message::RankHighestApproval { odds, apr },
     });
 
     if alone {
-        reasons.push(
-            match locale {
-                Locale::En => "the only offer",
-                Locale::ZhCn => "唯一的报价",
-            }
-            .into(),
-        );
+        say(Message::RankOnlyOffer);
     } else {
         let said_lowest = strategy == Strategy::LowestCost && first;
         let said_likeliest = strategy == Strategy::HighestApproval && first;
         if offer.apr_bps == facts.lowest_apr {
             if !said_lowest {
-                reasons.push(
-                    match locale {
-                        Locale::En => "lowest APR of all offers",
-                        Locale::ZhCn => "所有报价中年化利率最低",
-                    }
-                    .into(),
-                );
+                say(Message::RankLowestApr);
             }
         } else if odds_of(offer) >= STRONG_ODDS && facts.lowest_strong_apr == Some(offer.apr_bps) {
-            let strong = wording::odds(STRONG_ODDS, locale);
-            reasons.push(match locale {
-                Locale::En => format!("lowest APR among offers with >= {strong} odds"),
-                Locale::ZhCn => format!("获批概率不低于 {strong} 的报价中年化利率最低"),
+            say(Message::RankLowestAprAmongLikely {
+                threshold: Percent::odds(STRONG_ODDS),
             });
         }
         if odds_of(offer) >= facts.highest_odds - ODDS_EPSILON && !said_likeliest {
-            reasons.push(
-                match locale {
-                    Locale::En => "highest approval odds of all offers",
-                    Locale::ZhCn => "所有报价中获批概率最高",
-                }
-                .into(),
-            );
+            say(Message::RankHighestOdds);
         }
         if let Some(d) = dominator(offer, ranked) {
-            reasons.push(match locale {
-                Locale::En => format!(
-                    "dominated by {} ({}): lower APR and higher odds",
-                    d.product_name, d.adapter_id
-                ),
-                Locale::ZhCn => format!(
-                    "劣于 {}（{}）：对方年化利率更低、获批概率更高",
-                    d.product_name, d.adapter_id
-                ),
+            say(Message::RankDominatedBy {
+                name: &d.product_name,
+                adapter: &d.adapter_id,
             });
         }
     }
@@ -290,28 +243,17 @@ fn reasons_for(
         .debt_to_income
         .is_some_and(|d| d > policy.affordability_warning)
     {
-        let limit = wording::odds(policy.affordability_warning, locale);
-        let penalty = affordability_penalty_bps(policy, offer.debt_to_income);
-        reasons.push(match (strategy, locale) {
-            (Strategy::Balanced, Locale::En) => format!(
-                "repayments would take over {limit} of income in a bad month: {} added to its cost",
-                wording::rate(penalty, locale)
-            ),
-            (Strategy::Balanced, Locale::ZhCn) => format!(
-                "月供将超过收入欠佳月份的 {limit}：成本加计 {}",
-                wording::rate(penalty, locale)
-            ),
-            (_, Locale::En) => {
-                format!("repayments would take over {limit} of income in a bad month")
-            }
-            (_, Locale::ZhCn) => format!("月供将超过收入欠佳月份的 {limit}"),
+        let penalty = (strategy == Strategy::Balanced)
+            .then(|| Percent::rate(affordability_penalty_bps(policy, offer.debt_to_income)));
+        say(Message::RankStretching {
+            limit: Percent::odds(policy.affordability_warning),
+            penalty,
         });
     }
     if offer.warnings.contains(&OfferWarning::StatedAprUnderstated) {
-        let stated = wording::rate_bps(offer.stated_apr_bps, locale);
-        reasons.push(match locale {
-            Locale::En => format!("ranked on the computed APR {apr}, not the stated {stated}"),
-            Locale::ZhCn => format!("按实际计算的年化利率 {apr} 排名，而非宣称的 {stated}"),
+        say(Message::RankAprUnderstated {
+            apr,
+            stated: Percent::rate_bps(offer.stated_apr_bps),
         });
     }
     reasons

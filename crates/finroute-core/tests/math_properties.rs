@@ -1,5 +1,7 @@
 //! Property tests of the money math: schedules always repay the principal
-//! exactly, and the APR solver always converges to a rate that zeroes the NPV.
+//! exactly, the APR solver always converges to a rate that zeroes the NPV,
+//! the IRR of a generated schedule recovers the rate it was built at within
+//! 0.01 bp, and the APR never falls when a fee or the nominal rate rises.
 
 use finroute_core::{
     AprError, Installment, RepaymentMethod, apr_from_cash_flows, build_schedule, check_schedule,
@@ -14,6 +16,48 @@ fn method() -> impl Strategy<Value = RepaymentMethod> {
         Just(RepaymentMethod::FlatFeeInstallment),
     ]
 }
+
+/// The methods that charge interest at the nominal rate (flat-fee
+/// installments ignore it).
+fn interest_method() -> impl Strategy<Value = RepaymentMethod> {
+    prop_oneof![
+        Just(RepaymentMethod::EqualInstallment),
+        Just(RepaymentMethod::EqualPrincipal),
+        Just(RepaymentMethod::InterestOnlyBalloon),
+    ]
+}
+
+/// Highest nominal rate the IRR-recovery properties generate (100 % a year).
+const MAX_RATE_BPS: i32 = 10_000;
+
+/// Rigorous bound, in bp of APR, on how far cent rounding can move the IRR of
+/// a schedule built at `rate_bps` away from `rate_bps`.
+///
+/// Every generated row satisfies `B_k = B_{k-1} (1 + r) + e_k - pay_k` exactly,
+/// with `r = rate_bps / 120_000` and `e_k` the rounding of that month's
+/// interest to the minor unit (`|e_k| <= 1/2`), and `B_n = 0`. So the NPV at
+/// `r` is `f(r) = sum_k e_k v^k` (`v = 1 / (1 + r)`), `|f(r)| <= n / 2`. The NPV
+/// is convex and decreasing in the rate (all payments >= 0), so the IRR `r*`
+/// lies within `|f(r)| / |f'(r)|` of `r` on either side, and
+/// `|f'(r)| = sum_k k pay_k v^(k+1) >= v sum_k pay_k v^k = v (P + f(r)) >= v (P - n/2)`.
+/// In bp of APR (`12 x 10_000 x r`): `120_000 (1 + r) n / (2 P - n)`, i.e.
+/// about `60_000 (1 + r) n / P`. The solver's own error (`|dx| < 1e-14`, about
+/// 1e-9 bp) and the f64 evaluation of the NPV (about 1e-8 bp at 600 rows) add
+/// far less than 0.001 bp.
+fn rounding_bound_bps(principal: i64, term: u32, rate_bps: i32) -> f64 {
+    let r = f64::from(rate_bps) / 120_000.0;
+    let n = f64::from(term);
+    120_000.0 * (1.0 + r) * n / (2.0 * principal as f64 - n)
+}
+
+/// Smallest principal (minor units) per month of term for which
+/// [`rounding_bound_bps`] is below 0.009 bp at any rate up to
+/// [`MAX_RATE_BPS`]: `60_000 x (1 + 1/12) / 0.009 = 7_222_223`. So a
+/// 12-month loan needs at least 866 667 major units, a 600-month one 4.3
+/// billion: below that, cent rounding alone can move the IRR by more than
+/// 0.01 bp (the bound is tight up to the luck of the rounding signs), and
+/// 0.01 bp is not a property the schedules can have.
+const PRINCIPAL_PER_MONTH: i64 = 7_300_000;
 
 fn payments_of(rows: &[Installment]) -> Vec<i64> {
     rows.iter().map(Installment::payment).collect()
@@ -122,5 +166,92 @@ proptest! {
         let a = apr_from_cash_flows(principal, &payments_of(&rows)).expect("priceable");
         // Rounding to the fen moves the IRR by at most a fraction of a bp here.
         prop_assert!((a.apr_bps - rate).abs() <= 1, "{} vs {}", a.apr_bps, rate);
+    }
+
+    /// Acceptance: the IRR of a generated schedule (no fees) recovers its
+    /// nominal rate within 0.01 bp, for principals large enough that cent
+    /// rounding cannot move it that far (see [`PRINCIPAL_PER_MONTH`]).
+    #[test]
+    fn irr_recovers_the_nominal_rate_within_a_hundredth_of_a_bp(
+        method in interest_method(),
+        (term, principal) in prop_oneof![1u32..=36, 1u32..=600].prop_flat_map(|term| {
+            let floor = PRINCIPAL_PER_MONTH * i64::from(term);
+            (Just(term), prop_oneof![floor..=floor * 4, floor..=1_000_000_000_000_000])
+        }),
+        rate in prop_oneof![0i32..=MAX_RATE_BPS, 1i32..=3_600, Just(MAX_RATE_BPS)],
+    ) {
+        prop_assert!(rounding_bound_bps(principal, term, rate) < 0.009);
+        let rows = build_schedule(method, principal, term, rate, 0).expect("valid terms");
+        let a = apr_from_cash_flows(principal, &payments_of(&rows)).expect("priceable");
+        let apr = 12.0 * a.monthly_rate * 10_000.0;
+        prop_assert!(
+            (apr - f64::from(rate)).abs() <= 0.01,
+            "{:?} {}x{} at {} bp: IRR {} bp", method, principal, term, rate, apr
+        );
+        prop_assert_eq!(a.apr_bps, rate);
+    }
+
+    /// The honest tolerance at any principal: the IRR is within
+    /// [`rounding_bound_bps`] (+ 0.001 bp for the solver) of the nominal rate.
+    #[test]
+    fn irr_is_within_the_rounding_bound_at_any_principal(
+        method in interest_method(),
+        principal in prop_oneof![1i64..=10_000, 1i64..=100_000_000, 1i64..=1_000_000_000_000],
+        term in prop_oneof![1u32..=36, 1u32..=600],
+        rate in 0i32..=MAX_RATE_BPS,
+    ) {
+        prop_assume!(2 * principal > i64::from(term));
+        let rows = build_schedule(method, principal, term, rate, 0).expect("valid terms");
+        let a = apr_from_cash_flows(principal, &payments_of(&rows)).expect("priceable");
+        let apr = 12.0 * a.monthly_rate * 10_000.0;
+        let bound = rounding_bound_bps(principal, term, rate) + 0.001;
+        prop_assert!(
+            (apr - f64::from(rate)).abs() <= bound,
+            "{:?} {}x{} at {} bp: IRR {} bp, bound {}", method, principal, term, rate, apr, bound
+        );
+    }
+
+    /// Acceptance: the APR is non-decreasing in the monthly fee rate, the
+    /// upfront fee and the nominal rate, each alone and all together, for
+    /// every repayment method.
+    #[test]
+    fn apr_is_monotone_in_fees_and_the_nominal_rate(
+        method in method(),
+        principal in prop_oneof![1i64..=10_000, 100_000i64..=100_000_000, 1i64..=1_000_000_000_000],
+        term in prop_oneof![1u32..=36, 1u32..=600],
+        rate in prop_oneof![0i32..=4_000, 0i32..=MAX_RATE_BPS],
+        more_rate in prop_oneof![0i32..=3, 0i32..=2_000],
+        fee in 0i32..=300,
+        more_fee in prop_oneof![0i32..=3, 0i32..=300],
+        upfront_bps in 0i64..=1_000,
+        more_upfront_bps in prop_oneof![0i64..=3, 0i64..=1_000],
+        which in 0u8..4,
+    ) {
+        let upfront = |bps: i64| (principal * bps / 10_000).min(principal - 1);
+        let apr = |rate: i32, fee: i32, upfront: i64| {
+            let rows = build_schedule(method, principal, term, rate, fee).expect("valid terms");
+            apr_from_cash_flows(principal - upfront, &payments_of(&rows))
+        };
+        let low = (rate, fee, upfront(upfront_bps));
+        // Raise one of the three (or all of them).
+        let high = match which {
+            0 => (rate + more_rate, fee, low.2),
+            1 => (rate, fee + more_fee, low.2),
+            2 => (rate, fee, upfront(upfront_bps + more_upfront_bps)),
+            _ => (rate + more_rate, fee + more_fee, upfront(upfront_bps + more_upfront_bps)),
+        };
+        let (l, h) = match (apr(low.0, low.1, low.2), apr(high.0, high.1, high.2)) {
+            (Ok(l), Ok(h)) => (l, h),
+            // Tiny principals with large upfront fees can be beyond an i32 of bp.
+            (_, Err(AprError::OutOfRange)) => return Ok(()),
+            (l, h) => return Err(TestCaseError::fail(format!("{l:?} {h:?}"))),
+        };
+        prop_assert!(
+            l.monthly_rate <= h.monthly_rate * (1.0 + 1e-12) + 1e-15,
+            "{:?} {}x{}: {:?} -> {:?} lowers the APR: {:?} > {:?}",
+            method, principal, term, low, high, l, h
+        );
+        prop_assert!(l.apr_bps <= h.apr_bps, "{:?} > {:?}", l, h);
+        prop_assert!(l.effective_annual_rate_bps <= h.effective_annual_rate_bps, "{:?} > {:?}", l, h);
     }
 }

@@ -236,19 +236,57 @@ fn expected_cost(order: &[&Offer], policy: &PricingPolicy) -> f64 {
     cost
 }
 
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    if n == 0 {
-        return vec![Vec::new()];
+/// The same expected cost over `(p_k, C_k)` pairs, for the brute force.
+fn expected_cost_of(order: &[usize], terms: &[(f64, f64)], h: f64) -> f64 {
+    let mut none_yet = 1.0;
+    let mut cost = 0.0;
+    for &i in order {
+        let (p, c) = terms[i];
+        cost += none_yet * (p * c + h);
+        none_yet *= 1.0 - p;
     }
-    let mut all = Vec::new();
-    for p in permutations(n - 1) {
-        for i in 0..=p.len() {
-            let mut q = p.clone();
-            q.insert(i, n - 1);
-            all.push(q);
+    cost
+}
+
+/// Calls `visit` with every permutation of `0..n` (Heap's algorithm, n! calls).
+fn for_each_permutation(n: usize, mut visit: impl FnMut(&[usize])) {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut c = vec![0usize; n];
+    visit(&order);
+    let mut i = 1;
+    while i < n {
+        if c[i] < i {
+            order.swap(if i % 2 == 0 { 0 } else { c[i] }, i);
+            visit(&order);
+            c[i] += 1;
+            i = 1;
+        } else {
+            c[i] = 0;
+            i += 1;
         }
     }
-    all
+}
+
+/// Up to 7 offers, mostly 6 or 7 (5040 orders), with odds and APRs drawn
+/// from a few values half the time so that ties and near-ties are common.
+fn offers_for_brute_force() -> impl Strategy<Value = Vec<Offer>> {
+    let apr = prop_oneof![
+        0i32..=4000,
+        prop::sample::select(vec![0, 900, 1200, 1500, 3600])
+    ];
+    let odds = prop_oneof![
+        0.01f64..=0.99,
+        prop::sample::select(vec![0.01, 0.1, 0.5, 0.9, 0.99])
+    ];
+    let dti = prop::option::of(prop_oneof![0.0f64..=0.9, Just(0.5), Just(0.6)]);
+    let n = prop_oneof![1 => 0usize..=5, 3 => 6usize..=7];
+    n.prop_flat_map(move |n| prop::collection::vec((apr.clone(), odds.clone(), dti.clone()), n))
+        .prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (apr, p, dti))| offer(i, apr, p, dti))
+                .collect()
+        })
 }
 
 proptest! {
@@ -308,19 +346,6 @@ proptest! {
     }
 
     #[test]
-    fn balanced_order_minimises_the_expected_cost(offers in offers(5)) {
-        let policy = policy();
-        let mut ranked = offers.clone();
-        rank_offers(&mut ranked, Ranking::Balanced, &policy, Locale::En);
-        let best = expected_cost(&ranked.iter().collect::<Vec<_>>(), &policy);
-        for perm in permutations(offers.len()) {
-            let order: Vec<&Offer> = perm.iter().map(|&i| &offers[i]).collect();
-            let cost = expected_cost(&order, &policy);
-            prop_assert!(best <= cost + 1e-6, "balanced {} > {} for {:?}", best, cost, perm);
-        }
-    }
-
-    #[test]
     fn plan_is_the_shortest_prefix_reaching_the_target(offers in offers(12)) {
         let policy = policy();
         let plan = application_plan(&offers, &policy, Locale::En);
@@ -338,5 +363,49 @@ proptest! {
             let max = ranked[..k].iter().map(|o| o.apr_bps).max().unwrap_or(0);
             prop_assert!(plan.expected_apr_bps >= min && plan.expected_apr_bps <= max);
         }
+    }
+}
+
+proptest! {
+    // Each case tries all n! <= 5040 orders: a modest number of cases keeps
+    // this to about a second in a debug build.
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Acceptance: the BALANCED order minimises
+    /// `sum_k prod_{j<k}(1 - p_j)(p_k C_k + h)` over ALL orders of up to 7 offers.
+    #[test]
+    fn balanced_order_minimises_the_expected_cost(
+        offers in offers_for_brute_force(),
+        inquiry_cost_bps in prop_oneof![Just(150), 0i32..=1_000],
+    ) {
+        let policy = PricingPolicy { inquiry_cost_bps, ..policy() };
+        let h = f64::from(policy.inquiry_cost_bps);
+        let mut ranked = offers.clone();
+        rank_offers(&mut ranked, Ranking::Balanced, &policy, Locale::En);
+        let best = expected_cost(&ranked.iter().collect::<Vec<_>>(), &policy);
+        let terms: Vec<(f64, f64)> = offers
+            .iter()
+            .map(|o| (o.approval_odds, f64::from(o.apr_bps) + affordability_penalty_bps(&policy, o.debt_to_income)))
+            .collect();
+        let mut cheapest = f64::INFINITY;
+        let mut cheapest_order = Vec::new();
+        let mut orders = 0usize;
+        for_each_permutation(offers.len(), |order| {
+            orders += 1;
+            let cost = expected_cost_of(order, &terms, h);
+            if cost < cheapest {
+                cheapest = cost;
+                cheapest_order = order.to_vec();
+            }
+        });
+        prop_assert_eq!(orders, (1..=offers.len()).product::<usize>());
+        prop_assert!(
+            best <= cheapest + 1e-9 * cheapest.abs().max(1.0),
+            "balanced {} ({:?}) > brute force {} ({:?})",
+            best,
+            ranked.iter().map(|o| o.offer_id.as_str()).collect::<Vec<_>>(),
+            cheapest,
+            cheapest_order
+        );
     }
 }

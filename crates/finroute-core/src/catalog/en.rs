@@ -1,0 +1,266 @@
+//! English texts (`Locale::En`): every [`Message`] in one exhaustive `match`.
+//!
+//! Conventions: a space before the percent sign ("13.03 %"); factors are
+//! sentences (capital, full stop), suggestions and rank reasons are clauses
+//! (lower case, no full stop); plurals by count.
+
+use std::fmt::{self, Formatter};
+
+use super::{Catalog, Effect, LineNumbers, Message, Withheld, write_list};
+use crate::wording::{Percent, ShownPercent};
+
+pub(super) static CATALOG: Catalog = Catalog {
+    percent_suffix: PERCENT,
+    write,
+};
+
+const PERCENT: &str = " %";
+
+fn p(x: Percent) -> ShownPercent {
+    x.with_suffix(PERCENT)
+}
+
+fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
+    match *msg {
+        // --- Refusal factors ---
+        Message::FactorLineReduced { line } => {
+            f.write_str(
+                "Your credit line was lowered in a periodic review, so this draw is above what you can draw now",
+            )?;
+            line_numbers(f, line)?;
+            f.write_str(".")
+        }
+        Message::FactorCreditScore => f.write_str(
+            "Your credit score is below what the primary line requires for this amount.",
+        ),
+        Message::FactorDebtToIncome { withheld } => {
+            f.write_str("Your existing repayments are high compared with your income.")?;
+            match withheld {
+                Some(w) => {
+                    f.write_str(" ")?;
+                    withheld_sentence(f, w)
+                }
+                None => Ok(()),
+            }
+        }
+        Message::FactorWithheld(w) => withheld_sentence(f, w),
+        Message::FactorApplicationVelocity => {
+            f.write_str("You applied for credit several times in a short period.")
+        }
+        Message::FactorInsufficientHistory => {
+            f.write_str("There is not yet enough repayment history on your account.")
+        }
+        Message::FactorPolicyRestriction => f.write_str(
+            "A lending policy restricts this draw (for example its purpose or your region).",
+        ),
+        Message::FactorSystemError => f.write_str(
+            "The primary line could not decide because of a system error; this says nothing about you.",
+        ),
+
+        // --- Suggestions ---
+        Message::SuggestLowerAmount { amount, effect } => {
+            write!(f, "lower the amount to {}", amount.display_major())?;
+            effect_clause(f, effect)
+        }
+        Message::SuggestLongerTerm {
+            term_months,
+            effect,
+        } => {
+            write!(f, "choose a {term_months}-month term")?;
+            effect_clause(f, effect)
+        }
+        Message::SuggestCollateral {
+            name,
+            adapter,
+            apr,
+            odds,
+            saving,
+        } => {
+            let (apr, odds) = (p(apr), p(odds));
+            write!(
+                f,
+                "pledge collateral for {name} ({adapter}): APR {apr} at {odds} odds"
+            )?;
+            match saving {
+                Some(diff) => write!(f, ", {} below the best unsecured offer", p(diff)),
+                None => Ok(()),
+            }
+        }
+        Message::SuggestInstallment {
+            name,
+            adapter,
+            payments,
+            first_payment,
+            apr,
+        } => write!(
+            f,
+            "for a short need, {name} ({adapter}): {payments} payments starting at {}, APR {}",
+            first_payment.display_major(),
+            p(apr)
+        ),
+        Message::SuggestSharing { adapters } => {
+            let k = adapters.len();
+            let noun = if k == 1 {
+                "institution"
+            } else {
+                "institutions"
+            };
+            write!(f, "allow sharing with {k} more partner {noun} (")?;
+            write_list(f, adapters, ", ")?;
+            f.write_str(") to receive their offers")
+        }
+        Message::SuggestWait { inquiry_cost } => write!(
+            f,
+            "wait before applying again: each application costs about {} of APR in hard inquiries and waiting",
+            p(inquiry_cost)
+        ),
+        Message::SuggestRetryLater => {
+            f.write_str("try again later: the primary line could not decide")
+        }
+        Message::SuggestAppeal { line } => {
+            f.write_str("appeal the line reduction if your situation has not changed")?;
+            line_numbers(f, line)
+        }
+
+        // --- Rank reasons ---
+        Message::RankBalancedFirst { apr, odds, cost } => {
+            let (apr, odds, cost) = (p(apr), p(odds), p(cost));
+            write!(
+                f,
+                "best balance of cost and approval odds: APR {apr} at {odds} odds, expected cost {cost}"
+            )
+        }
+        Message::RankBalanced {
+            cost,
+            apr,
+            refusal_cost,
+            odds,
+        } => {
+            let (cost, apr, extra, odds) = (p(cost), p(apr), p(refusal_cost), p(odds));
+            write!(
+                f,
+                "expected cost {cost}: APR {apr} plus {extra} for the chance of a refusal at {odds} odds"
+            )
+        }
+        Message::RankLowestCostFirst { apr } => write!(f, "lowest APR: {}", p(apr)),
+        Message::RankAprEqualsLowest { apr, odds } => write!(
+            f,
+            "APR {}, equal to the lowest; ranked by approval odds ({})",
+            p(apr),
+            p(odds)
+        ),
+        Message::RankAprAboveLowest { apr, above } => {
+            write!(f, "APR {}, {} above the lowest", p(apr), p(above))
+        }
+        Message::RankHighestApprovalFirst { odds } => {
+            write!(f, "highest approval odds: {}", p(odds))
+        }
+        Message::RankHighestApproval { odds, apr } => {
+            write!(f, "approval odds {}, APR {}", p(odds), p(apr))
+        }
+        Message::RankOnlyOffer => f.write_str("the only offer"),
+        Message::RankLowestApr => f.write_str("lowest APR of all offers"),
+        Message::RankLowestAprAmongLikely { threshold } => {
+            write!(f, "lowest APR among offers with >= {} odds", p(threshold))
+        }
+        Message::RankHighestOdds => f.write_str("highest approval odds of all offers"),
+        Message::RankDominatedBy { name, adapter } => write!(
+            f,
+            "dominated by {name} ({adapter}): lower APR and higher odds"
+        ),
+        Message::RankStretching { limit, penalty } => {
+            write!(
+                f,
+                "repayments would take over {} of income in a bad month",
+                p(limit)
+            )?;
+            match penalty {
+                Some(penalty) => write!(f, ": {} added to its cost", p(penalty)),
+                None => Ok(()),
+            }
+        }
+        Message::RankAprUnderstated { apr, stated } => write!(
+            f,
+            "ranked on the computed APR {}, not the stated {}",
+            p(apr),
+            p(stated)
+        ),
+
+        // --- Plan summary ---
+        Message::PlanEmpty => f.write_str("No offer to apply for."),
+        Message::PlanSingle {
+            name,
+            adapter,
+            chance,
+            apr,
+        } => write!(
+            f,
+            "Apply to {name} ({adapter}): {} chance of approval at APR {}.",
+            p(chance),
+            p(apr)
+        ),
+        Message::PlanSequence {
+            name,
+            adapter,
+            more,
+            chance,
+            apr,
+        } => {
+            write!(f, "Apply to {name} ({adapter}) first and, if refused, to the next ")?;
+            if more == 1 {
+                f.write_str("offer")?;
+            } else {
+                write!(f, "{more} in order")?;
+            }
+            write!(
+                f,
+                ": {} chance of at least one approval, expected APR {}.",
+                p(chance),
+                p(apr)
+            )
+        }
+    }
+}
+
+/// " (drawable now: 2 000 CNY of a 10 000 CNY line)", or nothing.
+fn line_numbers(f: &mut Formatter<'_>, line: Option<LineNumbers>) -> fmt::Result {
+    match line {
+        Some(LineNumbers { drawable, line }) => write!(
+            f,
+            " (drawable now: {} of a {} line)",
+            drawable.display_major(),
+            line.display_major()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// ": 3 more offers above 80 % odds, including 1 withheld today as unaffordable".
+fn effect_clause(f: &mut Formatter<'_>, effect: Effect) -> fmt::Result {
+    let Effect {
+        threshold,
+        offers: n,
+        unlocked,
+    } = effect;
+    let noun = if n == 1 { "offer" } else { "offers" };
+    write!(f, ": {n} more {noun} above {} odds", p(threshold))?;
+    match unlocked {
+        Some(k) => write!(f, ", including {k} withheld today as unaffordable"),
+        None => Ok(()),
+    }
+}
+
+/// "1 offer was not shown because ...".
+fn withheld_sentence(f: &mut Formatter<'_>, w: Withheld) -> fmt::Result {
+    let Withheld { count, limit } = w;
+    let subject = if count == 1 {
+        "offer was"
+    } else {
+        "offers were"
+    };
+    write!(
+        f,
+        "{count} {subject} not shown because the repayments, with your existing debts, would take more than {} of your income in a bad month.",
+        p(limit)
+    )
+}
