@@ -6,6 +6,10 @@
 #
 #   bash bench/run.sh            # defaults: 10 s per run, -c 4 -m 16
 #   DURATION=5 CONNS=4 STREAMS=16 bash bench/run.sh
+#   STORE_URL=postgres://postgres@127.0.0.1:5432/test bash bench/run.sh
+#
+# Every routed application is committed to the store (SQLite in the temp
+# dir by default, or STORE_URL) before its reply.
 #
 # Needs h2load (Debian: apt-get install nghttp2-client).
 set -euo pipefail
@@ -22,7 +26,12 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$wor
 
 ./target/release/finroute-bench body route "$work/route.bin"
 ./target/release/finroute-bench body health "$work/health.bin"
-(cd "$work" && RUST_LOG=warn exec "$OLDPWD/target/release/finroute" serve --listen "127.0.0.1:$PORT") &
+config=()
+if [ -n "${STORE_URL:-}" ]; then
+  printf '[store]\nurl = "%s"\n' "$STORE_URL" > "$work/bench.toml"
+  config=(--config "$work/bench.toml")
+fi
+(cd "$work" && RUST_LOG=warn exec "$OLDPWD/target/release/finroute" serve "${config[@]}" --listen "127.0.0.1:$PORT") &
 pid=$!
 for _ in $(seq 100); do
   if h2load -n 1 -c 1 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/health.bin" \
@@ -53,6 +62,8 @@ cpu_ticks=$(awk '{print $14+$15}' /proc/$pid/stat)
 echo
 echo "h2load -D $DURATION -c $CONNS -m $STREAMS, 3 runs each, median req/s"
 echo "Health/Check            : ${H[*]} -> median $hm"
-echo "RouteFinancing (embedded): ${R[*]} -> median $rm_"
+label="embedded SQLite"
+[ -n "${STORE_URL:-}" ] && label="${STORE_URL%%://*}"
+echo "RouteFinancing ($label): ${R[*]} -> median $rm_"
 awk -v r="$rm_" -v h="$hm" 'BEGIN { printf "ratio RouteFinancing / Health = %.3f\n", r / h }'
 echo "router peak RSS: $((rss_kb / 1024)) MB; CPU time: $((cpu_ticks / $(getconf CLK_TCK))) s"

@@ -21,6 +21,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub compliance: ComplianceConfig,
+    #[serde(default)]
+    pub acceptance: AcceptanceConfig,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -44,6 +46,10 @@ pub struct ServerConfig {
     pub concurrency_limit_per_connection: usize,
     /// Most time graceful shutdown waits for calls in flight.
     pub shutdown_grace_ms: u64,
+    /// RouteFinancing/StreamOffers calls in flight across all connections;
+    /// beyond it a call is refused at once with RESOURCE_EXHAUSTED (load
+    /// shedding, not an unbounded queue).
+    pub max_in_flight_routes: usize,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +62,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 128,
             concurrency_limit_per_connection: 256,
             shutdown_grace_ms: 5_000,
+            max_in_flight_routes: 1_024,
         }
     }
 }
@@ -92,17 +99,56 @@ pub struct RoutingConfig {
     pub max_offers: u32,
     /// Debt-to-income above which an offer is not made.
     pub affordability_hard_limit: f64,
+    /// Consecutive failures or timeouts after which a channel is ejected
+    /// (reported CIRCUIT_OPEN, not called).
+    pub breaker_failure_threshold: u32,
+    /// First ejection; it doubles with every failed probe.
+    pub breaker_open_ms: u64,
+    /// Longest ejection.
+    pub breaker_max_open_ms: u64,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
         Self {
             deadline_ms: 800,
-            reply_margin_ms: 30,
+            reply_margin_ms: 50,
             strategy: StrategyName::Balanced,
             inquiry_cost_bps: 150,
             max_offers: 10,
             affordability_hard_limit: 0.70,
+            breaker_failure_threshold: 5,
+            breaker_open_ms: 1_000,
+            breaker_max_open_ms: 60_000,
+        }
+    }
+}
+
+/// `[acceptance]`: the exactly-once path of AcceptOffer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcceptanceConfig {
+    /// Most time one partner `Accept` call may take. The relay's lease on
+    /// an acceptance is this plus one second, so a replica that died
+    /// mid-call is taken over that long after.
+    pub partner_timeout_ms: u64,
+    /// How long AcceptOffer waits for the partner's answer when the
+    /// caller sends no deadline; then it answers PENDING.
+    pub wait_ms: u64,
+    /// How often the relay looks for acceptances left unfinished (by a
+    /// crash, another replica or a failed attempt).
+    pub poll_interval_ms: u64,
+    /// Longest wait between two attempts at a partner that keeps failing.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for AcceptanceConfig {
+    fn default() -> Self {
+        Self {
+            partner_timeout_ms: 3_000,
+            wait_ms: 3_000,
+            poll_interval_ms: 500,
+            max_backoff_ms: 30_000,
         }
     }
 }
@@ -175,6 +221,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             routing: RoutingConfig::default(),
             compliance: ComplianceConfig::default(),
+            acceptance: AcceptanceConfig::default(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -224,7 +271,7 @@ impl Config {
             let Some((section, key)) = rest.split_once('_') else {
                 continue;
             };
-            if !matches!(section, "server" | "store" | "routing") {
+            if !matches!(section, "server" | "store" | "routing" | "acceptance") {
                 continue;
             }
             let invalid = |message: String| ConfigError::Invalid {
@@ -242,6 +289,9 @@ impl Config {
                 ("server", "max_request_bytes") => {
                     self.server.max_request_bytes = value.parse().map_err(|e| parse_err(&e))?
                 }
+                ("server", "max_in_flight_routes") => {
+                    self.server.max_in_flight_routes = value.parse().map_err(|e| parse_err(&e))?
+                }
                 ("store", "url") => self.store.url = value.clone(),
                 ("routing", "deadline_ms") => {
                     self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?
@@ -258,6 +308,28 @@ impl Config {
                 ("routing", "affordability_hard_limit") => {
                     self.routing.affordability_hard_limit =
                         value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "breaker_failure_threshold") => {
+                    self.routing.breaker_failure_threshold =
+                        value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "breaker_open_ms") => {
+                    self.routing.breaker_open_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("routing", "breaker_max_open_ms") => {
+                    self.routing.breaker_max_open_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("acceptance", "partner_timeout_ms") => {
+                    self.acceptance.partner_timeout_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("acceptance", "wait_ms") => {
+                    self.acceptance.wait_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("acceptance", "poll_interval_ms") => {
+                    self.acceptance.poll_interval_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("acceptance", "max_backoff_ms") => {
+                    self.acceptance.max_backoff_ms = value.parse().map_err(|e| parse_err(&e))?
                 }
                 ("routing", "strategy") => {
                     self.routing.strategy = match value.as_str() {
@@ -304,6 +376,9 @@ impl Config {
         if !(r.affordability_hard_limit > 0.0 && r.affordability_hard_limit <= 2.0) {
             return bad("routing.affordability_hard_limit", "must be within (0, 2]");
         }
+        if self.server.max_in_flight_routes == 0 {
+            return bad("server.max_in_flight_routes", "must be at least 1");
+        }
         if self.server.max_request_bytes < 1024 {
             return bad("server.max_request_bytes", "must be at least 1024");
         }
@@ -314,6 +389,28 @@ impl Config {
                     message: "must be positive".into(),
                 });
             }
+        }
+        if r.breaker_failure_threshold == 0 {
+            return bad("routing.breaker_failure_threshold", "must be at least 1");
+        }
+        if r.breaker_open_ms == 0 || r.breaker_open_ms > r.breaker_max_open_ms {
+            return bad(
+                "routing.breaker_open_ms",
+                "must be within 1..=routing.breaker_max_open_ms",
+            );
+        }
+        let a = &self.acceptance;
+        if a.partner_timeout_ms == 0 || a.partner_timeout_ms > 120_000 {
+            return bad("acceptance.partner_timeout_ms", "must be within 1..=120000");
+        }
+        if a.wait_ms > 60_000 {
+            return bad("acceptance.wait_ms", "must be within 0..=60000");
+        }
+        if a.poll_interval_ms < 10 || a.poll_interval_ms > 60_000 {
+            return bad("acceptance.poll_interval_ms", "must be within 10..=60000");
+        }
+        if a.max_backoff_ms < 100 || a.max_backoff_ms > 3_600_000 {
+            return bad("acceptance.max_backoff_ms", "must be within 100..=3600000");
         }
         let mut seen = std::collections::HashSet::new();
         for a in &self.adapters {
@@ -328,6 +425,15 @@ impl Config {
             return bad("adapters", "at least one adapter is needed");
         }
         Ok(())
+    }
+
+    /// The circuit breaker's tuning for every channel.
+    pub fn breaker_settings(&self) -> crate::breaker::BreakerSettings {
+        crate::breaker::BreakerSettings {
+            failure_threshold: self.routing.breaker_failure_threshold,
+            base_open: std::time::Duration::from_millis(self.routing.breaker_open_ms),
+            max_open: std::time::Duration::from_millis(self.routing.breaker_max_open_ms),
+        }
     }
 
     /// The pricing policy for `finroute_core`.

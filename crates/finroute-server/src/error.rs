@@ -18,6 +18,13 @@ pub enum RouterError {
     /// The same request_id was used with a different body.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The call is valid but the resource's state forbids it (expired
+    /// offer, offer accepted under another key, appeal already resolved).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The router is at its limit: retry later, with backoff.
+    #[error("{0}")]
+    Overloaded(String),
     /// The method belongs to a later milestone.
     #[error("{0}")]
     Unimplemented(&'static str),
@@ -53,6 +60,8 @@ impl From<RouterError> for Status {
             }
             RouterError::NotFound(what) => Status::not_found(format!("{what} not found")),
             RouterError::AlreadyExists(m) => Status::already_exists(m),
+            RouterError::FailedPrecondition(m) => Status::failed_precondition(m),
+            RouterError::Overloaded(m) => Status::resource_exhausted(m),
             RouterError::Unimplemented(m) => Status::unimplemented(m),
             RouterError::Store(e) => {
                 tracing::error!(error = %e, "store failure");

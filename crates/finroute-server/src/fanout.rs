@@ -10,6 +10,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState, Transition};
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
 use finroute_core::{
@@ -20,6 +21,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
+use tower::retry::budget::{Budget, TpsBudget};
+
+/// Least time left for a Quote retry to be worth it.
+const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
 
 /// Longest `detail` text in a channel report.
 const MAX_DETAIL: usize = 600;
@@ -36,6 +41,10 @@ pub struct Channel {
     description: RwLock<Option<Arc<Described>>>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Ejects the channel after repeated failures.
+    breaker: Breaker,
+    /// Quote retries allowed: about 20 % of recent calls (tower's budget).
+    retry_budget: TpsBudget,
 }
 
 /// A description and the terms derived from it.
@@ -53,7 +62,7 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
-    fn new(spec: &AdapterSpec, adapter: Arc<dyn Adapter>) -> Self {
+    fn new(spec: &AdapterSpec, adapter: Arc<dyn Adapter>, breaker: BreakerSettings) -> Self {
         Self {
             id: spec.id.clone(),
             timeout: Duration::from_millis(spec.timeout_ms),
@@ -61,7 +70,20 @@ impl Channel {
             description: RwLock::new(None),
             in_flight: Arc::new(Semaphore::new(spec.max_in_flight)),
             max_in_flight: spec.max_in_flight,
+            breaker: Breaker::new(breaker),
+            retry_budget: TpsBudget::new(Duration::from_secs(10), 1, 0.2),
         }
+    }
+
+    /// The circuit breaker's state now.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state(Instant::now())
+    }
+
+    /// Quotes in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight
+            .saturating_sub(self.in_flight.available_permits())
     }
 
     /// The adapter behind the channel (AcceptOffer calls it).
@@ -104,10 +126,10 @@ pub struct Registry {
 
 impl Registry {
     /// Builds every adapter of the config.
-    pub fn build(specs: &[AdapterSpec]) -> Result<Registry, BuildError> {
+    pub fn build(specs: &[AdapterSpec], breaker: BreakerSettings) -> Result<Registry, BuildError> {
         let channels = specs
             .iter()
-            .map(|s| Ok(Arc::new(Channel::new(s, s.build()?))))
+            .map(|s| Ok(Arc::new(Channel::new(s, s.build()?, breaker))))
             .collect::<Result<Vec<_>, BuildError>>()?;
         Ok(Registry {
             channels: Arc::new(channels),
@@ -118,7 +140,7 @@ impl Registry {
     pub fn from_adapters(adapters: Vec<(AdapterSpec, Arc<dyn Adapter>)>) -> Registry {
         let channels = adapters
             .into_iter()
-            .map(|(s, a)| Arc::new(Channel::new(&s, a)))
+            .map(|(s, a)| Arc::new(Channel::new(&s, a, BreakerSettings::default())))
             .collect();
         Registry {
             channels: Arc::new(channels),
@@ -203,7 +225,7 @@ impl Fanout<'_> {
         let mut calls = FuturesUnordered::new();
         for (index, channel) in self.registry.channels().iter().enumerate() {
             match self.admit(channel) {
-                Ok(()) => calls.push(self.call(index, channel)),
+                Ok(probe) => calls.push(self.call(index, channel, probe)),
                 Err(report) => {
                     emit(events, FanoutEvent::Report(report.clone())).await;
                     result.reports.push(report);
@@ -228,8 +250,9 @@ impl Fanout<'_> {
         result
     }
 
-    /// Decides whether `channel` is called; if not, the report saying why.
-    fn admit(&self, channel: &Channel) -> Result<(), ChannelReport> {
+    /// Decides whether `channel` is called (and whether the call is the
+    /// breaker's probe); if not, the report saying why.
+    fn admit(&self, channel: &Channel) -> Result<bool, ChannelReport> {
         let req = self.request;
         let skip = |status, detail: &str| ChannelReport {
             adapter_id: channel.id.clone(),
@@ -281,12 +304,32 @@ impl Fanout<'_> {
                 return Err(skip(ChannelStatus::Ineligible, "primary line only"));
             }
         }
-        Ok(())
+        // Last: a refused call must not use up the half-open probe.
+        match channel.breaker.admit(Instant::now()) {
+            Admission::Call => Ok(false),
+            Admission::Probe => {
+                tracing::info!(adapter = %channel.id, "circuit half-open: probing");
+                Ok(true)
+            }
+            Admission::Refused { retry_in } => Err(skip(
+                ChannelStatus::CircuitOpen,
+                &format!(
+                    "ejected after repeated failures; not called (next probe in {} ms)",
+                    retry_in.as_millis()
+                ),
+            )),
+        }
     }
 
     /// One channel: describe if needed, quote under budget, price each offer.
-    async fn call(&self, index: usize, channel: &Channel) -> ChannelDone {
+    async fn call(&self, index: usize, channel: &Channel, probe: bool) -> ChannelDone {
         let started = Instant::now();
+        // Until a verdict is recorded, dropping this (deadline, caller gone)
+        // hands the probe to the next call.
+        let mut verdict = ProbeGuard {
+            breaker: &channel.breaker,
+            armed: probe,
+        };
         let mut report = ChannelReport {
             adapter_id: channel.id.clone(),
             product_kind: channel.adapter.product_kind(),
@@ -343,11 +386,46 @@ impl Fanout<'_> {
                 purpose: self.request.purpose,
                 budget: remaining,
             };
-            let outcome = channel.adapter.quote(quote).await?;
+            // A Quote is a soft pull with no effect: retried at most once,
+            // only on UNAVAILABLE (the partner did not take it), only with
+            // time left and within the retry budget. Never hedged.
+            channel.retry_budget.deposit();
+            let outcome = match channel.adapter.quote(quote.clone()).await {
+                Err(AdapterError::Rpc {
+                    code: tonic::Code::Unavailable,
+                    ..
+                }) if deadline.saturating_duration_since(Instant::now()) >= MIN_RETRY_TIME
+                    && channel.retry_budget.withdraw() =>
+                {
+                    tracing::debug!(adapter = %channel.id, "quote UNAVAILABLE; retrying once");
+                    let mut again = quote;
+                    again.budget = deadline.saturating_duration_since(Instant::now());
+                    channel.adapter.quote(again).await?
+                }
+                other => other?,
+            };
             Ok::<_, AdapterError>((outcome, described))
         })
         .await;
         report.latency_ms = started.elapsed().as_millis() as u64;
+        let failed = matches!(outcome, Err(_) | Ok(Err(_)));
+        verdict.armed = false;
+        let transition = if failed {
+            channel.breaker.on_failure(Instant::now(), probe)
+        } else {
+            channel.breaker.on_success(probe)
+        };
+        match transition {
+            Some(Transition::Opened { for_ }) => tracing::warn!(
+                adapter = %channel.id,
+                open_ms = for_.as_millis() as u64,
+                "circuit opened: channel ejected after repeated failures"
+            ),
+            Some(Transition::Closed) => {
+                tracing::info!(adapter = %channel.id, "circuit closed: channel recovered")
+            }
+            None => {}
+        }
         match outcome {
             Err(_) | Ok(Err(AdapterError::Timeout(_))) => {
                 report.status = ChannelStatus::Timeout;
@@ -404,6 +482,20 @@ impl Fanout<'_> {
         }
         done.report = report;
         done
+    }
+}
+
+/// Hands a probe back if its call ends without a verdict.
+struct ProbeGuard<'a> {
+    breaker: &'a Breaker,
+    armed: bool,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.breaker.on_abandoned_probe(Instant::now());
+        }
     }
 }
 

@@ -5,9 +5,12 @@
 //! channel concurrently under the caller's deadline; [`router`] holds the
 //! handlers; [`convert`] and [`error`] are the edges to the wire.
 
+pub mod accept;
+pub mod breaker;
 pub mod config;
 pub mod convert;
 pub mod deadline;
+pub mod drain;
 pub mod error;
 pub mod fanout;
 pub mod router;

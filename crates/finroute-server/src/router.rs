@@ -7,7 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use finroute_adapters::convert as c;
 use finroute_core::{FinancingRequest, PricingPolicy};
 use finroute_proto::v1 as pb;
-use finroute_store::{ApplicationRecord, ChannelReportRecord, OfferRecord, Store, StoreError};
+use finroute_store::{
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, AppealCursor, AppealRecord, AppealState,
+    ApplicationRecord, ChannelReportRecord, ClaimOutcome, NewAppeal, OfferRecord, ResolveOutcome,
+    Store, StoreError,
+};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -15,8 +19,10 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::accept::Relay;
 use crate::convert::{self, RequestDefaults};
 use crate::deadline;
+use crate::drain::InFlight;
 use crate::error::RouterError;
 use crate::fanout::{Fanout, FanoutEvent, Registry};
 
@@ -32,6 +38,11 @@ pub struct RouterSettings {
     pub default_deadline: Duration,
     /// Kept back from the deadline to price, store and reply.
     pub reply_margin: Duration,
+    /// How long AcceptOffer waits for the partner when the caller sends no
+    /// deadline.
+    pub accept_wait: Duration,
+    /// Routing calls in flight at most (process-wide).
+    pub max_in_flight_routes: usize,
 }
 
 /// The FinancingRouter service. Cheap to clone.
@@ -44,7 +55,15 @@ pub struct RouterService {
 struct Inner {
     registry: Registry,
     store: Store,
+    relay: Relay,
     settings: RouterSettings,
+    /// How long the work after the fan-out has been taking.
+    tail: TailTracker,
+    /// Calls in flight, for the shutdown drain.
+    in_flight: InFlight,
+    /// One permit per routing call in flight, taken inside the request
+    /// (never in a tower layer, where an idle connection would hold one).
+    routes: Arc<tokio::sync::Semaphore>,
 }
 
 /// A validated request, or the stored answer to a repeated `request_id`.
@@ -58,14 +77,38 @@ enum Prepared {
 }
 
 impl RouterService {
-    pub fn new(registry: Registry, store: Store, settings: RouterSettings) -> Self {
+    pub fn new(
+        registry: Registry,
+        store: Store,
+        relay: Relay,
+        settings: RouterSettings,
+        in_flight: InFlight,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry,
                 store,
+                relay,
+                routes: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight_routes)),
+                tail: TailTracker::default(),
+                in_flight,
                 settings,
             }),
         }
+    }
+
+    /// A routing permit, or RESOURCE_EXHAUSTED at once.
+    fn admit_route(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RouterError> {
+        self.inner.routes.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!(
+                limit = self.inner.settings.max_in_flight_routes,
+                "routing call shed: in-flight limit reached"
+            );
+            RouterError::Overloaded(format!(
+                "the router is at its limit of {} routing calls in flight; retry with backoff",
+                self.inner.settings.max_in_flight_routes
+            ))
+        })
     }
 
     /// Validates, computes the deadline, and answers repeats of a `request_id`.
@@ -125,9 +168,10 @@ impl RouterService {
     ) -> Result<pb::RouteFinancingResponse, RouterError> {
         let s = &self.inner.settings;
         let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
+        let band = risk_band(request.applicant.credit_score);
         let now_ms = unix_millis();
         let channel_deadline = deadline
-            .checked_sub(s.reply_margin)
+            .checked_sub(self.inner.tail.margin(s.reply_margin))
             .unwrap_or_else(Instant::now);
         let fanout = Fanout {
             registry: &self.inner.registry,
@@ -139,6 +183,7 @@ impl RouterService {
         }
         .run(events)
         .await;
+        let after_fanout = Instant::now();
         let finalized = finroute_core::finalize(
             &request,
             &s.policy,
@@ -185,6 +230,7 @@ impl RouterService {
                     approval_odds: o.approval_odds,
                     rank: o.rank as i32,
                     expires_at_ms: o.expires_at,
+                    risk_band: band.into(),
                 })
                 .collect(),
             channel_reports: fanout
@@ -201,7 +247,16 @@ impl RouterService {
                 })
                 .collect(),
         };
-        match self.inner.store.record_application(record).await {
+        let commit_started = Instant::now();
+        let committed = self.inner.store.record_application(record).await;
+        let commit_took = commit_started.elapsed();
+        if commit_took > Duration::from_millis(50) {
+            tracing::warn!(
+                took_ms = commit_took.as_millis() as u64,
+                "slow store commit before the reply"
+            );
+        }
+        match committed {
             Ok(()) => {}
             // Two calls raced on one request_id: the first one stored wins.
             Err(StoreError::Duplicate { .. }) if !request.request_id.is_empty() => {
@@ -217,6 +272,7 @@ impl RouterService {
             }
             Err(e) => return Err(e.into()),
         }
+        self.inner.tail.observe(after_fanout.elapsed());
         tracing::info!(
             application_id = %application_id,
             offers = response.offers.len(),
@@ -227,7 +283,193 @@ impl RouterService {
     }
 }
 
-fn unix_millis() -> i64 {
+/// A decaying maximum of the time from the end of the fan-out to the reply
+/// (price, rank, explain, encode, commit), so the reply margin grows when
+/// the router is loaded: many calls whose channels time out together all
+/// need the CPU and the store at the same moment. The margin used is
+/// `max(routing.reply_margin_ms, 2 x this)`, at most 250 ms.
+#[derive(Debug, Default)]
+struct TailTracker {
+    /// Microseconds.
+    tail_us: std::sync::atomic::AtomicU64,
+}
+
+impl TailTracker {
+    const CAP: Duration = Duration::from_millis(250);
+
+    fn observe(&self, took: Duration) {
+        use std::sync::atomic::Ordering;
+        let took = took.as_micros().min(u128::from(u64::MAX)) as u64;
+        let _ = self
+            .tail_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                // Decays by 1/256 per call: a burst is remembered for
+                // about a thousand calls, not for ever.
+                Some(took.max(old - old / 256))
+            });
+    }
+
+    fn margin(&self, configured: Duration) -> Duration {
+        let tail = Duration::from_micros(self.tail_us.load(std::sync::atomic::Ordering::Relaxed));
+        // Twice the tail: the reply still has to be encoded, sent and
+        // read after the part measured here.
+        configured.max((tail * 2).min(Self::CAP))
+    }
+}
+
+/// The applicant's risk band, as outcomes are counted for the odds model:
+/// a coarse bucket of the credit score (never the score itself).
+pub fn risk_band(credit_score: Option<i32>) -> &'static str {
+    match credit_score {
+        None => "UNSCORED",
+        Some(s) if s >= 750 => "A",
+        Some(s) if s >= 700 => "B",
+        Some(s) if s >= 650 => "C",
+        Some(s) if s >= 600 => "D",
+        Some(_) => "E",
+    }
+}
+
+/// Longest free text an applicant or operator may attach.
+const MAX_TEXT: usize = 2_000;
+/// ListAppeals page size when the caller says 0, and the most it may ask.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+fn violation(field: &str, description: &str) -> RouterError {
+    RouterError::Invalid(vec![c::Violation {
+        field: field.into(),
+        description: description.into(),
+    }])
+}
+
+/// Checks an id field: required, at most 128 bytes.
+fn check_id(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
+    if value.is_empty() || value.len() > c::MAX_ID_LEN {
+        violations.push(c::Violation {
+            field: field.into(),
+            description: format!("required, at most {} bytes", c::MAX_ID_LEN),
+        });
+    }
+}
+
+/// sha256 over the fields that make two AcceptOffer calls the same call.
+fn accept_fingerprint(offer_id: &str, applicant_id: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(offer_id.as_bytes());
+    h.update([0]);
+    h.update(applicant_id.as_bytes());
+    h.finalize().to_vec()
+}
+
+fn acceptance_status_pb(s: AcceptanceState) -> pb::AcceptanceStatus {
+    match s {
+        AcceptanceState::Pending => pb::AcceptanceStatus::Pending,
+        AcceptanceState::Accepted => pb::AcceptanceStatus::Accepted,
+        AcceptanceState::Declined => pb::AcceptanceStatus::Declined,
+    }
+}
+
+fn accept_response(r: &AcceptanceRecord) -> pb::AcceptOfferResponse {
+    pb::AcceptOfferResponse {
+        acceptance_id: r.acceptance_id.clone(),
+        status: acceptance_status_pb(r.status) as i32,
+        partner_reference: r.partner_reference.clone(),
+        detail: match r.status {
+            AcceptanceState::Pending => {
+                "the partner has not answered yet; retry with the same idempotency_key for the final answer".into()
+            }
+            _ => r.detail.clone(),
+        },
+    }
+}
+
+fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
+    pb::Acceptance {
+        offer_id: r.offer_id.clone(),
+        acceptance_id: r.acceptance_id.clone(),
+        status: acceptance_status_pb(r.status) as i32,
+        partner_reference: r.partner_reference.clone(),
+        accepted_at: match r.status {
+            AcceptanceState::Accepted => r.completed_at_ms.map(c::timestamp_from_millis),
+            _ => None,
+        },
+    }
+}
+
+fn appeal_state_pb(s: AppealState) -> pb::AppealStatus {
+    match s {
+        AppealState::Open => pb::AppealStatus::Open,
+        AppealState::InReview => pb::AppealStatus::InReview,
+        AppealState::Upheld => pb::AppealStatus::Upheld,
+        AppealState::Overturned => pb::AppealStatus::Overturned,
+    }
+}
+
+fn appeal_reason_name(r: pb::AppealReason) -> Option<&'static str> {
+    match r {
+        pb::AppealReason::Unspecified => None,
+        pb::AppealReason::IncomeChanged => Some("INCOME_CHANGED"),
+        pb::AppealReason::DataError => Some("DATA_ERROR"),
+        pb::AppealReason::LineReducedUnfairly => Some("LINE_REDUCED_UNFAIRLY"),
+        pb::AppealReason::Other => Some("OTHER"),
+    }
+}
+
+fn appeal_reason_pb(name: &str) -> pb::AppealReason {
+    match name {
+        "INCOME_CHANGED" => pb::AppealReason::IncomeChanged,
+        "DATA_ERROR" => pb::AppealReason::DataError,
+        "LINE_REDUCED_UNFAIRLY" => pb::AppealReason::LineReducedUnfairly,
+        "OTHER" => pb::AppealReason::Other,
+        _ => pb::AppealReason::Unspecified,
+    }
+}
+
+fn appeal_pb(a: &AppealRecord) -> pb::Appeal {
+    pb::Appeal {
+        appeal_id: a.appeal_id.clone(),
+        application_id: a.application_id.clone(),
+        adapter_id: a.adapter_id.clone(),
+        reason: appeal_reason_pb(&a.reason) as i32,
+        details: a.details.clone(),
+        status: appeal_state_pb(a.status) as i32,
+        filed_at: Some(c::timestamp_from_millis(a.filed_at_ms)),
+        resolved_at: a.resolved_at_ms.map(c::timestamp_from_millis),
+        resolution_note: a.resolution_note.clone(),
+    }
+}
+
+/// ListAppeals page tokens: opaque to clients, `v1.<status>.<filed_at_ms>.<appeal_id>`
+/// in hex, so a token is only valid with the filter it was issued for.
+fn encode_page_token(status: i32, cursor: &AppealCursor) -> String {
+    hex::encode(format!(
+        "v1.{status}.{}.{}",
+        cursor.filed_at_ms, cursor.appeal_id
+    ))
+}
+
+fn decode_page_token(token: &str, status: i32) -> Option<AppealCursor> {
+    if token.len() > 600 {
+        return None;
+    }
+    let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
+    let mut parts = raw.splitn(4, '.');
+    if parts.next()? != "v1" || parts.next()?.parse::<i32>().ok()? != status {
+        return None;
+    }
+    let filed_at_ms = parts.next()?.parse().ok()?;
+    let appeal_id = parts.next()?.to_owned();
+    if appeal_id.is_empty() {
+        return None;
+    }
+    Some(AppealCursor {
+        filed_at_ms,
+        appeal_id,
+    })
+}
+
+pub(crate) fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -240,6 +482,8 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         &self,
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<pb::RouteFinancingResponse>, Status> {
+        let _call = self.inner.in_flight.guard();
+        let _permit = self.admit_route()?;
         match self.prepare(&request).await? {
             Prepared::Stored(r) => Ok(Response::new(*r)),
             Prepared::Route {
@@ -259,12 +503,17 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<Self::StreamOffersStream>, Status> {
         use pb::route_event::Event;
+        let call = self.inner.in_flight.guard();
+        let permit = self.admit_route()?;
         let prepared = self.prepare(&request).await?;
         let (out_tx, out_rx) = mpsc::channel::<Result<pb::RouteEvent, Status>>(32);
         let service = self.clone();
         // Spawned so the routing finishes and is stored even if the caller
         // stops reading; it ends when the fan-out does (bounded by the deadline).
         tokio::spawn(async move {
+            // Counted until the last event is handed over.
+            let _call = call;
+            let _permit = permit;
             let result = match prepared {
                 Prepared::Stored(r) => Ok(*r),
                 Prepared::Route {
@@ -309,18 +558,24 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
 
     async fn accept_offer(
         &self,
-        _request: Request<pb::AcceptOfferRequest>,
+        request: Request<pb::AcceptOfferRequest>,
     ) -> Result<Response<pb::AcceptOfferResponse>, Status> {
-        Err(RouterError::Unimplemented(
-            "AcceptOffer is not implemented yet: exactly-once acceptance lands with the acceptance milestone",
-        )
-        .into())
+        let _call = self.inner.in_flight.guard();
+        let s = &self.inner.settings;
+        let wait = match deadline::caller_timeout(request.metadata()) {
+            Some(t) => t.saturating_sub(s.reply_margin),
+            None => s.accept_wait,
+        };
+        let deadline = Instant::now() + wait;
+        let msg = request.into_inner();
+        Ok(Response::new(self.accept(msg, deadline).await?))
     }
 
     async fn get_application(
         &self,
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        let _call = self.inner.in_flight.guard();
         let id = &request.get_ref().application_id;
         if id.is_empty() || id.len() > c::MAX_ID_LEN {
             return Err(RouterError::Invalid(vec![c::Violation {
@@ -338,55 +593,441 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
             .ok_or_else(|| RouterError::NotFound("application".into()))?;
         // Application shares field numbers 1..=8 with RouteFinancingResponse,
         // so the stored answer decodes as the application directly.
-        let app = pb::Application::decode(stored.response.as_slice())
+        let mut app = pb::Application::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
+        let store = &self.inner.store;
+        app.acceptances = store
+            .acceptances_of_application(DEFAULT_TENANT, id)
+            .await
+            .map_err(RouterError::from)?
+            .iter()
+            .map(acceptance_pb)
+            .collect();
+        app.appeals = store
+            .appeals_of_application(DEFAULT_TENANT, id)
+            .await
+            .map_err(RouterError::from)?
+            .iter()
+            .map(appeal_pb)
+            .collect();
         Ok(Response::new(app))
     }
 
     async fn file_appeal(
         &self,
-        _request: Request<pb::FileAppealRequest>,
+        request: Request<pb::FileAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
-        Err(RouterError::Unimplemented(
-            "FileAppeal is not implemented yet: appeals land with the acceptance and review milestone",
-        )
-        .into())
+        let _call = self.inner.in_flight.guard();
+        Ok(Response::new(self.file(request.into_inner()).await?))
     }
 
     async fn get_appeal(
         &self,
-        _request: Request<pb::GetAppealRequest>,
+        request: Request<pb::GetAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
-        Err(RouterError::Unimplemented(
-            "GetAppeal is not implemented yet: appeals land with the acceptance and review milestone",
-        )
-        .into())
+        let _call = self.inner.in_flight.guard();
+        let id = &request.get_ref().appeal_id;
+        let mut v = Vec::new();
+        check_id(&mut v, "appeal_id", id);
+        if !v.is_empty() {
+            return Err(RouterError::Invalid(v).into());
+        }
+        let appeal = self
+            .inner
+            .store
+            .get_appeal(DEFAULT_TENANT, id)
+            .await
+            .map_err(RouterError::from)?
+            .ok_or_else(|| RouterError::NotFound("appeal".into()))?;
+        Ok(Response::new(appeal_pb(&appeal)))
+    }
+}
+
+impl RouterService {
+    /// AcceptOffer: claim, let the relay drive, wait for the answer.
+    async fn accept(
+        &self,
+        msg: pb::AcceptOfferRequest,
+        deadline: Instant,
+    ) -> Result<pb::AcceptOfferResponse, RouterError> {
+        let mut v = Vec::new();
+        check_id(&mut v, "offer_id", &msg.offer_id);
+        check_id(&mut v, "idempotency_key", &msg.idempotency_key);
+        check_id(&mut v, "applicant_id", &msg.applicant_id);
+        if !v.is_empty() {
+            return Err(RouterError::Invalid(v));
+        }
+        let store = &self.inner.store;
+        let tenant = DEFAULT_TENANT;
+        let fingerprint = accept_fingerprint(&msg.offer_id, &msg.applicant_id);
+
+        // A key seen before: its acceptance, whatever happened since (the
+        // offer may have expired after it was accepted).
+        if let Some(existing) = store
+            .find_acceptance_by_key(tenant, &msg.idempotency_key)
+            .await?
+        {
+            return self.answer_existing(existing, &fingerprint, deadline).await;
+        }
+
+        let offer = store
+            .get_offer(tenant, &msg.offer_id)
+            .await?
+            .ok_or_else(|| RouterError::NotFound("offer".into()))?;
+        let application = store
+            .get_application(tenant, &offer.application_id)
+            .await?
+            .ok_or_else(|| RouterError::NotFound("offer".into()))?;
+        // Another applicant's offer is not theirs to see: the same answer
+        // as an unknown id.
+        if application.applicant_id != msg.applicant_id {
+            return Err(RouterError::NotFound("offer".into()));
+        }
+        let now = unix_millis();
+        if offer.expires_at_ms <= now {
+            return Err(RouterError::FailedPrecondition(
+                "offer_id: the offer has expired; route again for fresh offers".into(),
+            ));
+        }
+        match self.inner.registry.get(&offer.adapter_id) {
+            None => {
+                return Err(RouterError::FailedPrecondition(
+                    "offer_id: the channel that made this offer is no longer configured".into(),
+                ));
+            }
+            Some(ch) if ch.description().is_some_and(|d| !d.supports_accept) => {
+                return Err(RouterError::FailedPrecondition(
+                    "offer_id: this channel does not take acceptances through the router; apply with the institution directly".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+
+        let claim = AcceptanceClaim {
+            acceptance_id: format!("acc_{}", uuid::Uuid::now_v7().simple()),
+            tenant: tenant.into(),
+            idempotency_key: msg.idempotency_key.clone(),
+            offer_id: offer.offer_id.clone(),
+            application_id: offer.application_id.clone(),
+            adapter_id: offer.adapter_id.clone(),
+            partner_offer_ref: offer.partner_offer_ref.clone(),
+            applicant_id: msg.applicant_id.clone(),
+            fingerprint: fingerprint.clone(),
+            now_ms: now,
+        };
+        // Spawned: a caller that goes away mid-claim must not leave the
+        // claim half done, and a committed claim must reach the relay.
+        let relay = self.inner.relay.clone();
+        let claim_store = store.clone();
+        let claimed = tokio::spawn(async move {
+            let outcome = claim_store.claim_acceptance(claim).await;
+            if let Ok(ClaimOutcome::Created(r)) = &outcome {
+                relay.drive_now(r.acceptance_id.clone());
+            }
+            outcome
+        })
+        .await
+        .map_err(|e| RouterError::Internal(format!("claim task failed: {e}")))??;
+        match claimed {
+            ClaimOutcome::Created(r) => {
+                tracing::info!(
+                    acceptance_id = %r.acceptance_id,
+                    offer_id = %r.offer_id,
+                    adapter = %r.adapter_id,
+                    "acceptance claimed"
+                );
+                self.answer_existing(r, &fingerprint, deadline).await
+            }
+            ClaimOutcome::Existing(r) => self.answer_existing(r, &fingerprint, deadline).await,
+            ClaimOutcome::OfferTaken(_) => Err(RouterError::FailedPrecondition(
+                "offer_id: the offer was already accepted under another idempotency_key".into(),
+            )),
+        }
+    }
+
+    /// The answer for a key already claimed: ALREADY_EXISTS if it was for
+    /// another offer or applicant, else its state once final or at the
+    /// deadline.
+    async fn answer_existing(
+        &self,
+        r: AcceptanceRecord,
+        fingerprint: &[u8],
+        deadline: Instant,
+    ) -> Result<pb::AcceptOfferResponse, RouterError> {
+        if r.fingerprint != fingerprint {
+            return Err(RouterError::AlreadyExists(
+                "idempotency_key was already used for another offer or applicant".into(),
+            ));
+        }
+        if r.status != AcceptanceState::Pending {
+            return Ok(accept_response(&r));
+        }
+        let last = self
+            .inner
+            .relay
+            .wait_final(&r.tenant, &r.acceptance_id, deadline)
+            .await?
+            .unwrap_or(r);
+        Ok(accept_response(&last))
+    }
+
+    /// FileAppeal.
+    async fn file(&self, msg: pb::FileAppealRequest) -> Result<pb::Appeal, RouterError> {
+        let mut v = Vec::new();
+        check_id(&mut v, "application_id", &msg.application_id);
+        if msg.adapter_id.len() > c::MAX_ID_LEN {
+            v.push(c::Violation {
+                field: "adapter_id".into(),
+                description: format!("at most {} bytes", c::MAX_ID_LEN),
+            });
+        }
+        let reason = pb::AppealReason::try_from(msg.reason)
+            .ok()
+            .and_then(appeal_reason_name);
+        if reason.is_none() {
+            v.push(c::Violation {
+                field: "reason".into(),
+                description: "one of INCOME_CHANGED, DATA_ERROR, LINE_REDUCED_UNFAIRLY, OTHER"
+                    .into(),
+            });
+        }
+        if msg.details.chars().count() > MAX_TEXT {
+            v.push(c::Violation {
+                field: "details".into(),
+                description: format!("at most {MAX_TEXT} characters"),
+            });
+        }
+        let Some(reason) = reason.filter(|_| v.is_empty()) else {
+            return Err(RouterError::Invalid(v));
+        };
+        let store = &self.inner.store;
+        let stored = store
+            .get_application(DEFAULT_TENANT, &msg.application_id)
+            .await?
+            .ok_or_else(|| RouterError::NotFound("application".into()))?;
+        let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
+            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
+        if msg.adapter_id.is_empty() {
+            if !routed.primary_decision.as_ref().is_some_and(|p| p.refused) {
+                return Err(RouterError::FailedPrecondition(
+                    "adapter_id: the application carries no refusal of the primary line; name the channel whose refusal is contested".into(),
+                ));
+            }
+        } else if !routed
+            .channel_reports
+            .iter()
+            .any(|r| r.adapter_id == msg.adapter_id)
+        {
+            return Err(violation(
+                "adapter_id",
+                "not a channel of this application (see its channel_reports)",
+            ));
+        }
+        let appeal = store
+            .file_appeal(NewAppeal {
+                appeal_id: format!("apl_{}", uuid::Uuid::now_v7().simple()),
+                tenant: DEFAULT_TENANT.into(),
+                application_id: msg.application_id.clone(),
+                adapter_id: msg.adapter_id.clone(),
+                reason: reason.into(),
+                details: msg.details,
+                now_ms: unix_millis(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => RouterError::NotFound("application".into()),
+                e => e.into(),
+            })?;
+        tracing::info!(
+            appeal_id = %appeal.appeal_id,
+            application_id = %appeal.application_id,
+            adapter = %appeal.adapter_id,
+            reason,
+            "appeal filed"
+        );
+        Ok(appeal_pb(&appeal))
     }
 }
 
 /// `finroute.v1.ReviewService`, for operators.
-#[derive(Debug, Clone, Default)]
-pub struct ReviewService;
+#[derive(Debug, Clone)]
+pub struct ReviewService {
+    store: Store,
+    in_flight: InFlight,
+}
+
+impl ReviewService {
+    pub fn new(store: Store, in_flight: InFlight) -> Self {
+        Self { store, in_flight }
+    }
+
+    async fn list(
+        &self,
+        msg: &pb::ListAppealsRequest,
+    ) -> Result<pb::ListAppealsResponse, RouterError> {
+        let status = match pb::AppealStatus::try_from(msg.status) {
+            Ok(pb::AppealStatus::Unspecified) => None,
+            Ok(pb::AppealStatus::Open) => Some(AppealState::Open),
+            Ok(pb::AppealStatus::InReview) => Some(AppealState::InReview),
+            Ok(pb::AppealStatus::Upheld) => Some(AppealState::Upheld),
+            Ok(pb::AppealStatus::Overturned) => Some(AppealState::Overturned),
+            Err(_) => return Err(violation("status", "unknown AppealStatus")),
+        };
+        let size = match msg.page_size {
+            0 => DEFAULT_PAGE,
+            n if n < 0 => return Err(violation("page_size", "must not be negative")),
+            n => (n as u32).min(MAX_PAGE),
+        };
+        let after = if msg.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                decode_page_token(&msg.page_token, msg.status).ok_or_else(|| {
+                    violation(
+                        "page_token",
+                        "not a token from a previous ListAppeals with the same status filter",
+                    )
+                })?,
+            )
+        };
+        let mut rows = self
+            .store
+            .list_appeals(DEFAULT_TENANT, status, after.as_ref(), size + 1)
+            .await?;
+        let next_page_token = if rows.len() > size as usize {
+            rows.truncate(size as usize);
+            rows.last()
+                .map(|a| {
+                    encode_page_token(
+                        msg.status,
+                        &AppealCursor {
+                            filed_at_ms: a.filed_at_ms,
+                            appeal_id: a.appeal_id.clone(),
+                        },
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListAppealsResponse {
+            appeals: rows.iter().map(appeal_pb).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn resolve(&self, msg: pb::ResolveAppealRequest) -> Result<pb::Appeal, RouterError> {
+        let mut v = Vec::new();
+        check_id(&mut v, "appeal_id", &msg.appeal_id);
+        let decision = match pb::AppealDecision::try_from(msg.decision) {
+            Ok(pb::AppealDecision::Upheld) => Some(AppealState::Upheld),
+            Ok(pb::AppealDecision::Overturned) => Some(AppealState::Overturned),
+            _ => None,
+        };
+        if decision.is_none() {
+            v.push(c::Violation {
+                field: "decision".into(),
+                description: "one of UPHELD, OVERTURNED".into(),
+            });
+        }
+        if msg.note.trim().is_empty() || msg.note.chars().count() > MAX_TEXT {
+            v.push(c::Violation {
+                field: "note".into(),
+                description: format!(
+                    "required (the reason for the decision), at most {MAX_TEXT} characters"
+                ),
+            });
+        }
+        let Some(decision) = decision.filter(|_| v.is_empty()) else {
+            return Err(RouterError::Invalid(v));
+        };
+        match self
+            .store
+            .resolve_appeal(
+                DEFAULT_TENANT,
+                &msg.appeal_id,
+                decision,
+                &msg.note,
+                unix_millis(),
+            )
+            .await?
+        {
+            ResolveOutcome::Resolved(a) => {
+                tracing::info!(
+                    appeal_id = %a.appeal_id,
+                    status = a.status.as_str(),
+                    "appeal resolved"
+                );
+                Ok(appeal_pb(&a))
+            }
+            ResolveOutcome::AlreadyResolved(_) => Err(RouterError::FailedPrecondition(
+                "appeal_id: the appeal is already resolved".into(),
+            )),
+            ResolveOutcome::NotFound => Err(RouterError::NotFound("appeal".into())),
+        }
+    }
+}
 
 #[tonic::async_trait]
 impl pb::review_service_server::ReviewService for ReviewService {
     async fn list_appeals(
         &self,
-        _request: Request<pb::ListAppealsRequest>,
+        request: Request<pb::ListAppealsRequest>,
     ) -> Result<Response<pb::ListAppealsResponse>, Status> {
-        Err(RouterError::Unimplemented(
-            "ListAppeals is not implemented yet: manual review lands with the acceptance and review milestone",
-        )
-        .into())
+        let _call = self.in_flight.guard();
+        Ok(Response::new(self.list(request.get_ref()).await?))
     }
 
     async fn resolve_appeal(
         &self,
-        _request: Request<pb::ResolveAppealRequest>,
+        request: Request<pb::ResolveAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
-        Err(RouterError::Unimplemented(
-            "ResolveAppeal is not implemented yet: manual review lands with the acceptance and review milestone",
-        )
-        .into())
+        let _call = self.in_flight.guard();
+        Ok(Response::new(self.resolve(request.into_inner()).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_bind_the_filter() {
+        let cursor = AppealCursor {
+            filed_at_ms: 1_800_000_000_123,
+            appeal_id: "apl_0193.x".into(),
+        };
+        let t = encode_page_token(1, &cursor);
+        assert_eq!(decode_page_token(&t, 1), Some(cursor));
+        assert_eq!(decode_page_token(&t, 0), None);
+        assert_eq!(decode_page_token("zz", 0), None);
+        assert_eq!(decode_page_token("abc", 0), None);
+        assert_eq!(decode_page_token("", 0), None);
+        assert_eq!(decode_page_token(&"ff".repeat(10), 0), None);
+    }
+
+    #[test]
+    fn the_reply_margin_follows_the_tail_of_the_work_after_the_fanout() {
+        let t = TailTracker::default();
+        let configured = Duration::from_millis(30);
+        assert_eq!(t.margin(configured), configured);
+        t.observe(Duration::from_millis(60));
+        assert_eq!(t.margin(configured), Duration::from_millis(120));
+        // Decays back towards the configured margin.
+        for _ in 0..1_000 {
+            t.observe(Duration::from_millis(1));
+        }
+        assert_eq!(t.margin(configured), configured);
+        t.observe(Duration::from_secs(5));
+        assert_eq!(t.margin(configured), TailTracker::CAP);
+    }
+
+    #[test]
+    fn risk_bands_are_coarse() {
+        assert_eq!(risk_band(None), "UNSCORED");
+        assert_eq!(risk_band(Some(800)), "A");
+        assert_eq!(risk_band(Some(700)), "B");
+        assert_eq!(risk_band(Some(640)), "D");
+        assert_eq!(risk_band(Some(300)), "E");
     }
 }

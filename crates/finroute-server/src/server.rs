@@ -18,8 +18,10 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::accept::{Relay, RelaySettings};
 use crate::config::Config;
 use crate::convert::RequestDefaults;
+use crate::drain::InFlight;
 use crate::fanout::Registry;
 use crate::router::{ReviewService, RouterService, RouterSettings};
 
@@ -65,7 +67,7 @@ pub async fn run(
     }
 
     let store = Store::connect(&config.store.url).await?;
-    let registry = Registry::build(&config.adapters)?;
+    let registry = Registry::build(&config.adapters, config.breaker_settings())?;
     let described = registry.describe_all().await;
 
     let settings = RouterSettings {
@@ -76,16 +78,36 @@ pub async fn run(
         },
         default_deadline: Duration::from_millis(config.routing.deadline_ms),
         reply_margin: Duration::from_millis(config.routing.reply_margin_ms),
+        accept_wait: Duration::from_millis(config.acceptance.wait_ms),
+        max_in_flight_routes: config.server.max_in_flight_routes,
     };
-    let router = RouterService::new(registry, store.clone(), settings);
+    // The relay resumes acceptances a previous run left unfinished before
+    // the port opens.
+    let relay = Relay::new(
+        store.clone(),
+        registry.clone(),
+        RelaySettings {
+            partner_timeout: Duration::from_millis(config.acceptance.partner_timeout_ms),
+            poll_interval: Duration::from_millis(config.acceptance.poll_interval_ms),
+            max_backoff: Duration::from_millis(config.acceptance.max_backoff_ms),
+        },
+    );
+    let relay_task = relay.spawn_poller();
+    // Calls of the router's own services in flight (health and reflection
+    // are not waited for).
+    let in_flight = InFlight::default();
+    let router = RouterService::new(registry, store.clone(), relay, settings, in_flight.clone());
     let max_in = config.server.max_request_bytes;
     let max_out = config.server.max_response_bytes;
     let router = pb::financing_router_server::FinancingRouterServer::new(router)
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out);
-    let review = pb::review_service_server::ReviewServiceServer::new(ReviewService)
-        .max_decoding_message_size(max_in)
-        .max_encoding_message_size(max_out);
+    let review = pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
+        store.clone(),
+        in_flight.clone(),
+    ))
+    .max_decoding_message_size(max_in)
+    .max_encoding_message_size(max_out);
 
     // Both reflection versions list exactly the services this port serves
     // (not the FinancingAdapter contract, which partners implement).
@@ -161,14 +183,33 @@ pub async fn run(
         // serve_with_incoming ignores the builder's tcp_nodelay: set it on the
         // incoming stream, or Nagle holds every reply back ~40 ms.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+    // The drain ends when the last call in flight is answered (idle client
+    // connections do not hold it up), or at the bound.
     let bounded_drain = async {
         draining.notified().await;
-        tokio::time::sleep(grace).await;
+        // Let calls whose headers were already read reach the counter.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let all = tokio::time::timeout(grace, in_flight.idle()).await.is_ok();
+        // The last replies are handed to hyper when their call ends: give
+        // it a moment to write them before the connections are dropped.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        all
     };
     tokio::select! {
         r = serve => r?,
-        () = bounded_drain => tracing::warn!(grace_ms = grace.as_millis() as u64, "drain bound reached; stopping with calls in flight"),
+        all_answered = bounded_drain => if all_answered {
+            tracing::info!("drained: every call in flight was answered");
+        } else {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                in_flight = in_flight.count(),
+                "drain bound reached; stopping with calls in flight"
+            );
+        },
     }
+    // Acceptances in flight at the partner are left leased: the next start
+    // (or another replica) re-drives them with the same key.
+    relay_task.abort();
     store.close().await;
     tracing::info!("finroute stopped");
     Ok(())

@@ -439,24 +439,6 @@ async fn a_repeated_request_id_returns_the_stored_answer() {
 }
 
 #[tokio::test]
-async fn later_milestone_methods_answer_unimplemented_with_a_reason() {
-    let router = TestRouter::embedded().await;
-    let mut client = router.client().await;
-    let s = client
-        .accept_offer(pb::AcceptOfferRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(s.code(), Code::Unimplemented);
-    assert!(s.message().contains("AcceptOffer"));
-    let mut review = pb::review_service_client::ReviewServiceClient::new(router.channel().await);
-    let s = review
-        .list_appeals(pb::ListAppealsRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(s.code(), Code::Unimplemented);
-}
-
-#[tokio::test]
 async fn reflection_v1alpha_lists_every_service_for_grpcurl() {
     use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;

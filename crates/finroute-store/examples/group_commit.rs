@@ -37,6 +37,7 @@ fn record(i: usize) -> ApplicationRecord {
             approval_odds: 0.42,
             rank: k,
             expires_at_ms: 1_900_000_000_000,
+            risk_band: "B".into(),
         })
         .collect();
     let channel_reports = (0..3)

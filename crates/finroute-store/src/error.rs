@@ -31,6 +31,14 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The row the call names does not exist for this tenant (an unknown
+    /// acceptance, an offer or application of another tenant, ...).
+    #[error("not found")]
+    NotFound,
+    /// An argument the store cannot act on (e.g. completing an acceptance
+    /// as PENDING); the text names the argument, never a value.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
     /// The URL is not `sqlite:...` or `postgres://...`, or does not parse.
     /// The text names the problem, never the URL (it may hold a password).
     #[error("invalid store url: {0}")]
@@ -46,6 +54,10 @@ impl fmt::Debug for StoreError {
             // DETAIL ("Key (..)=(..) already exists") included: print Display.
             StoreError::Database(e) => write!(f, "Database({e})"),
             StoreError::Migrate(e) => write!(f, "Migrate({e})"),
+            StoreError::NotFound => f.write_str("NotFound"),
+            StoreError::InvalidArgument(why) => {
+                f.debug_tuple("InvalidArgument").field(why).finish()
+            }
             StoreError::InvalidUrl(why) => f.debug_tuple("InvalidUrl").field(why).finish(),
         }
     }

@@ -2,14 +2,18 @@
 //!
 //! Every routed application is recorded, with its offers and channel
 //! reports, before the router replies; `GetApplication`, request_id
-//! idempotency and (later) `AcceptOffer` read them back. Two backends behind
+//! idempotency and `AcceptOffer` read them back. Acceptances (with their
+//! outbox, for exactly-once partner calls across retries, replicas and
+//! crashes) and appeals are kept alongside. Two backends behind
 //! one [`Store`]: SQLite (embedded, one replica) and PostgreSQL (several
 //! replicas), chosen by the URL, with the same schema in
 //! `migrations/sqlite/` and `migrations/postgres/`.
 //!
-//! Writes are group-committed by one writer task (see the `writer` module):
-//! a caller waits until its record is committed, and one commit serves as
-//! many records as arrived while the previous one ran.
+//! Applications are group-committed by one writer task (see the `writer`
+//! module): a caller waits until its record is committed, and one commit
+//! serves as many records as arrived while the previous one ran.
+//! Acceptance and appeal writes are single-row conditional transactions
+//! straight on the pool (see the `ops` module).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), finroute_store::StoreError> {
@@ -19,7 +23,10 @@
 //! # Ok(()) }
 //! ```
 
+mod acceptance;
+mod appeal;
 mod error;
+mod ops;
 mod options;
 mod postgres;
 mod read;
@@ -28,6 +35,10 @@ mod sqlite;
 mod store;
 mod writer;
 
+pub use acceptance::{
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount,
+};
+pub use appeal::{AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome};
 pub use error::{DuplicateKey, StoreError};
 pub use options::{Backend, StoreOptions};
 pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};

@@ -12,6 +12,7 @@
 //! together migrate one at a time), and a failed run would otherwise return
 //! that lock to the pool still held.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
+use crate::acceptance::{self, AcceptanceRecord};
 use crate::error::StoreError;
 use crate::options::StoreOptions;
 use crate::read;
@@ -127,7 +129,59 @@ impl PgDb {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// A write transaction (READ COMMITTED, the server's default: the
+    /// statements in `ops` rely on each statement seeing every commit made
+    /// before it started).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// The pool for reads.
+    pub(crate) fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Leases up to `limit` due outbox rows to `owner`, in one short
+    /// transaction: due rows are locked `FOR UPDATE SKIP LOCKED` (so two
+    /// replicas take disjoint rows), leased, read and committed. No row
+    /// lock outlives this call; the partner is called afterwards.
+    pub(crate) async fn lease_due_acceptances(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let mut leased: Vec<(String, i64)> = sqlx::query_as(acceptance::PG_LEASE_DUE)
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        if leased.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        leased.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        let ids: Vec<&str> = leased.iter().map(|(id, _)| id.as_str()).collect();
+        let mut by_id: HashMap<String, AcceptanceRecord> =
+            sqlx::query(acceptance::ACCEPTANCES_BY_IDS)
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| acceptance::acceptance(row).map(|r| (r.acceptance_id.clone(), r)))
+                .collect::<Result<_, _>>()?;
+        tx.commit().await?;
+        // Every leased outbox row has its acceptance (foreign key).
+        Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
+    }
 }
+
+crate::ops::shared_ops!(PgDb, sqlx::Postgres);
 
 const INSERT_APPLICATIONS: &str = "\
     INSERT INTO applications (application_id, tenant, request_id, request_fingerprint, \
@@ -138,10 +192,10 @@ const INSERT_APPLICATIONS: &str = "\
 const INSERT_OFFERS: &str = "\
     INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
                         product_kind, currency, principal_minor, term_months, apr_bps, \
-                        approval_odds, rank, expires_at_ms) \
+                        approval_odds, rank, expires_at_ms, risk_band) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                          $6::text[], $7::text[], $8::int8[], $9::int4[], $10::int4[], \
-                         $11::float8[], $12::int4[], $13::int8[])";
+                         $11::float8[], $12::int4[], $13::int8[], $14::text[])";
 
 const INSERT_CHANNEL_REPORTS: &str = "\
     INSERT INTO channel_reports (application_id, position, adapter_id, product_kind, status, \
@@ -228,6 +282,7 @@ async fn insert_offers(
         .bind(offers.iter().map(|o| o.approval_odds).collect::<Vec<_>>())
         .bind(offers.iter().map(|o| o.rank).collect::<Vec<_>>())
         .bind(offers.iter().map(|o| o.expires_at_ms).collect::<Vec<_>>())
+        .bind(text(|o| &o.risk_band))
         .execute(&mut **tx)
         .await
         .map(drop)

@@ -24,7 +24,8 @@ pub(crate) const FIND_BY_REQUEST_ID: &str = "\
 /// `$1` offer_id, `$2` tenant.
 pub(crate) const GET_OFFER: &str = "\
     SELECT offer_id, application_id, tenant, adapter_id, partner_offer_ref, product_kind, \
-           currency, principal_minor, term_months, apr_bps, approval_odds, rank, expires_at_ms \
+           currency, principal_minor, term_months, apr_bps, approval_odds, rank, expires_at_ms, \
+           risk_band \
     FROM offers WHERE offer_id = $1 AND tenant = $2";
 
 /// Decodes a row of [`GET_APPLICATION`] or [`FIND_BY_REQUEST_ID`].
@@ -71,5 +72,6 @@ where
         approval_odds: row.try_get(10)?,
         rank: row.try_get(11)?,
         expires_at_ms: row.try_get(12)?,
+        risk_band: row.try_get(13)?,
     })
 }

@@ -115,6 +115,10 @@ pub struct OfferRecord {
     pub rank: i32,
     /// Expiry, unix milliseconds.
     pub expires_at_ms: i64,
+    /// The applicant's coarse risk band when the offer was made, as the
+    /// server names it; feeds the outcome counts. '' for offers recorded
+    /// before bands were stored.
+    pub risk_band: String,
 }
 
 /// What one channel (adapter x product kind) did for an application.
@@ -137,7 +141,7 @@ pub struct ChannelReportRecord {
 }
 
 /// `Debug` for an opaque blob: its length only.
-struct BlobLen<'a>(&'a [u8]);
+pub(crate) struct BlobLen<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Debug for BlobLen<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,9 +7,11 @@
 //!   is then synced on every commit; group commit keeps that affordable).
 //! - Writes begin with `BEGIN IMMEDIATE` (sqlx 0.9 `begin_with`): the write
 //!   lock is taken up front, so a transaction never fails half-way on a
-//!   lock upgrade. With one writer task and a one-connection write pool
-//!   there is no contention inside the process anyway; this protects
-//!   against another process (a `finroute migrate`, a backup tool).
+//!   lock upgrade. Inside the process, writes share the one-connection
+//!   write pool (the group-commit writer's batches, and the acceptance and
+//!   appeal transactions of `ops`), so they are serialised there; the
+//!   lock protects against other processes (a second store on the file, a
+//!   `finroute migrate`, a backup tool).
 //! - `busy_timeout` 5 s: another process holding the lock is waited for.
 //! - Reads use their own small pool, never the writer's connection.
 //! - An in-memory database (`sqlite::memory:`) lives only as long as a
@@ -24,6 +26,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
+use crate::acceptance::{self, AcceptanceRecord};
 use crate::error::StoreError;
 use crate::options::StoreOptions;
 use crate::read;
@@ -166,9 +169,55 @@ impl SqliteDb {
         self.reader.close().await;
         self.writer.close().await;
     }
+
+    /// A write transaction on the write pool, with the write lock taken up
+    /// front. Acceptance and appeal writes share the connection with the
+    /// group-commit writer, so they are serialised with its batches (and,
+    /// through the lock, with other processes on the file).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// The pool for reads.
+    pub(crate) fn reads(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Leases up to `limit` due outbox rows to `owner`. Under `BEGIN
+    /// IMMEDIATE` no other writer (in this process or another) interleaves,
+    /// so two callers never lease the same row.
+    pub(crate) async fn lease_due_acceptances(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let mut leased: Vec<(String, i64)> = sqlx::query_as(acceptance::SQLITE_LEASE_DUE)
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        leased.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        let mut rows = Vec::with_capacity(leased.len());
+        for (acceptance_id, _) in &leased {
+            let row = sqlx::query(acceptance::ACCEPTANCE_BY_ID)
+                .bind(acceptance_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            rows.push(acceptance::acceptance(&row)?);
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
 }
 
-/// Most rows in one multi-row `INSERT` (offers: 13 x 64 = 832 bound
+crate::ops::shared_ops!(SqliteDb, sqlx::Sqlite);
+
+/// Most rows in one multi-row `INSERT` (offers: 14 x 64 = 896 bound
 /// values, far below SQLite's limit of 32 766).
 const MAX_ROWS_PER_STATEMENT: usize = 64;
 
@@ -216,6 +265,7 @@ impl WriteBackend for SqliteDb {
                 .bind(offer.approval_odds)
                 .bind(offer.rank)
                 .bind(offer.expires_at_ms)
+                .bind(offer.risk_band.as_str())
         })
         .await?;
 
@@ -269,8 +319,8 @@ const APPLICATIONS: Table = Table {
 const OFFERS: Table = Table {
     head: "INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
            product_kind, currency, principal_minor, term_months, apr_bps, approval_odds, rank, \
-           expires_at_ms) VALUES ",
-    columns: 13,
+           expires_at_ms, risk_band) VALUES ",
+    columns: 14,
 };
 
 const CHANNEL_REPORTS: Table = Table {

@@ -1,5 +1,6 @@
-//! [`Store`]: the handle the router holds. Writes go to the group-commit
-//! writer task (see [`crate::writer`]); reads go straight to the pool.
+//! [`Store`]: the handle the router holds. Application records go to the
+//! group-commit writer task (see [`crate::writer`]); acceptance and appeal
+//! writes (see [`crate::ops`]) and all reads go straight to the pool.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,6 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::acceptance::{
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount,
+};
+use crate::appeal::{
+    AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome,
+};
 use crate::error::StoreError;
 use crate::options::{Backend, StoreOptions};
 use crate::postgres::{self, PgDb};
@@ -14,7 +21,18 @@ use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
 use crate::writer::{self, Counters, Pending, WriterHandle};
 
-/// The durable store: applications, offers and channel reports.
+/// Runs `$call` with `$db` bound to the backend's handle, awaited.
+macro_rules! on_db {
+    ($self:ident, $db:ident => $call:expr) => {
+        match &$self.inner.db {
+            Db::Sqlite($db) => $call.await,
+            Db::Postgres($db) => $call.await,
+        }
+    };
+}
+
+/// The durable store: applications, offers and channel reports;
+/// acceptances with their outbox and outcomes; appeals.
 ///
 /// Cheap to clone (an `Arc` inside); every clone talks to the same writer
 /// task and pools. Dropping the last clone stops the writer once its queue
@@ -177,6 +195,252 @@ impl Store {
         })
     }
 
+    /// Transaction 1 of an acceptance: stores `claim` as PENDING with its
+    /// outbox row, all or nothing, unless
+    /// - the tenant already used `claim.idempotency_key`: [`ClaimOutcome::Existing`]
+    ///   with that acceptance (which may name another offer);
+    /// - another key holds a live (PENDING or ACCEPTED) acceptance of the
+    ///   offer: [`ClaimOutcome::OfferTaken`] with it.
+    ///
+    /// Safe under concurrency, across replicas: of any number of claims
+    /// racing on one key exactly one is `Created` and the others see it as
+    /// `Existing`; of claims racing with different keys on one offer one
+    /// wins and the others get `OfferTaken`. An offer that is not the
+    /// tenant's: [`StoreError::NotFound`].
+    pub async fn claim_acceptance(
+        &self,
+        claim: AcceptanceClaim,
+    ) -> Result<ClaimOutcome, StoreError> {
+        self.check_open()?;
+        on_db!(self, db => db.claim_acceptance(&claim))
+    }
+
+    /// The acceptance, or `None` if absent or owned by another tenant.
+    pub async fn get_acceptance(
+        &self,
+        tenant: &str,
+        acceptance_id: &str,
+    ) -> Result<Option<AcceptanceRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.get_acceptance(tenant, acceptance_id))?)
+    }
+
+    /// The tenant's acceptance claimed under `idempotency_key`, if any.
+    pub async fn find_acceptance_by_key(
+        &self,
+        tenant: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<AcceptanceRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.find_acceptance_by_key(tenant, idempotency_key))?)
+    }
+
+    /// The acceptances of offers of an application, oldest first (empty for
+    /// another tenant's application).
+    pub async fn acceptances_of_application(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<AcceptanceRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.acceptances_of_application(tenant, application_id))?)
+    }
+
+    /// Leases up to `limit` outbox rows that are due (`next_attempt_ms <=
+    /// now_ms`) and not leased (lease expired), earliest due first (for a
+    /// row never retried, that is the order of the claims), to `owner`
+    /// until `now_ms + lease_ms`; counts an attempt on each and returns
+    /// their acceptances. Callers leasing at the same time (replicas on one
+    /// PostgreSQL) never get the same row. No lock is held once this
+    /// returns: call the partner afterwards, then
+    /// [`complete_acceptance`](Store::complete_acceptance) or
+    /// [`release_acceptance`](Store::release_acceptance).
+    pub async fn lease_due_acceptances(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<AcceptanceRecord>, StoreError> {
+        self.check_open()?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = lease_until(now_ms, lease_ms);
+        let limit = i64::from(limit);
+        Ok(on_db!(self, db => db.lease_due_acceptances(owner, now_ms, until, limit))?)
+    }
+
+    /// Leases this acceptance's outbox row to `owner` until `now_ms +
+    /// lease_ms`, whether or not it is due (to drive a fresh claim at
+    /// once), unless another owner holds an unexpired lease; `owner` may
+    /// re-lease its own. Counts an attempt. `None` if there is no outbox
+    /// row (unknown, or already final) or someone else holds it.
+    pub async fn lease_acceptance(
+        &self,
+        acceptance_id: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<AcceptanceRecord>, StoreError> {
+        self.check_open()?;
+        let until = lease_until(now_ms, lease_ms);
+        Ok(on_db!(self, db => db.lease_acceptance(acceptance_id, owner, now_ms, until))?)
+    }
+
+    /// Transaction 2 of an acceptance: stores the partner's final answer
+    /// (`status` ACCEPTED or DECLINED), deletes the outbox row and records
+    /// an outcome for the approval-odds model, if the acceptance is still
+    /// PENDING. If it is already final nothing changes (whatever the
+    /// arguments). Returns the acceptance as stored.
+    /// [`StoreError::NotFound`] if there is no such acceptance;
+    /// [`StoreError::InvalidArgument`] for `status` PENDING.
+    pub async fn complete_acceptance(
+        &self,
+        acceptance_id: &str,
+        status: AcceptanceState,
+        partner_reference: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<AcceptanceRecord, StoreError> {
+        self.check_open()?;
+        if status == AcceptanceState::Pending {
+            return Err(StoreError::InvalidArgument(
+                "status: an acceptance completes as ACCEPTED or DECLINED",
+            ));
+        }
+        let (reference, detail) = (partner_reference, detail);
+        on_db!(self, db => db.complete_acceptance(acceptance_id, status, reference, detail, now_ms))
+    }
+
+    /// Gives a lease back after a failed attempt, if `owner` holds it: the
+    /// row is due again at `next_attempt_ms` (the caller's backoff), and
+    /// `last_error` is kept for operators. `last_error` must name an error
+    /// kind, never personal data. Does nothing if `owner` does not hold the
+    /// lease (it expired and another owner took it, or the row is final).
+    pub async fn release_acceptance(
+        &self,
+        acceptance_id: &str,
+        owner: &str,
+        next_attempt_ms: i64,
+        last_error: &str,
+    ) -> Result<(), StoreError> {
+        self.check_open()?;
+        let (id, next, error) = (acceptance_id, next_attempt_ms, last_error);
+        Ok(on_db!(self, db => db.release_acceptance(id, owner, next, error))?)
+    }
+
+    /// Outbox rows remaining: acceptances not final yet.
+    pub async fn open_acceptances(&self) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let n = on_db!(self, db => db.open_acceptances())?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Final acceptance outcomes counted per (adapter, product kind, risk
+    /// band), in that order; all tenants.
+    pub async fn outcome_counts(&self) -> Result<Vec<OutcomeCount>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.outcome_counts())?)
+    }
+
+    /// Files an appeal (status OPEN, with an OPEN event) against an
+    /// application of `appeal.tenant`. [`StoreError::NotFound`] if the
+    /// application is not the tenant's; [`StoreError::Duplicate`] if the
+    /// appeal id is taken.
+    pub async fn file_appeal(&self, appeal: NewAppeal) -> Result<AppealRecord, StoreError> {
+        self.check_open()?;
+        on_db!(self, db => db.file_appeal(&appeal))
+    }
+
+    /// The appeal, or `None` if absent or owned by another tenant.
+    pub async fn get_appeal(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+    ) -> Result<Option<AppealRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.get_appeal(tenant, appeal_id))?)
+    }
+
+    /// The appeals of an application, oldest first.
+    pub async fn appeals_of_application(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<AppealRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.appeals_of_application(tenant, application_id))?)
+    }
+
+    /// One page of the tenant's appeals (optionally only those in
+    /// `status`), in (filed_at_ms, appeal_id) order, strictly after `after`
+    /// (the last appeal of the previous page), at most `limit`. Keyset
+    /// pagination: pages neither repeat nor skip appeals when others are
+    /// filed meanwhile (a newly filed one shows up on a later page).
+    pub async fn list_appeals(
+        &self,
+        tenant: &str,
+        status: Option<AppealState>,
+        after: Option<&AppealCursor>,
+        limit: u32,
+    ) -> Result<Vec<AppealRecord>, StoreError> {
+        self.check_open()?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::from(limit);
+        Ok(on_db!(self, db => db.list_appeals(tenant, status, after, limit))?)
+    }
+
+    /// OPEN -> IN_REVIEW, recording an event with `note`:
+    /// [`ResolveOutcome::Resolved`] with the appeal now. In any other state
+    /// the appeal is unchanged: [`ResolveOutcome::AlreadyResolved`].
+    pub async fn start_review(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<ResolveOutcome, StoreError> {
+        self.check_open()?;
+        on_db!(self, db => db.start_review(tenant, appeal_id, note, now_ms))
+    }
+
+    /// Decides an appeal (`decision` UPHELD or OVERTURNED) if it is OPEN or
+    /// IN_REVIEW, storing `note` and recording an event, in one conditional
+    /// update: of operators racing on one appeal exactly one gets
+    /// [`ResolveOutcome::Resolved`], the others
+    /// [`ResolveOutcome::AlreadyResolved`] with the appeal as decided.
+    /// [`StoreError::InvalidArgument`] for another `decision`.
+    pub async fn resolve_appeal(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+        decision: AppealState,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<ResolveOutcome, StoreError> {
+        self.check_open()?;
+        if !decision.is_final() {
+            return Err(StoreError::InvalidArgument(
+                "decision: an appeal is resolved as UPHELD or OVERTURNED",
+            ));
+        }
+        on_db!(self, db => db.resolve_appeal(tenant, appeal_id, decision, note, now_ms))
+    }
+
+    /// The appeal's history, in order (filing first); empty if absent or
+    /// owned by another tenant.
+    pub async fn appeal_history(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+    ) -> Result<Vec<AppealEvent>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.appeal_history(tenant, appeal_id))?)
+    }
+
     /// Stops the writer after writing everything already queued, then
     /// closes the pools. Later calls (on any clone) fail with
     /// [`StoreError::Closed`]. Idempotent; concurrent calls all return once
@@ -212,6 +476,11 @@ impl Store {
             Ok(())
         }
     }
+}
+
+/// The end of a lease of `lease_ms` (negative taken as 0) from `now_ms`.
+fn lease_until(now_ms: i64, lease_ms: i64) -> i64 {
+    now_ms.saturating_add(lease_ms.max(0))
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {

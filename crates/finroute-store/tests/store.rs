@@ -97,7 +97,9 @@ mod harness {
 mod fixture {
     //! Records with unique ids and every field set to something checkable.
 
-    use finroute_store::{ApplicationRecord, ChannelReportRecord, OfferRecord};
+    use finroute_store::{
+        AcceptanceClaim, ApplicationRecord, ChannelReportRecord, NewAppeal, OfferRecord,
+    };
 
     fn unique(prefix: &str) -> String {
         format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -130,6 +132,7 @@ mod fixture {
                 approval_odds: 0.123_456_789_012_345_6,
                 rank: i as i32,
                 expires_at_ms: 1_900_000_000_000 + i as i64,
+                risk_band: ["A", "B", "UNSCORED"][i % 3].into(),
             })
             .collect();
         let channel_reports = (0..reports)
@@ -161,10 +164,49 @@ mod fixture {
     pub fn request_id() -> String {
         unique("req")
     }
+
+    /// A fresh idempotency key.
+    pub fn key() -> String {
+        unique("key")
+    }
+
+    /// A claim of `app`'s offer at `offer` under `key`, with a fresh
+    /// acceptance id (as every request generates one).
+    pub fn claim(app: &ApplicationRecord, offer: usize, key: &str, now_ms: i64) -> AcceptanceClaim {
+        let o = &app.offers[offer];
+        AcceptanceClaim {
+            acceptance_id: unique("acc"),
+            tenant: app.tenant.clone(),
+            idempotency_key: key.to_owned(),
+            offer_id: o.offer_id.clone(),
+            application_id: app.application_id.clone(),
+            adapter_id: o.adapter_id.clone(),
+            partner_offer_ref: o.partner_offer_ref.clone(),
+            applicant_id: app.applicant_id.clone(),
+            fingerprint: (0..32u8).map(|b| b ^ 0x5A).collect(),
+            now_ms,
+        }
+    }
+
+    /// An appeal of `app` filed at `now_ms`, with a fresh id.
+    pub fn appeal(app: &ApplicationRecord, now_ms: i64) -> NewAppeal {
+        NewAppeal {
+            appeal_id: unique("apl"),
+            tenant: app.tenant.clone(),
+            application_id: app.application_id.clone(),
+            adapter_id: "adapter-0".into(),
+            reason: "INCOME_CHANGED".into(),
+            details: "my income went up — 收入增加".into(),
+            now_ms,
+        }
+    }
 }
 
 mod suite {
     //! The tests, each an async fn over a [`Harness`].
+
+    pub use crate::acceptance_suite::*;
+    pub use crate::appeal_suite::*;
 
     use std::collections::HashSet;
 
@@ -678,6 +720,1063 @@ mod suite {
     }
 }
 
+mod acceptance_suite {
+    //! Acceptances: transaction 1 (claim), the outbox leases, transaction 2
+    //! (complete), outcomes; `reopen` plays a second router replica.
+
+    use std::collections::{HashMap, HashSet};
+
+    use finroute_store::{
+        AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, Store, StoreError,
+    };
+    use tokio::task::JoinSet;
+
+    use crate::fixture::{application, claim, key};
+    use crate::harness::Harness;
+
+    /// A clock for the tests: every time is given explicitly.
+    const NOW: i64 = 1_800_000_000_000;
+    const LEASE_MS: i64 = 30_000;
+
+    fn created(outcome: ClaimOutcome) -> AcceptanceRecord {
+        match outcome {
+            ClaimOutcome::Created(r) => r,
+            other => panic!("expected Created, got {other:?}"),
+        }
+    }
+
+    pub async fn claim_existing_and_offer_taken(h: &Harness) {
+        let app = application("tenant-a", "", 2, 1);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let k1 = key();
+        let first = claim(&app, 0, &k1, NOW);
+        let r = created(
+            h.store
+                .claim_acceptance(first.clone())
+                .await
+                .expect("claim"),
+        );
+        assert_eq!(r.acceptance_id, first.acceptance_id);
+        assert_eq!(r.status, AcceptanceState::Pending);
+        assert_eq!(r.fingerprint, first.fingerprint);
+        assert_eq!(
+            (r.attempts, r.created_at_ms, r.completed_at_ms),
+            (0, NOW, None)
+        );
+        assert_eq!(r.partner_reference, "");
+        // What Created returned is what is stored.
+        let stored = h
+            .store
+            .get_acceptance("tenant-a", &r.acceptance_id)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(stored, r);
+        assert_eq!(
+            h.store
+                .find_acceptance_by_key("tenant-a", &k1)
+                .await
+                .expect("find"),
+            Some(r.clone())
+        );
+        assert_eq!(h.store.open_acceptances().await.expect("open"), 1);
+
+        // The same key again (a retry, with its own new acceptance id).
+        let retry = claim(&app, 0, &k1, NOW + 5);
+        assert_eq!(
+            h.store.claim_acceptance(retry).await.expect("retry"),
+            ClaimOutcome::Existing(r.clone())
+        );
+        // The same key on another offer: the key's acceptance, naming offer 0.
+        let other_offer = claim(&app, 1, &k1, NOW + 6);
+        match h.store.claim_acceptance(other_offer).await.expect("claim") {
+            ClaimOutcome::Existing(e) => {
+                assert_eq!(e, r);
+                assert_ne!(e.offer_id, app.offers[1].offer_id);
+            }
+            other => panic!("expected Existing, got {other:?}"),
+        }
+        // Another key on the taken offer.
+        let k2 = key();
+        assert_eq!(
+            h.store
+                .claim_acceptance(claim(&app, 0, &k2, NOW + 7))
+                .await
+                .expect("claim"),
+            ClaimOutcome::OfferTaken(r.clone())
+        );
+        assert!(
+            h.store
+                .find_acceptance_by_key("tenant-a", &k2)
+                .await
+                .expect("find")
+                .is_none(),
+            "a refused claim stores nothing"
+        );
+        // The other offer is free for another key.
+        let r1 = created(
+            h.store
+                .claim_acceptance(claim(&app, 1, &k2, NOW + 8))
+                .await
+                .expect("claim"),
+        );
+        assert_eq!(
+            h.store
+                .acceptances_of_application("tenant-a", &app.application_id)
+                .await
+                .expect("list"),
+            vec![r.clone(), r1]
+        );
+        assert_eq!(h.store.open_acceptances().await.expect("open"), 2);
+
+        // An unknown offer.
+        let mut ghost = claim(&app, 0, &key(), NOW);
+        ghost.offer_id = "no-such-offer".into();
+        assert!(matches!(
+            h.store.claim_acceptance(ghost).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    /// 32 racing retries of one key, split across two replicas: one claim
+    /// is stored, the 31 others see it, field for field.
+    pub async fn concurrent_claims_of_one_key(h: &Harness) {
+        let app = application("tenant-a", "", 1, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let replica = h.reopen().await;
+        let k = key();
+        let mut tasks = JoinSet::new();
+        for i in 0..32 {
+            let store = if i % 2 == 0 {
+                h.store.clone()
+            } else {
+                replica.clone()
+            };
+            let c = claim(&app, 0, &k, NOW + i);
+            tasks.spawn(async move { store.claim_acceptance(c).await });
+        }
+        let mut winners = Vec::new();
+        let mut existing = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined.expect("task").expect("claim") {
+                ClaimOutcome::Created(r) => winners.push(r),
+                ClaimOutcome::Existing(r) => existing.push(r),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one claim is stored");
+        assert_eq!(existing.len(), 31);
+        for e in &existing {
+            assert_eq!(e, &winners[0]);
+        }
+        assert_eq!(h.store.open_acceptances().await.expect("open"), 1);
+        assert_eq!(
+            replica
+                .acceptances_of_application("tenant-a", &app.application_id)
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        replica.close().await;
+    }
+
+    /// Two keys racing on one offer (from two replicas), for several
+    /// offers: one Created and one OfferTaken naming it, every time.
+    pub async fn keys_racing_on_one_offer(h: &Harness) {
+        const OFFERS: usize = 8;
+        let app = application("tenant-a", "", OFFERS, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let replica = h.reopen().await;
+        for offer in 0..OFFERS {
+            let (a, b) = (
+                claim(&app, offer, &key(), NOW),
+                claim(&app, offer, &key(), NOW),
+            );
+            let (sa, sb) = (h.store.clone(), replica.clone());
+            let ta = tokio::spawn(async move { sa.claim_acceptance(a).await });
+            let tb = tokio::spawn(async move { sb.claim_acceptance(b).await });
+            let ra = ta.await.expect("task").expect("claim a");
+            let rb = tb.await.expect("task").expect("claim b");
+            match (ra, rb) {
+                (ClaimOutcome::Created(w), ClaimOutcome::OfferTaken(t))
+                | (ClaimOutcome::OfferTaken(t), ClaimOutcome::Created(w)) => assert_eq!(w, t),
+                other => panic!("expected one Created and one OfferTaken, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            h.store.open_acceptances().await.expect("open"),
+            OFFERS as u64
+        );
+        replica.close().await;
+    }
+
+    /// A DECLINED acceptance frees the offer; an ACCEPTED one does not.
+    pub async fn declined_acceptance_frees_the_offer(h: &Harness) {
+        let app = application("tenant-a", "", 1, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let k1 = key();
+        let first = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &k1, NOW))
+                .await
+                .expect("claim"),
+        );
+        let declined = h
+            .store
+            .complete_acceptance(
+                &first.acceptance_id,
+                AcceptanceState::Declined,
+                "",
+                "limit",
+                NOW + 1,
+            )
+            .await
+            .expect("complete");
+        assert_eq!(declined.status, AcceptanceState::Declined);
+
+        let k2 = key();
+        let second = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &k2, NOW + 2))
+                .await
+                .expect("a declined offer is free again"),
+        );
+        let accepted = h
+            .store
+            .complete_acceptance(
+                &second.acceptance_id,
+                AcceptanceState::Accepted,
+                "P-2",
+                "",
+                NOW + 3,
+            )
+            .await
+            .expect("complete");
+        assert_eq!(accepted.status, AcceptanceState::Accepted);
+        assert_eq!(
+            h.store
+                .claim_acceptance(claim(&app, 0, &key(), NOW + 4))
+                .await
+                .expect("claim"),
+            ClaimOutcome::OfferTaken(accepted.clone())
+        );
+        // The first key still answers with its own (declined) acceptance.
+        assert_eq!(
+            h.store
+                .claim_acceptance(claim(&app, 0, &k1, NOW + 5))
+                .await
+                .expect("claim"),
+            ClaimOutcome::Existing(declined)
+        );
+        assert_eq!(h.store.open_acceptances().await.expect("open"), 0);
+    }
+
+    /// Transaction 2 happens once: a second completion (another replica's
+    /// late answer) changes nothing; the outbox row is gone and one outcome
+    /// is counted, with the offer's product kind and risk band.
+    pub async fn complete_is_idempotent(h: &Harness) {
+        let app = application("tenant-a", "", 3, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let r = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &key(), NOW))
+                .await
+                .expect("claim"),
+        );
+        let leased = h
+            .store
+            .lease_acceptance(&r.acceptance_id, "replica-1", NOW, LEASE_MS)
+            .await
+            .expect("lease")
+            .expect("leased");
+        assert_eq!(leased.attempts, 1);
+
+        assert!(matches!(
+            h.store
+                .complete_acceptance(&r.acceptance_id, AcceptanceState::Pending, "", "", NOW)
+                .await,
+            Err(StoreError::InvalidArgument(_))
+        ));
+        let done = h
+            .store
+            .complete_acceptance(
+                &r.acceptance_id,
+                AcceptanceState::Accepted,
+                "P-1",
+                "approved",
+                NOW + 10,
+            )
+            .await
+            .expect("complete");
+        assert_eq!(done.status, AcceptanceState::Accepted);
+        assert_eq!(done.partner_reference, "P-1");
+        assert_eq!(done.detail, "approved");
+        assert_eq!(done.completed_at_ms, Some(NOW + 10));
+        assert_eq!(
+            done.attempts, 1,
+            "the attempt count survives the outbox row"
+        );
+        assert_eq!(h.store.open_acceptances().await.expect("open"), 0);
+
+        let again = h
+            .store
+            .complete_acceptance(
+                &r.acceptance_id,
+                AcceptanceState::Declined,
+                "P-9",
+                "late",
+                NOW + 20,
+            )
+            .await
+            .expect("complete again");
+        assert_eq!(again, done, "a final acceptance is not changed");
+        assert_eq!(
+            h.store
+                .get_acceptance("tenant-a", &r.acceptance_id)
+                .await
+                .expect("get"),
+            Some(done.clone())
+        );
+        assert!(
+            h.store
+                .lease_acceptance(&r.acceptance_id, "replica-1", NOW + 30, LEASE_MS)
+                .await
+                .expect("lease")
+                .is_none(),
+            "nothing left to lease"
+        );
+        assert!(matches!(
+            h.store
+                .complete_acceptance("no-such-acceptance", AcceptanceState::Accepted, "", "", NOW)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Two more outcomes: offer 1 (band B) declined, offer 2 (band
+        // UNSCORED) accepted; offer 0 is band A. One row per group.
+        for (offer, state) in [
+            (1, AcceptanceState::Declined),
+            (2, AcceptanceState::Accepted),
+        ] {
+            let r = created(
+                h.store
+                    .claim_acceptance(claim(&app, offer, &key(), NOW))
+                    .await
+                    .expect("claim"),
+            );
+            h.store
+                .complete_acceptance(&r.acceptance_id, state, "", "", NOW + 40)
+                .await
+                .expect("complete");
+        }
+        let count = |adapter: &str, band: &str, accepted, declined| OutcomeCount {
+            adapter_id: adapter.into(),
+            product_kind: "INSTALLMENT".into(),
+            risk_band: band.into(),
+            accepted,
+            declined,
+        };
+        assert_eq!(
+            h.store.outcome_counts().await.expect("counts"),
+            vec![
+                count("adapter-0", "A", 1, 0),
+                count("adapter-1", "B", 0, 1),
+                count("adapter-2", "UNSCORED", 1, 0),
+            ]
+        );
+    }
+
+    /// Two replicas leasing due rows at the same time never get the same
+    /// row; held leases are not re-leased; expired ones are.
+    pub async fn leases_are_exclusive(h: &Harness) {
+        const N: usize = 24;
+        let app = application("tenant-a", "", N, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        for i in 0..N {
+            created(
+                h.store
+                    .claim_acceptance(claim(&app, i, &key(), NOW + i as i64))
+                    .await
+                    .expect("claim"),
+            );
+        }
+        let replica = h.reopen().await;
+
+        /// Leases batches of 3 until none is due; the batches.
+        async fn drain(store: Store, owner: &'static str) -> Vec<Vec<AcceptanceRecord>> {
+            let mut batches = Vec::new();
+            loop {
+                let rows = store
+                    .lease_due_acceptances(owner, NOW + 1_000, LEASE_MS, 3)
+                    .await
+                    .expect("lease");
+                if rows.is_empty() {
+                    return batches;
+                }
+                batches.push(rows);
+                tokio::task::yield_now().await;
+            }
+        }
+        let (a, b) = tokio::join!(
+            tokio::spawn(drain(h.store.clone(), "replica-a")),
+            tokio::spawn(drain(replica.clone(), "replica-b")),
+        );
+        let batches: Vec<Vec<AcceptanceRecord>> = a
+            .expect("task")
+            .into_iter()
+            .chain(b.expect("task"))
+            .collect();
+        let mut seen = HashSet::new();
+        for batch in &batches {
+            assert!((1..=3).contains(&batch.len()), "limit respected");
+            // Each batch comes oldest (earliest due) first.
+            assert!(
+                batch
+                    .windows(2)
+                    .all(|w| w[0].created_at_ms < w[1].created_at_ms)
+            );
+            for r in batch {
+                assert!(seen.insert(r.acceptance_id.clone()), "leased twice: {r:?}");
+                assert_eq!(r.attempts, 1);
+                assert_eq!(r.status, AcceptanceState::Pending);
+            }
+        }
+        assert_eq!(seen.len(), N, "every row leased once");
+
+        // Held leases: nothing due, and nobody else can take one.
+        assert!(
+            h.store
+                .lease_due_acceptances("replica-c", NOW + 2_000, LEASE_MS, 100)
+                .await
+                .expect("lease")
+                .is_empty()
+        );
+        let some = &seen.iter().next().expect("one").clone();
+        assert!(
+            replica
+                .lease_acceptance(some, "replica-c", NOW + 2_000, LEASE_MS)
+                .await
+                .expect("lease")
+                .is_none()
+        );
+        // Once the leases have expired, everything is leasable again, in
+        // order of claim, with a second attempt counted.
+        let again = replica
+            .lease_due_acceptances("replica-c", NOW + 1_000 + LEASE_MS, LEASE_MS, 100)
+            .await
+            .expect("lease");
+        assert_eq!(again.len(), N);
+        assert!(again.iter().all(|r| r.attempts == 2));
+        let order: Vec<i64> = again.iter().map(|r| r.created_at_ms).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        replica.close().await;
+    }
+
+    /// lease_acceptance (drive a fresh claim now), re-leasing by the same
+    /// owner, release with a backoff that lease_due respects.
+    pub async fn release_with_backoff(h: &Harness) {
+        let app = application("tenant-a", "", 1, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let r = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &key(), NOW))
+                .await
+                .expect("claim"),
+        );
+        let id = r.acceptance_id.as_str();
+        let lease =
+            |owner: &'static str, at: i64| h.store.lease_acceptance(id, owner, at, LEASE_MS);
+        assert_eq!(
+            lease("a", NOW).await.expect("lease").map(|r| r.attempts),
+            Some(1)
+        );
+        assert!(
+            lease("b", NOW + 1).await.expect("lease").is_none(),
+            "held by a"
+        );
+        assert_eq!(
+            lease("a", NOW + 2)
+                .await
+                .expect("lease")
+                .map(|r| r.attempts),
+            Some(2),
+            "the owner may re-lease"
+        );
+        // Only the holder can release.
+        h.store
+            .release_acceptance(id, "b", NOW, "UNAVAILABLE")
+            .await
+            .expect("release by b");
+        assert!(
+            lease("b", NOW + 3).await.expect("lease").is_none(),
+            "still a's"
+        );
+        h.store
+            .release_acceptance(id, "a", NOW + 5_000, "UNAVAILABLE")
+            .await
+            .expect("release");
+        for at in [NOW + 3, NOW + 4_999] {
+            assert!(
+                h.store
+                    .lease_due_acceptances("b", at, LEASE_MS, 10)
+                    .await
+                    .expect("lease")
+                    .is_empty(),
+                "not due before the backoff ends"
+            );
+        }
+        let due = h
+            .store
+            .lease_due_acceptances("b", NOW + 5_000, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].acceptance_id.as_str(), due[0].attempts), (id, 3));
+
+        // lease_acceptance ignores the backoff (a fresh claim is driven at once).
+        h.store
+            .release_acceptance(id, "b", NOW + 60_000, "TIMEOUT")
+            .await
+            .expect("release");
+        assert_eq!(
+            lease("c", NOW + 5_001)
+                .await
+                .expect("lease")
+                .map(|r| r.attempts),
+            Some(4)
+        );
+        assert!(
+            h.store
+                .lease_acceptance("no-such-acceptance", "c", NOW, LEASE_MS)
+                .await
+                .expect("lease")
+                .is_none()
+        );
+    }
+
+    /// The crash-restart shape: a replica claims, leases and dies (the
+    /// store closes); after a restart the claim is still there, the key
+    /// still answers with it, and once the lease has expired another
+    /// replica leases and completes it.
+    pub async fn claims_survive_restart(h: &Harness) {
+        let app = application("tenant-a", "", 2, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let k = key();
+        let leased = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &k, NOW))
+                .await
+                .expect("claim"),
+        );
+        h.store
+            .lease_acceptance(&leased.acceptance_id, "dead-replica", NOW, LEASE_MS)
+            .await
+            .expect("lease")
+            .expect("leased");
+        // A claim made just before the crash, never leased.
+        let unleased = created(
+            h.store
+                .claim_acceptance(claim(&app, 1, &key(), NOW + 1))
+                .await
+                .expect("claim"),
+        );
+        h.store.close().await;
+
+        let restarted = h.reopen().await;
+        assert_eq!(restarted.open_acceptances().await.expect("open"), 2);
+        match restarted
+            .claim_acceptance(claim(&app, 0, &k, NOW + 2))
+            .await
+            .expect("retry")
+        {
+            ClaimOutcome::Existing(r) => {
+                assert_eq!(r.acceptance_id, leased.acceptance_id);
+                assert_eq!(r.attempts, 1);
+            }
+            other => panic!("expected Existing, got {other:?}"),
+        }
+        // At start-up only the unleased row is due; the dead replica's
+        // lease still runs.
+        let now = restarted
+            .lease_due_acceptances("new-replica", NOW + 10, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!(
+            now.iter()
+                .map(|r| r.acceptance_id.as_str())
+                .collect::<Vec<_>>(),
+            [unleased.acceptance_id.as_str()]
+        );
+        let later = restarted
+            .lease_due_acceptances("new-replica", NOW + LEASE_MS, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!(
+            later
+                .iter()
+                .map(|r| r.acceptance_id.as_str())
+                .collect::<Vec<_>>(),
+            [leased.acceptance_id.as_str()]
+        );
+        assert_eq!(later[0].attempts, 2);
+        for r in now.iter().chain(&later) {
+            restarted
+                .complete_acceptance(&r.acceptance_id, AcceptanceState::Accepted, "P", "", NOW)
+                .await
+                .expect("complete");
+        }
+        assert_eq!(restarted.open_acceptances().await.expect("open"), 0);
+        restarted.close().await;
+    }
+
+    /// Another tenant sees nothing of tenant-a's acceptances and cannot
+    /// claim its offers; keys are per tenant.
+    pub async fn acceptances_are_tenant_scoped(h: &Harness) {
+        let a = application("tenant-a", "", 1, 0);
+        let b = application("tenant-b", "", 1, 0);
+        for app in [&a, &b] {
+            h.store
+                .record_application(app.clone())
+                .await
+                .expect("record");
+        }
+        let k = key();
+        let ra = created(
+            h.store
+                .claim_acceptance(claim(&a, 0, &k, NOW))
+                .await
+                .expect("claim"),
+        );
+        assert!(
+            h.store
+                .get_acceptance("tenant-b", &ra.acceptance_id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .find_acceptance_by_key("tenant-b", &k)
+                .await
+                .expect("find")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .acceptances_of_application("tenant-b", &a.application_id)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        // tenant-b naming tenant-a's offer (with its own or tenant-a's key).
+        for k in [key(), k.clone()] {
+            let mut c = claim(&a, 0, &k, NOW);
+            c.tenant = "tenant-b".into();
+            assert!(matches!(
+                h.store.claim_acceptance(c).await,
+                Err(StoreError::NotFound)
+            ));
+        }
+        // The same key is tenant-b's own to use.
+        let rb = created(
+            h.store
+                .claim_acceptance(claim(&b, 0, &k, NOW))
+                .await
+                .expect("claim"),
+        );
+        let by_key: HashMap<&str, AcceptanceRecord> = [("tenant-a", ra), ("tenant-b", rb)].into();
+        for (tenant, r) in &by_key {
+            assert_eq!(
+                h.store
+                    .find_acceptance_by_key(tenant, &k)
+                    .await
+                    .expect("find")
+                    .as_ref(),
+                Some(r)
+            );
+        }
+    }
+}
+
+mod appeal_suite {
+    //! Appeals: filing, review, decisions (raced), history, keyset pages.
+
+    use std::collections::HashSet;
+
+    use finroute_store::{AppealCursor, AppealRecord, AppealState, ResolveOutcome, StoreError};
+
+    use crate::fixture::{appeal, application};
+    use crate::harness::Harness;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    pub async fn appeal_lifecycle(h: &Harness) {
+        let app = application("tenant-a", "", 1, 1);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let new = appeal(&app, NOW);
+        let filed = h.store.file_appeal(new.clone()).await.expect("file");
+        assert_eq!(filed.status, AppealState::Open);
+        assert_eq!(filed.details, new.details);
+        assert_eq!(
+            (filed.resolved_at_ms, filed.resolution_note.as_str()),
+            (None, "")
+        );
+        let id = filed.appeal_id.as_str();
+        assert_eq!(
+            h.store.get_appeal("tenant-a", id).await.expect("get"),
+            Some(filed.clone())
+        );
+        assert_eq!(
+            h.store
+                .appeals_of_application("tenant-a", &app.application_id)
+                .await
+                .expect("list"),
+            vec![filed.clone()]
+        );
+        assert!(matches!(
+            h.store.file_appeal(new.clone()).await,
+            Err(StoreError::Duplicate { .. })
+        ));
+
+        let reviewing = match h
+            .store
+            .start_review("tenant-a", id, "picked up", NOW + 1)
+            .await
+            .expect("review")
+        {
+            ResolveOutcome::Resolved(a) => a,
+            other => panic!("expected Resolved, got {other:?}"),
+        };
+        assert_eq!(reviewing.status, AppealState::InReview);
+        assert_eq!(
+            h.store
+                .start_review("tenant-a", id, "again", NOW + 2)
+                .await
+                .expect("review"),
+            ResolveOutcome::AlreadyResolved(reviewing.clone())
+        );
+        assert!(matches!(
+            h.store
+                .resolve_appeal("tenant-a", id, AppealState::InReview, "x", NOW)
+                .await,
+            Err(StoreError::InvalidArgument(_))
+        ));
+        let decided = match h
+            .store
+            .resolve_appeal(
+                "tenant-a",
+                id,
+                AppealState::Overturned,
+                "income verified",
+                NOW + 3,
+            )
+            .await
+            .expect("resolve")
+        {
+            ResolveOutcome::Resolved(a) => a,
+            other => panic!("expected Resolved, got {other:?}"),
+        };
+        assert_eq!(decided.status, AppealState::Overturned);
+        assert_eq!(decided.resolved_at_ms, Some(NOW + 3));
+        assert_eq!(decided.resolution_note, "income verified");
+        assert_eq!(
+            h.store.get_appeal("tenant-a", id).await.expect("get"),
+            Some(decided.clone())
+        );
+        for outcome in [
+            h.store
+                .resolve_appeal("tenant-a", id, AppealState::Upheld, "late", NOW + 4)
+                .await,
+            h.store.start_review("tenant-a", id, "late", NOW + 4).await,
+        ] {
+            assert_eq!(
+                outcome.expect("change"),
+                ResolveOutcome::AlreadyResolved(decided.clone())
+            );
+        }
+        let history = h
+            .store
+            .appeal_history("tenant-a", id)
+            .await
+            .expect("history");
+        let steps: Vec<(AppealState, i64, &str)> = history
+            .iter()
+            .map(|e| (e.status, e.at_ms, e.note.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (AppealState::Open, NOW, ""),
+                (AppealState::InReview, NOW + 1, "picked up"),
+                (AppealState::Overturned, NOW + 3, "income verified"),
+            ]
+        );
+
+        // Unknown appeal and unknown application.
+        assert_eq!(
+            h.store
+                .resolve_appeal("tenant-a", "no-such-appeal", AppealState::Upheld, "x", NOW)
+                .await
+                .expect("resolve"),
+            ResolveOutcome::NotFound
+        );
+        let mut orphan = appeal(&app, NOW);
+        orphan.application_id = "no-such-application".into();
+        assert!(matches!(
+            h.store.file_appeal(orphan).await,
+            Err(StoreError::NotFound)
+        ));
+        // Straight from OPEN to a decision.
+        let direct = h
+            .store
+            .file_appeal(appeal(&app, NOW + 9))
+            .await
+            .expect("file");
+        assert!(matches!(
+            h.store
+                .resolve_appeal(
+                    "tenant-a",
+                    &direct.appeal_id,
+                    AppealState::Upheld,
+                    "ok",
+                    NOW + 10
+                )
+                .await
+                .expect("resolve"),
+            ResolveOutcome::Resolved(AppealRecord {
+                status: AppealState::Upheld,
+                ..
+            })
+        ));
+        assert_eq!(
+            h.store
+                .appeal_history("tenant-a", &direct.appeal_id)
+                .await
+                .expect("history")
+                .len(),
+            2
+        );
+    }
+
+    /// Two operators (on two replicas) deciding one appeal at once: one
+    /// decision wins, the other sees it; one decision event. Several times.
+    pub async fn resolve_race(h: &Harness) {
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let replica = h.reopen().await;
+        for i in 0..8 {
+            let a = h
+                .store
+                .file_appeal(appeal(&app, NOW + i))
+                .await
+                .expect("file");
+            if i % 2 == 1 {
+                h.store
+                    .start_review("tenant-a", &a.appeal_id, "", NOW + i)
+                    .await
+                    .expect("review");
+            }
+            let (s1, s2) = (h.store.clone(), replica.clone());
+            let (id1, id2) = (a.appeal_id.clone(), a.appeal_id.clone());
+            let t1 = tokio::spawn(async move {
+                s1.resolve_appeal("tenant-a", &id1, AppealState::Upheld, "one", NOW + 100)
+                    .await
+            });
+            let t2 = tokio::spawn(async move {
+                s2.resolve_appeal("tenant-a", &id2, AppealState::Overturned, "two", NOW + 200)
+                    .await
+            });
+            let r1 = t1.await.expect("task").expect("resolve");
+            let r2 = t2.await.expect("task").expect("resolve");
+            match (r1, r2) {
+                (ResolveOutcome::Resolved(w), ResolveOutcome::AlreadyResolved(l))
+                | (ResolveOutcome::AlreadyResolved(l), ResolveOutcome::Resolved(w)) => {
+                    assert_eq!(w, l);
+                    assert!(w.status.is_final());
+                }
+                other => panic!("expected one Resolved, one AlreadyResolved: {other:?}"),
+            }
+            let history = h
+                .store
+                .appeal_history("tenant-a", &a.appeal_id)
+                .await
+                .expect("history");
+            let finals = history.iter().filter(|e| e.status.is_final()).count();
+            assert_eq!(finals, 1, "{history:?}");
+        }
+        replica.close().await;
+    }
+
+    /// Keyset pages of 3 over 7 appeals (two pairs filed in the same
+    /// millisecond): 3 + 3 + 1, in (filed_at_ms, appeal_id) order, no
+    /// repeats, no gaps; with a status filter too; other tenants see none.
+    pub async fn appeals_paginate(h: &Harness) {
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        // Filed out of order, with ties.
+        let times = [NOW + 5, NOW + 1, NOW + 3, NOW + 1, NOW + 3, NOW + 7, NOW];
+        let mut all = Vec::new();
+        for t in times {
+            all.push(h.store.file_appeal(appeal(&app, t)).await.expect("file"));
+        }
+        // Resolve two of them (so the OPEN filter has 5).
+        for a in [&all[1], &all[5]] {
+            h.store
+                .resolve_appeal("tenant-a", &a.appeal_id, AppealState::Upheld, "n", NOW + 50)
+                .await
+                .expect("resolve");
+        }
+        let mut expected: Vec<(i64, String)> = all
+            .iter()
+            .map(|a| (a.filed_at_ms, a.appeal_id.clone()))
+            .collect();
+        expected.sort();
+
+        async fn pages(
+            h: &Harness,
+            status: Option<AppealState>,
+            size: u32,
+        ) -> (Vec<usize>, Vec<AppealRecord>) {
+            let mut sizes = Vec::new();
+            let mut rows: Vec<AppealRecord> = Vec::new();
+            let mut cursor: Option<AppealCursor> = None;
+            loop {
+                let page = h
+                    .store
+                    .list_appeals("tenant-a", status, cursor.as_ref(), size)
+                    .await
+                    .expect("list");
+                if page.is_empty() {
+                    return (sizes, rows);
+                }
+                sizes.push(page.len());
+                let last = page.last().expect("non-empty");
+                cursor = Some(AppealCursor {
+                    filed_at_ms: last.filed_at_ms,
+                    appeal_id: last.appeal_id.clone(),
+                });
+                rows.extend(page);
+            }
+        }
+
+        let (sizes, rows) = pages(h, None, 3).await;
+        assert_eq!(sizes, [3, 3, 1]);
+        let got: Vec<(i64, String)> = rows
+            .iter()
+            .map(|a| (a.filed_at_ms, a.appeal_id.clone()))
+            .collect();
+        assert_eq!(got, expected, "in order, no repeats, no gaps");
+        let ids: HashSet<&str> = rows.iter().map(|a| a.appeal_id.as_str()).collect();
+        assert_eq!(ids.len(), 7);
+        // The same pages again: a stable order.
+        assert_eq!(pages(h, None, 3).await.1, rows);
+
+        let (sizes, open) = pages(h, Some(AppealState::Open), 3).await;
+        assert_eq!(sizes, [3, 2]);
+        assert!(open.iter().all(|a| a.status == AppealState::Open));
+        let expected_open: Vec<&AppealRecord> = rows
+            .iter()
+            .filter(|a| a.status == AppealState::Open)
+            .collect();
+        assert_eq!(open.iter().collect::<Vec<_>>(), expected_open);
+        let (_, upheld) = pages(h, Some(AppealState::Upheld), 1).await;
+        assert_eq!(upheld.len(), 2);
+        assert!(pages(h, Some(AppealState::InReview), 3).await.1.is_empty());
+        assert!(
+            h.store
+                .list_appeals("tenant-a", None, None, 0)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        assert_eq!(
+            h.store
+                .appeals_of_application("tenant-a", &app.application_id)
+                .await
+                .expect("list"),
+            rows
+        );
+
+        // Another tenant: nothing to list, get, resolve or append to.
+        assert!(
+            h.store
+                .list_appeals("tenant-b", None, None, 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        let id = &rows[0].appeal_id;
+        assert!(
+            h.store
+                .get_appeal("tenant-b", id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .appeal_history("tenant-b", id)
+                .await
+                .expect("history")
+                .is_empty()
+        );
+        assert_eq!(
+            h.store
+                .resolve_appeal("tenant-b", id, AppealState::Upheld, "x", NOW)
+                .await
+                .expect("resolve"),
+            ResolveOutcome::NotFound
+        );
+        assert_eq!(
+            h.store
+                .start_review("tenant-b", id, "x", NOW)
+                .await
+                .expect("review"),
+            ResolveOutcome::NotFound
+        );
+        let mut foreign = appeal(&app, NOW);
+        foreign.tenant = "tenant-b".into();
+        assert!(matches!(
+            h.store.file_appeal(foreign).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
+
 /// Instantiates every test of `suite` for one backend of `harness`.
 macro_rules! store_suite {
     ($backend:ident) => {
@@ -687,6 +1786,18 @@ macro_rules! store_suite {
             macro_rules! case {
                 ($name:ident) => {
                     case!($name, StoreOptions::default());
+                };
+                // Races: two worker threads, so that tasks really run at once.
+                (@threads $name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(h) = crate::harness::$backend(StoreOptions::default()).await
+                        else {
+                            return;
+                        };
+                        crate::suite::$name(&h).await;
+                        h.finish().await;
+                    }
                 };
                 ($name:ident, $opts:expr) => {
                     #[tokio::test]
@@ -718,6 +1829,19 @@ macro_rules! store_suite {
             );
             case!(reopen_sees_data);
             case!(migrate_is_idempotent);
+
+            case!(claim_existing_and_offer_taken);
+            case!(@threads concurrent_claims_of_one_key);
+            case!(@threads keys_racing_on_one_offer);
+            case!(declined_acceptance_frees_the_offer);
+            case!(complete_is_idempotent);
+            case!(@threads leases_are_exclusive);
+            case!(release_with_backoff);
+            case!(claims_survive_restart);
+            case!(acceptances_are_tenant_scoped);
+            case!(appeal_lifecycle);
+            case!(@threads resolve_race);
+            case!(appeals_paginate);
         }
     };
 }
@@ -755,6 +1879,43 @@ mod url {
         store.close().await;
     }
 
+    /// In memory, reads and writes share one connection: the acceptance
+    /// and appeal paths must not wait for a second one.
+    #[tokio::test]
+    async fn in_memory_sqlite_acceptances_and_appeals() {
+        use finroute_store::{AcceptanceState, AppealState, ClaimOutcome, ResolveOutcome};
+
+        let store = Store::connect("sqlite::memory:").await.expect("open");
+        let app = crate::fixture::application("t", "", 1, 0);
+        store.record_application(app.clone()).await.expect("record");
+        let c = crate::fixture::claim(&app, 0, "k", 1);
+        let ClaimOutcome::Created(r) = store.claim_acceptance(c).await.expect("claim") else {
+            panic!("expected Created");
+        };
+        let leased = store
+            .lease_due_acceptances("o", 1, 1_000, 10)
+            .await
+            .expect("lease");
+        assert_eq!(leased.len(), 1);
+        let done = store
+            .complete_acceptance(&r.acceptance_id, AcceptanceState::Accepted, "P", "", 2)
+            .await
+            .expect("complete");
+        assert_eq!(done.status, AcceptanceState::Accepted);
+        let a = store
+            .file_appeal(crate::fixture::appeal(&app, 3))
+            .await
+            .expect("file");
+        assert!(matches!(
+            store
+                .resolve_appeal("t", &a.appeal_id, AppealState::Upheld, "n", 4)
+                .await
+                .expect("resolve"),
+            ResolveOutcome::Resolved(_)
+        ));
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn postgres_backend_is_reported() {
         let Some(h) = crate::harness::postgres(Default::default()).await else {
@@ -768,14 +1929,22 @@ mod url {
 mod api {
     //! Compile-time checks of what the server relies on.
 
-    use finroute_store::{ApplicationRecord, Store, StoreError};
+    use finroute_store::{
+        AcceptanceClaim, AcceptanceState, AppealState, ApplicationRecord, NewAppeal, Store,
+        StoreError,
+    };
 
     fn assert_send<T: Send>(_: &T) {}
 
     /// The server awaits these inside tonic handlers and spawned tasks,
     /// which need `Send` futures; `Store` is shared across tasks.
     #[allow(dead_code)]
-    fn futures_are_send(store: &Store, app: ApplicationRecord) {
+    fn futures_are_send(
+        store: &Store,
+        app: ApplicationRecord,
+        claim: AcceptanceClaim,
+        appeal: NewAppeal,
+    ) {
         fn clone_send_sync<T: Clone + Send + Sync + 'static>() {}
         clone_send_sync::<Store>();
         fn error<T: std::error::Error + Send + Sync + 'static>() {}
@@ -784,6 +1953,23 @@ mod api {
         assert_send(&store.get_application("t", "a"));
         assert_send(&store.find_by_request_id("t", "r"));
         assert_send(&store.get_offer("t", "o"));
+        assert_send(&store.claim_acceptance(claim));
+        assert_send(&store.get_acceptance("t", "a"));
+        assert_send(&store.find_acceptance_by_key("t", "k"));
+        assert_send(&store.acceptances_of_application("t", "a"));
+        assert_send(&store.lease_due_acceptances("o", 0, 1, 1));
+        assert_send(&store.lease_acceptance("a", "o", 0, 1));
+        assert_send(&store.complete_acceptance("a", AcceptanceState::Accepted, "", "", 0));
+        assert_send(&store.release_acceptance("a", "o", 0, ""));
+        assert_send(&store.open_acceptances());
+        assert_send(&store.outcome_counts());
+        assert_send(&store.file_appeal(appeal));
+        assert_send(&store.get_appeal("t", "a"));
+        assert_send(&store.appeals_of_application("t", "a"));
+        assert_send(&store.list_appeals("t", None, None, 1));
+        assert_send(&store.start_review("t", "a", "", 0));
+        assert_send(&store.resolve_appeal("t", "a", AppealState::Upheld, "", 0));
+        assert_send(&store.appeal_history("t", "a"));
         assert_send(&store.close());
         assert_send(&Store::connect("sqlite::memory:"));
         assert_send(&Store::migrate("sqlite::memory:"));

@@ -132,22 +132,49 @@ pub enum Behaviour {
     Errors(tonic::Code),
     /// Answers after a delay with these offers.
     Slow(Duration, Vec<pb::PartnerOffer>),
+    /// Odd-numbered calls (1st, 3rd, ...) fail with this code, the others
+    /// answer with these offers: a partner failing half the time.
+    Alternate(tonic::Code, Vec<pb::PartnerOffer>),
+}
+
+/// What a fake partner does with an `Accept`. Whatever the mode, it is
+/// idempotent on the key as the contract demands: a key it has booked gets
+/// the same answer again, and books nothing new.
+#[derive(Debug, Clone)]
+pub enum AcceptMode {
+    /// Books at once.
+    Book,
+    /// Books after a delay (the booking happens when the delay is over).
+    Delay(Duration),
+    /// Books, then answers UNAVAILABLE for the first `n` calls (a partner
+    /// that applied the acceptance and then failed to say so).
+    BookThenUnavailable(usize),
+    /// Declines.
+    Decline,
 }
 
 /// A partner's gRPC FinancingAdapter server on loopback that records every request.
 #[derive(Clone)]
 pub struct FakePartner {
     pub addr: SocketAddr,
+    behaviour: Arc<Mutex<Behaviour>>,
+    timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
     quotes: Arc<Mutex<Vec<pb::QuoteRequest>>>,
     accepts: Arc<Mutex<Vec<pb::AcceptRequest>>>,
+    booked: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 #[derive(Clone)]
 struct FakeService {
-    behaviour: Behaviour,
+    behaviour: Arc<Mutex<Behaviour>>,
+    /// The `grpc-timeout` each quote carried.
+    timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
+    accept_mode: AcceptMode,
     description: pb::AdapterDescription,
     quotes: Arc<Mutex<Vec<pb::QuoteRequest>>>,
     accepts: Arc<Mutex<Vec<pb::AcceptRequest>>>,
+    /// Idempotency key -> partner reference, one entry per effect.
+    booked: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 #[tonic::async_trait]
@@ -163,8 +190,24 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         &self,
         r: Request<pb::QuoteRequest>,
     ) -> Result<Response<pb::QuoteResponse>, Status> {
-        self.quotes.lock().unwrap().push(r.into_inner());
-        match &self.behaviour {
+        self.timeouts
+            .lock()
+            .unwrap()
+            .push(finroute_server::deadline::caller_timeout(r.metadata()));
+        let n = {
+            let mut quotes = self.quotes.lock().unwrap();
+            quotes.push(r.into_inner());
+            quotes.len()
+        };
+        let behaviour = self.behaviour.lock().unwrap().clone();
+        match &behaviour {
+            Behaviour::Alternate(code, _) if n % 2 == 1 => {
+                Err(Status::new(*code, "fake partner: every other call fails"))
+            }
+            Behaviour::Alternate(_, o) => Ok(Response::new(pb::QuoteResponse {
+                offers: o.clone(),
+                decline_reason: String::new(),
+            })),
             Behaviour::Offers(o) => Ok(Response::new(pb::QuoteResponse {
                 offers: o.clone(),
                 decline_reason: String::new(),
@@ -186,8 +229,37 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         r: Request<pb::AcceptRequest>,
     ) -> Result<Response<pb::AcceptResponse>, Status> {
         let r = r.into_inner();
-        let reference = format!("FAKE-{}", r.idempotency_key);
-        self.accepts.lock().unwrap().push(r);
+        let key = r.idempotency_key.clone();
+        let calls = {
+            let mut accepts = self.accepts.lock().unwrap();
+            accepts.push(r);
+            accepts.len()
+        };
+        if let AcceptMode::Delay(d) = self.accept_mode {
+            tokio::time::sleep(d).await;
+        }
+        if let AcceptMode::Decline = self.accept_mode {
+            return Ok(Response::new(pb::AcceptResponse {
+                status: pb::AcceptanceStatus::Declined as i32,
+                partner_reference: String::new(),
+                detail: "declined by the fake partner".into(),
+            }));
+        }
+        let reference = {
+            let mut booked = self.booked.lock().unwrap();
+            let n = booked.len() + 1;
+            booked
+                .entry(key)
+                .or_insert_with(|| format!("FAKE-{n:04}"))
+                .clone()
+        };
+        if let AcceptMode::BookThenUnavailable(n) = self.accept_mode
+            && calls <= n
+        {
+            return Err(Status::unavailable(
+                "fake partner: booked, then lost the reply",
+            ));
+        }
         Ok(Response::new(pb::AcceptResponse {
             status: pb::AcceptanceStatus::Accepted as i32,
             partner_reference: reference,
@@ -202,6 +274,34 @@ impl FakePartner {
         behaviour: Behaviour,
         required_fields: Vec<pb::ApplicantField>,
     ) -> FakePartner {
+        Self::start_with(behaviour, required_fields, AcceptMode::Book).await
+    }
+
+    /// [`FakePartner::start`] with a chosen way of answering `Accept`.
+    pub async fn start_with(
+        behaviour: Behaviour,
+        required_fields: Vec<pb::ApplicantField>,
+        accept_mode: AcceptMode,
+    ) -> FakePartner {
+        Self::start_full(0, behaviour, required_fields, accept_mode).await
+    }
+
+    /// [`FakePartner::start`] on a chosen loopback port (0: any).
+    pub async fn start_on(
+        port: u16,
+        behaviour: Behaviour,
+        required_fields: Vec<pb::ApplicantField>,
+    ) -> FakePartner {
+        Self::start_full(port, behaviour, required_fields, AcceptMode::Book).await
+    }
+
+    async fn start_full(
+        port: u16,
+        behaviour: Behaviour,
+        required_fields: Vec<pb::ApplicantField>,
+        accept_mode: AcceptMode,
+    ) -> FakePartner {
+        let booked = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let quotes = Arc::new(Mutex::new(Vec::new()));
         let accepts = Arc::new(Mutex::new(Vec::new()));
         let description = pb::AdapterDescription {
@@ -216,13 +316,18 @@ impl FakePartner {
             required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
             supports_accept: true,
         };
+        let behaviour = Arc::new(Mutex::new(behaviour));
+        let timeouts = Arc::new(Mutex::new(Vec::new()));
         let service = FakeService {
-            behaviour,
+            behaviour: behaviour.clone(),
+            timeouts: timeouts.clone(),
+            accept_mode,
+            booked: booked.clone(),
             description,
             quotes: quotes.clone(),
             accepts: accepts.clone(),
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(
             tonic::transport::Server::builder()
@@ -235,9 +340,28 @@ impl FakePartner {
         );
         FakePartner {
             addr,
+            behaviour,
+            timeouts,
             quotes,
             accepts,
+            booked,
         }
+    }
+
+    /// Changes what the partner does with the next quotes.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// The `grpc-timeout` every quote carried (None: no deadline sent).
+    pub fn quote_timeouts(&self) -> Vec<Option<Duration>> {
+        self.timeouts.lock().unwrap().clone()
+    }
+
+    /// Acceptances booked: idempotency key -> partner reference. One entry
+    /// per effect, however many calls carried the key.
+    pub fn booked(&self) -> std::collections::BTreeMap<String, String> {
+        self.booked.lock().unwrap().clone()
     }
 
     /// The quotes received so far.
@@ -357,4 +481,94 @@ pub fn builtin_specs() -> Vec<AdapterSpec> {
 /// Whether a spec is a built-in kind.
 pub fn is_builtin(spec: &AdapterSpec) -> bool {
     !matches!(spec.kind, AdapterKind::Remote(_))
+}
+
+/// The variable naming the PostgreSQL test database (set by `.ci/run`).
+pub const PG_URL_VAR: &str = "FINROUTE_TEST_DATABASE_URL";
+
+/// A fresh schema of the PostgreSQL test database, dropped with the guard.
+pub struct PgSchema {
+    /// A store URL whose connections use only this schema.
+    pub url: String,
+    admin_url: String,
+    schema: String,
+}
+
+impl PgSchema {
+    /// A new schema, or `None` (with a line saying so) when
+    /// `FINROUTE_TEST_DATABASE_URL` is unset. Set and unreachable: panics,
+    /// so CI fails rather than skips.
+    pub async fn create() -> Option<PgSchema> {
+        use sqlx::{AssertSqlSafe, Connection, PgConnection};
+        let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
+            eprintln!("skipped: PostgreSQL part of this test ({PG_URL_VAR} is not set)");
+            return None;
+        };
+        let schema = format!("finroute_it_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test schema");
+        let _ = admin.close().await;
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        Some(PgSchema {
+            url: format!("{admin_url}{separator}options[search_path]={schema}"),
+            admin_url,
+            schema,
+        })
+    }
+
+    /// Drops the schema (call at the end of the test).
+    pub async fn drop_schema(self) {
+        use sqlx::{AssertSqlSafe, Connection, PgConnection};
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(AssertSqlSafe(format!(
+                "DROP SCHEMA {} CASCADE",
+                self.schema
+            )))
+            .execute(&mut admin)
+            .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// How a misbehaving "partner" port treats every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortMisbehaviour {
+    /// Accepts and never sends a byte (holds the socket).
+    Silent,
+    /// Accepts and closes at once.
+    Reset,
+    /// Accepts, writes bytes that are not HTTP/2, closes.
+    Garbage,
+}
+
+/// A TCP port on loopback that misbehaves as told, for fault injection.
+pub async fn misbehaving_port(how: PortMisbehaviour) -> SocketAddr {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            match how {
+                PortMisbehaviour::Silent => held.push(socket),
+                PortMisbehaviour::Reset => {
+                    let _ = socket.set_zero_linger();
+                    drop(socket);
+                }
+                PortMisbehaviour::Garbage => {
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 418 I'm a teapot\r\n\r\n\x00\xff\xfe garbage")
+                        .await;
+                    drop(socket);
+                }
+            }
+        }
+    });
+    addr
 }
