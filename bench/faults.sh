@@ -35,6 +35,9 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 threshold=5
 [ "$BREAKER" = off ] && threshold=1000000000
 cat > "$work/faults.toml" <<TOML
+[server]
+metrics_listen = "127.0.0.1:$((PORT + 3))"
+
 [store]
 url = "sqlite://$work/finroute.db"
 

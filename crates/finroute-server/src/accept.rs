@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::fanout::Registry;
+use crate::metrics::Metrics;
 use crate::router::unix_millis;
 
 /// Relay settings, from `[acceptance]`.
@@ -67,6 +68,7 @@ struct Inner {
     finished: broadcast::Sender<String>,
     /// Wakes the poller (tests, shutdown).
     wake: Notify,
+    metrics: Arc<Metrics>,
     /// Acceptances this process is driving now. The store's lease keeps
     /// other replicas off a row; this keeps the poller and `drive_now` of
     /// one process (same lease owner) from both calling the partner.
@@ -89,7 +91,12 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
 }
 
 impl Relay {
-    pub fn new(store: Store, registry: Registry, settings: RelaySettings) -> Relay {
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        settings: RelaySettings,
+        metrics: Arc<Metrics>,
+    ) -> Relay {
         let (finished, _) = broadcast::channel(1024);
         Relay {
             inner: Arc::new(Inner {
@@ -99,6 +106,7 @@ impl Relay {
                 owner: format!("relay-{}", uuid::Uuid::new_v4().simple()),
                 finished,
                 wake: Notify::new(),
+                metrics,
                 driving: Default::default(),
             }),
         }
@@ -251,6 +259,9 @@ impl Relay {
                             attempts = row.attempts,
                             "acceptance finished"
                         );
+                        self.inner
+                            .metrics
+                            .acceptance_finished(stored.status == AcceptanceState::Accepted);
                         let _ = self.inner.finished.send(row.acceptance_id.clone());
                         Ok(())
                     }
@@ -284,6 +295,7 @@ impl Relay {
         why: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        self.inner.metrics.acceptance_retry();
         let wait = backoff(row.attempts, self.inner.settings.max_backoff);
         self.inner
             .store

@@ -34,7 +34,7 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address the gRPC port binds (default `127.0.0.1:50051`).
     pub listen: SocketAddr,
-    /// Address of the Prometheus endpoint (served once metrics land; see README).
+    /// Address of the Prometheus text endpoint, `GET /metrics` (port 0: any free port; the ready line names it).
     pub metrics_listen: SocketAddr,
     /// Largest request message accepted.
     pub max_request_bytes: usize,

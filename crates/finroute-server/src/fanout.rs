@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState, Transition};
+use crate::metrics::ChannelMetrics;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
 use finroute_core::{
@@ -45,6 +46,8 @@ pub struct Channel {
     breaker: Breaker,
     /// Quote retries allowed: about 20 % of recent calls (tower's budget).
     retry_budget: TpsBudget,
+    /// This channel's metric series.
+    metrics: ChannelMetrics,
 }
 
 /// A description and the terms derived from it.
@@ -72,7 +75,13 @@ impl Channel {
             max_in_flight: spec.max_in_flight,
             breaker: Breaker::new(breaker),
             retry_budget: TpsBudget::new(Duration::from_secs(10), 1, 0.2),
+            metrics: ChannelMetrics::default(),
         }
+    }
+
+    /// This channel's metric series.
+    pub fn metrics(&self) -> &ChannelMetrics {
+        &self.metrics
     }
 
     /// The circuit breaker's state now.
@@ -227,6 +236,7 @@ impl Fanout<'_> {
             match self.admit(channel) {
                 Ok(probe) => calls.push(self.call(index, channel, probe)),
                 Err(report) => {
+                    channel.metrics.record(&report);
                     emit(events, FanoutEvent::Report(report.clone())).await;
                     result.reports.push(report);
                 }
@@ -235,6 +245,9 @@ impl Fanout<'_> {
         while let Some(mut done) = calls.next().await {
             if done.report.status == ChannelStatus::Timeout {
                 result.partial = true;
+            }
+            if let Some(c) = self.registry.get(&done.report.adapter_id) {
+                c.metrics.record(&done.report);
             }
             emit(events, FanoutEvent::Report(done.report.clone())).await;
             for offer in &done.offers {

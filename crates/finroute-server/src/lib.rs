@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod drain;
 pub mod error;
 pub mod fanout;
+pub mod metrics;
 pub mod router;
 pub mod server;
 

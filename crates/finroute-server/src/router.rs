@@ -25,6 +25,7 @@ use crate::deadline;
 use crate::drain::InFlight;
 use crate::error::RouterError;
 use crate::fanout::{Fanout, FanoutEvent, Registry};
+use crate::metrics::{Metrics, RouteOutcome};
 
 /// The tenant of every call until caller authentication lands.
 pub const DEFAULT_TENANT: &str = "default";
@@ -61,6 +62,7 @@ struct Inner {
     tail: TailTracker,
     /// Calls in flight, for the shutdown drain.
     in_flight: InFlight,
+    metrics: Arc<Metrics>,
     /// One permit per routing call in flight, taken inside the request
     /// (never in a tower layer, where an idle connection would hold one).
     routes: Arc<tokio::sync::Semaphore>,
@@ -83,6 +85,7 @@ impl RouterService {
         relay: Relay,
         settings: RouterSettings,
         in_flight: InFlight,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -92,9 +95,27 @@ impl RouterService {
                 routes: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight_routes)),
                 tail: TailTracker::default(),
                 in_flight,
+                metrics,
                 settings,
             }),
         }
+    }
+
+    /// Counts a routing call's outcome in the metrics.
+    fn count_route<T>(&self, result: &Result<(T, RouteOutcome), RouterError>, started: Instant) {
+        let outcome = match result {
+            Ok((_, o)) => *o,
+            Err(e) => failed_outcome(e),
+        };
+        self.inner.metrics.route(outcome, started.elapsed());
+    }
+
+    /// Calls of the router's routing methods in flight now.
+    pub fn routes_in_flight(&self) -> usize {
+        self.inner
+            .settings
+            .max_in_flight_routes
+            .saturating_sub(self.inner.routes.available_permits())
     }
 
     /// A routing permit, or RESOURCE_EXHAUSTED at once.
@@ -250,6 +271,7 @@ impl RouterService {
         let commit_started = Instant::now();
         let committed = self.inner.store.record_application(record).await;
         let commit_took = commit_started.elapsed();
+        self.inner.metrics.store_commit(commit_took);
         if commit_took > Duration::from_millis(50) {
             tracing::warn!(
                 took_ms = commit_took.as_millis() as u64,
@@ -280,6 +302,15 @@ impl RouterService {
             "application routed"
         );
         Ok(response)
+    }
+}
+
+/// How a failed routing call is counted.
+fn failed_outcome(e: &RouterError) -> RouteOutcome {
+    match e {
+        RouterError::Invalid(_) | RouterError::AlreadyExists(_) => RouteOutcome::Invalid,
+        RouterError::Overloaded(_) => RouteOutcome::Shed,
+        _ => RouteOutcome::Failed,
     }
 }
 
@@ -483,17 +514,24 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<pb::RouteFinancingResponse>, Status> {
         let _call = self.inner.in_flight.guard();
-        let _permit = self.admit_route()?;
-        match self.prepare(&request).await? {
-            Prepared::Stored(r) => Ok(Response::new(*r)),
-            Prepared::Route {
-                request,
-                fingerprint,
-                deadline,
-            } => Ok(Response::new(
-                self.route(*request, fingerprint, deadline, None).await?,
-            )),
+        let started = Instant::now();
+        let result = async {
+            let _permit = self.admit_route()?;
+            match self.prepare(&request).await? {
+                Prepared::Stored(r) => Ok((*r, RouteOutcome::Stored)),
+                Prepared::Route {
+                    request,
+                    fingerprint,
+                    deadline,
+                } => Ok((
+                    self.route(*request, fingerprint, deadline, None).await?,
+                    RouteOutcome::Ok,
+                )),
+            }
         }
+        .await;
+        self.count_route(&result, started);
+        Ok(Response::new(result?.0))
     }
 
     type StreamOffersStream = ReceiverStream<Result<pb::RouteEvent, Status>>;
@@ -504,10 +542,23 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
     ) -> Result<Response<Self::StreamOffersStream>, Status> {
         use pb::route_event::Event;
         let call = self.inner.in_flight.guard();
-        let permit = self.admit_route()?;
-        let prepared = self.prepare(&request).await?;
+        let started = Instant::now();
+        let admitted = match self.admit_route() {
+            Ok(permit) => self.prepare(&request).await.map(|p| (permit, p)),
+            Err(e) => Err(e),
+        };
+        let (permit, prepared) = match admitted {
+            Ok(a) => a,
+            Err(e) => {
+                self.inner
+                    .metrics
+                    .route(failed_outcome(&e), started.elapsed());
+                return Err(e.into());
+            }
+        };
         let (out_tx, out_rx) = mpsc::channel::<Result<pb::RouteEvent, Status>>(32);
         let service = self.clone();
+        let counter = self.clone();
         // Spawned so the routing finishes and is stored even if the caller
         // stops reading; it ends when the fan-out does (bounded by the deadline).
         tokio::spawn(async move {
@@ -545,7 +596,9 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
                     result
                 }
             };
-            let last = match result {
+            let result = result.map(|r| (r, RouteOutcome::Ok));
+            counter.count_route(&result, started);
+            let last = match result.map(|(r, _)| r) {
                 Ok(r) => Ok(pb::RouteEvent {
                     event: Some(Event::FinalResponse(r)),
                 }),

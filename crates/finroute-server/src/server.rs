@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
 use crate::fanout::Registry;
+use crate::metrics::{self, Metrics};
 use crate::router::{ReviewService, RouterService, RouterSettings};
 
 /// Why the router could not start or stopped with an error.
@@ -38,6 +39,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot listen for metrics on {0} (server.metrics_listen): {1}")]
+    Metrics(SocketAddr, std::io::Error),
 }
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
@@ -83,6 +86,7 @@ pub async fn run(
     };
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
+    let metrics = Arc::new(Metrics::default());
     let relay = Relay::new(
         store.clone(),
         registry.clone(),
@@ -91,12 +95,29 @@ pub async fn run(
             poll_interval: Duration::from_millis(config.acceptance.poll_interval_ms),
             max_backoff: Duration::from_millis(config.acceptance.max_backoff_ms),
         },
+        metrics.clone(),
     );
     let relay_task = relay.spawn_poller();
     // Calls of the router's own services in flight (health and reflection
     // are not waited for).
     let in_flight = InFlight::default();
-    let router = RouterService::new(registry, store.clone(), relay, settings, in_flight.clone());
+    let router = RouterService::new(
+        registry.clone(),
+        store.clone(),
+        relay,
+        settings,
+        in_flight.clone(),
+        metrics.clone(),
+    );
+    let metrics_listener = metrics::bind(config.server.metrics_listen)
+        .await
+        .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    let metrics_task = {
+        let router = router.clone();
+        let render = move || metrics.render(&registry, router.routes_in_flight());
+        tokio::spawn(metrics::serve(metrics_listener, Arc::new(render)))
+    };
     let max_in = config.server.max_request_bytes;
     let max_out = config.server.max_response_bytes;
     let router = pb::financing_router_server::FinancingRouterServer::new(router)
@@ -144,6 +165,7 @@ pub async fn run(
         store = store.backend().name(),
         adapters = config.adapters.len(),
         described,
+        metrics = %format!("http://{metrics_addr}/metrics"),
         auth = "none: open to any caller (run on loopback only)",
         "finroute ready: listening on {addr}"
     );
@@ -210,6 +232,7 @@ pub async fn run(
     // Acceptances in flight at the partner are left leased: the next start
     // (or another replica) re-drives them with the same key.
     relay_task.abort();
+    metrics_task.abort();
     store.close().await;
     tracing::info!("finroute stopped");
     Ok(())

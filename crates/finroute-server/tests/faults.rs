@@ -373,3 +373,50 @@ async fn an_oversized_request_is_refused_and_the_router_stays_healthy() {
         .await
         .unwrap();
 }
+
+/// `/metrics` after a few routes: per-channel calls by status, latency
+/// histograms, offers, circuit state and routing outcomes, with the right
+/// counts.
+#[tokio::test]
+async fn metrics_count_each_channel_and_show_an_open_circuit() {
+    let good = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
+    let failing = FakePartner::start(Behaviour::Errors(Code::Internal), vec![]).await;
+    let mut config = config_with(vec![good.spec("good", 300), failing.spec("failing", 300)]);
+    config.routing.breaker_failure_threshold = 2;
+    config.routing.breaker_open_ms = 60_000;
+    let router = TestRouter::start(config).await;
+    let mut client = router.client().await;
+    for _ in 0..3 {
+        client
+            .route_financing(with_timeout(refused_borrower(), 700))
+            .await
+            .unwrap();
+    }
+    let mut bad = refused_borrower();
+    bad.requested_amount = None;
+    client.route_financing(bad).await.unwrap_err();
+
+    let text = router.scrape().await;
+    for line in [
+        "finroute_channel_calls_total{channel=\"good\",status=\"ok\"} 3",
+        "finroute_channel_calls_total{channel=\"failing\",status=\"error\"} 2",
+        "finroute_channel_calls_total{channel=\"failing\",status=\"circuit_open\"} 1",
+        "finroute_channel_offers_returned_total{channel=\"good\"} 3",
+        "finroute_channel_latency_seconds_count{channel=\"good\"} 3",
+        "finroute_channel_latency_seconds_count{channel=\"failing\"} 2",
+        "finroute_channel_circuit_state{channel=\"failing\"} 1",
+        "finroute_channel_circuit_state{channel=\"good\"} 0",
+        "finroute_routes_total{outcome=\"ok\"} 3",
+        "finroute_routes_total{outcome=\"invalid\"} 1",
+        "finroute_store_commit_seconds_count 3",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    // No personal value of the request in any label or value.
+    for secret in ["app-7f3a9c", "2150000", "9800000"] {
+        assert!(!text.contains(secret), "{secret} leaked into /metrics");
+    }
+}

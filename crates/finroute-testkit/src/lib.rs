@@ -21,6 +21,8 @@ use tonic::{Request, Response, Status};
 /// A router running in this process on a loopback port.
 pub struct TestRouter {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served.
+    pub metrics_addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), finroute_server::ServeError>>>,
     _dir: tempfile::TempDir,
@@ -33,6 +35,13 @@ impl TestRouter {
         if config.store.url == Config::default().store.url {
             config.store.url = format!("sqlite://{}", dir.path().join("finroute.db").display());
         }
+        if config.server.metrics_listen == Config::default().server.metrics_listen {
+            // A free port (bound, read, released): routers in parallel tests
+            // must not fight over the default one.
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+            config.server.metrics_listen = probe.local_addr().expect("bound address");
+        }
+        let metrics_addr = config.server.metrics_listen;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -43,6 +52,7 @@ impl TestRouter {
         }));
         let router = TestRouter {
             addr,
+            metrics_addr,
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: dir,
@@ -66,6 +76,21 @@ impl TestRouter {
         FinancingRouterClient::connect(self.url())
             .await
             .expect("connect to router")
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn scrape(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .expect("connect to the metrics port");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("send the scrape");
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.expect("read the scrape");
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        text
     }
 
     /// A raw channel to the router (health, reflection, review).

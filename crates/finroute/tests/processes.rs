@@ -98,6 +98,9 @@ impl Drop for RouterProcess {
 fn write_config(dir: &Path, store_url: &str, partner: &FakePartner) -> std::path::PathBuf {
     let text = format!(
         r#"
+[server]
+metrics_listen = "127.0.0.1:0"
+
 [store]
 url = "{store_url}"
 
