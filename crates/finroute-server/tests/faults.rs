@@ -420,3 +420,28 @@ async fn metrics_count_each_channel_and_show_an_open_circuit() {
         assert!(!text.contains(secret), "{secret} leaked into /metrics");
     }
 }
+
+/// A partner answering 10 000 offers (a reply far over the 256 KiB limit):
+/// its channel is ERROR, the others' offers arrive, the router stays up.
+#[tokio::test]
+async fn an_oversized_partner_reply_is_an_error_on_its_channel_only() {
+    let flood: Vec<pb::PartnerOffer> = (0..10_000)
+        .map(|i| partner_offer(&format!("F-{i}"), 1_000_000, 1100, 0.5))
+        .collect();
+    let huge = FakePartner::start(Behaviour::Offers(flood), vec![]).await;
+    let good = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
+    let router = TestRouter::start(config_with(vec![
+        huge.spec("huge", 400),
+        good.spec("good", 400),
+    ]))
+    .await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(with_timeout(refused_borrower(), 700))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status_of(&r, "huge"), pb::ChannelStatus::Error);
+    assert_eq!(status_of(&r, "good"), pb::ChannelStatus::Ok);
+    assert!(r.offers.iter().all(|o| o.adapter_id == "good"));
+}
