@@ -23,6 +23,8 @@ pub struct Config {
     pub compliance: ComplianceConfig,
     #[serde(default)]
     pub acceptance: AcceptanceConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -153,6 +155,31 @@ impl Default for AcceptanceConfig {
     }
 }
 
+/// `[auth]`: who may call.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `[[auth.keys]]`; none: open (one tenant, every role), loopback only.
+    pub keys: Vec<ApiKeyConfig>,
+    /// Allow an open router on a non-loopback address (behind a trusted
+    /// proxy that authenticates).
+    pub allow_open: bool,
+}
+
+/// One `[[auth.keys]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Names the key in logs (never the key itself).
+    pub id: String,
+    /// Hex sha256 of the api key.
+    pub sha256: String,
+    /// The tenant whose data the key reaches.
+    pub tenant: String,
+    /// `router` and/or `operator`.
+    pub roles: Vec<String>,
+}
+
 /// Strategy names as config spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +249,7 @@ impl Default for Config {
             routing: RoutingConfig::default(),
             compliance: ComplianceConfig::default(),
             acceptance: AcceptanceConfig::default(),
+            auth: AuthConfig::default(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -424,6 +452,8 @@ impl Config {
         if self.adapters.is_empty() {
             return bad("adapters", "at least one adapter is needed");
         }
+        crate::auth::Authenticator::from_config(&self.auth)?
+            .check_listen(self.server.listen, self.auth.allow_open)?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! handlers; [`convert`] and [`error`] are the edges to the wire.
 
 pub mod accept;
+pub mod auth;
 pub mod breaker;
 pub mod config;
 pub mod convert;

@@ -20,15 +20,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::accept::Relay;
+use crate::auth::caller_of;
 use crate::convert::{self, RequestDefaults};
 use crate::deadline;
 use crate::drain::InFlight;
 use crate::error::RouterError;
 use crate::fanout::{Fanout, FanoutEvent, Registry};
 use crate::metrics::{Metrics, RouteOutcome};
-
-/// The tenant of every call until caller authentication lands.
-pub const DEFAULT_TENANT: &str = "default";
 
 /// Settings the router service needs from config.
 #[derive(Debug, Clone)]
@@ -72,6 +70,7 @@ struct Inner {
 enum Prepared {
     Route {
         request: Box<FinancingRequest>,
+        tenant: String,
         fingerprint: Vec<u8>,
         deadline: Instant,
     },
@@ -140,16 +139,20 @@ impl RouterService {
         let s = &self.inner.settings;
         let timeout = deadline::caller_timeout(request.metadata()).unwrap_or(s.default_deadline);
         let deadline = Instant::now() + timeout;
+        let tenant = caller_of(request).tenant;
         let msg = request.get_ref();
         let domain = convert::financing_request_from_pb(msg, s.defaults)?;
         let fingerprint = Sha256::digest(msg.encode_to_vec()).to_vec();
         if !domain.request_id.is_empty()
-            && let Some(stored) = self.stored_answer(&domain.request_id, &fingerprint).await?
+            && let Some(stored) = self
+                .stored_answer(&tenant, &domain.request_id, &fingerprint)
+                .await?
         {
             return Ok(Prepared::Stored(Box::new(stored)));
         }
         Ok(Prepared::Route {
             request: Box::new(domain),
+            tenant,
             fingerprint,
             deadline,
         })
@@ -158,13 +161,14 @@ impl RouterService {
     /// The stored answer for `request_id`, or ALREADY_EXISTS when its body differs.
     async fn stored_answer(
         &self,
+        tenant: &str,
         request_id: &str,
         fingerprint: &[u8],
     ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
         let Some(app) = self
             .inner
             .store
-            .find_by_request_id(DEFAULT_TENANT, request_id)
+            .find_by_request_id(tenant, request_id)
             .await?
         else {
             return Ok(None);
@@ -183,6 +187,7 @@ impl RouterService {
     async fn route(
         &self,
         request: FinancingRequest,
+        tenant: &str,
         fingerprint: Vec<u8>,
         deadline: Instant,
         events: Option<&mpsc::Sender<FanoutEvent>>,
@@ -227,7 +232,7 @@ impl RouterService {
         };
         let record = ApplicationRecord {
             application_id: application_id.clone(),
-            tenant: DEFAULT_TENANT.into(),
+            tenant: tenant.into(),
             request_id: request.request_id.clone(),
             request_fingerprint: fingerprint.clone(),
             applicant_id: request.applicant.applicant_id.clone(),
@@ -240,7 +245,7 @@ impl RouterService {
                 .map(|o| OfferRecord {
                     offer_id: o.offer_id.clone(),
                     application_id: application_id.clone(),
-                    tenant: DEFAULT_TENANT.into(),
+                    tenant: tenant.into(),
                     adapter_id: o.adapter_id.clone(),
                     partner_offer_ref: o.partner_offer_ref.clone(),
                     product_kind: convert::product_kind_name(o.product_kind).into(),
@@ -283,7 +288,7 @@ impl RouterService {
             // Two calls raced on one request_id: the first one stored wins.
             Err(StoreError::Duplicate { .. }) if !request.request_id.is_empty() => {
                 if let Some(stored) = self
-                    .stored_answer(&request.request_id, &fingerprint)
+                    .stored_answer(tenant, &request.request_id, &fingerprint)
                     .await?
                 {
                     return Ok(stored);
@@ -521,10 +526,12 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
                 Prepared::Stored(r) => Ok((*r, RouteOutcome::Stored)),
                 Prepared::Route {
                     request,
+                    tenant,
                     fingerprint,
                     deadline,
                 } => Ok((
-                    self.route(*request, fingerprint, deadline, None).await?,
+                    self.route(*request, &tenant, fingerprint, deadline, None)
+                        .await?,
                     RouteOutcome::Ok,
                 )),
             }
@@ -569,6 +576,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
                 Prepared::Stored(r) => Ok(*r),
                 Prepared::Route {
                     request,
+                    tenant,
                     fingerprint,
                     deadline,
                 } => {
@@ -589,7 +597,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
                     };
                     let route = async move {
                         service
-                            .route(*request, fingerprint, deadline, Some(&ev_tx))
+                            .route(*request, &tenant, fingerprint, deadline, Some(&ev_tx))
                             .await
                     };
                     let (result, ()) = tokio::join!(route, forward);
@@ -620,8 +628,9 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
             None => s.accept_wait,
         };
         let deadline = Instant::now() + wait;
+        let tenant = caller_of(&request).tenant;
         let msg = request.into_inner();
-        Ok(Response::new(self.accept(msg, deadline).await?))
+        Ok(Response::new(self.accept(msg, &tenant, deadline).await?))
     }
 
     async fn get_application(
@@ -629,6 +638,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
         let _call = self.inner.in_flight.guard();
+        let tenant = caller_of(&request).tenant;
         let id = &request.get_ref().application_id;
         if id.is_empty() || id.len() > c::MAX_ID_LEN {
             return Err(RouterError::Invalid(vec![c::Violation {
@@ -640,7 +650,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         let stored = self
             .inner
             .store
-            .get_application(DEFAULT_TENANT, id)
+            .get_application(&tenant, id)
             .await
             .map_err(RouterError::from)?
             .ok_or_else(|| RouterError::NotFound("application".into()))?;
@@ -650,14 +660,14 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
         let store = &self.inner.store;
         app.acceptances = store
-            .acceptances_of_application(DEFAULT_TENANT, id)
+            .acceptances_of_application(&tenant, id)
             .await
             .map_err(RouterError::from)?
             .iter()
             .map(acceptance_pb)
             .collect();
         app.appeals = store
-            .appeals_of_application(DEFAULT_TENANT, id)
+            .appeals_of_application(&tenant, id)
             .await
             .map_err(RouterError::from)?
             .iter()
@@ -671,7 +681,10 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::FileAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
         let _call = self.inner.in_flight.guard();
-        Ok(Response::new(self.file(request.into_inner()).await?))
+        let tenant = caller_of(&request).tenant;
+        Ok(Response::new(
+            self.file(request.into_inner(), &tenant).await?,
+        ))
     }
 
     async fn get_appeal(
@@ -679,6 +692,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         request: Request<pb::GetAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
         let _call = self.inner.in_flight.guard();
+        let tenant = caller_of(&request).tenant;
         let id = &request.get_ref().appeal_id;
         let mut v = Vec::new();
         check_id(&mut v, "appeal_id", id);
@@ -688,7 +702,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         let appeal = self
             .inner
             .store
-            .get_appeal(DEFAULT_TENANT, id)
+            .get_appeal(&tenant, id)
             .await
             .map_err(RouterError::from)?
             .ok_or_else(|| RouterError::NotFound("appeal".into()))?;
@@ -701,6 +715,7 @@ impl RouterService {
     async fn accept(
         &self,
         msg: pb::AcceptOfferRequest,
+        tenant: &str,
         deadline: Instant,
     ) -> Result<pb::AcceptOfferResponse, RouterError> {
         let mut v = Vec::new();
@@ -711,7 +726,6 @@ impl RouterService {
             return Err(RouterError::Invalid(v));
         }
         let store = &self.inner.store;
-        let tenant = DEFAULT_TENANT;
         let fingerprint = accept_fingerprint(&msg.offer_id, &msg.applicant_id);
 
         // A key seen before: its acceptance, whatever happened since (the
@@ -825,7 +839,11 @@ impl RouterService {
     }
 
     /// FileAppeal.
-    async fn file(&self, msg: pb::FileAppealRequest) -> Result<pb::Appeal, RouterError> {
+    async fn file(
+        &self,
+        msg: pb::FileAppealRequest,
+        tenant: &str,
+    ) -> Result<pb::Appeal, RouterError> {
         let mut v = Vec::new();
         check_id(&mut v, "application_id", &msg.application_id);
         if msg.adapter_id.len() > c::MAX_ID_LEN {
@@ -855,7 +873,7 @@ impl RouterService {
         };
         let store = &self.inner.store;
         let stored = store
-            .get_application(DEFAULT_TENANT, &msg.application_id)
+            .get_application(tenant, &msg.application_id)
             .await?
             .ok_or_else(|| RouterError::NotFound("application".into()))?;
         let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
@@ -879,7 +897,7 @@ impl RouterService {
         let appeal = store
             .file_appeal(NewAppeal {
                 appeal_id: format!("apl_{}", uuid::Uuid::now_v7().simple()),
-                tenant: DEFAULT_TENANT.into(),
+                tenant: tenant.into(),
                 application_id: msg.application_id.clone(),
                 adapter_id: msg.adapter_id.clone(),
                 reason: reason.into(),
@@ -917,6 +935,7 @@ impl ReviewService {
     async fn list(
         &self,
         msg: &pb::ListAppealsRequest,
+        tenant: &str,
     ) -> Result<pb::ListAppealsResponse, RouterError> {
         let status = match pb::AppealStatus::try_from(msg.status) {
             Ok(pb::AppealStatus::Unspecified) => None,
@@ -945,7 +964,7 @@ impl ReviewService {
         };
         let mut rows = self
             .store
-            .list_appeals(DEFAULT_TENANT, status, after.as_ref(), size + 1)
+            .list_appeals(tenant, status, after.as_ref(), size + 1)
             .await?;
         let next_page_token = if rows.len() > size as usize {
             rows.truncate(size as usize);
@@ -969,7 +988,11 @@ impl ReviewService {
         })
     }
 
-    async fn resolve(&self, msg: pb::ResolveAppealRequest) -> Result<pb::Appeal, RouterError> {
+    async fn resolve(
+        &self,
+        msg: pb::ResolveAppealRequest,
+        tenant: &str,
+    ) -> Result<pb::Appeal, RouterError> {
         let mut v = Vec::new();
         check_id(&mut v, "appeal_id", &msg.appeal_id);
         let decision = match pb::AppealDecision::try_from(msg.decision) {
@@ -996,13 +1019,7 @@ impl ReviewService {
         };
         match self
             .store
-            .resolve_appeal(
-                DEFAULT_TENANT,
-                &msg.appeal_id,
-                decision,
-                &msg.note,
-                unix_millis(),
-            )
+            .resolve_appeal(tenant, &msg.appeal_id, decision, &msg.note, unix_millis())
             .await?
         {
             ResolveOutcome::Resolved(a) => {
@@ -1028,7 +1045,8 @@ impl pb::review_service_server::ReviewService for ReviewService {
         request: Request<pb::ListAppealsRequest>,
     ) -> Result<Response<pb::ListAppealsResponse>, Status> {
         let _call = self.in_flight.guard();
-        Ok(Response::new(self.list(request.get_ref()).await?))
+        let tenant = caller_of(&request).tenant;
+        Ok(Response::new(self.list(request.get_ref(), &tenant).await?))
     }
 
     async fn resolve_appeal(
@@ -1036,7 +1054,10 @@ impl pb::review_service_server::ReviewService for ReviewService {
         request: Request<pb::ResolveAppealRequest>,
     ) -> Result<Response<pb::Appeal>, Status> {
         let _call = self.in_flight.guard();
-        Ok(Response::new(self.resolve(request.into_inner()).await?))
+        let tenant = caller_of(&request).tenant;
+        Ok(Response::new(
+            self.resolve(request.into_inner(), &tenant).await?,
+        ))
     }
 }
 

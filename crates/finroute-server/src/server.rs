@@ -19,12 +19,14 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::accept::{Relay, RelaySettings};
+use crate::auth::{Authenticator, Need};
 use crate::config::Config;
 use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
 use crate::fanout::Registry;
 use crate::metrics::{self, Metrics};
 use crate::router::{ReviewService, RouterService, RouterSettings};
+use tonic::service::interceptor::InterceptedService;
 
 /// Why the router could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
+    #[error("config: {0}")]
+    Config(crate::config::ConfigError),
     #[error("cannot listen for metrics on {0} (server.metrics_listen): {1}")]
     Metrics(SocketAddr, std::io::Error),
 }
@@ -120,15 +124,24 @@ pub async fn run(
     };
     let max_in = config.server.max_request_bytes;
     let max_out = config.server.max_response_bytes;
-    let router = pb::financing_router_server::FinancingRouterServer::new(router)
+    let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
+    auth.check_listen(addr, config.auth.allow_open)
+        .map_err(ServeError::Config)?;
+    let router = InterceptedService::new(
+        pb::financing_router_server::FinancingRouterServer::new(router)
+            .max_decoding_message_size(max_in)
+            .max_encoding_message_size(max_out),
+        auth.interceptor(Need::Router),
+    );
+    let review = InterceptedService::new(
+        pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
+            store.clone(),
+            in_flight.clone(),
+        ))
         .max_decoding_message_size(max_in)
-        .max_encoding_message_size(max_out);
-    let review = pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
-        store.clone(),
-        in_flight.clone(),
-    ))
-    .max_decoding_message_size(max_in)
-    .max_encoding_message_size(max_out);
+        .max_encoding_message_size(max_out),
+        auth.interceptor(Need::Operator),
+    );
 
     // Both reflection versions list exactly the services this port serves
     // (not the FinancingAdapter contract, which partners implement).
@@ -166,7 +179,11 @@ pub async fn run(
         adapters = config.adapters.len(),
         described,
         metrics = %format!("http://{metrics_addr}/metrics"),
-        auth = "none: open to any caller (run on loopback only)",
+        auth = if auth.is_open() {
+            "none: open to any caller (run on loopback only)"
+        } else {
+            "api keys required (authorization: Bearer)"
+        },
         "finroute ready: listening on {addr}"
     );
 

@@ -114,6 +114,11 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
     };
     if let Some(addr) = listen {
         config.server.listen = addr;
+        // An open router may not move off loopback by a flag either.
+        if let Err(e) = config.validate() {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_CONFIG);
+        }
     }
     let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
         Ok(l) => l,
@@ -124,6 +129,10 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
     };
     match finroute_server::run(config, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ finroute_server::ServeError::Config(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(BAD_CONFIG)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

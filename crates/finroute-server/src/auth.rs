@@ -1,0 +1,262 @@
+//! Caller authentication (api.md): `authorization: Bearer <api key>`.
+//!
+//! Each `[[auth.keys]]` entry holds the sha256 of a key (the key itself is
+//! never stored), the tenant it belongs to and its roles. The interceptor
+//! puts the [`Caller`] into the request's extensions; handlers take their
+//! tenant from it, so every read and write is scoped to the caller's tenant
+//! and another tenant's ids answer NOT_FOUND. With no keys configured the
+//! router is open (one tenant, every role): allowed on loopback, refused at
+//! start-up elsewhere unless `auth.allow_open` says so.
+//!
+//! Never logged: the key, its hash, the header.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tonic::{Request, Status};
+
+use crate::config::{AuthConfig, ConfigError};
+
+/// The tenant of an open router (no keys configured).
+pub const OPEN_TENANT: &str = "default";
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles {
+    /// FinancingRouter: route, accept, appeal.
+    pub router: bool,
+    /// ReviewService: list and resolve appeals.
+    pub operator: bool,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The config id of the key (safe to log).
+    pub key_id: String,
+    pub tenant: String,
+    pub roles: Roles,
+}
+
+impl Caller {
+    fn open() -> Caller {
+        Caller {
+            key_id: "open".into(),
+            tenant: OPEN_TENANT.into(),
+            roles: Roles {
+                router: true,
+                operator: true,
+            },
+        }
+    }
+}
+
+/// Which role a service needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Router,
+    Operator,
+}
+
+/// The configured keys. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticator {
+    /// sha256 of the key -> caller.
+    keys: Arc<HashMap<[u8; 32], Caller>>,
+}
+
+impl Authenticator {
+    /// Builds from `[auth]`; errors name the key.
+    pub fn from_config(auth: &AuthConfig) -> Result<Authenticator, ConfigError> {
+        let mut keys = HashMap::new();
+        for (i, k) in auth.keys.iter().enumerate() {
+            let field = |name: &str| format!("auth.keys[{i}].{name}");
+            let invalid = |name: &str, message: &str| ConfigError::Invalid {
+                key: field(name),
+                message: message.into(),
+            };
+            let digest: [u8; 32] = hex::decode(k.sha256.trim())
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| invalid("sha256", "64 hex digits: the sha256 of the api key"))?;
+            if k.tenant.is_empty() || k.tenant.len() > 64 {
+                return Err(invalid("tenant", "required, at most 64 bytes"));
+            }
+            let mut roles = Roles::default();
+            for r in &k.roles {
+                match r.as_str() {
+                    "router" => roles.router = true,
+                    "operator" => roles.operator = true,
+                    _ => return Err(invalid("roles", "each one of router, operator")),
+                }
+            }
+            if roles == Roles::default() {
+                return Err(invalid("roles", "at least one of router, operator"));
+            }
+            let caller = Caller {
+                key_id: k.id.clone(),
+                tenant: k.tenant.clone(),
+                roles,
+            };
+            if keys.insert(digest, caller).is_some() {
+                return Err(invalid("sha256", "the same key is listed twice"));
+            }
+        }
+        Ok(Authenticator {
+            keys: Arc::new(keys),
+        })
+    }
+
+    /// True when no key is configured.
+    pub fn is_open(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Refuses an open router on a non-loopback address unless allowed.
+    pub fn check_listen(&self, addr: SocketAddr, allow_open: bool) -> Result<(), ConfigError> {
+        if self.is_open() && !addr.ip().is_loopback() && !allow_open {
+            return Err(ConfigError::Invalid {
+                key: "auth.keys".into(),
+                message: format!(
+                    "no api keys configured and {addr} is not a loopback address: add [[auth.keys]] or set auth.allow_open = true"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The caller of a request with this `authorization` value.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Status> {
+        if self.is_open() {
+            return Ok(Caller::open());
+        }
+        let Some(value) = authorization else {
+            return Err(Status::unauthenticated(
+                "missing `authorization: Bearer <api key>` metadata",
+            ));
+        };
+        let Some(key) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
+            return Err(Status::unauthenticated(
+                "authorization must use the Bearer scheme: `Bearer <api key>`",
+            ));
+        };
+        let digest: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
+        self.keys
+            .get(&digest)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("unknown api key"))
+    }
+
+    /// A tonic interceptor for a service needing `need`.
+    pub fn interceptor(
+        &self,
+        need: Need,
+    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
+        let auth = self.clone();
+        move |mut req: Request<()>| {
+            let header = req
+                .metadata()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap_or(""));
+            let caller = auth.authenticate(header)?;
+            let allowed = match need {
+                Need::Router => caller.roles.router,
+                Need::Operator => caller.roles.operator,
+            };
+            if !allowed {
+                tracing::warn!(key = %caller.key_id, ?need, "call refused: role missing");
+                return Err(Status::permission_denied(match need {
+                    Need::Router => "this api key lacks the `router` role",
+                    Need::Operator => "ReviewService needs an api key with the `operator` role",
+                }));
+            }
+            req.extensions_mut().insert(caller);
+            Ok(req)
+        }
+    }
+}
+
+/// The caller the interceptor put on `req`; an open router's caller if
+/// none (requests built in-process without the interceptor).
+pub fn caller_of<T>(req: &Request<T>) -> Caller {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(Caller::open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiKeyConfig;
+
+    fn auth() -> Authenticator {
+        Authenticator::from_config(&AuthConfig {
+            keys: vec![
+                ApiKeyConfig {
+                    id: "mobile".into(),
+                    sha256: hex::encode(Sha256::digest(b"secret-a")),
+                    tenant: "platform-a".into(),
+                    roles: vec!["router".into()],
+                },
+                ApiKeyConfig {
+                    id: "ops".into(),
+                    sha256: hex::encode(Sha256::digest(b"secret-o")),
+                    tenant: "platform-a".into(),
+                    roles: vec!["operator".into()],
+                },
+            ],
+            allow_open: false,
+        })
+        .expect("valid keys")
+    }
+
+    #[test]
+    fn keys_map_to_tenants_and_bad_headers_are_unauthenticated() {
+        let a = auth();
+        let c = a.authenticate(Some("Bearer secret-a")).expect("known key");
+        assert_eq!(c.tenant, "platform-a");
+        assert!(c.roles.router && !c.roles.operator);
+        for bad in [
+            None,
+            Some("secret-a"),
+            Some("Basic secret-a"),
+            Some("Bearer nope"),
+        ] {
+            let s = a.authenticate(bad).expect_err("refused");
+            assert_eq!(s.code(), tonic::Code::Unauthenticated);
+            assert!(!s.message().contains("secret"), "{}", s.message());
+        }
+    }
+
+    #[test]
+    fn an_open_router_is_refused_off_loopback_unless_allowed() {
+        let open = Authenticator::default();
+        let public: SocketAddr = "0.0.0.0:50051".parse().expect("addr");
+        let local: SocketAddr = "127.0.0.1:50051".parse().expect("addr");
+        assert!(open.check_listen(public, false).is_err());
+        assert!(open.check_listen(public, true).is_ok());
+        assert!(open.check_listen(local, false).is_ok());
+        assert!(auth().check_listen(public, false).is_ok());
+    }
+
+    #[test]
+    fn bad_key_entries_name_the_field() {
+        let e = Authenticator::from_config(&AuthConfig {
+            keys: vec![ApiKeyConfig {
+                id: "x".into(),
+                sha256: "abc".into(),
+                tenant: "t".into(),
+                roles: vec!["router".into()],
+            }],
+            allow_open: false,
+        })
+        .expect_err("short hash");
+        assert!(e.to_string().contains("auth.keys[0].sha256"), "{e}");
+    }
+}
