@@ -52,6 +52,28 @@ pub struct ServerConfig {
     /// beyond it a call is refused at once with RESOURCE_EXHAUSTED (load
     /// shedding, not an unbounded queue).
     pub max_in_flight_routes: usize,
+    /// `[server.tls]`: serve TLS (absent: plaintext h2c).
+    pub tls: Option<ServerTlsConfig>,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsConfig {
+    /// PEM certificate chain of the router.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key.
+    pub key_file: std::path::PathBuf,
+    /// PEM bundle of every CA whose client certificates are accepted;
+    /// set: clients must present one (mTLS).
+    pub client_ca_file: Option<std::path::PathBuf>,
+    /// Most time a client may take to finish the handshake.
+    #[serde(default = "default_handshake_ms")]
+    pub handshake_timeout_ms: u64,
+}
+
+fn default_handshake_ms() -> u64 {
+    5_000
 }
 
 impl Default for ServerConfig {
@@ -65,6 +87,7 @@ impl Default for ServerConfig {
             concurrency_limit_per_connection: 256,
             shutdown_grace_ms: 5_000,
             max_in_flight_routes: 1_024,
+            tls: None,
         }
     }
 }

@@ -14,8 +14,8 @@ use finroute_proto::v1 as pb;
 use finroute_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
 use crate::accept::{Relay, RelaySettings};
@@ -57,6 +57,29 @@ const SERVED: [&str; 5] = [
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
 ];
+
+/// The rustls server config from `[server.tls]`, files read and checked
+/// now (a bad file stops the start with its key named).
+fn tls_config(tls: &crate::config::ServerTlsConfig) -> Result<ServerTlsConfig, ServeError> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            ServeError::Config(crate::config::ConfigError::Invalid {
+                key: format!("server.tls.{key}"),
+                message: format!("cannot read {}: {e}", path.display()),
+            })
+        })
+    };
+    let cert = read("cert_file", &tls.cert_file)?;
+    let key = read("key_file", &tls.key_file)?;
+    let mut config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert, key))
+        .timeout(Duration::from_millis(tls.handshake_timeout_ms));
+    if let Some(ca) = &tls.client_ca_file {
+        // One bundle: client_ca_root replaces, it does not add.
+        config = config.client_ca_root(Certificate::from_pem(read("client_ca_file", ca)?));
+    }
+    Ok(config)
+}
 
 /// Runs the router on `listener` until `shutdown` completes, then drains
 /// (bounded by `server.shutdown_grace_ms`) and flushes the store.
@@ -175,6 +198,11 @@ pub async fn run(
     }
     tracing::info!(
         %addr,
+        tls = match &config.server.tls {
+            None => "off (plaintext h2c)",
+            Some(t) if t.client_ca_file.is_some() => "on, client certificates required",
+            Some(_) => "on",
+        },
         store = store.backend().name(),
         adapters = config.adapters.len(),
         described,
@@ -204,7 +232,13 @@ pub async fn run(
         }
     };
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
-    let serve = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.server.tls {
+        builder = builder
+            .tls_config(tls_config(tls)?)
+            .map_err(ServeError::Transport)?;
+    }
+    let serve = builder
         .max_concurrent_streams(config.server.max_concurrent_streams)
         .http2_max_pending_accept_reset_streams(Some(256))
         .http2_max_local_error_reset_streams(Some(1024))

@@ -1,0 +1,154 @@
+//! TLS and mTLS on the router's port, with a CA and certificates generated
+//! in the test (rcgen): a TLS client trusting the CA is served; a plaintext
+//! client, a client trusting another CA, and (with client certificates
+//! required) a client without one or with one from another CA are refused.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use finroute_proto::v1 as pb;
+use finroute_server::Config;
+use finroute_server::config::ServerTlsConfig;
+use pb::financing_router_client::FinancingRouterClient;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tokio::net::TcpListener;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        Ca {
+            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A leaf certificate for `names`, as (cert pem, key pem).
+    fn leaf(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Starts a TLS router; returns its port and the shutdown sender.
+async fn start(
+    dir: &Path,
+    ca: &Ca,
+    client_ca: Option<&Ca>,
+) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let (cert, key) = ca.leaf(&["localhost"]);
+    let mut config = Config::default();
+    config.store.url = format!("sqlite://{}", dir.join("finroute.db").display());
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    config.server.metrics_listen = probe.local_addr().unwrap();
+    drop(probe);
+    config.server.tls = Some(ServerTlsConfig {
+        cert_file: write(dir, "server.pem", &cert),
+        key_file: write(dir, "server.key", &key),
+        client_ca_file: client_ca.map(|c| write(dir, "clients-ca.pem", &c.pem())),
+        handshake_timeout_ms: 5_000,
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(finroute_server::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (port, tx)
+}
+
+async fn tls_client(
+    port: u16,
+    trust: &Ca,
+    identity: Option<(String, String)>,
+) -> Result<FinancingRouterClient<Channel>, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(trust.pem()))
+        .domain_name("localhost");
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    let channel = Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(tls)?
+        .connect()
+        .await?;
+    Ok(FinancingRouterClient::new(channel))
+}
+
+async fn routes(client: Result<FinancingRouterClient<Channel>, tonic::transport::Error>) -> bool {
+    match client {
+        Ok(mut c) => c
+            .route_financing(finroute_testkit::refused_borrower())
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn tls_serves_trusting_clients_and_refuses_plaintext_and_strangers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("finroute test CA");
+    let other = Ca::new("someone else");
+    let (port, _stop) = start(dir.path(), &ca, None).await;
+
+    assert!(
+        routes(tls_client(port, &ca, None).await).await,
+        "TLS client served"
+    );
+    assert!(
+        !routes(tls_client(port, &other, None).await).await,
+        "untrusted server cert refused"
+    );
+    let plain = FinancingRouterClient::connect(format!("http://127.0.0.1:{port}")).await;
+    assert!(!routes(plain).await, "plaintext refused");
+}
+
+#[tokio::test]
+async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("finroute test CA");
+    let clients = Ca::new("platform clients CA");
+    let stranger = Ca::new("stranger CA");
+    let (port, _stop) = start(dir.path(), &ca, Some(&clients)).await;
+
+    let good = clients.leaf(&["mobile-backend-a"]);
+    assert!(
+        routes(tls_client(port, &ca, Some(good)).await).await,
+        "client cert accepted"
+    );
+    assert!(
+        !routes(tls_client(port, &ca, None).await).await,
+        "no client cert refused"
+    );
+    let bad = stranger.leaf(&["mobile-backend-a"]);
+    assert!(
+        !routes(tls_client(port, &ca, Some(bad)).await).await,
+        "other CA refused"
+    );
+}
