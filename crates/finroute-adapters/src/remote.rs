@@ -12,7 +12,7 @@ use finroute_core::ProductKind;
 use finroute_proto::v1 as pb;
 use pb::financing_adapter_client::FinancingAdapterClient;
 use serde::Deserialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::convert::{self, MAX_OFFERS_PER_QUOTE};
 use crate::{
@@ -38,6 +38,49 @@ pub struct Config {
     /// reject pings more often than every 5 minutes).
     #[serde(default = "default_keepalive")]
     pub keepalive_s: u64,
+    /// `[adapters.tls]`: TLS to the partner (the endpoint is then `https://`).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[adapters.tls]`: whom the partner must prove to be, and who we are.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM bundle of the CAs the partner's certificate must chain to (only
+    /// these: the system roots are not trusted for partners).
+    pub ca_file: std::path::PathBuf,
+    /// Our client certificate (mTLS), PEM; with `key_file`.
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
+    /// The name the partner's certificate must carry; default: the
+    /// endpoint's host.
+    pub domain_name: Option<String>,
+}
+
+impl TlsConfig {
+    fn client_config(&self) -> Result<ClientTlsConfig, String> {
+        let read = |key: &str, path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| format!("`tls.{key}` cannot read {}: {e}", path.display()))
+        };
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read("ca_file", &self.ca_file)?));
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(Identity::from_pem(
+                    read("cert_file", cert)?,
+                    read("key_file", key)?,
+                ));
+            }
+            (None, None) => {}
+            _ => return Err("`tls.cert_file` and `tls.key_file` go together".into()),
+        }
+        if let Some(name) = &self.domain_name {
+            tls = tls.domain_name(name.clone());
+        }
+        Ok(tls)
+    }
 }
 
 fn default_connect_timeout() -> u64 {
@@ -57,13 +100,30 @@ pub struct RemoteAdapter {
 impl RemoteAdapter {
     /// Builds a lazily connected client; fails only on a malformed endpoint.
     pub fn build(config: &Config) -> Result<Self, String> {
-        if !config.endpoint.starts_with("http://") {
-            return Err(format!(
-                "`endpoint` {:?} must be http://host:port (TLS to partners is configured with [adapters.tls], not yet supported)",
-                config.endpoint
-            ));
+        let https = config.endpoint.starts_with("https://");
+        match (https, &config.tls) {
+            (false, None) if config.endpoint.starts_with("http://") => {}
+            (true, Some(_)) => {}
+            (true, None) => {
+                return Err(format!(
+                    "`endpoint` {:?} is https://: add [adapters.tls] with the partner's ca_file",
+                    config.endpoint
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(format!(
+                    "`endpoint` {:?} must be https:// with [adapters.tls]",
+                    config.endpoint
+                ));
+            }
+            (false, None) => {
+                return Err(format!(
+                    "`endpoint` {:?} must be http://host:port, or https://host:port with [adapters.tls]",
+                    config.endpoint
+                ));
+            }
         }
-        let endpoint = Endpoint::from_shared(config.endpoint.clone())
+        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
             .map_err(|e| format!("`endpoint` {:?}: {e}", config.endpoint))?
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .tcp_nodelay(true)
@@ -72,6 +132,11 @@ impl RemoteAdapter {
             // Late replies to cancelled calls count as local resets; hyper's
             // default of 1024 then closes a busy connection (h2 issue 856).
             .http2_max_local_error_reset_streams(Some(1 << 20));
+        if let Some(tls) = &config.tls {
+            endpoint = endpoint
+                .tls_config(tls.client_config()?)
+                .map_err(|e| format!("[adapters.tls]: {e}"))?;
+        }
         Ok(Self::from_channel(endpoint.connect_lazy()))
     }
 
@@ -208,12 +273,13 @@ mod tests {
             endpoint: e.into(),
             connect_timeout_ms: 200,
             keepalive_s: 300,
+            tls: None,
         };
         assert!(RemoteAdapter::build(&c("ftp://x")).is_err());
         assert!(
             RemoteAdapter::build(&c("https://x:1"))
                 .expect_err("tls")
-                .contains("TLS")
+                .contains("[adapters.tls]")
         );
     }
 
@@ -224,6 +290,7 @@ mod tests {
             endpoint: "http://127.0.0.1:1".into(),
             connect_timeout_ms: 200,
             keepalive_s: 300,
+            tls: None,
         })
         .expect("valid endpoint");
         let started = tokio::time::Instant::now();

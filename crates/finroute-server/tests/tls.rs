@@ -152,3 +152,101 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
         "other CA refused"
     );
 }
+
+fn tls_partner_spec(
+    id: &str,
+    port: u16,
+    ca_file: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> finroute_adapters::spec::AdapterSpec {
+    let mut text = format!(
+        "id = {id:?}\nkind = \"remote\"\nendpoint = \"https://localhost:{port}\"\ntimeout_ms = 1000\n[tls]\nca_file = {:?}\n",
+        ca_file.display().to_string()
+    );
+    if let Some((cert, key)) = identity {
+        text.push_str(&format!(
+            "cert_file = {:?}\nkey_file = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ));
+    }
+    toml::from_str(&text).unwrap()
+}
+
+/// mTLS to partners: a partner whose certificate chains to the configured
+/// CA and who accepts our client certificate is used; one presenting a
+/// certificate from another CA is refused (ERROR) and receives no quote.
+#[tokio::test]
+async fn partners_are_reached_over_mtls_and_an_impostor_is_refused() {
+    use finroute_testkit::{Behaviour, FakePartner, TestRouter, config_with, partner_offer};
+    let dir = tempfile::tempdir().unwrap();
+    let partners_ca = Ca::new("partner bank CA");
+    let impostor_ca = Ca::new("impostor CA");
+    let router_ca = Ca::new("router client CA");
+    let offers = || Behaviour::Offers(vec![partner_offer("P-1", 1_000_000, 1100, 0.7)]);
+
+    let (cert, key) = partners_ca.leaf(&["localhost"]);
+    let good = FakePartner::start_tls(offers(), cert, key, Some(router_ca.pem())).await;
+    let (cert, key) = impostor_ca.leaf(&["localhost"]);
+    let impostor = FakePartner::start_tls(offers(), cert, key, None).await;
+
+    let ca_file = write(dir.path(), "partners-ca.pem", &partners_ca.pem());
+    let (cert, key) = router_ca.leaf(&["finroute"]);
+    let cert_file = write(dir.path(), "router.pem", &cert);
+    let key_file = write(dir.path(), "router.key", &key);
+    let router = TestRouter::start(config_with(vec![
+        tls_partner_spec(
+            "good",
+            good.addr.port(),
+            &ca_file,
+            Some((&cert_file, &key_file)),
+        ),
+        tls_partner_spec(
+            "impostor",
+            impostor.addr.port(),
+            &ca_file,
+            Some((&cert_file, &key_file)),
+        ),
+    ]))
+    .await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(finroute_testkit::refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+    let status = |id: &str| {
+        let c = r
+            .channel_reports
+            .iter()
+            .find(|c| c.adapter_id == id)
+            .unwrap();
+        pb::ChannelStatus::try_from(c.status).unwrap()
+    };
+    assert_eq!(status("good"), pb::ChannelStatus::Ok);
+    assert_eq!(status("impostor"), pb::ChannelStatus::Error);
+    assert_eq!(good.quotes().len(), 1);
+    assert!(impostor.quotes().is_empty(), "no data reached the impostor");
+
+    // Without our client certificate the partner refuses us.
+    let router2 = TestRouter::start(config_with(vec![tls_partner_spec(
+        "good",
+        good.addr.port(),
+        &ca_file,
+        None,
+    )]))
+    .await;
+    let mut client2 = router2.client().await;
+    let r = client2
+        .route_financing(finroute_testkit::refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.channel_reports[0].status,
+        pb::ChannelStatus::Error as i32,
+        "{:?}",
+        r.channel_reports
+    );
+    assert_eq!(good.quotes().len(), 1);
+}

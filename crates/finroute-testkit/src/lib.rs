@@ -308,7 +308,23 @@ impl FakePartner {
         required_fields: Vec<pb::ApplicantField>,
         accept_mode: AcceptMode,
     ) -> FakePartner {
-        Self::start_full(0, behaviour, required_fields, accept_mode).await
+        Self::start_full(0, behaviour, required_fields, accept_mode, None).await
+    }
+
+    /// A partner serving TLS with this certificate and key (PEM), and
+    /// requiring client certificates from `client_ca` (PEM) if given.
+    pub async fn start_tls(
+        behaviour: Behaviour,
+        cert_pem: String,
+        key_pem: String,
+        client_ca: Option<String>,
+    ) -> FakePartner {
+        let mut tls = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem));
+        if let Some(ca) = client_ca {
+            tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        Self::start_full(0, behaviour, vec![], AcceptMode::Book, Some(tls)).await
     }
 
     /// [`FakePartner::start`] on a chosen loopback port (0: any).
@@ -317,7 +333,7 @@ impl FakePartner {
         behaviour: Behaviour,
         required_fields: Vec<pb::ApplicantField>,
     ) -> FakePartner {
-        Self::start_full(port, behaviour, required_fields, AcceptMode::Book).await
+        Self::start_full(port, behaviour, required_fields, AcceptMode::Book, None).await
     }
 
     async fn start_full(
@@ -325,6 +341,7 @@ impl FakePartner {
         behaviour: Behaviour,
         required_fields: Vec<pb::ApplicantField>,
         accept_mode: AcceptMode,
+        tls: Option<tonic::transport::ServerTlsConfig>,
     ) -> FakePartner {
         let booked = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let quotes = Arc::new(Mutex::new(Vec::new()));
@@ -354,8 +371,12 @@ impl FakePartner {
         };
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).expect("valid partner TLS config");
+        }
         tokio::spawn(
-            tonic::transport::Server::builder()
+            builder
                 .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(
                     service,
                 ))
