@@ -60,11 +60,47 @@ pub enum Need {
     Operator,
 }
 
+type Limiter = governor::DefaultDirectRateLimiter;
+
+/// A caller and its rate limiter.
+#[derive(Debug)]
+struct Entry {
+    caller: Caller,
+    limiter: Limiter,
+    rate: u32,
+}
+
 /// The configured keys. Cheap to clone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Authenticator {
     /// sha256 of the key -> caller.
-    keys: Arc<HashMap<[u8; 32], Caller>>,
+    keys: Arc<HashMap<[u8; 32], Entry>>,
+    /// The open router's single caller, when no key is configured.
+    open: Arc<Entry>,
+}
+
+impl Default for Authenticator {
+    fn default() -> Self {
+        Self::from_config(&AuthConfig::default()).unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+/// The default config has no keys, so it cannot fail; keep a value anyway.
+fn unreachable_default() -> Authenticator {
+    Authenticator {
+        keys: Arc::new(HashMap::new()),
+        open: Arc::new(entry(Caller::open(), 1_000, 2_000)),
+    }
+}
+
+fn entry(caller: Caller, rate: u32, burst: u32) -> Entry {
+    let per = std::num::NonZeroU32::new(rate.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    Entry {
+        caller,
+        limiter: governor::RateLimiter::direct(governor::Quota::per_second(per).allow_burst(burst)),
+        rate: rate.max(1),
+    }
 }
 
 impl Authenticator {
@@ -100,12 +136,31 @@ impl Authenticator {
                 tenant: k.tenant.clone(),
                 roles,
             };
-            if keys.insert(digest, caller).is_some() {
+            let rate = k.rate_per_second.unwrap_or(auth.default_rate_per_second);
+            let burst = k.burst.unwrap_or(auth.default_burst);
+            if rate == 0 || burst == 0 {
+                return Err(invalid(
+                    "rate_per_second",
+                    "rate and burst must be at least 1",
+                ));
+            }
+            if keys.insert(digest, entry(caller, rate, burst)).is_some() {
                 return Err(invalid("sha256", "the same key is listed twice"));
             }
         }
+        if auth.default_rate_per_second == 0 || auth.default_burst == 0 {
+            return Err(ConfigError::Invalid {
+                key: "auth.default_rate_per_second".into(),
+                message: "rate and burst must be at least 1".into(),
+            });
+        }
         Ok(Authenticator {
             keys: Arc::new(keys),
+            open: Arc::new(entry(
+                Caller::open(),
+                auth.default_rate_per_second,
+                auth.default_burst,
+            )),
         })
     }
 
@@ -127,10 +182,25 @@ impl Authenticator {
         Ok(())
     }
 
-    /// The caller of a request with this `authorization` value.
+    /// The caller of a request with this `authorization` value, counted
+    /// against its rate limit.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Status> {
+        let entry = self.entry(authorization)?;
+        // The open router (loopback, no keys) is not rate limited: its one
+        // caller is whoever runs it.
+        if !self.is_open() && entry.limiter.check().is_err() {
+            tracing::warn!(key = %entry.caller.key_id, "call refused: rate limit");
+            return Err(Status::resource_exhausted(format!(
+                "rate limit of {} calls per second for this api key; retry with backoff",
+                entry.rate
+            )));
+        }
+        Ok(entry.caller.clone())
+    }
+
+    fn entry(&self, authorization: Option<&str>) -> Result<&Entry, Status> {
         if self.is_open() {
-            return Ok(Caller::open());
+            return Ok(&self.open);
         }
         let Some(value) = authorization else {
             return Err(Status::unauthenticated(
@@ -148,7 +218,6 @@ impl Authenticator {
         let digest: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
         self.keys
             .get(&digest)
-            .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown api key"))
     }
 
@@ -203,15 +272,19 @@ mod tests {
                     sha256: hex::encode(Sha256::digest(b"secret-a")),
                     tenant: "platform-a".into(),
                     roles: vec!["router".into()],
+                    rate_per_second: None,
+                    burst: None,
                 },
                 ApiKeyConfig {
                     id: "ops".into(),
                     sha256: hex::encode(Sha256::digest(b"secret-o")),
                     tenant: "platform-a".into(),
                     roles: vec!["operator".into()],
+                    rate_per_second: Some(1),
+                    burst: Some(2),
                 },
             ],
-            allow_open: false,
+            ..AuthConfig::default()
         })
         .expect("valid keys")
     }
@@ -235,6 +308,22 @@ mod tests {
     }
 
     #[test]
+    fn each_key_has_its_own_rate_limit() {
+        let a = auth();
+        // ops: 1/s with a burst of 2; mobile: the default.
+        assert!(a.authenticate(Some("Bearer secret-o")).is_ok());
+        assert!(a.authenticate(Some("Bearer secret-o")).is_ok());
+        let s = a
+            .authenticate(Some("Bearer secret-o"))
+            .expect_err("over the burst");
+        assert_eq!(s.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            a.authenticate(Some("Bearer secret-a")).is_ok(),
+            "other keys unaffected"
+        );
+    }
+
+    #[test]
     fn an_open_router_is_refused_off_loopback_unless_allowed() {
         let open = Authenticator::default();
         let public: SocketAddr = "0.0.0.0:50051".parse().expect("addr");
@@ -253,8 +342,10 @@ mod tests {
                 sha256: "abc".into(),
                 tenant: "t".into(),
                 roles: vec!["router".into()],
+                rate_per_second: None,
+                burst: None,
             }],
-            allow_open: false,
+            ..AuthConfig::default()
         })
         .expect_err("short hash");
         assert!(e.to_string().contains("auth.keys[0].sha256"), "{e}");

@@ -179,7 +179,7 @@ impl Default for AcceptanceConfig {
 }
 
 /// `[auth]`: who may call.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// `[[auth.keys]]`; none: open (one tenant, every role), loopback only.
@@ -187,6 +187,23 @@ pub struct AuthConfig {
     /// Allow an open router on a non-loopback address (behind a trusted
     /// proxy that authenticates).
     pub allow_open: bool,
+    /// Calls per second a key may make, sustained; beyond it
+    /// RESOURCE_EXHAUSTED. Per-key `rate_per_second` overrides. (An open
+    /// router, without keys, is not limited.)
+    pub default_rate_per_second: u32,
+    /// Calls a key may make at once above the rate.
+    pub default_burst: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            allow_open: false,
+            default_rate_per_second: 1_000,
+            default_burst: 2_000,
+        }
+    }
 }
 
 /// One `[[auth.keys]]` entry.
@@ -201,6 +218,12 @@ pub struct ApiKeyConfig {
     pub tenant: String,
     /// `router` and/or `operator`.
     pub roles: Vec<String>,
+    /// Overrides `auth.default_rate_per_second` for this key.
+    #[serde(default)]
+    pub rate_per_second: Option<u32>,
+    /// Overrides `auth.default_burst` for this key.
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// Strategy names as config spells them.

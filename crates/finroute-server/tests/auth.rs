@@ -23,6 +23,8 @@ fn key(id: &str, secret: &str, tenant: &str, roles: &[&str]) -> ApiKeyConfig {
         sha256: hex::encode(Sha256::digest(secret.as_bytes())),
         tenant: tenant.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
+        rate_per_second: None,
+        burst: None,
     }
 }
 
@@ -205,4 +207,36 @@ async fn another_tenants_ids_are_not_found() {
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::NotFound);
+}
+
+/// A key over its rate gets RESOURCE_EXHAUSTED; other keys are unaffected.
+#[tokio::test]
+async fn a_key_over_its_rate_limit_is_refused_and_others_are_not() {
+    let (_r, p) = router().await;
+    drop(_r);
+    let mut config = config_with(vec![p.spec("bank-a", 500)]);
+    let mut slow = key("batch", KEY_A, "platform-a", &["router"]);
+    slow.rate_per_second = Some(1);
+    slow.burst = Some(3);
+    config.auth.keys = vec![slow, key("mobile-b", KEY_B, "platform-b", &["router"])];
+    let router = TestRouter::start(config).await;
+    let mut client = router.client().await;
+    let get = || pb::GetApplicationRequest {
+        application_id: "app_x".into(),
+    };
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let code = match client.get_application(with_key(get(), KEY_A)).await {
+            Ok(_) => Code::Ok,
+            Err(s) => s.code(),
+        };
+        codes.push(code);
+    }
+    assert_eq!(&codes[..3], [Code::NotFound; 3], "the burst is served");
+    assert_eq!(codes[3], Code::ResourceExhausted, "{codes:?}");
+    let s = client
+        .get_application(with_key(get(), KEY_B))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::NotFound, "another key is not limited");
 }

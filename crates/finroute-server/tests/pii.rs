@@ -74,6 +74,8 @@ async fn no_personal_value_or_key_reaches_the_logs_even_at_trace() {
         sha256: hex::encode(Sha256::digest(KEY.as_bytes())),
         tenant: "platform-a".into(),
         roles: vec!["router".into(), "operator".into()],
+        rate_per_second: None,
+        burst: None,
     }];
     let router = TestRouter::start(config).await;
     let mut client = router.client().await;
