@@ -1,6 +1,6 @@
 //! Benchmark support, for `bench/*.sh`:
 //!
-//! - `finroute-bench body <route|health> FILE`: writes one gRPC-framed
+//! - `finroute-bench body <route|quote|health> FILE`: writes one gRPC-framed
 //!   request body (1-byte compression flag, 4-byte big-endian length,
 //!   protobuf) for h2load's `-d`, so the load generator sends real calls.
 //! - `finroute-bench partner <hung|offers> PORT`: runs a partner adapter on
@@ -12,8 +12,7 @@ use std::process::ExitCode;
 use finroute_testkit::{Behaviour, FakePartner, partner_offer};
 use prost::Message;
 
-const USAGE: &str =
-    "usage: finroute-bench body <route|health> FILE | finroute-bench partner <hung|offers> PORT";
+const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench partner <hung|offers> PORT";
 
 fn framed(msg: &impl Message) -> Vec<u8> {
     let body = msg.encode_to_vec();
@@ -27,10 +26,18 @@ fn framed(msg: &impl Message) -> Vec<u8> {
 fn body(kind: &str, path: &str) -> ExitCode {
     let bytes = match kind {
         "route" => framed(&finroute_testkit::refused_borrower()),
+        // A partner's answer (fuzz corpus seed for QuoteResponse).
+        "quote" => framed(&finroute_proto::v1::QuoteResponse {
+            offers: vec![
+                partner_offer("B-1", 1_000_000, 1100, 0.8),
+                partner_offer("B-2", 800_000, 1250, 0.7),
+            ],
+            decline_reason: String::new(),
+        }),
         // grpc.health.v1.HealthCheckRequest { service: "" } encodes to nothing.
         "health" => vec![0, 0, 0, 0, 0],
         _ => {
-            eprintln!("unknown body {kind:?}: route or health");
+            eprintln!("unknown body {kind:?}: route, quote or health");
             return ExitCode::from(2);
         }
     };

@@ -14,6 +14,8 @@ pub mod deadline;
 pub mod drain;
 pub mod error;
 pub mod fanout;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod router;
 pub mod server;
