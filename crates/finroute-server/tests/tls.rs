@@ -59,6 +59,15 @@ async fn start(
     ca: &Ca,
     client_ca: Option<&Ca>,
 ) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    start_with_handshake(dir, ca, client_ca, 5_000).await
+}
+
+async fn start_with_handshake(
+    dir: &Path,
+    ca: &Ca,
+    client_ca: Option<&Ca>,
+    handshake_timeout_ms: u64,
+) -> (u16, tokio::sync::oneshot::Sender<()>) {
     let (cert, key) = ca.leaf(&["localhost"]);
     let mut config = Config::default();
     config.store.url = format!("sqlite://{}", dir.join("finroute.db").display());
@@ -69,7 +78,7 @@ async fn start(
         cert_file: write(dir, "server.pem", &cert),
         key_file: write(dir, "server.key", &key),
         client_ca_file: client_ca.map(|c| write(dir, "clients-ca.pem", &c.pem())),
-        handshake_timeout_ms: 5_000,
+        handshake_timeout_ms,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -249,4 +258,43 @@ async fn partners_are_reached_over_mtls_and_an_impostor_is_refused() {
         r.channel_reports
     );
     assert_eq!(good.quotes().len(), 1);
+}
+
+/// 200 connections that never send a ClientHello: each is closed after the
+/// handshake timeout, and a real client is served meanwhile.
+#[tokio::test]
+async fn silent_connections_are_closed_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("finroute test CA");
+    let (port, _stop) = start_with_handshake(dir.path(), &ca, None, 300).await;
+    let mut silent = Vec::new();
+    for _ in 0..200 {
+        silent.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    let started = std::time::Instant::now();
+    assert!(
+        routes(tls_client(port, &ca, None).await).await,
+        "served while 200 sit idle"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1_000),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut closed = 0;
+    for s in &mut silent {
+        let mut buf = [0u8; 16];
+        // Closed by the server: EOF (or a reset), at once.
+        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(closed, 200, "every silent connection was dropped");
 }
