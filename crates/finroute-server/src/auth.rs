@@ -79,20 +79,6 @@ pub struct Authenticator {
     open: Arc<Entry>,
 }
 
-impl Default for Authenticator {
-    fn default() -> Self {
-        Self::from_config(&AuthConfig::default()).unwrap_or_else(|_| unreachable_default())
-    }
-}
-
-/// The default config has no keys, so it cannot fail; keep a value anyway.
-fn unreachable_default() -> Authenticator {
-    Authenticator {
-        keys: Arc::new(HashMap::new()),
-        open: Arc::new(entry(Caller::open(), 1_000, 2_000)),
-    }
-}
-
 fn entry(caller: Caller, rate: u32, burst: u32) -> Entry {
     let per = std::num::NonZeroU32::new(rate.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
     let burst = std::num::NonZeroU32::new(burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
@@ -325,7 +311,7 @@ mod tests {
 
     #[test]
     fn an_open_router_is_refused_off_loopback_unless_allowed() {
-        let open = Authenticator::default();
+        let open = Authenticator::from_config(&AuthConfig::default()).expect("no keys");
         let public: SocketAddr = "0.0.0.0:50051".parse().expect("addr");
         let local: SocketAddr = "127.0.0.1:50051".parse().expect("addr");
         assert!(open.check_listen(public, false).is_err());

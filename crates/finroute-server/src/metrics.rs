@@ -8,7 +8,6 @@
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -300,11 +299,6 @@ pub async fn serve(
                 .await;
         });
     }
-}
-
-/// Binds the metrics port (fails like the gRPC port would).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ pub async fn run(
         in_flight.clone(),
         metrics.clone(),
     );
-    let metrics_listener = metrics::bind(config.server.metrics_listen)
+    let metrics_listener = TcpListener::bind(config.server.metrics_listen)
         .await
         .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
     let metrics_addr = metrics_listener.local_addr()?;

@@ -11,19 +11,13 @@ use finroute_proto::v1 as pb;
 use finroute_server::Config;
 use finroute_testkit::{
     AcceptMode, Behaviour, FakePartner, PgSchema, TestRouter, config_with, partner_offer,
-    refused_borrower,
+    refused_borrower, with_timeout,
 };
 use pb::financing_router_client::FinancingRouterClient;
 use pb::review_service_client::ReviewServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
-
-fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.set_timeout(Duration::from_millis(ms));
-    r
-}
 
 async fn partner(mode: AcceptMode) -> FakePartner {
     FakePartner::start_with(

@@ -9,26 +9,12 @@ use std::time::{Duration, Instant};
 
 use finroute_proto::v1 as pb;
 use finroute_testkit::{
-    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer, refused_borrower,
+    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer,
+    refused_borrower, status_of, with_timeout,
 };
-
-fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.set_timeout(Duration::from_millis(ms));
-    r
-}
 
 fn good_offers() -> Vec<pb::PartnerOffer> {
     vec![partner_offer("G-1", 1_000_000, 1100, 0.8)]
-}
-
-fn status_of(r: &pb::RouteFinancingResponse, id: &str) -> pb::ChannelStatus {
-    let c = r
-        .channel_reports
-        .iter()
-        .find(|c| c.adapter_id == id)
-        .unwrap_or_else(|| panic!("no report for {id}"));
-    pb::ChannelStatus::try_from(c.status).unwrap()
 }
 
 /// 1 of 3 remote partners hangs for good; D = 700 ms; 100 calls, 5 at a

@@ -11,29 +11,13 @@ use finroute_proto::v1 as pb;
 use finroute_server::Config;
 use finroute_testkit::{
     Behaviour, FakePartner, PortMisbehaviour, TestRouter, builtin_specs, config_with,
-    misbehaving_port, partner_offer, refused_borrower, remote_spec,
+    misbehaving_port, partner_offer, refused_borrower, remote_spec, report_of, status_of,
+    with_timeout,
 };
 use tonic::Code;
 
-fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.set_timeout(Duration::from_millis(ms));
-    r
-}
-
 fn good_offers() -> Vec<pb::PartnerOffer> {
     vec![partner_offer("G-1", 1_000_000, 1100, 0.8)]
-}
-
-fn report<'a>(r: &'a pb::RouteFinancingResponse, id: &str) -> &'a pb::ChannelReport {
-    r.channel_reports
-        .iter()
-        .find(|c| c.adapter_id == id)
-        .unwrap_or_else(|| panic!("no report for {id}"))
-}
-
-fn status_of(r: &pb::RouteFinancingResponse, id: &str) -> pb::ChannelStatus {
-    pb::ChannelStatus::try_from(report(r, id).status).unwrap()
 }
 
 #[tokio::test]
@@ -217,7 +201,7 @@ async fn a_failing_partner_is_ejected_and_used_again_after_it_recovers() {
     let calls_before = flaky.quotes().len();
     let r = route(&mut client).await;
     assert_eq!(status_of(&r, "flaky"), pb::ChannelStatus::CircuitOpen);
-    let latency = report(&r, "flaky").latency.unwrap_or_default();
+    let latency = report_of(&r, "flaky").latency.unwrap_or_default();
     assert_eq!((latency.seconds, latency.nanos), (0, 0));
     assert_eq!(status_of(&r, "good"), pb::ChannelStatus::Ok);
     assert_eq!(

@@ -8,18 +8,13 @@ use std::time::Duration;
 
 use finroute_proto::v1 as pb;
 use finroute_testkit::{
-    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer, refused_borrower,
+    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer,
+    refused_borrower, with_timeout,
 };
 use pb::ApplicantField;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.set_timeout(Duration::from_millis(ms));
-    r
-}
 
 #[tokio::test]
 async fn embedded_default_answers_a_refused_borrower_with_three_kinds_of_offer() {

@@ -618,3 +618,23 @@ pub async fn misbehaving_port(how: PortMisbehaviour) -> SocketAddr {
     });
     addr
 }
+
+/// A request carrying a `grpc-timeout` of `ms` milliseconds.
+pub fn with_timeout<T>(msg: T, ms: u64) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.set_timeout(Duration::from_millis(ms));
+    r
+}
+
+/// The channel report of adapter `id` in an answer (panics if absent).
+pub fn report_of<'a>(r: &'a pb::RouteFinancingResponse, id: &str) -> &'a pb::ChannelReport {
+    r.channel_reports
+        .iter()
+        .find(|c| c.adapter_id == id)
+        .unwrap_or_else(|| panic!("no report for {id}"))
+}
+
+/// The status of adapter `id`'s channel in an answer.
+pub fn status_of(r: &pb::RouteFinancingResponse, id: &str) -> pb::ChannelStatus {
+    pb::ChannelStatus::try_from(report_of(r, id).status).expect("a known ChannelStatus")
+}
