@@ -1,6 +1,7 @@
 //! What one RouteFinancing spends in `finroute-core`: pricing a partner
 //! offer (validation, schedule, IRR, odds, affordability) and, after the
-//! fan-out, ranking, planning and explaining 50 offers.
+//! fan-out, ranking, planning and explaining 50 offers; and rebuilding the
+//! approval-odds book from outcomes.
 //!
 //! `cargo bench -p finroute-core --bench pricing`; figures in BENCHMARKS.md.
 
@@ -9,9 +10,9 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use finroute_core::{
     Applicant, ChannelReport, ChannelStatus, ChannelTerms, Currency, EmploymentType,
-    FinancingRequest, LoanPurpose, Locale, Money, PartnerOffer, PricingPolicy, PrimaryDecision,
-    ProductKind, Qualification, RateCap, RefusalReason, RepaymentMethod, Strategy, finalize,
-    price_offer, rank_offers,
+    FinancingRequest, Learning, LoanPurpose, Locale, Money, OddsBook, OddsInputs, OddsModel,
+    Outcome, PartnerOffer, PricingPolicy, PrimaryDecision, ProductKind, Qualification, RateCap,
+    RefusalReason, RepaymentMethod, Strategy, finalize, price_offer, rank_offers,
 };
 
 const NOW: i64 = 1_800_000_000_000;
@@ -184,5 +185,26 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Rebuilding the approval-odds book (what a replica does every
+/// `odds.refresh_ms`): 5 adapters x a full window of 600 outcomes.
+fn learn(c: &mut Criterion) {
+    let model = OddsModel::default();
+    let learning = Learning::default();
+    let outcomes: Vec<Outcome> = (0..5 * learning.window)
+        .map(|i| Outcome {
+            adapter_id: format!("adapter-{}", i % 5),
+            risk_band: ["A", "B", "C", "D", "E", "UNSCORED"][i % 6].into(),
+            approved: i % 3 != 0,
+            inputs: OddsInputs {
+                prior: 0.3 + (i % 50) as f64 / 100.0,
+                partner: (i % 5 != 4).then_some(0.4 + (i % 40) as f64 / 100.0),
+            },
+        })
+        .collect();
+    c.bench_function("odds_learn/5x600", |b| {
+        b.iter(|| OddsBook::learn(&model, &learning, black_box(&outcomes)))
+    });
+}
+
+criterion_group!(benches, bench, learn);
 criterion_main!(benches);

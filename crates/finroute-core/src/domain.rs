@@ -356,6 +356,8 @@ pub struct Offer {
     /// In [0, 1].
     pub approval_odds: f64,
     pub odds_source: OddsSource,
+    /// What the odds were made from (kept with the offer for learning).
+    pub odds_inputs: crate::odds::OddsInputs,
     pub qualification: Qualification,
     /// Debt-to-income after this loan on stressed income, when computable.
     pub debt_to_income: Option<f64>,

@@ -99,7 +99,7 @@ pub fn explain(
     let pool = Pool {
         req,
         policy,
-        model: OddsModel::default(),
+        model: policy.odds,
         shown: offers,
         withheld: &withheld,
     };

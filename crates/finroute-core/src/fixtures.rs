@@ -130,6 +130,7 @@ pub(crate) fn offer(id: &str, apr_bps: i32, odds: f64) -> Offer {
         first_payment: cny(88_849),
         approval_odds: odds,
         odds_source: OddsSource::Model,
+        odds_inputs: Default::default(),
         qualification: Qualification::PreQualified,
         debt_to_income: None,
         rank: 0,

@@ -8,7 +8,7 @@
 //!
 //! The path of one offer: [`price_offer`] (validate, [`build_schedule`] or
 //! [`check_schedule`], [`apr_from_cash_flows`], [`debt_to_income`],
-//! [`estimate_odds`]) gives an [`Offer`] or a [`Rejection`]; after the
+//! [`OddsModel`]) gives an [`Offer`] or a [`Rejection`]; after the
 //! fan-out, [`finalize()`] ranks ([`rank_offers`]), plans
 //! ([`application_plan`]) and explains ([`explain()`]).
 //!
@@ -43,10 +43,13 @@ pub use domain::*;
 pub use explain::explain;
 pub use finalize::{Finalized, finalize};
 pub use money::{Currency, InvalidCurrency, Money, format_major};
-pub use odds::{MAX_ODDS, MIN_ODDS, OddsEstimate, OddsModel, estimate_odds};
+pub use odds::{
+    Calibration, Learning, MAX_ODDS, MIN_ODDS, OddsBook, OddsEstimate, OddsInputs, OddsModel,
+    Outcome, risk_band,
+};
 pub use plan::{PLAN_TARGET_PROBABILITY, application_plan};
 pub use policy::{ChannelTerms, PricingPolicy, RateCap};
-pub use pricing::price_offer;
+pub use pricing::{price_offer, price_offer_learned};
 pub use rank::{
     AFFORDABILITY_PENALTY_BPS_PER_POINT, STRONG_ODDS, affordability_penalty_bps, balanced_cost_bps,
     rank_offers,

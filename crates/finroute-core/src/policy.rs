@@ -1,6 +1,7 @@
 //! The router's pricing policy (from config) and each channel's declared terms.
 
 use crate::money::{Currency, Money};
+use crate::odds::OddsModel;
 
 /// A maximum APR for applicants whose region starts with `region_prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct PricingPolicy {
     pub understatement_tolerance_bps: i32,
     /// Within this of the cap: NEAR_RATE_CAP (200).
     pub near_cap_margin_bps: i32,
+    /// The approval-odds prior and partner blend.
+    pub odds: OddsModel,
 }
 
 impl Default for PricingPolicy {
@@ -35,6 +38,7 @@ impl Default for PricingPolicy {
             affordability_hard_limit: 0.70,
             understatement_tolerance_bps: 10,
             near_cap_margin_bps: 200,
+            odds: OddsModel::default(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::{
     FinancingRequest, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod, UnixMillis,
 };
 use crate::money::Money;
-use crate::odds::{collateral_cover, estimate_odds};
+use crate::odds::{OddsBook, collateral_cover, risk_band};
 use crate::policy::{ChannelTerms, PricingPolicy};
 use crate::rejection::{RejectReason, Rejection};
 use crate::schedule::{
@@ -29,11 +29,27 @@ use crate::wording;
 /// when that is 0) and `monthly_fee_rate_bps`. APR and EAR come from the
 /// cash flows (+disbursed, -each payment), never from the partner's claim.
 ///
-/// `offer_id` is left empty (the server assigns it) and `rank` 0.
+/// `offer_id` is left empty (the server assigns it) and `rank` 0. The odds
+/// are the configured blend with no history ([`price_offer_learned`] uses
+/// what outcomes taught).
 pub fn price_offer(
     req: &FinancingRequest,
     terms: &ChannelTerms,
     policy: &PricingPolicy,
+    offer: PartnerOffer,
+    now: UnixMillis,
+) -> Result<Offer, Rejection> {
+    let book = OddsBook::empty(&policy.odds);
+    price_offer_learned(req, terms, policy, &book, offer, now)
+}
+
+/// [`price_offer`] with the approval odds from `book` (the channel's learned
+/// blend and the applicant's risk band).
+pub fn price_offer_learned(
+    req: &FinancingRequest,
+    terms: &ChannelTerms,
+    policy: &PricingPolicy,
+    book: &OddsBook,
     mut offer: PartnerOffer,
     now: UnixMillis,
 ) -> Result<Offer, Rejection> {
@@ -108,7 +124,14 @@ pub fn price_offer(
     } else {
         None
     };
-    let odds = estimate_odds(&req.applicant, dti, offer.approval_probability, cover);
+    let inputs = policy
+        .odds
+        .inputs(&req.applicant, dti, offer.approval_probability, cover);
+    let odds = book.estimate(
+        &terms.adapter_id,
+        risk_band(req.applicant.credit_score),
+        inputs,
+    );
 
     let priced = Offer {
         offer_id: String::new(),
@@ -128,6 +151,7 @@ pub fn price_offer(
         first_payment: Money::new(currency, first_payment),
         approval_odds: odds.odds,
         odds_source: odds.source,
+        odds_inputs: inputs,
         qualification: offer.qualification,
         debt_to_income: dti,
         rank: 0,

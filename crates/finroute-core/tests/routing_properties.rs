@@ -191,6 +191,7 @@ fn offer(id: usize, apr_bps: i32, odds: f64, dti: Option<f64>) -> Offer {
         first_payment: cny(0),
         approval_odds: odds,
         odds_source: OddsSource::Model,
+        odds_inputs: Default::default(),
         qualification: Qualification::PreQualified,
         debt_to_income: dti,
         rank: 0,

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use crate::fanout::Registry;
 use crate::metrics::Metrics;
+use crate::odds::OddsLearner;
 use crate::router::unix_millis;
 
 /// Relay settings, from `[acceptance]`.
@@ -69,6 +70,8 @@ struct Inner {
     /// Wakes the poller (tests, shutdown).
     wake: Notify,
     metrics: Arc<Metrics>,
+    /// Learns from each outcome recorded.
+    odds: OddsLearner,
     /// Acceptances this process is driving now. The store's lease keeps
     /// other replicas off a row; this keeps the poller and `drive_now` of
     /// one process (same lease owner) from both calling the partner.
@@ -96,6 +99,7 @@ impl Relay {
         registry: Registry,
         settings: RelaySettings,
         metrics: Arc<Metrics>,
+        odds: OddsLearner,
     ) -> Relay {
         let (finished, _) = broadcast::channel(1024);
         Relay {
@@ -107,6 +111,7 @@ impl Relay {
                 finished,
                 wake: Notify::new(),
                 metrics,
+                odds,
                 driving: Default::default(),
             }),
         }
@@ -262,6 +267,7 @@ impl Relay {
                         self.inner
                             .metrics
                             .acceptance_finished(stored.status == AcceptanceState::Accepted);
+                        self.inner.odds.outcome_recorded();
                         let _ = self.inner.finished.send(row.acceptance_id.clone());
                         Ok(())
                     }

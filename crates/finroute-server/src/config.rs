@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use finroute_adapters::spec::AdapterSpec;
-use finroute_core::{PricingPolicy, RateCap, Strategy};
+use finroute_core::{Learning, OddsModel, PricingPolicy, RateCap, Strategy};
 use serde::Deserialize;
 
 /// The whole config file.
@@ -25,6 +25,8 @@ pub struct Config {
     pub acceptance: AcceptanceConfig,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub odds: OddsConfig,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -178,6 +180,166 @@ impl Default for AcceptanceConfig {
     }
 }
 
+/// `[odds]`: the approval-odds model (finroute-core `odds.rs`). The
+/// coefficients are the logistic prior's, in log-odds; the rest is how
+/// outcomes are learned from. Defaults are the core's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OddsConfig {
+    pub intercept: f64,
+    pub score_center: f64,
+    pub score_per_100: f64,
+    pub dti_center: f64,
+    pub dti_coefficient: f64,
+    pub dti_cap: f64,
+    pub volatility_coefficient: f64,
+    pub collateral_coefficient: f64,
+    pub collateral_cap: f64,
+    pub employed: f64,
+    pub self_employed: f64,
+    pub freelance: f64,
+    pub student: f64,
+    pub retired: f64,
+    pub unemployed: f64,
+    /// Weight of a partner's estimate before its outcomes are known (0..=1).
+    pub partner_weight: f64,
+    /// Outcomes per adapter learned from (the newest).
+    pub window: u32,
+    /// Age, in outcomes, at which an outcome counts half.
+    pub half_life: f64,
+    /// Ridge penalty of the blend fit.
+    pub ridge: f64,
+    /// Pseudo-outcomes behind each risk band's Beta prior.
+    pub band_strength: f64,
+    /// Squared calibration error at which a partner's trust halves.
+    pub trust_scale: f64,
+    /// How often the model is rebuilt from the store's outcomes (also
+    /// right after this replica records one).
+    pub refresh_ms: u64,
+}
+
+impl Default for OddsConfig {
+    fn default() -> Self {
+        let m = OddsModel::default();
+        let l = Learning::default();
+        Self {
+            intercept: m.intercept,
+            score_center: m.score_center,
+            score_per_100: m.score_per_100,
+            dti_center: m.dti_center,
+            dti_coefficient: m.dti_coefficient,
+            dti_cap: m.dti_cap,
+            volatility_coefficient: m.volatility_coefficient,
+            collateral_coefficient: m.collateral_coefficient,
+            collateral_cap: m.collateral_cap,
+            employed: m.employed,
+            self_employed: m.self_employed,
+            freelance: m.freelance,
+            student: m.student,
+            retired: m.retired,
+            unemployed: m.unemployed,
+            partner_weight: m.partner_weight,
+            window: u32::try_from(l.window).unwrap_or(u32::MAX),
+            half_life: l.half_life,
+            ridge: l.ridge,
+            band_strength: l.band_strength,
+            trust_scale: l.trust_scale,
+            refresh_ms: 2_000,
+        }
+    }
+}
+
+impl OddsConfig {
+    /// The prior and partner blend.
+    pub fn model(&self) -> OddsModel {
+        OddsModel {
+            intercept: self.intercept,
+            score_center: self.score_center,
+            score_per_100: self.score_per_100,
+            dti_center: self.dti_center,
+            dti_coefficient: self.dti_coefficient,
+            dti_cap: self.dti_cap,
+            volatility_coefficient: self.volatility_coefficient,
+            collateral_coefficient: self.collateral_coefficient,
+            collateral_cap: self.collateral_cap,
+            employed: self.employed,
+            self_employed: self.self_employed,
+            freelance: self.freelance,
+            student: self.student,
+            retired: self.retired,
+            unemployed: self.unemployed,
+            partner_weight: self.partner_weight,
+        }
+    }
+
+    /// How outcomes are learned from.
+    pub fn learning(&self) -> Learning {
+        Learning {
+            window: self.window as usize,
+            half_life: self.half_life,
+            ridge: self.ridge,
+            band_strength: self.band_strength,
+            trust_scale: self.trust_scale,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        let coefficients = [
+            ("intercept", self.intercept),
+            ("score_center", self.score_center),
+            ("score_per_100", self.score_per_100),
+            ("dti_center", self.dti_center),
+            ("dti_coefficient", self.dti_coefficient),
+            ("dti_cap", self.dti_cap),
+            ("volatility_coefficient", self.volatility_coefficient),
+            ("collateral_coefficient", self.collateral_coefficient),
+            ("collateral_cap", self.collateral_cap),
+            ("employed", self.employed),
+            ("self_employed", self.self_employed),
+            ("freelance", self.freelance),
+            ("student", self.student),
+            ("retired", self.retired),
+            ("unemployed", self.unemployed),
+        ];
+        for (key, value) in coefficients {
+            if !value.is_finite() || value.abs() > 1_000.0 {
+                return bad(
+                    &format!("odds.{key}"),
+                    "must be a number within -1000..=1000",
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&self.partner_weight) {
+            return bad("odds.partner_weight", "must be within 0..=1");
+        }
+        if self.window == 0 || self.window > 100_000 {
+            return bad("odds.window", "must be within 1..=100000");
+        }
+        for (key, value) in [
+            ("half_life", self.half_life),
+            ("ridge", self.ridge),
+            ("trust_scale", self.trust_scale),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return bad(&format!("odds.{key}"), "must be a number above 0");
+            }
+        }
+        if !(self.band_strength.is_finite() && self.band_strength >= 0.0) {
+            return bad("odds.band_strength", "must be a number >= 0");
+        }
+        if self.refresh_ms < 10 || self.refresh_ms > 3_600_000 {
+            return bad("odds.refresh_ms", "must be within 10..=3600000");
+        }
+        Ok(())
+    }
+}
+
 /// `[auth]`: who may call.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -296,6 +458,7 @@ impl Default for Config {
             compliance: ComplianceConfig::default(),
             acceptance: AcceptanceConfig::default(),
             auth: AuthConfig::default(),
+            odds: OddsConfig::default(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -486,6 +649,7 @@ impl Config {
         if a.max_backoff_ms < 100 || a.max_backoff_ms > 3_600_000 {
             return bad("acceptance.max_backoff_ms", "must be within 100..=3600000");
         }
+        self.odds.validate()?;
         let mut seen = std::collections::HashSet::new();
         for a in &self.adapters {
             if !seen.insert(a.id.as_str()) {
@@ -526,6 +690,7 @@ impl Config {
                 .collect(),
             inquiry_cost_bps: self.routing.inquiry_cost_bps,
             affordability_hard_limit: self.routing.affordability_hard_limit,
+            odds: self.odds.model(),
             ..PricingPolicy::default()
         }
     }
@@ -630,5 +795,30 @@ max_in_flight = 256
                 .to_string()
                 .contains("duplicate")
         );
+    }
+
+    #[test]
+    fn odds_section_sets_the_model_and_names_bad_keys() {
+        let c = Config::parse("[odds]\npartner_weight = 0.4\nwindow = 100\nunemployed = -2.5\n")
+            .expect("valid odds section");
+        c.validate().expect("in range");
+        assert_eq!(c.pricing_policy().odds.partner_weight, 0.4);
+        assert_eq!(c.pricing_policy().odds.unemployed, -2.5);
+        assert_eq!(c.odds.learning().window, 100);
+        // Everything else keeps the core's defaults.
+        assert_eq!(c.odds.learning().half_life, Learning::default().half_life);
+        for (text, key) in [
+            ("partner_weight = 1.5", "odds.partner_weight"),
+            ("window = 0", "odds.window"),
+            ("half_life = 0.0", "odds.half_life"),
+            ("score_per_100 = nan", "odds.score_per_100"),
+            ("refresh_ms = 1", "odds.refresh_ms"),
+        ] {
+            let c = Config::parse(&format!("[odds]\n{text}\n")).expect("parses");
+            let e = c.validate().expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let e = Config::parse("[odds]\nweight = 0.4\n").expect_err("unknown key");
+        assert!(e.contains("weight"), "{e}");
     }
 }

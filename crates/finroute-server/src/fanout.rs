@@ -15,7 +15,7 @@ use crate::metrics::ChannelMetrics;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
 use finroute_core::{
-    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, Offer, PricingPolicy,
+    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, OddsBook, Offer, PricingPolicy,
     ProductKind, Rejection, UnixMillis,
 };
 use futures::StreamExt;
@@ -220,6 +220,8 @@ pub struct Fanout<'a> {
     pub registry: &'a Registry,
     pub request: &'a FinancingRequest,
     pub policy: &'a PricingPolicy,
+    /// What outcomes taught about each channel's approval odds.
+    pub odds: &'a OddsBook,
     /// Used as the quote-id prefix; offers get `<application_id>` based ids.
     pub application_id: &'a str,
     /// When every channel must have answered (caller's deadline - reply margin).
@@ -457,10 +459,11 @@ impl Fanout<'_> {
                     reasons.push(format!("offer {}: {}", m.partner_offer_ref, m.reason));
                 }
                 for (i, offer) in outcome.offers.into_iter().enumerate() {
-                    match finroute_core::price_offer(
+                    match finroute_core::price_offer_learned(
                         self.request,
                         &described.terms,
                         self.policy,
+                        self.odds,
                         offer,
                         self.now_ms,
                     ) {

@@ -17,6 +17,7 @@ pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+pub mod odds;
 pub mod router;
 pub mod server;
 

@@ -27,6 +27,7 @@ use crate::drain::InFlight;
 use crate::error::RouterError;
 use crate::fanout::{Fanout, FanoutEvent, Registry};
 use crate::metrics::{Metrics, RouteOutcome};
+use crate::odds::OddsLearner;
 
 /// Settings the router service needs from config.
 #[derive(Debug, Clone)]
@@ -55,6 +56,7 @@ struct Inner {
     registry: Registry,
     store: Store,
     relay: Relay,
+    odds: OddsLearner,
     settings: RouterSettings,
     /// How long the work after the fan-out has been taking.
     tail: TailTracker,
@@ -82,6 +84,7 @@ impl RouterService {
         registry: Registry,
         store: Store,
         relay: Relay,
+        odds: OddsLearner,
         settings: RouterSettings,
         in_flight: InFlight,
         metrics: Arc<Metrics>,
@@ -91,6 +94,7 @@ impl RouterService {
                 registry,
                 store,
                 relay,
+                odds,
                 routes: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight_routes)),
                 tail: TailTracker::default(),
                 in_flight,
@@ -194,15 +198,17 @@ impl RouterService {
     ) -> Result<pb::RouteFinancingResponse, RouterError> {
         let s = &self.inner.settings;
         let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
-        let band = risk_band(request.applicant.credit_score);
+        let band = finroute_core::risk_band(request.applicant.credit_score);
         let now_ms = unix_millis();
         let channel_deadline = deadline
             .checked_sub(self.inner.tail.margin(s.reply_margin))
             .unwrap_or_else(Instant::now);
+        let book = self.inner.odds.book();
         let fanout = Fanout {
             registry: &self.inner.registry,
             request: &request,
             policy: &s.policy,
+            odds: &book,
             application_id: &application_id,
             channel_deadline,
             now_ms,
@@ -257,6 +263,8 @@ impl RouterService {
                     rank: o.rank as i32,
                     expires_at_ms: o.expires_at,
                     risk_band: band.into(),
+                    prior_odds: Some(o.odds_inputs.prior),
+                    partner_odds: o.odds_inputs.partner,
                 })
                 .collect(),
             channel_reports: fanout
@@ -350,19 +358,6 @@ impl TailTracker {
         // Twice the tail: the reply still has to be encoded, sent and
         // read after the part measured here.
         configured.max((tail * 2).min(Self::CAP))
-    }
-}
-
-/// The applicant's risk band, as outcomes are counted for the odds model:
-/// a coarse bucket of the credit score (never the score itself).
-pub fn risk_band(credit_score: Option<i32>) -> &'static str {
-    match credit_score {
-        None => "UNSCORED",
-        Some(s) if s >= 750 => "A",
-        Some(s) if s >= 700 => "B",
-        Some(s) if s >= 650 => "C",
-        Some(s) if s >= 600 => "D",
-        Some(_) => "E",
     }
 }
 
@@ -1094,14 +1089,5 @@ mod tests {
         assert_eq!(t.margin(configured), configured);
         t.observe(Duration::from_secs(5));
         assert_eq!(t.margin(configured), TailTracker::CAP);
-    }
-
-    #[test]
-    fn risk_bands_are_coarse() {
-        assert_eq!(risk_band(None), "UNSCORED");
-        assert_eq!(risk_band(Some(800)), "A");
-        assert_eq!(risk_band(Some(700)), "B");
-        assert_eq!(risk_band(Some(640)), "D");
-        assert_eq!(risk_band(Some(300)), "E");
     }
 }

@@ -25,6 +25,7 @@ use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
 use crate::fanout::Registry;
 use crate::metrics::{self, Metrics};
+use crate::odds::OddsLearner;
 use crate::router::{ReviewService, RouterService, RouterSettings};
 use tonic::service::interceptor::InterceptedService;
 
@@ -114,6 +115,18 @@ pub async fn run(
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
     let metrics = Arc::new(Metrics::default());
+    // The odds book is learned before the port opens, so a restarted
+    // replica shows what the outcomes taught from its first call.
+    let odds = OddsLearner::new(
+        store.clone(),
+        config.odds.model(),
+        config.odds.learning(),
+        Duration::from_millis(config.odds.refresh_ms),
+    );
+    if let Err(e) = odds.refresh().await {
+        tracing::warn!(error = %e, "odds: reading outcomes failed; starting without history");
+    }
+    let odds_task = odds.spawn();
     let relay = Relay::new(
         store.clone(),
         registry.clone(),
@@ -123,6 +136,7 @@ pub async fn run(
             max_backoff: Duration::from_millis(config.acceptance.max_backoff_ms),
         },
         metrics.clone(),
+        odds.clone(),
     );
     let relay_task = relay.spawn_poller();
     // Calls of the router's own services in flight (health and reflection
@@ -132,6 +146,7 @@ pub async fn run(
         registry.clone(),
         store.clone(),
         relay,
+        odds,
         settings,
         in_flight.clone(),
         metrics.clone(),
@@ -283,6 +298,7 @@ pub async fn run(
     // Acceptances in flight at the partner are left leased: the next start
     // (or another replica) re-drives them with the same key.
     relay_task.abort();
+    odds_task.abort();
     metrics_task.abort();
     store.close().await;
     tracing::info!("finroute stopped");

@@ -38,6 +38,8 @@ fn record(i: usize) -> ApplicationRecord {
             rank: k,
             expires_at_ms: 1_900_000_000_000,
             risk_band: "B".into(),
+            prior_odds: Some(0.7),
+            partner_odds: None,
         })
         .collect();
     let channel_reports = (0..3)

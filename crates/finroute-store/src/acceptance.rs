@@ -189,6 +189,21 @@ pub struct OutcomeCount {
     pub declined: u64,
 }
 
+/// One final acceptance with what its odds were made from (no personal data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecord {
+    /// The adapter.
+    pub adapter_id: String,
+    /// The offer's risk band.
+    pub risk_band: String,
+    /// ACCEPTED by the partner (else DECLINED).
+    pub accepted: bool,
+    /// The odds model's feature prior when the offer was shown.
+    pub prior_odds: f64,
+    /// The partner's own estimate, if it sent one.
+    pub partner_odds: Option<f64>,
+}
+
 /// `Debug` for free text: its length in characters only.
 pub(crate) struct TextLen<'a>(pub(crate) &'a str);
 
@@ -325,9 +340,9 @@ pub(crate) const COMPLETE: &str = "\
 /// and its offer.
 pub(crate) const INSERT_OUTCOME: &str = "\
     INSERT INTO acceptance_outcomes (acceptance_id, tenant, adapter_id, product_kind, risk_band, \
-                                     status, decided_at_ms) \
+                                     status, decided_at_ms, prior_odds, partner_odds) \
     SELECT a.acceptance_id, a.tenant, a.adapter_id, f.product_kind, f.risk_band, a.status, \
-           a.completed_at_ms \
+           a.completed_at_ms, f.prior_odds, f.partner_odds \
     FROM acceptances a JOIN offers f ON f.offer_id = a.offer_id AND f.tenant = a.tenant \
     WHERE a.acceptance_id = $1";
 
@@ -342,6 +357,17 @@ pub(crate) const OUTCOME_COUNTS: &str = "\
     FROM acceptance_outcomes \
     GROUP BY adapter_id, product_kind, risk_band \
     ORDER BY adapter_id, product_kind, risk_band";
+
+/// Each adapter's newest `$1` outcomes that carry the odds inputs, newest
+/// first within each adapter.
+pub(crate) const RECENT_OUTCOMES: &str = "\
+    SELECT adapter_id, risk_band, status, prior_odds, partner_odds FROM ( \
+        SELECT adapter_id, risk_band, status, prior_odds, partner_odds, \
+               ROW_NUMBER() OVER (PARTITION BY adapter_id \
+                                  ORDER BY decided_at_ms DESC, acceptance_id DESC) AS age \
+        FROM acceptance_outcomes WHERE prior_odds IS NOT NULL) recent \
+    WHERE age <= $1 \
+    ORDER BY adapter_id, age";
 
 /// A decoding error naming the column and the problem, never the value.
 pub(crate) fn bad_column(column: &str, what: &'static str) -> sqlx::Error {
@@ -400,6 +426,29 @@ where
         risk_band: row.try_get(2)?,
         accepted: count(3, "accepted")?,
         declined: count(4, "declined")?,
+    })
+}
+
+/// Decodes a row of [`RECENT_OUTCOMES`].
+pub(crate) fn outcome_record<R>(row: &R) -> Result<OutcomeRecord, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> f64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = row.try_get(2)?;
+    let accepted = match status.as_str() {
+        "ACCEPTED" => true,
+        "DECLINED" => false,
+        _ => return Err(bad_column("status", "unknown outcome status")),
+    };
+    Ok(OutcomeRecord {
+        adapter_id: row.try_get(0)?,
+        risk_band: row.try_get(1)?,
+        accepted,
+        prior_odds: row.try_get(3)?,
+        partner_odds: row.try_get::<Option<f64>, _>(4)?,
     })
 }
 

@@ -36,7 +36,7 @@ mod store;
 mod writer;
 
 pub use acceptance::{
-    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount,
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord,
 };
 pub use appeal::{AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome};
 pub use error::{DuplicateKey, StoreError};

@@ -39,7 +39,7 @@ macro_rules! shared_ops {
                 AcceptanceRecord, AcceptanceState, COMPLETE, COUNT_OUTBOX, ClaimOutcome,
                 DELETE_OUTBOX, FIND_ACCEPTANCE_BY_KEY, GET_ACCEPTANCE, INSERT_ACCEPTANCE,
                 INSERT_OUTBOX, INSERT_OUTCOME, LEASE_ONE, LIVE_ACCEPTANCE_OF_OFFER, OFFER_EXISTS,
-                OUTCOME_COUNTS, OutcomeCount, RELEASE,
+                OUTCOME_COUNTS, OutcomeCount, OutcomeRecord, RECENT_OUTCOMES, RELEASE,
             };
             use $crate::appeal::{
                 self, APPEAL_HISTORY, APPEALS_OF_APPLICATION, AppealCursor, AppealEvent,
@@ -315,6 +315,19 @@ macro_rules! shared_ops {
                         .await?
                         .iter()
                         .map(acceptance::outcome_count)
+                        .collect()
+                }
+
+                pub(crate) async fn recent_outcomes(
+                    &self,
+                    per_adapter: i64,
+                ) -> Result<Vec<OutcomeRecord>, sqlx::Error> {
+                    sqlx::query(RECENT_OUTCOMES)
+                        .bind(per_adapter)
+                        .fetch_all(self.reads())
+                        .await?
+                        .iter()
+                        .map(acceptance::outcome_record)
                         .collect()
                 }
 

@@ -192,10 +192,12 @@ const INSERT_APPLICATIONS: &str = "\
 const INSERT_OFFERS: &str = "\
     INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
                         product_kind, currency, principal_minor, term_months, apr_bps, \
-                        approval_odds, rank, expires_at_ms, risk_band) \
+                        approval_odds, rank, expires_at_ms, risk_band, prior_odds, \
+                        partner_odds) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                          $6::text[], $7::text[], $8::int8[], $9::int4[], $10::int4[], \
-                         $11::float8[], $12::int4[], $13::int8[], $14::text[])";
+                         $11::float8[], $12::int4[], $13::int8[], $14::text[], \
+                         $15::float8[], $16::float8[])";
 
 const INSERT_CHANNEL_REPORTS: &str = "\
     INSERT INTO channel_reports (application_id, position, adapter_id, product_kind, status, \
@@ -283,6 +285,8 @@ async fn insert_offers(
         .bind(offers.iter().map(|o| o.rank).collect::<Vec<_>>())
         .bind(offers.iter().map(|o| o.expires_at_ms).collect::<Vec<_>>())
         .bind(text(|o| &o.risk_band))
+        .bind(offers.iter().map(|o| o.prior_odds).collect::<Vec<_>>())
+        .bind(offers.iter().map(|o| o.partner_odds).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .map(drop)

@@ -25,7 +25,7 @@ pub(crate) const FIND_BY_REQUEST_ID: &str = "\
 pub(crate) const GET_OFFER: &str = "\
     SELECT offer_id, application_id, tenant, adapter_id, partner_offer_ref, product_kind, \
            currency, principal_minor, term_months, apr_bps, approval_odds, rank, expires_at_ms, \
-           risk_band \
+           risk_band, prior_odds, partner_odds \
     FROM offers WHERE offer_id = $1 AND tenant = $2";
 
 /// Decodes a row of [`GET_APPLICATION`] or [`FIND_BY_REQUEST_ID`].
@@ -73,5 +73,7 @@ where
         rank: row.try_get(11)?,
         expires_at_ms: row.try_get(12)?,
         risk_band: row.try_get(13)?,
+        prior_odds: row.try_get::<Option<f64>, _>(14)?,
+        partner_odds: row.try_get::<Option<f64>, _>(15)?,
     })
 }

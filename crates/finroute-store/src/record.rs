@@ -119,6 +119,10 @@ pub struct OfferRecord {
     /// server names it; feeds the outcome counts. '' for offers recorded
     /// before bands were stored.
     pub risk_band: String,
+    /// The odds model's feature prior for this offer (`None`: not recorded).
+    pub prior_odds: Option<f64>,
+    /// The partner's own approval estimate, when it sent one.
+    pub partner_odds: Option<f64>,
 }
 
 /// What one channel (adapter x product kind) did for an application.

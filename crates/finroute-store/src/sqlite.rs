@@ -266,6 +266,8 @@ impl WriteBackend for SqliteDb {
                 .bind(offer.rank)
                 .bind(offer.expires_at_ms)
                 .bind(offer.risk_band.as_str())
+                .bind(offer.prior_odds)
+                .bind(offer.partner_odds)
         })
         .await?;
 
@@ -319,8 +321,8 @@ const APPLICATIONS: Table = Table {
 const OFFERS: Table = Table {
     head: "INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
            product_kind, currency, principal_minor, term_months, apr_bps, approval_odds, rank, \
-           expires_at_ms, risk_band) VALUES ",
-    columns: 14,
+           expires_at_ms, risk_band, prior_odds, partner_odds) VALUES ",
+    columns: 16,
 };
 
 const CHANNEL_REPORTS: Table = Table {

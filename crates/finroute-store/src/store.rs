@@ -9,7 +9,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::acceptance::{
-    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount,
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord,
 };
 use crate::appeal::{
     AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome,
@@ -342,6 +342,17 @@ impl Store {
     pub async fn outcome_counts(&self) -> Result<Vec<OutcomeCount>, StoreError> {
         self.check_open()?;
         Ok(on_db!(self, db => db.outcome_counts())?)
+    }
+
+    /// Each adapter's newest `per_adapter` final acceptances that carry the
+    /// odds inputs, grouped by adapter, newest first within each (what the
+    /// approval-odds model learns from); all tenants.
+    pub async fn recent_outcomes(
+        &self,
+        per_adapter: u32,
+    ) -> Result<Vec<OutcomeRecord>, StoreError> {
+        self.check_open()?;
+        Ok(on_db!(self, db => db.recent_outcomes(i64::from(per_adapter)))?)
     }
 
     /// Files an appeal (status OPEN, with an OPEN event) against an

@@ -133,6 +133,8 @@ mod fixture {
                 rank: i as i32,
                 expires_at_ms: 1_900_000_000_000 + i as i64,
                 risk_band: ["A", "B", "UNSCORED"][i % 3].into(),
+                prior_odds: Some(0.6),
+                partner_odds: (i % 2 == 0).then_some(0.9),
             })
             .collect();
         let channel_reports = (0..reports)
@@ -727,7 +729,8 @@ mod acceptance_suite {
     use std::collections::{HashMap, HashSet};
 
     use finroute_store::{
-        AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, Store, StoreError,
+        AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord, Store,
+        StoreError,
     };
     use tokio::task::JoinSet;
 
@@ -1100,6 +1103,24 @@ mod acceptance_suite {
                 count("adapter-2", "UNSCORED", 1, 0),
             ]
         );
+        // The odds model's view: each outcome with the inputs its offer was
+        // shown with (partner estimates on even offers only).
+        let outcome = |adapter: &str, band: &str, accepted, partner_odds| OutcomeRecord {
+            adapter_id: adapter.into(),
+            risk_band: band.into(),
+            accepted,
+            prior_odds: 0.6,
+            partner_odds,
+        };
+        assert_eq!(
+            h.store.recent_outcomes(10).await.expect("recent"),
+            vec![
+                outcome("adapter-0", "A", true, Some(0.9)),
+                outcome("adapter-1", "B", false, None),
+                outcome("adapter-2", "UNSCORED", true, Some(0.9)),
+            ]
+        );
+        assert!(h.store.recent_outcomes(0).await.expect("none").is_empty());
     }
 
     /// Two replicas leasing due rows at the same time never get the same

@@ -176,6 +176,9 @@ pub enum AcceptMode {
     BookThenUnavailable(usize),
     /// Declines.
     Decline,
+    /// The n-th new key (from 0) is booked if `pattern[n % len]`, else
+    /// declined: a partner with a known approval rate.
+    Pattern(Vec<bool>),
 }
 
 /// A partner's gRPC FinancingAdapter server on loopback that records every request.
@@ -191,6 +194,8 @@ pub struct FakePartner {
 
 #[derive(Clone)]
 struct FakeService {
+    /// Pattern mode: each key's decision (true = book).
+    decided: Arc<Mutex<std::collections::HashMap<String, bool>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     /// The `grpc-timeout` each quote carried.
     timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
@@ -263,7 +268,18 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         if let AcceptMode::Delay(d) = self.accept_mode {
             tokio::time::sleep(d).await;
         }
-        if let AcceptMode::Decline = self.accept_mode {
+        let declined = match &self.accept_mode {
+            AcceptMode::Decline => true,
+            AcceptMode::Pattern(pattern) if !pattern.is_empty() => {
+                let mut decided = self.decided.lock().unwrap();
+                let n = decided.len();
+                !*decided
+                    .entry(key.clone())
+                    .or_insert(pattern[n % pattern.len()])
+            }
+            _ => false,
+        };
+        if declined {
             return Ok(Response::new(pb::AcceptResponse {
                 status: pb::AcceptanceStatus::Declined as i32,
                 partner_reference: String::new(),
@@ -365,6 +381,7 @@ impl FakePartner {
             timeouts: timeouts.clone(),
             accept_mode,
             booked: booked.clone(),
+            decided: Default::default(),
             description,
             quotes: quotes.clone(),
             accepts: accepts.clone(),

@@ -1,0 +1,111 @@
+//! The approval-odds book of this replica: rebuilt from the store's
+//! outcomes (so every replica, and a restarted one, learns from all of
+//! them), every `odds.refresh_ms` and right after this replica records an
+//! outcome. Routing reads the current book without waiting.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use finroute_core::{Learning, OddsBook, OddsInputs, OddsModel, Outcome};
+use finroute_store::{Store, StoreError};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct OddsLearner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    model: OddsModel,
+    learning: Learning,
+    refresh: Duration,
+    book: RwLock<Arc<OddsBook>>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for OddsLearner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OddsLearner")
+            .field("refresh", &self.inner.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OddsLearner {
+    /// An empty book (the configured blend) until the first refresh.
+    pub fn new(store: Store, model: OddsModel, learning: Learning, refresh: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                book: RwLock::new(Arc::new(OddsBook::empty(&model))),
+                store,
+                model,
+                learning,
+                refresh,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The current book.
+    pub fn book(&self) -> Arc<OddsBook> {
+        match self.inner.book.read() {
+            Ok(b) => b.clone(),
+            // A panic while swapping an Arc cannot leave it half-written.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the book from the store.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let per_adapter = u32::try_from(self.inner.learning.window).unwrap_or(u32::MAX);
+        let rows = self.inner.store.recent_outcomes(per_adapter).await?;
+        let outcomes: Vec<Outcome> = rows
+            .into_iter()
+            .map(|r| Outcome {
+                adapter_id: r.adapter_id,
+                risk_band: r.risk_band,
+                approved: r.accepted,
+                inputs: OddsInputs {
+                    prior: r.prior_odds,
+                    partner: r.partner_odds,
+                },
+            })
+            .collect();
+        let book = Arc::new(OddsBook::learn(
+            &self.inner.model,
+            &self.inner.learning,
+            &outcomes,
+        ));
+        match self.inner.book.write() {
+            Ok(mut b) => *b = book,
+            Err(poisoned) => *poisoned.into_inner() = book,
+        }
+        Ok(())
+    }
+
+    /// This replica recorded an outcome: learn from it soon.
+    pub fn outcome_recorded(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Refreshes every `refresh` and when woken, until the store closes.
+    pub fn spawn(&self) -> JoinHandle<()> {
+        let learner = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(learner.inner.refresh) => {}
+                    () = learner.inner.wake.notified() => {}
+                }
+                match learner.refresh().await {
+                    Ok(()) => {}
+                    Err(StoreError::Closed) => break,
+                    Err(e) => tracing::warn!(error = %e, "odds: reading outcomes failed"),
+                }
+            }
+        })
+    }
+}
