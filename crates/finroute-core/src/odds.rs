@@ -309,6 +309,11 @@ impl OddsBook {
         book
     }
 
+    /// Every adapter with outcomes and what the book learned of it.
+    pub fn adapters(&self) -> impl Iterator<Item = (&str, &AdapterOdds)> {
+        self.adapters.iter().map(|(id, a)| (id.as_str(), a))
+    }
+
     /// What the book knows of `adapter_id`, if it has outcomes.
     pub fn adapter(&self, adapter_id: &str) -> Option<&AdapterOdds> {
         self.adapters.get(adapter_id)

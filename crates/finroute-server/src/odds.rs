@@ -86,6 +86,43 @@ impl OddsLearner {
         Ok(())
     }
 
+    /// Prometheus text for what the book learned, per adapter with outcomes:
+    /// outcomes read, their (weighted) approval rate and the trust in the
+    /// partner's own estimates.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let book = self.book();
+        let mut adapters: Vec<_> = book.adapters().collect();
+        adapters.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, help, pick) in [
+            (
+                "finroute_odds_outcomes",
+                "Final acceptance outcomes the odds model learned from (the newest, up to odds.window).",
+                0,
+            ),
+            (
+                "finroute_odds_approval_rate",
+                "Recency-weighted approval rate of those outcomes.",
+                1,
+            ),
+            (
+                "finroute_odds_partner_trust",
+                "Trust in the partner's own approval estimates, from their measured calibration (1 = calibrated).",
+                2,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (id, a) in &adapters {
+                let value = match pick {
+                    0 => a.outcomes as f64,
+                    1 => a.approval_rate,
+                    _ => a.partner_trust,
+                };
+                let _ = writeln!(out, "{name}{{channel=\"{id}\"}} {value}");
+            }
+        }
+    }
+
     /// This replica recorded an outcome: learn from it soon.
     pub fn outcome_recorded(&self) {
         self.inner.wake.notify_one();

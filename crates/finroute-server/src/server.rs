@@ -146,7 +146,7 @@ pub async fn run(
         registry.clone(),
         store.clone(),
         relay,
-        odds,
+        odds.clone(),
         settings,
         in_flight.clone(),
         metrics.clone(),
@@ -157,7 +157,12 @@ pub async fn run(
     let metrics_addr = metrics_listener.local_addr()?;
     let metrics_task = {
         let router = router.clone();
-        let render = move || metrics.render(&registry, router.routes_in_flight());
+        let odds = odds.clone();
+        let render = move || {
+            let mut text = metrics.render(&registry, router.routes_in_flight());
+            odds.render(&mut text);
+            text
+        };
         tokio::spawn(metrics::serve(metrics_listener, Arc::new(render)))
     };
     let max_in = config.server.max_request_bytes;

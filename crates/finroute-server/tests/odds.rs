@@ -159,6 +159,20 @@ async fn odds_learn_from_outcomes_and_survive_a_restart() {
     assert_eq!(p.honest.booked().len(), ROUNDS * 6 / 10);
     let (bold, honest) = learned(&mut client).await;
     assert_learned(&bold, &honest);
+    // Operators see what was learned.
+    let metrics = router.scrape().await;
+    let gauge = |line: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .unwrap_or_else(|| panic!("no {line} in /metrics"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(gauge("finroute_odds_outcomes{channel=\"bold\"}"), 40.0);
+    assert!(gauge("finroute_odds_partner_trust{channel=\"bold\"}") < 0.1);
+    assert!(gauge("finroute_odds_partner_trust{channel=\"honest\"}") > 0.9);
     router.stop().await.unwrap();
 
     // A restart reads the outcomes back before its port opens.
