@@ -112,14 +112,7 @@ impl Channel {
     /// Calls `Describe` and caches the answer.
     pub async fn describe(&self) -> Result<(), AdapterError> {
         let description = self.adapter.describe().await?;
-        let terms = ChannelTerms {
-            adapter_id: self.id.clone(),
-            currencies: description.currencies.clone(),
-            min_amount: description.min_amount,
-            max_amount: description.max_amount,
-            min_term_months: description.min_term_months,
-            max_term_months: description.max_term_months,
-        };
+        let terms = description.terms(&self.id);
         if let Ok(mut g) = self.description.write() {
             *g = Some(Arc::new(Described { description, terms }));
         }
