@@ -45,10 +45,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:50061").await?;
-//! finroute_partner_sdk::serve(MyBank, listener, async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! })
-//! .await?;
+//! finroute_partner_sdk::serve(MyBank, listener, finroute_partner_sdk::shutdown_signal()).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -65,7 +62,7 @@ pub use finroute_core::{
     Applicant, ApplicantField, CollateralKind, Currency, EmploymentType, Installment, LoanPurpose,
     Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
 };
-pub use serve::{SHUTDOWN_GRACE, ServeError, serve};
+pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
 
 /// One quote call, as the router sent it, checked and converted.
 #[derive(Debug, Clone, PartialEq)]

@@ -163,52 +163,38 @@ async fn health_and_both_reflection_versions_list_exactly_the_served_services() 
     .map(String::from)
     .into();
 
-    use tokio_stream::StreamExt;
-    {
-        use tonic_reflection::pb::v1::ServerReflectionRequest;
-        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-        let mut c = ServerReflectionClient::new(ch.clone());
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut replies = c
-            .server_reflection_info(tokio_stream::iter(vec![req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let reply = replies.next().await.unwrap().unwrap();
-        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-            panic!("list services")
-        };
-        let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
-        assert_eq!(names, want, "v1");
-    }
-    {
-        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-        let mut c = ServerReflectionClient::new(ch);
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut replies = c
-            .server_reflection_info(tokio_stream::iter(vec![req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let reply = replies.next().await.unwrap().unwrap();
-        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-            panic!("list services")
-        };
-        let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
-        assert_eq!(names, want, "v1alpha");
-    }
+    assert_eq!(list_services!(v1, ch.clone()), want, "v1");
+    assert_eq!(list_services!(v1alpha, ch), want, "v1alpha");
 }
+
+/// The services reflection `$version` lists on `$channel`.
+macro_rules! list_services {
+    ($version:ident, $channel:expr) => {{
+        use tokio_stream::StreamExt;
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let reply = replies.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("list services")
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<BTreeSet<String>>()
+    }};
+}
+use list_services;
 
 #[tokio::test]
 async fn quotes_are_converted_both_ways_and_bad_requests_name_their_fields() {
