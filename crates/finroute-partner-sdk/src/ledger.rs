@@ -52,43 +52,60 @@ struct Entry {
     applicant_id: String,
     /// The final answer once there is one. A tokio Mutex: it is held across
     /// the partner's call, which is what serialises calls with one key.
-    answer: tokio::sync::Mutex<Option<AcceptOutcome>>,
+    answer: Arc<tokio::sync::Mutex<Option<AcceptOutcome>>>,
 }
 
 impl Ledger {
     /// Answers `request`, calling `book` only when rules 1-3 do not answer.
+    ///
+    /// The booking runs in a task of its own that holds the key's lock until
+    /// it ends: a caller that goes away mid-booking (its deadline passed, the
+    /// router retried) does not cancel a booking half done, and the retry
+    /// with the same key waits for it and gets its answer.
     pub(crate) async fn accept<F, Fut>(
         &self,
         request: AcceptRequest,
         book: F,
     ) -> Result<AcceptOutcome, Status>
     where
-        F: FnOnce(AcceptRequest) -> Fut,
-        Fut: Future<Output = Result<AcceptOutcome, PartnerError>>,
+        F: FnOnce(AcceptRequest) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<AcceptOutcome, PartnerError>> + Send + 'static,
     {
-        let key = request.idempotency_key.clone();
         let entry = self.claim(&request)?;
-        let mut answer = entry.answer.lock().await;
+        let answer = entry.answer.clone().lock_owned().await;
         if let Some(done) = answer.as_ref() {
             return Ok(done.clone());
         }
-        let result = book(request).await;
-        match &result {
-            Ok(outcome) if outcome.status != AcceptStatus::Pending => {
+        let ledger = self.clone();
+        let booking = tokio::spawn(async move {
+            let mut answer = answer;
+            let key = request.idempotency_key.clone();
+            let result = book(request).await;
+            if let Ok(outcome) = &result
+                && outcome.status != AcceptStatus::Pending
+            {
                 *answer = Some(outcome.clone());
             }
-            _ => {}
+            let release_offer = match &result {
+                Ok(o) => o.status == AcceptStatus::Declined,
+                Err(_) => true,
+            };
+            let forget_key = result.is_err();
+            drop(answer);
+            if release_offer || forget_key {
+                ledger.release(&key, &entry, release_offer, forget_key);
+            }
+            result
+        });
+        match booking.await {
+            Ok(result) => result.map_err(Status::from),
+            Err(e) => {
+                // A panic in the partner's accept: no answer was recorded,
+                // so the next call with the key asks the partner again.
+                tracing::error!(error = %e, "partner accept panicked");
+                Err(Status::internal("internal error"))
+            }
         }
-        let release_offer = match &result {
-            Ok(o) => o.status == AcceptStatus::Declined,
-            Err(_) => true,
-        };
-        let forget_key = result.is_err();
-        drop(answer);
-        if release_offer || forget_key {
-            self.release(&key, &entry, release_offer, forget_key);
-        }
-        result.map_err(Status::from)
     }
 
     /// Rules 1-3: the key's entry (new or existing), or the status refusing it.
@@ -118,7 +135,7 @@ impl Ledger {
         let entry = Arc::new(Entry {
             partner_offer_ref: r.partner_offer_ref.clone(),
             applicant_id: r.applicant_id.clone(),
-            answer: tokio::sync::Mutex::new(None),
+            answer: Arc::default(),
         });
         state.keys.insert(r.idempotency_key.clone(), entry.clone());
         state
@@ -138,7 +155,8 @@ impl Ledger {
             return;
         }
         // Waiters clone the entry under this lock, so with the lock held the
-        // count is exact: the map's reference and ours mean nobody waits.
+        // count is exact: the map's reference and the booking task's mean
+        // nobody waits.
         let alone = Arc::strong_count(entry) == 2;
         if forget && alone {
             state.keys.remove(key);
@@ -207,6 +225,36 @@ mod tests {
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap(), booked("REF-1"));
         }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_goes_away_does_not_cancel_the_booking() {
+        let ledger = Ledger::default();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let slow = {
+            let calls = calls.clone();
+            move |_| async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok(booked("SLOW-1"))
+            }
+        };
+        // The first caller's deadline passes mid-booking.
+        let first = tokio::time::timeout(
+            Duration::from_millis(100),
+            ledger.accept(req("o-1", "k-1"), slow),
+        )
+        .await;
+        assert!(first.is_err(), "the caller gave up");
+        // The retry waits for the booking under way and gets its answer.
+        let retry = ledger
+            .accept(req("o-1", "k-1"), |_| async {
+                Err::<AcceptOutcome, _>(PartnerError::Internal("must not be called".into()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(retry, booked("SLOW-1"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 

@@ -169,9 +169,11 @@ pub trait Partner: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Quote, PartnerError>> + Send;
 
     /// Books an offer. The SDK calls it at most once per idempotency key
-    /// until it gives a final answer (ACCEPTED or DECLINED), and never for
-    /// two keys at once on one offer; the key is passed on so a partner
-    /// that persists bookings can stay idempotent across its own restarts.
+    /// until it gives a final answer (ACCEPTED or DECLINED), never for two
+    /// keys at once on one offer, and lets it run to completion even when
+    /// the caller goes away (the retry gets its answer). The key is passed
+    /// on so a partner that persists bookings can stay idempotent across
+    /// its own restarts.
     /// The default answers `UNIMPLEMENTED` (for `supports_accept: false`).
     fn accept(
         &self,
