@@ -38,6 +38,22 @@ pub struct Description {
     pub supports_accept: bool,
 }
 
+impl Description {
+    /// The terms the router validates this adapter's offers against, for
+    /// the channel named `adapter_id` (the fan-out and `check-adapter` both
+    /// take them from here).
+    pub fn terms(&self, adapter_id: &str) -> finroute_core::ChannelTerms {
+        finroute_core::ChannelTerms {
+            adapter_id: adapter_id.to_owned(),
+            currencies: self.currencies.clone(),
+            min_amount: self.min_amount,
+            max_amount: self.max_amount,
+            min_term_months: self.min_term_months,
+            max_term_months: self.max_term_months,
+        }
+    }
+}
+
 /// One quote call.
 #[derive(Debug, Clone)]
 pub struct QuoteRequest {

@@ -23,6 +23,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
+use tracing::Instrument;
 
 /// Least time left for a Quote retry to be worth it.
 const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
@@ -112,14 +113,7 @@ impl Channel {
     /// Calls `Describe` and caches the answer.
     pub async fn describe(&self) -> Result<(), AdapterError> {
         let description = self.adapter.describe().await?;
-        let terms = ChannelTerms {
-            adapter_id: self.id.clone(),
-            currencies: description.currencies.clone(),
-            min_amount: description.min_amount,
-            max_amount: description.max_amount,
-            min_term_months: description.min_term_months,
-            max_term_months: description.max_term_months,
-        };
+        let terms = description.terms(&self.id);
         if let Ok(mut g) = self.description.write() {
             *g = Some(Arc::new(Described { description, terms }));
         }
@@ -231,12 +225,24 @@ pub struct Fanout<'a> {
 
 impl Fanout<'_> {
     /// Runs the fan-out, sending events as they happen when `events` is given.
+    ///
+    /// Traced as one `route` span per application with a `channel` span per
+    /// channel called (ids only, never applicant data), so every log line
+    /// of a fan-out names the application and the channel it concerns.
     pub async fn run(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
+        let span = tracing::info_span!("route", application_id = %self.application_id);
+        self.run_traced(events).instrument(span).await
+    }
+
+    async fn run_traced(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
         let mut result = FanoutResult::default();
         let mut calls = FuturesUnordered::new();
         for (index, channel) in self.registry.channels().iter().enumerate() {
             match self.admit(channel) {
-                Ok(probe) => calls.push(self.call(index, channel, probe)),
+                Ok(probe) => calls.push(
+                    self.call(index, channel, probe)
+                        .instrument(tracing::info_span!("channel", adapter = %channel.id)),
+                ),
                 Err(report) => {
                     channel.metrics.record(&report);
                     emit(events, FanoutEvent::Report(report.clone())).await;

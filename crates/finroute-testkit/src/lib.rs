@@ -162,9 +162,10 @@ pub enum Behaviour {
     Alternate(tonic::Code, Vec<pb::PartnerOffer>),
 }
 
-/// What a fake partner does with an `Accept`. Whatever the mode, it is
-/// idempotent on the key as the contract demands: a key it has booked gets
-/// the same answer again, and books nothing new.
+/// What a fake partner does with an `Accept`. Every mode but
+/// [`AcceptMode::BooksEveryCall`] is idempotent on the key as the contract
+/// demands: a key it has booked gets the same answer again, and books
+/// nothing new.
 #[derive(Debug, Clone)]
 pub enum AcceptMode {
     /// Books at once.
@@ -179,6 +180,9 @@ pub enum AcceptMode {
     /// The n-th new key (from 0) is booked if `pattern[n % len]`, else
     /// declined: a partner with a known approval rate.
     Pattern(Vec<bool>),
+    /// Breaks the contract: books anew on every call, so one key gets a
+    /// new partner reference each time (for `check-adapter`'s tests).
+    BooksEveryCall,
 }
 
 /// A partner's gRPC FinancingAdapter server on loopback that records every request.
@@ -289,10 +293,16 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         let reference = {
             let mut booked = self.booked.lock().unwrap();
             let n = booked.len() + 1;
-            booked
-                .entry(key)
-                .or_insert_with(|| format!("FAKE-{n:04}"))
-                .clone()
+            if let AcceptMode::BooksEveryCall = self.accept_mode {
+                let reference = format!("FAKE-{n:04}");
+                booked.insert(format!("{key}#{n}"), reference.clone());
+                reference
+            } else {
+                booked
+                    .entry(key)
+                    .or_insert_with(|| format!("FAKE-{n:04}"))
+                    .clone()
+            }
         };
         if let AcceptMode::BookThenUnavailable(n) = self.accept_mode
             && calls <= n
@@ -392,8 +402,11 @@ impl FakePartner {
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).expect("valid partner TLS config");
         }
+        // Adapters serve health (api.md); SERVING for "" from the start.
+        let (_, health) = tonic_health::server::health_reporter();
         tokio::spawn(
             builder
+                .add_service(health)
                 .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(
                     service,
                 ))

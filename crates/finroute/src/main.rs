@@ -6,8 +6,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use finroute_partner_sdk::conformance;
 use finroute_server::Config;
 use finroute_server::config::ConfigError;
 
@@ -29,6 +31,19 @@ enum Command {
         /// Address to listen on (overrides `server.listen`); port 0 picks a free one.
         #[arg(long)]
         listen: Option<SocketAddr>,
+    },
+    /// Conformance kit: run the adapter contract checks against a live
+    /// partner adapter and print a PASS/FAIL table; exit 0 only when all pass.
+    CheckAdapter {
+        /// The adapter's `http://host:port`.
+        #[arg(long)]
+        endpoint: String,
+        /// Most time a Quote may take, in ms (the router's default channel timeout).
+        #[arg(long, default_value_t = finroute_adapters::spec::DEFAULT_TIMEOUT_MS)]
+        quote_budget_ms: u64,
+        /// Most time a Describe, Accept or health call may take, in ms.
+        #[arg(long, default_value_t = 5000)]
+        call_budget_ms: u64,
     },
     /// Apply store migrations and exit.
     Migrate {
@@ -82,6 +97,18 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve { config, listen } => serve(config.as_ref(), listen).await,
+            Command::CheckAdapter {
+                endpoint,
+                quote_budget_ms,
+                call_budget_ms,
+            } => {
+                let settings = conformance::Settings {
+                    endpoint,
+                    quote_budget: Duration::from_millis(quote_budget_ms),
+                    call_budget: Duration::from_millis(call_budget_ms),
+                };
+                check_adapter(&settings).await
+            }
             Command::Migrate { config } => migrate(config.as_ref()).await,
             Command::Config {
                 command: ConfigCommand::Check { file },
@@ -136,6 +163,23 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn check_adapter(settings: &conformance::Settings) -> ExitCode {
+    match conformance::run(settings).await {
+        Ok(report) => {
+            println!("{report}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(BAD_CONFIG)
         }
     }
 }

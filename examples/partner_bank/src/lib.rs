@@ -1,17 +1,29 @@
-//! An example partner institution, written directly against the adapter
-//! proto (`finroute.v1.FinancingAdapter`): what a bank's engineers build to
-//! receive finroute's traffic. It prices an annuity loan by credit score,
-//! charges an arrangement fee that it (honestly) includes in its stated
-//! APR, declines thin files, and keeps Accept idempotent on the key.
+//! An example partner institution, written with `finroute-partner-sdk`:
+//! what a bank's engineers build to receive finroute's traffic. It prices
+//! an annuity loan by credit score, charges an arrangement fee that it
+//! honestly includes in its stated APR (computed by the router's own IRR
+//! code, so the router never flags it), and declines thin files.
+//!
+//! The SDK serves the proto, health and reflection, shuts down gracefully
+//! and keeps Accept idempotent on the key: `accept` below is called once
+//! per key, and only has to book.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use finroute_proto::v1 as pb;
+use finroute_partner_sdk::{
+    AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description, Money,
+    Partner, PartnerError, PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest,
+    RepaymentMethod,
+};
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
+
+pub use finroute_partner_sdk::ServeError;
+
+/// Smallest and largest loan, in fen.
+const MIN_AMOUNT: i64 = 100_000;
+const MAX_AMOUNT: i64 = 30_000_000;
 
 /// How the bank prices and behaves.
 #[derive(Debug, Clone)]
@@ -28,7 +40,7 @@ pub struct Settings {
     /// Simulated processing time.
     pub latency: Duration,
     /// Terms offered.
-    pub terms: Vec<i32>,
+    pub terms: Vec<u32>,
 }
 
 impl Default for Settings {
@@ -45,193 +57,128 @@ impl Default for Settings {
     }
 }
 
-/// The FinancingAdapter implementation.
-#[derive(Debug, Clone)]
+/// The bank's adapter.
+#[derive(Debug)]
 pub struct PartnerBank {
-    settings: Arc<Settings>,
-    /// idempotency_key -> the answer given; a std Mutex: no await while held.
-    accepted: Arc<Mutex<HashMap<String, pb::AcceptResponse>>>,
+    settings: Settings,
+    cny: Currency,
+    /// Loans booked so far (the SDK calls `accept` once per key).
+    booked: AtomicU64,
 }
 
 impl PartnerBank {
     pub fn new(settings: Settings) -> Self {
         Self {
-            settings: Arc::new(settings),
-            accepted: Arc::default(),
+            settings,
+            cny: Currency::parse("CNY").expect("CNY is an ISO 4217 code"),
+            booked: AtomicU64::new(0),
         }
     }
 
-    fn offer(
-        &self,
-        quote_id: &str,
-        currency: &str,
-        principal: i64,
-        term: i32,
-        score: i32,
-    ) -> pb::PartnerOffer {
+    fn offer(&self, quote_id: &str, principal: Money, term: u32, score: i32) -> PartnerOffer {
         let s = &self.settings;
         let rate = s.base_rate_bps + 5 * (750 - score).max(0);
-        let fee = principal * i64::from(s.upfront_fee_bps) / 10_000;
-        let money = |n| {
-            Some(pb::Money {
-                currency_code: currency.to_owned(),
-                amount_minor: n,
-            })
-        };
-        pb::PartnerOffer {
+        let fee = principal.amount_minor * i64::from(s.upfront_fee_bps) / 10_000;
+        let mut offer = PartnerOffer {
             partner_offer_ref: format!("{}-{quote_id}-{term}", s.bank_id),
-            product_kind: pb::ProductKind::PartnerLoan as i32,
+            product_kind: Some(ProductKind::PartnerLoan),
             product_name: format!("{} personal loan", s.display_name),
-            principal: money(principal),
-            term_months: term,
-            repayment_method: pb::RepaymentMethod::EqualInstallment as i32,
-            qualification: pb::Qualification::PreQualified as i32,
-            // The fee spread over the term, added to the nominal rate: close to
-            // the true APR (finroute recomputes it exactly from the cash flows).
-            stated_apr_bps: rate + s.upfront_fee_bps * 12 * 2 / (term + 1),
+            principal,
+            term_months: term as i32,
+            repayment_method: Some(RepaymentMethod::EqualInstallment),
+            qualification: Qualification::PreQualified,
+            stated_apr_bps: rate,
+            nominal_rate_bps: rate,
             monthly_fee_rate_bps: 0,
-            upfront_fee: money(fee),
+            upfront_fee: Some(Money::new(principal.currency, fee)),
             schedule: Vec::new(),
-            approval_probability: (1.0 / (1.0 + (-(f64::from(score) - 640.0) / 40.0).exp()))
-                .clamp(0.05, 0.95),
-            valid_for: Some(prost_types::Duration {
-                seconds: 2 * 24 * 3600,
-                nanos: 0,
-            }),
+            approval_probability: Some(
+                (1.0 / (1.0 + (-(f64::from(score) - 640.0) / 40.0).exp())).clamp(0.05, 0.95),
+            ),
+            valid_for_ms: 2 * 24 * 3600 * 1000,
             requires_collateral: false,
             disclosures: vec!["Offer subject to identity and income verification.".into()],
-            nominal_rate_bps: rate,
+        };
+        // The fee raises the true APR above the nominal rate: state the
+        // rate the router will compute from the cash flows.
+        if let Ok(apr) = finroute_partner_sdk::true_apr_bps(&offer) {
+            offer.stated_apr_bps = apr;
         }
+        offer
     }
 }
 
-#[tonic::async_trait]
-impl pb::financing_adapter_server::FinancingAdapter for PartnerBank {
-    async fn describe(
-        &self,
-        _r: Request<pb::DescribeRequest>,
-    ) -> Result<Response<pb::AdapterDescription>, Status> {
+impl Partner for PartnerBank {
+    async fn describe(&self) -> Result<Description, PartnerError> {
         let s = &self.settings;
-        let cny = |n| {
-            Some(pb::Money {
-                currency_code: "CNY".into(),
-                amount_minor: n,
-            })
-        };
-        Ok(Response::new(pb::AdapterDescription {
+        Ok(Description {
             adapter_id: s.bank_id.clone(),
             display_name: s.display_name.clone(),
-            product_kinds: vec![pb::ProductKind::PartnerLoan as i32],
-            currencies: vec!["CNY".into()],
-            min_amount: cny(100_000),
-            max_amount: cny(30_000_000),
+            product_kinds: vec![ProductKind::PartnerLoan],
+            currencies: vec![self.cny],
+            min_amount: Some(Money::new(self.cny, MIN_AMOUNT)),
+            max_amount: Some(Money::new(self.cny, MAX_AMOUNT)),
             min_term_months: s.terms.iter().copied().min().unwrap_or(12),
             max_term_months: s.terms.iter().copied().max().unwrap_or(12),
-            required_fields: vec![
-                pb::ApplicantField::CreditScore as i32,
-                pb::ApplicantField::Employment as i32,
-            ],
+            required_fields: vec![ApplicantField::CreditScore, ApplicantField::Employment],
             supports_accept: true,
-        }))
+        })
     }
 
-    async fn quote(
-        &self,
-        request: Request<pb::QuoteRequest>,
-    ) -> Result<Response<pb::QuoteResponse>, Status> {
+    async fn quote(&self, q: QuoteRequest) -> Result<Quote, PartnerError> {
         let s = &self.settings;
         if !s.latency.is_zero() {
             tokio::time::sleep(s.latency).await;
         }
-        let q = request.into_inner();
-        let Some(amount) = q.requested_amount else {
-            return Err(Status::invalid_argument("requested_amount is required"));
-        };
-        let score = q.applicant.as_ref().and_then(|a| a.credit_score);
-        let decline = |why: &str| {
-            Ok(Response::new(pb::QuoteResponse {
-                offers: vec![],
-                decline_reason: why.into(),
-            }))
-        };
-        let Some(score) = score else {
-            return decline("credit score required");
+        let Some(score) = q.applicant.credit_score else {
+            return Ok(Quote::decline("credit score required"));
         };
         if score < s.min_credit_score {
-            return decline("below our score threshold");
+            return Ok(Quote::decline("below our score threshold"));
         }
-        if amount.currency_code != "CNY" {
-            return decline("we lend in CNY only");
+        if q.requested_amount.currency != self.cny {
+            return Ok(Quote::decline("we lend in CNY only"));
         }
-        let principal = amount.amount_minor.min(30_000_000);
-        let offers = s
+        if q.requested_amount.amount_minor < MIN_AMOUNT {
+            return Ok(Quote::decline("below our minimum amount"));
+        }
+        let principal = Money::new(self.cny, q.requested_amount.amount_minor.min(MAX_AMOUNT));
+        let offers: Vec<_> = s
             .terms
             .iter()
             .filter(|t| (q.min_term_months..=q.max_term_months).contains(t))
-            .map(|t| self.offer(&q.quote_id, &amount.currency_code, principal, *t, score))
-            .collect::<Vec<_>>();
-        let decline_reason = if offers.is_empty() {
-            "no product in the requested terms".into()
-        } else {
-            String::new()
-        };
-        Ok(Response::new(pb::QuoteResponse {
-            offers,
-            decline_reason,
-        }))
+            .map(|t| self.offer(&q.quote_id, principal, *t, score))
+            .collect();
+        if offers.is_empty() {
+            return Ok(Quote::decline("no product in the requested terms"));
+        }
+        Ok(Quote::offers(offers))
     }
 
-    async fn accept(
-        &self,
-        request: Request<pb::AcceptRequest>,
-    ) -> Result<Response<pb::AcceptResponse>, Status> {
-        let r = request.into_inner();
-        if r.idempotency_key.is_empty() {
-            return Err(Status::invalid_argument("idempotency_key is required"));
-        }
+    async fn accept(&self, r: AcceptRequest) -> Result<AcceptOutcome, PartnerError> {
         if !r
             .partner_offer_ref
             .starts_with(&format!("{}-", self.settings.bank_id))
         {
-            return Err(Status::not_found("unknown partner_offer_ref"));
+            return Err(PartnerError::UnknownOffer(r.partner_offer_ref));
         }
-        let mut accepted = self
-            .accepted
-            .lock()
-            .map_err(|_| Status::internal("state poisoned"))?;
-        let n = accepted.len();
-        let answer = accepted
-            .entry(r.idempotency_key)
-            .or_insert_with(|| pb::AcceptResponse {
-                status: pb::AcceptanceStatus::Accepted as i32,
-                partner_reference: format!("PB-{:08}", n + 1),
-                detail: "loan booked".into(),
-            })
-            .clone();
-        Ok(Response::new(answer))
+        let n = self.booked.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(AcceptOutcome {
+            status: AcceptStatus::Accepted,
+            partner_reference: format!("PB-{n:08}"),
+            detail: "loan booked".into(),
+        })
     }
 }
 
-/// Serves the bank (with health) on `listener` until `shutdown` completes.
+/// Serves the bank (with health and reflection) on `listener` until
+/// `shutdown` completes.
 pub async fn serve(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::financing_adapter_server::FinancingAdapterServer<PartnerBank>>()
-        .await;
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(pb::financing_adapter_server::FinancingAdapterServer::new(
-            PartnerBank::new(settings),
-        ))
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await
+) -> Result<(), ServeError> {
+    finroute_partner_sdk::serve(PartnerBank::new(settings), listener, shutdown).await
 }
 
 /// Binds `addr` and serves in the background; returns the bound address (tests, benchmarks).

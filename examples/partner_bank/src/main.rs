@@ -1,4 +1,6 @@
-//! `partner_bank --listen 127.0.0.1:50061`: run the example partner.
+//! `partner_bank --listen 127.0.0.1:50061`: run the example partner
+//! (port 0 picks a free port; the ready line names it). SIGINT or SIGTERM
+//! stops it gracefully.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,11 +43,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    tracing::info!("partner bank ready: listening on {}", args.listen);
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    match partner_bank::serve(settings, listener, shutdown).await {
+    let bound = listener.local_addr().unwrap_or(args.listen);
+    tracing::info!("partner bank ready: listening on {bound}");
+    match partner_bank::serve(settings, listener, finroute_partner_sdk::shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

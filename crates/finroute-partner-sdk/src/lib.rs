@@ -1,0 +1,217 @@
+//! finroute-partner-sdk: what a partner institution writes to receive
+//! finroute's traffic, and the checks that tell it whether it got it right.
+//!
+//! A partner implements one trait, [`Partner`] (`describe`, `quote`,
+//! `accept`), over plain Rust types — the router's own domain types
+//! ([`PartnerOffer`], [`Money`], [`Applicant`]...), never generated prost
+//! types — and calls [`serve`]. The SDK speaks the
+//! `finroute.v1.FinancingAdapter` proto for it, with:
+//!
+//! - `grpc.health.v1.Health` (SERVING while up, NOT_SERVING from the first
+//!   moment of shutdown) and server reflection v1 and v1alpha, as the router;
+//! - idempotent `Accept` bookkeeping: the same `idempotency_key` gets the
+//!   same answer and reaches [`Partner::accept`] once, concurrent calls with
+//!   one key included (see [`serve`] for the exact rules);
+//! - a graceful shutdown bounded by [`SHUTDOWN_GRACE`];
+//! - request checks with the router's own conversions (a malformed request
+//!   is `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming each field).
+//!
+//! [`conformance`] holds the contract checks that `finroute check-adapter`
+//! runs against a live adapter (in any language). They live here, not in the
+//! router, so a partner can run them from its own Rust tests without the
+//! router and its store; they call the router's validation code
+//! (`finroute-adapters` conversions, `finroute_core::price_offer`), never a
+//! copy of it.
+//!
+//! ```no_run
+//! use finroute_partner_sdk::{
+//!     AcceptOutcome, AcceptRequest, AcceptStatus, Description, Partner, PartnerError, Quote,
+//!     QuoteRequest,
+//! };
+//!
+//! struct MyBank;
+//!
+//! impl Partner for MyBank {
+//!     async fn describe(&self) -> Result<Description, PartnerError> {
+//!         todo!("what the bank lends: kinds, currencies, amounts, terms, fields it needs")
+//!     }
+//!     async fn quote(&self, request: QuoteRequest) -> Result<Quote, PartnerError> {
+//!         Ok(Quote::decline("no product for this request"))
+//!     }
+//!     async fn accept(&self, request: AcceptRequest) -> Result<AcceptOutcome, PartnerError> {
+//!         Err(PartnerError::UnknownOffer(request.partner_offer_ref))
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:50061").await?;
+//! finroute_partner_sdk::serve(MyBank, listener, finroute_partner_sdk::shutdown_signal()).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod conformance;
+mod ledger;
+mod serve;
+mod service;
+
+use std::future::Future;
+
+pub use finroute_adapters::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
+pub use finroute_core::{
+    Applicant, ApplicantField, CollateralKind, Currency, EmploymentType, Installment, LoanPurpose,
+    Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+};
+pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
+
+/// One quote call, as the router sent it, checked and converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteRequest {
+    /// Router-issued id of this quote (one per application and channel).
+    pub quote_id: String,
+    /// `applicant_id`, `consent` and exactly the fields the partner listed
+    /// in [`Description::required_fields`]; the rest are empty. Its `Debug`
+    /// prints only the id and region: log nothing else of it.
+    pub applicant: Applicant,
+    /// The amount asked for; offers must not exceed it and must be in its currency.
+    pub requested_amount: Money,
+    /// Offers' terms must lie within `min_term_months..=max_term_months`.
+    pub min_term_months: u32,
+    pub max_term_months: u32,
+    pub purpose: LoanPurpose,
+}
+
+/// A partner's answer to a quote: offers, or why there are none.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Quote {
+    pub offers: Vec<PartnerOffer>,
+    /// Why no offer, when none (never personal data).
+    pub decline_reason: String,
+}
+
+impl Quote {
+    /// An answer with these offers.
+    pub fn offers(offers: Vec<PartnerOffer>) -> Self {
+        Self {
+            offers,
+            decline_reason: String::new(),
+        }
+    }
+
+    /// No offer, and why (never personal data).
+    pub fn decline(reason: impl Into<String>) -> Self {
+        Self {
+            offers: Vec::new(),
+            decline_reason: reason.into(),
+        }
+    }
+}
+
+/// Why a partner call failed; each variant is one gRPC status code. Texts
+/// reach the router (and its logs): never put personal data in them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartnerError {
+    /// The request cannot be served as sent: `INVALID_ARGUMENT`.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `Accept` of an offer reference the partner never issued: `NOT_FOUND`.
+    #[error("unknown offer {0:?}")]
+    UnknownOffer(String),
+    /// `Accept` of an offer that can no longer be booked (expired,
+    /// withdrawn): `FAILED_PRECONDITION`.
+    #[error("offer can no longer be accepted: {0}")]
+    OfferUnavailable(String),
+    /// The partner cannot answer now; the call had no effect and may be
+    /// retried: `UNAVAILABLE`.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The call is not implemented (e.g. `accept` when
+    /// `supports_accept` is false): `UNIMPLEMENTED`.
+    #[error("not implemented: {0}")]
+    Unimplemented(String),
+    /// Anything else: `INTERNAL`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<PartnerError> for tonic::Status {
+    fn from(e: PartnerError) -> Self {
+        use tonic::Status;
+        match e {
+            PartnerError::InvalidArgument(m) => Status::invalid_argument(m),
+            PartnerError::UnknownOffer(r) => {
+                Status::not_found(format!("unknown partner_offer_ref {r:?}"))
+            }
+            PartnerError::OfferUnavailable(m) => Status::failed_precondition(m),
+            PartnerError::Unavailable(m) => Status::unavailable(m),
+            PartnerError::Unimplemented(m) => Status::unimplemented(m),
+            PartnerError::Internal(m) => Status::internal(m),
+        }
+    }
+}
+
+/// A partner institution's adapter: the one trait to implement.
+///
+/// Methods may be written as `async fn`; the futures must be `Send` (they
+/// run on tonic's multi-threaded runtime). Calls arrive concurrently.
+pub trait Partner: Send + Sync + 'static {
+    /// What the partner lends. The router calls it at start-up and uses it
+    /// to decide when to call `quote` and to validate the offers (an offer
+    /// outside these terms is rejected).
+    fn describe(&self) -> impl Future<Output = Result<Description, PartnerError>> + Send;
+
+    /// Soft-pull pre-qualification for one applicant: offers, or a decline
+    /// reason. Must not place a hard inquiry. The router drops the call at
+    /// its deadline (`grpc-timeout`), so answer fast.
+    fn quote(
+        &self,
+        request: QuoteRequest,
+    ) -> impl Future<Output = Result<Quote, PartnerError>> + Send;
+
+    /// Books an offer. The SDK calls it at most once per idempotency key
+    /// until it gives a final answer (ACCEPTED or DECLINED), never for two
+    /// keys at once on one offer, and lets it run to completion even when
+    /// the caller goes away (the retry gets its answer). The key is passed
+    /// on so a partner that persists bookings can stay idempotent across
+    /// its own restarts.
+    /// The default answers `UNIMPLEMENTED` (for `supports_accept: false`).
+    fn accept(
+        &self,
+        request: AcceptRequest,
+    ) -> impl Future<Output = Result<AcceptOutcome, PartnerError>> + Send {
+        let _ = request;
+        async { Err(PartnerError::Unimplemented("Accept".into())) }
+    }
+}
+
+/// The APR the router will compute for `offer`, in bp: its schedule (the
+/// one given, or the one the router builds from the terms) priced against
+/// the amount disbursed (principal less upfront fee) by the router's own
+/// IRR code. State this as `stated_apr_bps` and the router will not flag
+/// the offer as understating its rate.
+pub fn true_apr_bps(offer: &PartnerOffer) -> Result<i32, String> {
+    let principal = offer.principal.amount_minor;
+    let term = u32::try_from(offer.term_months)
+        .map_err(|_| format!("term_months {} is negative", offer.term_months))?;
+    let schedule = if offer.schedule.is_empty() {
+        let method = offer
+            .repayment_method
+            .ok_or("repayment_method is required")?;
+        let rate = if offer.nominal_rate_bps == 0 {
+            offer.stated_apr_bps
+        } else {
+            offer.nominal_rate_bps
+        };
+        finroute_core::build_schedule(method, principal, term, rate, offer.monthly_fee_rate_bps)
+            .map_err(|e| e.to_string())?
+    } else {
+        finroute_core::check_schedule(&offer.schedule, principal, term)
+            .map_err(|e| e.to_string())?;
+        offer.schedule.clone()
+    };
+    let upfront = offer.upfront_fee.map_or(0, |f| f.amount_minor);
+    let payments: Vec<i64> = schedule.iter().map(Installment::payment).collect();
+    finroute_core::apr_from_cash_flows(principal.saturating_sub(upfront), &payments)
+        .map(|a| a.apr_bps)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""A finroute partner adapter in Python (grpcio): proof that the adapter
+proto is language-neutral. It implements finroute.v1.FinancingAdapter
+(Describe, Quote, Accept) and grpc.health.v1.Health, and passes
+`finroute check-adapter`.
+
+Stubs are generated from the repository's proto/ at start (grpcio-tools),
+into a temporary directory: nothing generated is committed, and the partner
+always speaks the contract of the checkout it runs from.
+
+    python partner.py --listen 127.0.0.1:50071     # port 0: any free port
+
+The ready line on stdout names the address. SIGINT or SIGTERM: health goes
+NOT_SERVING, calls in flight finish (at most 5 s), exit 0.
+
+Money is integer minor units (fen), rates integer basis points. Nothing about
+the applicant is logged.
+"""
+
+import argparse
+import importlib.resources
+import logging
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from concurrent import futures
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
+PROTO_FILES = ("finroute/v1/types.proto", "finroute/v1/adapter.proto")
+
+CURRENCY = "CNY"
+MIN_AMOUNT = 100_000  # 1 000 CNY in fen
+MAX_AMOUNT = 20_000_000  # 200 000 CNY
+TERMS = (12, 24, 36)
+MIN_SCORE = 620
+UPFRONT_FEE_BPS = 150
+VALID_FOR_S = 3600
+GRACE_S = 5
+
+
+def generate_stubs(proto_root, out_dir):
+    """Compiles the adapter contract to Python modules in out_dir."""
+    from grpc_tools import protoc
+
+    well_known = str(importlib.resources.files("grpc_tools") / "_proto")
+    files = [os.path.join(proto_root, f) for f in PROTO_FILES]
+    rc = protoc.main(
+        [
+            "grpc_tools.protoc",
+            f"-I{proto_root}",
+            f"-I{well_known}",
+            f"--python_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            *files,
+        ]
+    )
+    if rc != 0:
+        raise SystemExit(f"error: generating stubs from {proto_root} failed (protoc exit {rc})")
+    sys.path.insert(0, out_dir)
+
+
+def annuity_payments(principal, term, rate_bps):
+    """Monthly payments of an equal-installment loan, in fen; the last one
+    absorbs rounding (as the router builds the schedule)."""
+    r = rate_bps / 10_000 / 12
+    payment = round(principal * r / (1 - (1 + r) ** -term))
+    balance = principal
+    payments = []
+    for k in range(1, term + 1):
+        interest = round(balance * r)
+        repaid = payment - interest if k < term else balance
+        balance -= repaid
+        payments.append(repaid + interest)
+    return payments
+
+
+def apr_bps(disbursed, payments):
+    """Nominal APR of the cash flows (monthly IRR x 12), in bp, by bisection:
+    what finroute recomputes, and what must be stated."""
+
+    def npv(i):
+        return sum(p / (1 + i) ** (k + 1) for k, p in enumerate(payments)) - disbursed
+
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if npv(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return round((lo + hi) / 2 * 12 * 10_000)
+
+
+def build_service(pb, pb_grpc, grpc):
+    """The servicer class, over the generated modules."""
+
+    def money(amount):
+        return pb.types_pb2.Money(currency_code=CURRENCY, amount_minor=amount)
+
+    class PythonBank(pb_grpc.FinancingAdapterServicer):
+        def __init__(self):
+            # One lock for the offer book and the acceptances: booking is
+            # instant here; a real bank would lock per key.
+            self.lock = threading.Lock()
+            self.issued = {}  # partner_offer_ref -> expiry (monotonic s)
+            self.accepted = {}  # idempotency_key -> (ref, applicant_id, AcceptResponse)
+            self.offer_key = {}  # partner_offer_ref -> idempotency_key that booked it
+            self.booked = 0
+
+        def Describe(self, request, context):
+            return pb.adapter_pb2.AdapterDescription(
+                adapter_id="python-bank",
+                display_name="Python Example Bank",
+                product_kinds=[pb.types_pb2.PRODUCT_KIND_PARTNER_LOAN],
+                currencies=[CURRENCY],
+                min_amount=money(MIN_AMOUNT),
+                max_amount=money(MAX_AMOUNT),
+                min_term_months=min(TERMS),
+                max_term_months=max(TERMS),
+                required_fields=[pb.types_pb2.APPLICANT_FIELD_CREDIT_SCORE],
+                supports_accept=True,
+            )
+
+        def Quote(self, request, context):
+            decline = lambda why: pb.adapter_pb2.QuoteResponse(decline_reason=why)  # noqa: E731
+            if not request.HasField("requested_amount"):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "requested_amount is required")
+            amount = request.requested_amount
+            if amount.currency_code != CURRENCY:
+                return decline("we lend in CNY only")
+            if amount.amount_minor < MIN_AMOUNT:
+                return decline("below our minimum amount")
+            if not request.applicant.HasField("credit_score"):
+                return decline("credit score required")
+            score = request.applicant.credit_score
+            if score < MIN_SCORE:
+                return decline("below our score threshold")
+            principal = min(amount.amount_minor, MAX_AMOUNT)
+            fee = principal * UPFRONT_FEE_BPS // 10_000
+            rate = 900 + 4 * max(0, 760 - score)
+            odds = min(0.95, max(0.05, 1 / (1 + math.exp(-(score - 650) / 40))))
+            offers = []
+            now = time.monotonic()
+            for term in TERMS:
+                if not request.min_term_months <= term <= request.max_term_months:
+                    continue
+                ref = f"py-{request.quote_id}-{term}"
+                offers.append(
+                    pb.adapter_pb2.PartnerOffer(
+                        partner_offer_ref=ref,
+                        product_kind=pb.types_pb2.PRODUCT_KIND_PARTNER_LOAN,
+                        product_name="Python Example Bank instalment loan",
+                        principal=money(principal),
+                        term_months=term,
+                        repayment_method=pb.types_pb2.REPAYMENT_METHOD_EQUAL_INSTALLMENT,
+                        qualification=pb.types_pb2.QUALIFICATION_PRE_QUALIFIED,
+                        nominal_rate_bps=rate,
+                        # The fee is part of the cost: state the APR of the
+                        # real cash flows, as finroute will recompute it.
+                        stated_apr_bps=apr_bps(
+                            principal - fee, annuity_payments(principal, term, rate)
+                        ),
+                        upfront_fee=money(fee),
+                        approval_probability=odds,
+                        valid_for={"seconds": VALID_FOR_S},
+                        disclosures=["Subject to identity and income verification."],
+                    )
+                )
+            if not offers:
+                return decline("no product in the requested terms")
+            with self.lock:
+                # Forget expired offers so the book stays small.
+                for ref in [r for r, exp in self.issued.items() if exp < now]:
+                    del self.issued[ref]
+                for o in offers:
+                    self.issued[o.partner_offer_ref] = now + VALID_FOR_S
+            return pb.adapter_pb2.QuoteResponse(offers=offers)
+
+        def Accept(self, request, context):
+            ref, key = request.partner_offer_ref, request.idempotency_key
+            if not ref or not key:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "partner_offer_ref and idempotency_key are required",
+                )
+            with self.lock:
+                seen = self.accepted.get(key)
+                if seen is not None:
+                    seen_ref, seen_applicant, answer = seen
+                    if (seen_ref, seen_applicant) != (ref, request.applicant_id):
+                        context.abort(
+                            grpc.StatusCode.ALREADY_EXISTS,
+                            "idempotency_key already used for another offer",
+                        )
+                    return answer  # the same key: the same answer, no new booking
+                expiry = self.issued.get(ref)
+                if expiry is None:
+                    context.abort(grpc.StatusCode.NOT_FOUND, "unknown partner_offer_ref")
+                if expiry < time.monotonic():
+                    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "offer expired")
+                if ref in self.offer_key:
+                    context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "offer already accepted under another idempotency_key",
+                    )
+                self.booked += 1
+                answer = pb.adapter_pb2.AcceptResponse(
+                    status=pb.types_pb2.ACCEPTANCE_STATUS_ACCEPTED,
+                    partner_reference=f"PY-{self.booked:08d}",
+                    detail="loan booked",
+                )
+                self.accepted[key] = (ref, request.applicant_id, answer)
+                self.offer_key[ref] = key
+                return answer
+
+    return PythonBank()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", default="127.0.0.1:50071", help="host:port (port 0: any free)")
+    parser.add_argument("--proto-root", default=DEFAULT_PROTO_ROOT, help="the repository's proto/")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+
+    with tempfile.TemporaryDirectory(prefix="finroute-stubs-") as gen:
+        generate_stubs(args.proto_root, gen)
+        import grpc
+        from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+        import finroute.v1.adapter_pb2 as adapter_pb2
+        import finroute.v1.adapter_pb2_grpc as adapter_pb2_grpc
+        import finroute.v1.types_pb2 as types_pb2
+
+        class Generated:
+            pass
+
+        pb = Generated()
+        pb.adapter_pb2, pb.types_pb2 = adapter_pb2, types_pb2
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        adapter_pb2_grpc.add_FinancingAdapterServicer_to_server(
+            build_service(pb, adapter_pb2_grpc, grpc), server
+        )
+        health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        port = server.add_insecure_port(args.listen)
+        if port == 0:
+            print(f"error: cannot listen on {args.listen}", file=sys.stderr)
+            return 1
+        server.start()
+        for service in ("", "finroute.v1.FinancingAdapter"):
+            health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        host = args.listen.rsplit(":", 1)[0]
+        print(f"python partner ready: listening on {host}:{port}", flush=True)
+
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        logging.info("shutdown requested: draining calls in flight")
+        health_servicer.enter_graceful_shutdown()
+        server.stop(GRACE_S).wait()
+        logging.info("python partner stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
