@@ -13,6 +13,11 @@
 # The breaker is on as in production: after 5 timeouts the hung partner is
 # ejected and probed with growing backoff (so most calls skip it). Set
 # BREAKER=off to keep it in every fan-out (every call then waits for D).
+#
+# bench/run.sh measures the same fault side by side with the other
+# scenarios (its "hung" row: one hung partner, 300 ms deadline, by time
+# rather than by call count); this script stays for fixed-count runs and
+# BREAKER=off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-20000}"

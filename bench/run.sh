@@ -1,69 +1,383 @@
 #!/usr/bin/env bash
-# One-command benchmark: builds release, starts the router on the embedded
-# default (SQLite in a temp dir), and measures with h2load side by side in
-# one run: Health/Check (the ceiling) and RouteFinancing. Each is run 3
-# times and the median req/s is reported with the ratio to Health/Check.
+# The one benchmark command: builds release, then measures side by side, in
+# one run, one router process per scenario (each with a fresh store):
 #
-#   bash bench/run.sh            # defaults: 10 s per run, -c 4 -m 16
-#   DURATION=5 CONNS=4 STREAMS=16 bash bench/run.sh
-#   STORE_URL=postgres://postgres@127.0.0.1:5432/test bash bench/run.sh
+#   health    Health/Check on a router on the embedded default (the ceiling)
+#   embedded  RouteFinancing on the embedded default: the 3 built-in
+#             channels in process, SQLite in a temp dir
+#   remote3   RouteFinancing with ONLY 3 remote partners: three partner_bank
+#             processes on loopback (timeout_ms PARTNER_TIMEOUT_MS), SQLite
+#   pg        RouteFinancing on PostgreSQL (PG_URL, a fresh schema), built-ins
+#   hung      RouteFinancing on the built-ins plus one partner that never
+#             answers (breaker on, as in production), every call with a
+#             caller deadline of DEADLINE_MS (grpc-timeout)
+#   replicas  2 routers on one PostgreSQL schema, two h2load in parallel
+#             (one per replica, CONNS/2 connections each), req/s summed
 #
-# Every routed application is committed to the store (SQLite in the temp
-# dir by default, or STORE_URL) before its reply.
+# Each scenario is run REPEATS times, the scenarios interleaved round by
+# round (so a slow minute of a shared machine hits all of them), and the
+# median run is quoted. Then a soak: SOAK seconds of RouteFinancing on the
+# embedded router at CONNS x STREAMS concurrent calls, VmRSS sampled every
+# 5 s. The final markdown table can be pasted into BENCHMARKS.md.
 #
-# Needs h2load (Debian: apt-get install nghttp2-client).
+#   bash bench/run.sh                           # DURATION=10 REPEATS=3 SOAK=60
+#   DURATION=2 REPEATS=1 SOAK=10 bash bench/run.sh   # a quick check
+#   SCENARIOS="embedded hung" SOAK=0 bash bench/run.sh
+#   PG_URL=postgres://user@host:5432/db bash bench/run.sh   # PG_URL= skips PG
+#
+# Other settings (environment): CONNS=4 STREAMS=16 THREADS=1 (h2load -c -m
+# -t), REPLICA_CONNS=CONNS/2 (each of the two h2load of "replicas"),
+# WARMUP=1000 calls per router, DEADLINE_MS=300, PARTNER_TIMEOUT_MS=300,
+# ROUTER_LOG=warn (routers' RUST_LOG).
+#
+# Columns: req/s = h2load's "finished in" rate (summed over both h2load for
+# replicas); p50/p99 from h2load's per-request log (all requests of the
+# run); CPU ms/call = router utime+stime (/proc/PID/stat) over the run
+# divided by the calls that succeeded; peak RSS = the router's VmHWM at the
+# end (warm-up, all runs; for replicas both processes). Ratio = median
+# req/s over Health/Check's median of the same run.
+#
+# h2load counts a reply as 2xx even when its grpc-status is an error, so
+# each routing row is checked against the router's own
+# finroute_routes_total{outcome="ok"} (see "checks" in the output).
+#
+# Needs h2load (Debian: apt-get install nghttp2-client) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 DURATION="${DURATION:-10}"
+REPEATS="${REPEATS:-3}"
 CONNS="${CONNS:-4}"
 STREAMS="${STREAMS:-16}"
-PORT="${PORT:-50151}"
+THREADS="${THREADS:-1}"
+WARMUP="${WARMUP:-1000}"            # calls per router before the first round
+SOAK="${SOAK:-60}"                  # seconds, 0 skips
+SOAK_EVERY=5
+DEADLINE_MS="${DEADLINE_MS:-300}"   # caller deadline of the hung scenario
+PARTNER_TIMEOUT_MS="${PARTNER_TIMEOUT_MS:-300}"
+PG_URL="${PG_URL-postgres://postgres@127.0.0.1:5432/test}"
+REPLICA_CONNS="${REPLICA_CONNS:-$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))}"
+SCENARIOS="${SCENARIOS:-embedded remote3 pg hung replicas}"
 
-command -v h2load >/dev/null || { echo "h2load missing: apt-get install nghttp2-client" >&2; exit 2; }
-cargo build --release -q -p finroute -p finroute-bench
-work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-
-./target/release/finroute-bench body route "$work/route.bin"
-./target/release/finroute-bench body health "$work/health.bin"
-config=()
-if [ -n "${STORE_URL:-}" ]; then
-  printf '[store]\nurl = "%s"\n' "$STORE_URL" > "$work/bench.toml"
-  config=(--config "$work/bench.toml")
-fi
-(cd "$work" && RUST_LOG=warn exec "$OLDPWD/target/release/finroute" serve "${config[@]}" --listen "127.0.0.1:$PORT") &
-pid=$!
-for _ in $(seq 100); do
-  if h2load -n 1 -c 1 -H 'content-type: application/grpc' -H 'te: trailers' -d "$work/health.bin" \
-      "http://127.0.0.1:$PORT/grpc.health.v1.Health/Check" 2>/dev/null | grep -q '1 succeeded'; then break; fi
-  sleep 0.1
+for tool in h2load curl; do
+  command -v "$tool" >/dev/null || { echo "$tool missing (h2load: apt-get install nghttp2-client)" >&2; exit 2; }
 done
+echo "building release (finroute, finroute-bench, partner_bank)..." >&2
+cargo build --release -q -p finroute -p finroute-bench -p partner_bank
+bin="$root/target/release"
+work=$(mktemp -d)
 
-run() { # name path body -> req/s
-  h2load -D "$DURATION" -c "$CONNS" -m "$STREAMS" -t 1 \
-    -H 'content-type: application/grpc' -H 'te: trailers' -d "$2" \
-    "http://127.0.0.1:$PORT/$1" > "$work/out.txt" 2>&1 || true
-  local rps p50 p99
-  rps=$(awk '/finished in/ {for (i=1;i<=NF;i++) if ($i ~ /req\/s/) print $(i-1)}' "$work/out.txt" | tr -d ',')
-  echo "$rps"
-  grep -E "^requests:|^status codes:|time for request:" "$work/out.txt" >&2
+pids=()      # every long-running process started here, killed on exit
+loaders=()   # h2load processes running in the background
+schemas=()   # PostgreSQL schemas created here, dropped on exit
+cleanup() {
+  set +e
+  for p in "${loaders[@]}" "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for _ in $(seq 100); do
+    local alive=0 p
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  for s in "${schemas[@]}"; do "$bin/finroute-bench" pg drop "$PG_URL" "$s" || echo "could not drop schema $s" >&2; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# spawn NAME "ready text" CMD... : starts CMD in the background, logging to
+# $work/NAME.log, waits for the line with the ready text followed by the
+# address, and sets ADDR and PID.
+spawn() {
+  local name=$1 ready=$2 log="$work/$1.log" line=""
+  shift 2
+  NO_COLOR=1 "$@" 2>"$log" >/dev/null &
+  PID=$!
+  pids+=("$PID")
+  for _ in $(seq 600); do   # 30 s: a PostgreSQL router migrates first
+    line=$(grep -m1 "$ready" "$log" || true)
+    [ -n "$line" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$line" ]; then
+    echo "$name did not start:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  ADDR=$(sed -E "s/.*$ready ([0-9.:]+).*/\1/" <<<"$line")
 }
 
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+declare -A S_ADDRS S_PIDS S_METRICS S_PATH S_HDR S_CONNS S_LABEL S_SKIP
+router_log="${ROUTER_LOG:-warn}"
+# router SCENARIO CONFIG: starts one router for the scenario (call twice for
+# two replicas).
+router() {
+  spawn "router-$1-${2##*/}" "finroute ready: listening on" \
+    env RUST_LOG="$router_log,finroute_server::server=info" "$bin/finroute" serve --config "$2" --listen 127.0.0.1:0
+  S_ADDRS[$1]="${S_ADDRS[$1]:-} $ADDR"
+  S_PIDS[$1]="${S_PIDS[$1]:-} $PID"
+  S_METRICS[$1]="${S_METRICS[$1]:-} $(grep -m1 -o 'metrics=http://[^ ]*' "$work/router-$1-${2##*/}.log" | cut -d= -f2)"
+}
+# config FILE STORE_URL [ADAPTERS_TOML]: a router config (no adapters
+# given: the embedded default's built-in channels).
+config() {
+  printf '[server]\nmetrics_listen = "127.0.0.1:0"\n\n[store]\nurl = "%s"\n\n%s' "$2" "${3:-}" > "$1"
+}
+remote() { # id endpoint timeout_ms
+  printf '[[adapters]]\nid = "%s"\nkind = "remote"\nendpoint = "%s"\ntimeout_ms = %s\n\n' "$1" "$2" "$3"
+}
+builtins='[[adapters]]
+id = "secured"
+kind = "secured"
 
-declare -a H R
-for i in 1 2 3; do
-  H+=("$(run grpc.health.v1.Health/Check "$work/health.bin")")
-  R+=("$(run finroute.v1.FinancingRouter/RouteFinancing "$work/route.bin")")
+[[adapters]]
+id = "installment"
+kind = "installment"
+
+[[adapters]]
+id = "partner-sim"
+kind = "partner_sim"
+
+'
+has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+route_path=finroute.v1.FinancingRouter/RouteFinancing
+"$bin/finroute-bench" body route "$work/route.bin"
+"$bin/finroute-bench" body health "$work/health.bin"
+
+# --- start everything -------------------------------------------------------
+order=(health)
+S_LABEL[health]="Health/Check (embedded router, the ceiling)"
+config "$work/health.toml" "sqlite://$work/health.db"
+router health "$work/health.toml"
+S_PATH[health]=grpc.health.v1.Health/Check
+
+if has embedded; then
+  order+=(embedded)
+  S_LABEL[embedded]="RouteFinancing, embedded (3 built-ins, SQLite)"
+  config "$work/embedded.toml" "sqlite://$work/embedded.db"
+  router embedded "$work/embedded.toml"
+fi
+
+if has remote3; then
+  order+=(remote3)
+  S_LABEL[remote3]="RouteFinancing, 3 remote partner_bank only (SQLite)"
+  adapters=""
+  for b in 1 2 3; do
+    spawn "partner-bank-$b" "partner bank ready: listening on" \
+      env RUST_LOG=warn,partner_bank=info "$bin/partner_bank" --listen 127.0.0.1:0 --bank-id "bank-$b"
+    adapters+=$(remote "bank-$b" "http://$ADDR" "$PARTNER_TIMEOUT_MS")$'\n\n'
+  done
+  config "$work/remote3.toml" "sqlite://$work/remote3.db" "$adapters"
+  router remote3 "$work/remote3.toml"
+fi
+
+if has hung; then
+  order+=(hung)
+  S_LABEL[hung]="RouteFinancing, built-ins + 1 hung partner, deadline ${DEADLINE_MS} ms"
+  spawn partner-hung "partner hung listening on" "$bin/finroute-bench" partner hung 0
+  config "$work/hung.toml" "sqlite://$work/hung.db" "$builtins$(remote bank-hung "http://$ADDR" "$PARTNER_TIMEOUT_MS")"
+  router hung "$work/hung.toml"
+  S_HDR[hung]="grpc-timeout: ${DEADLINE_MS}m"
+fi
+
+pg_ok=""
+if has pg || has replicas; then
+  if [ -z "$PG_URL" ]; then
+    pg_why="skipped: PG_URL is empty"
+  else
+    base="finroute_bench_$$_$(date +%s)"
+    if "$bin/finroute-bench" pg create "$PG_URL" "${base}_pg" > "$work/pg.url" 2> "$work/pg.err"; then
+      schemas+=("${base}_pg")
+      "$bin/finroute-bench" pg create "$PG_URL" "${base}_replicas" > "$work/replicas.url"
+      schemas+=("${base}_replicas")
+      pg_ok=1
+    else
+      pg_why="skipped: PostgreSQL unreachable"
+      echo "$pg_why at $PG_URL: $(cat "$work/pg.err")" >&2
+    fi
+  fi
+  for s in pg replicas; do
+    has $s || continue
+    order+=($s)
+    [ -n "$pg_ok" ] || S_SKIP[$s]="$pg_why"
+  done
+  S_LABEL[pg]="RouteFinancing, PostgreSQL (3 built-ins)"
+  S_LABEL[replicas]="RouteFinancing, 2 replicas on one PostgreSQL (summed)"
+  if [ -n "$pg_ok" ]; then
+    if has pg; then
+      config "$work/pg.toml" "$(cat "$work/pg.url")"
+      router pg "$work/pg.toml"
+    fi
+    if has replicas; then
+      config "$work/replica-1.toml" "$(cat "$work/replicas.url")"
+      config "$work/replica-2.toml" "$(cat "$work/replicas.url")"
+      router replicas "$work/replica-1.toml"   # migrates the schema
+      router replicas "$work/replica-2.toml"
+      S_CONNS[replicas]=$REPLICA_CONNS
+    fi
+  fi
+fi
+
+# The table's order, whatever the order of starting.
+sorted=()
+for s in health embedded remote3 pg hung replicas; do
+  [[ " ${order[*]} " == *" $s "* ]] && sorted+=("$s")
 done
-hm=$(median "${H[@]}"); rm_=$(median "${R[@]}")
-rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
-cpu_ticks=$(awk '{print $14+$15}' /proc/$pid/stat)
+order=("${sorted[@]}")
+
+# --- load ---------------------------------------------------------------------
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+hz=$(getconf CLK_TCK)
+# group N: N rounded, thousands separated by spaces (as in BENCHMARKS.md).
+group() { awk -v n="$1" 'BEGIN { n = sprintf("%.0f", n); s = ""; while (length(n) > 3) { s = " " substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } print n s }'; }
+
+# load SCENARIO OUT MODE...: h2load against every router of the scenario at
+# once (MODE: -D seconds or -n calls); output in OUT.N.txt, log in OUT.N.log.
+load() {
+  local s=$1 out=$2 i=0 addr body="$work/route.bin" path=${S_PATH[$1]:-$route_path}
+  shift 2
+  [ "$s" = health ] && body="$work/health.bin"
+  local extra=()
+  [ -n "${S_HDR[$s]:-}" ] && extra=(-H "${S_HDR[$s]}")
+  loaders=()
+  for addr in ${S_ADDRS[$s]}; do
+    i=$((i + 1))
+    h2load "$@" -c "${S_CONNS[$s]:-$CONNS}" -m "$STREAMS" -t "$THREADS" --log-file="$out.$i.log" \
+      -H 'content-type: application/grpc' -H 'te: trailers' "${extra[@]}" \
+      -d "$body" "http://$addr/$path" > "$out.$i.txt" 2>&1 &
+    loaders+=($!)
+  done
+  [ "${LOAD_WAIT:-1}" = 1 ] || return 0
+  local p
+  for p in "${loaders[@]}"; do wait "$p" || true; done
+  loaders=()
+}
+
+# One measured run of a scenario: appends "rps calls non2xx p50 p99 max late
+# cpu_ms_per_call" to $work/res.SCENARIO and prints a progress line.
+run_once() {
+  local s=$1 out="$work/run.$1"
+  rm -f "$out".*
+  # shellcheck disable=SC2086
+  local before; before=$(ticks ${S_PIDS[$s]})
+  load "$s" "$out" -D "$DURATION"
+  # shellcheck disable=SC2086
+  local after; after=$(ticks ${S_PIDS[$s]})
+  local rps calls non2xx
+  rps=$(cat "$out".*.txt | awk '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { gsub(",", "", $(i-1)); t += $(i-1) } } END { printf "%.0f", t }')
+  calls=$(cat "$out".*.txt | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^succeeded/) t += $(i-1) } END { print t + 0 }')
+  # h2load's "failed" counts non-2xx replies, errors and timeouts.
+  non2xx=$(cat "$out".*.txt | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^failed/) t += $(i-1) } END { print t + 0 }')
+  local lat
+  # log: start (us since epoch), HTTP status, response time (us)
+  lat=$(cat "$out".*.log | awk '{ print $3 / 1000 }' | sort -g | awk -v d="$DEADLINE_MS" '
+    { t[NR] = $1; if ($1 > d) late++ }
+    END { if (NR == 0) { print "0 0 0 0"; exit }
+          i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+          i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+          printf "%.2f %.2f %.1f %d", t[i50], t[i99], t[NR], late }')
+  local cpu
+  cpu=$(awk -v d=$((after - before)) -v hz="$hz" -v n="$calls" 'BEGIN { printf "%.4f", n ? d * 1000 / hz / n : 0 }')
+  read -r p50 p99 max late <<<"$lat"
+  echo "$rps $calls $non2xx $p50 $p99 $max $late $cpu" >> "$work/res.$s"
+  echo "$calls" >> "$work/calls.$s"
+  printf '  %-9s %8s req/s  p50 %7s ms  p99 %7s ms  max %7s ms  CPU %s ms/call  failed %s\n' \
+    "$s" "$rps" "$p50" "$p99" "$max" "$cpu" "$non2xx" >&2
+}
+
+loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "warming up ($WARMUP calls per router)..." >&2
+for s in "${order[@]}"; do
+  [ -z "${S_SKIP[$s]:-}" ] || continue
+  load "$s" "$work/warm.$s" -n "$WARMUP"
+  cat "$work/warm.$s".*.txt | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^succeeded/) t += $(i-1) } END { print t + 0 }' >> "$work/calls.$s"
+done
+for r in $(seq "$REPEATS"); do
+  echo "round $r/$REPEATS (h2load -D $DURATION -c $CONNS -m $STREAMS -t $THREADS)" >&2
+  for s in "${order[@]}"; do
+    [ -z "${S_SKIP[$s]:-}" ] || continue
+    run_once "$s"
+  done
+done
+
+# --- soak ---------------------------------------------------------------------
+soak_line=""
+if [ "$SOAK" -gt 0 ] && has embedded; then
+  echo "soak: ${SOAK} s of RouteFinancing on the embedded router, VmRSS every ${SOAK_EVERY} s..." >&2
+  pid=$(awk '{print $1}' <<<"${S_PIDS[embedded]}")
+  rss() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+  samples=("$(rss)")
+  LOAD_WAIT=0 load embedded "$work/soak" -D "$SOAK"
+  for _ in $(seq $((SOAK / SOAK_EVERY))); do
+    sleep "$SOAK_EVERY"
+    samples+=("$(rss)")
+  done
+  for p in "${loaders[@]}"; do wait "$p" || true; done
+  loaders=()
+  soak_rps=$(group "$(awk '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { gsub(",", "", $(i-1)); print $(i-1) } }' "$work/soak.1.txt")")
+  soak_stats=$(printf '%s\n' "${samples[@]}" | awk 'NR == 1 { f = $1 } { l = $1; if ($1 > m) m = $1 } END { printf "first %.1f, last %.1f, max %.1f MB (growth %+.1f %%)", f, l, m, f ? (l - f) * 100 / f : 0 }')
+  soak_line="soak, embedded, ${SOAK} s at $((CONNS * STREAMS)) concurrent calls: ${soak_rps} req/s; VmRSS $soak_stats; samples: ${samples[*]}"
+  cat "$work/soak.1.txt" | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^succeeded/) t += $(i-1) } END { print t + 0 }' >> "$work/calls.embedded"
+fi
+
+# --- report -------------------------------------------------------------------
+# median COLUMN FILE: the median of one column of a results file.
+median() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+peak_mb() { local p out=""; for p in "$@"; do out+="${out:+ + }$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$p/status")"; done; echo "$out"; }
+metric() { # URL NAME-AND-LABELS -> value
+  curl -s "$1" | awk -v k="$2" 'index($0, k) == 1 { print $2 }' | awk '{ t += $1 } END { print t + 0 }'
+}
+
+health_rps=""
+[ -s "$work/res.health" ] && health_rps=$(median 1 "$work/res.health")
 echo
-echo "h2load -D $DURATION -c $CONNS -m $STREAMS, 3 runs each, median req/s"
-echo "Health/Check            : ${H[*]} -> median $hm"
-label="embedded SQLite"
-[ -n "${STORE_URL:-}" ] && label="${STORE_URL%%://*}"
-echo "RouteFinancing ($label): ${R[*]} -> median $rm_"
-awk -v r="$rm_" -v h="$hm" 'BEGIN { printf "ratio RouteFinancing / Health = %.3f\n", r / h }'
-echo "router peak RSS: $((rss_kb / 1024)) MB; CPU time: $((cpu_ticks / $(getconf CLK_TCK))) s"
+echo "### bench/run.sh, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates examples 2>/dev/null || echo '+changes')"
+echo
+echo "h2load -D $DURATION -c $CONNS -m $STREAMS -t $THREADS ($((CONNS * STREAMS)) concurrent calls; replicas: -c $REPLICA_CONNS on each), $REPEATS run(s) per scenario, interleaved, median quoted; $(nproc) cores, load average $loadavg at the start."
+echo
+echo "| scenario | req/s median (runs) | ratio to Health | p50 ms | p99 ms | CPU ms/call | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+for s in "${order[@]}"; do
+  if [ -n "${S_SKIP[$s]:-}" ]; then
+    echo "| ${S_LABEL[$s]} | ${S_SKIP[$s]} | | | | | |"
+    continue
+  fi
+  f="$work/res.$s"
+  m=$(median 1 "$f")
+  runs=$(awk '{ print $1 }' "$f" | while read -r v; do group "$v"; done | paste -sd, | sed 's/,/, /g')
+  ratio=$(awk -v a="$m" -v b="$health_rps" 'BEGIN { printf "%.3f", b ? a / b : 0 }')
+  # shellcheck disable=SC2086
+  echo "| ${S_LABEL[$s]} | $(group "$m") ($runs) | $ratio | $(printf '%.2f' "$(median 4 "$f")") | $(printf '%.2f' "$(median 5 "$f")") | $(awk -v v="$(median 8 "$f")" 'BEGIN { printf "%.3f", v }') | $(peak_mb ${S_PIDS[$s]}) |"
+done
+echo
+if [ -s "$work/res.hung" ]; then
+  f="$work/res.hung"
+  keep=""
+  [ -s "$work/res.embedded" ] && keep=$(awk -v a="$(median 1 "$f")" -v b="$(median 1 "$work/res.embedded")" 'BEGIN { printf "; %.0f %% of the embedded throughput (healthy path kept: %s)", a * 100 / b, (a >= 0.9 * b) ? "yes" : "no, below 90 %" }')
+  echo "hung partner, caller deadline ${DEADLINE_MS} ms: p50 $(median 4 "$f") ms, p99 $(median 5 "$f") ms, max $(median 6 "$f") ms (medians over runs), calls over the deadline per run: $(awk '{ print $7 }' "$f" | paste -sd, | sed 's/,/, /g')$keep; circuit opened $(grep -c 'circuit opened' "$work"/router-hung-*.log || true) time(s)."
+fi
+[ -n "$soak_line" ] && echo "$soak_line"
+echo
+echo "checks (h2load counts a 2xx even when grpc-status is an error; the router's own counters):"
+for s in "${order[@]}"; do
+  [ -z "${S_SKIP[$s]:-}" ] || continue
+  non2xx=$(awk '{ t += $3 } END { print t + 0 }' "$work/res.$s")
+  sent=$(awk '{ t += $1 } END { print t + 0 }' "$work/calls.$s")
+  if [ "$s" = health ]; then
+    echo "- $s: h2load succeeded $sent, failed $non2xx"
+    continue
+  fi
+  ok=0; bad=""; chans=""
+  for url in ${S_METRICS[$s]}; do
+    ok=$((ok + $(metric "$url" 'finroute_routes_total{outcome="ok"}')))
+    bad+=$(curl -s "$url" | awk '/^finroute_routes_total/ && !/outcome="ok"/ && $2 > 0 { printf " %s", $0 }')
+    chans+=$(curl -s "$url" | awk '/^finroute_channel_calls_total/ && $2 > 0 { sub(/finroute_channel_calls_total/, ""); printf " %s", $0 }
+      /^finroute_channel_offers_rejected_total/ && $2 > 0 { sub(/finroute_channel_offers_rejected_total/, "rejected"); printf " %s", $0 }')
+  done
+  verdict="all OK"
+  [ "$ok" -ge "$sent" ] && [ "$non2xx" = 0 ] || verdict="MISMATCH"
+  echo "- $s: $verdict: h2load succeeded $sent, router routes ok $ok, h2load failed $non2xx;${bad:+ other outcomes:$bad;} channels:$chans"
+done
