@@ -63,6 +63,13 @@ enum ConfigCommand {
     Check { file: PathBuf },
 }
 
+/// mimalloc instead of the system allocator: a routed call allocates a few
+/// hundred small objects (schedules, messages, strings), and glibc's malloc
+/// and free were about a sixth of the router's CPU time under load
+/// (BENCHMARKS.md, profile of RouteFinancing).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for bad usage or bad config.
 const BAD_CONFIG: u8 = 2;
 
