@@ -303,27 +303,92 @@ fn residual(principal: i128, n: u32, annual_bps: i32, payment: i128) -> i128 {
 ///
 /// Bracket: `principal / n` (floor) leaves a residual >= 0 since interest is
 /// never negative; `principal / n + interest(principal) + 1` repays more than
-/// `principal / n` every month, so its residual is < 0. Bisection on integers.
+/// `principal / n` every month, so its residual is < 0. The residual is
+/// affine in the payment up to the monthly rounding, so each step first
+/// interpolates between the bracket's residuals (landing within a unit or
+/// two of the answer), then halves the bracket if it is still wide: the
+/// same answer as bisection (the bracket invariants are the same and the
+/// residual is strictly decreasing) in 3-5 residual evaluations instead of
+/// ~15 (it was the hottest function of a routed call).
 fn annuity_payment(principal: i128, n: u32, annual_bps: i32) -> i128 {
     let mut low = principal / i128::from(n);
     let mut high = low + monthly_interest(principal, annual_bps) + 1;
-    // Invariant: residual(low) >= 0 and residual(high) <= 0.
+    let mut r_low = residual(principal, n, annual_bps, low);
+    let mut r_high = residual(principal, n, annual_bps, high);
+    // Invariant: r_low = residual(low) >= 0 and r_high = residual(high) <= 0.
+    let mut interpolate = true;
     while high - low > 1 {
-        let mid = low + (high - low) / 2;
-        if residual(principal, n, annual_bps, mid) > 0 {
-            low = mid;
+        let halfway = low + (high - low) / 2;
+        let guess = if interpolate {
+            // r_low > r_high (strictly decreasing, high > low).
+            r_low
+                .checked_mul(high - low)
+                .and_then(|x| x.checked_div(r_low - r_high))
+                .map_or(halfway, |step| low + step)
         } else {
-            high = mid;
+            halfway
+        };
+        let mid = guess.clamp(low + 1, high - 1);
+        let r = residual(principal, n, annual_bps, mid);
+        if r > 0 {
+            (low, r_low) = (mid, r);
+        } else {
+            (high, r_high) = (mid, r);
         }
+        interpolate = !interpolate;
     }
-    let over = residual(principal, n, annual_bps, high);
-    let under = residual(principal, n, annual_bps, low);
-    if under.abs() < over.abs() { low } else { high }
+    if r_low.abs() < r_high.abs() {
+        low
+    } else {
+        high
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain integer bisection `annuity_payment` replaced.
+    fn bisected_payment(principal: i128, n: u32, annual_bps: i32) -> i128 {
+        let mut low = principal / i128::from(n);
+        let mut high = low + monthly_interest(principal, annual_bps) + 1;
+        while high - low > 1 {
+            let mid = low + (high - low) / 2;
+            if residual(principal, n, annual_bps, mid) > 0 {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        let over = residual(principal, n, annual_bps, high);
+        let under = residual(principal, n, annual_bps, low);
+        if under.abs() < over.abs() { low } else { high }
+    }
+
+    #[test]
+    fn interpolated_payment_equals_bisection() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for _ in 0..20_000 {
+            let principal = 1 + next(10_000_000_000) as i128;
+            let n = 1 + next(480) as u32;
+            let bps = next(20_000) as i32;
+            assert_eq!(
+                annuity_payment(principal, n, bps),
+                bisected_payment(principal, n, bps),
+                "{principal} over {n} at {bps}"
+            );
+        }
+        // Extremes: the largest balance, a single month, zero rate.
+        for (p, n, bps) in [(BALANCE_LIMIT / 2, 600, 1_000_000), (1, 1, 0), (7, 480, 0)] {
+            assert_eq!(annuity_payment(p, n, bps), bisected_payment(p, n, bps));
+        }
+    }
 
     const P: i64 = 1_000_000; // 10 000.00
 
