@@ -25,6 +25,7 @@
 
 mod acceptance;
 mod appeal;
+mod blob;
 mod error;
 mod ops;
 mod options;

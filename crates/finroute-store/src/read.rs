@@ -6,6 +6,7 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::acceptance::bad_column;
 use crate::record::{OfferRecord, StoredApplication};
 
 /// `$1` application_id, `$2` tenant.
@@ -44,7 +45,8 @@ where
         request_fingerprint: row.try_get(3)?,
         applicant_id: row.try_get(4)?,
         created_at_ms: row.try_get(5)?,
-        response: row.try_get(6)?,
+        response: crate::blob::unpack(row.try_get(6)?)
+            .map_err(|what| bad_column("response", what))?,
     })
 }
 

@@ -138,10 +138,12 @@ impl Store {
     ///
     /// Dropping the returned future after the record was queued does not
     /// cancel the write.
-    pub async fn record_application(&self, app: ApplicationRecord) -> Result<(), StoreError> {
+    pub async fn record_application(&self, mut app: ApplicationRecord) -> Result<(), StoreError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
+        // Compressed here, on the caller's task, not on the single writer.
+        app.response = crate::blob::pack(std::mem::take(&mut app.response));
         let (reply, answer) = oneshot::channel();
         self.inner
             .queue
