@@ -161,7 +161,7 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
             return ExitCode::FAILURE;
         }
     };
-    match finroute_server::run(config, listener, shutdown_signal()).await {
+    match finroute_server::run(config, listener, finroute_partner_sdk::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ finroute_server::ServeError::Config(_)) => {
             eprintln!("error: {e}");
@@ -218,30 +218,6 @@ fn redacted(url: &str) -> String {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
-    }
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
 
