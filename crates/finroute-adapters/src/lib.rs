@@ -94,6 +94,10 @@ pub struct AcceptRequest {
     /// Stable per acceptance (derived from the router's claim).
     pub idempotency_key: String,
     pub applicant_id: String,
+    /// How long the caller will wait for the answer; a remote adapter sends
+    /// it as `grpc-timeout` so the partner does not work past it (`None`:
+    /// 5 s).
+    pub budget: Option<std::time::Duration>,
 }
 
 /// The adapter's answer to an acceptance.

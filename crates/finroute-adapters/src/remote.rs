@@ -238,12 +238,9 @@ impl Adapter for RemoteAdapter {
             idempotency_key: req.idempotency_key,
             applicant_id: req.applicant_id,
         };
+        let budget = req.budget.unwrap_or(CALL_TIMEOUT);
         let mut c = self.client.clone();
-        let r = bounded(
-            CALL_TIMEOUT,
-            c.accept(request_with_timeout(msg, CALL_TIMEOUT)),
-        )
-        .await?;
+        let r = bounded(budget, c.accept(request_with_timeout(msg, budget))).await?;
         let status = match pb::AcceptanceStatus::try_from(r.status) {
             Ok(pb::AcceptanceStatus::Accepted) => AcceptStatus::Accepted,
             Ok(pb::AcceptanceStatus::Declined) => AcceptStatus::Declined,

@@ -355,6 +355,7 @@ mod tests {
             partner_offer_ref: "x".into(),
             idempotency_key: k.into(),
             applicant_id: "a".into(),
+            budget: None,
         };
         let one = a.accept(r("k1")).await.expect("accept");
         assert_eq!(one, a.accept(r("k1")).await.expect("accept"));

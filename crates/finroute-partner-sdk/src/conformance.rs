@@ -569,6 +569,7 @@ impl Kit<'_> {
             partner_offer_ref: reference.to_owned(),
             idempotency_key: key.to_owned(),
             applicant_id: CHANNEL_ID.to_owned(),
+            budget: Some(self.settings.call_budget),
         });
         match tokio::time::timeout(self.settings.call_budget, call).await {
             Ok(r) => r,

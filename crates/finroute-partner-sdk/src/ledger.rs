@@ -193,6 +193,7 @@ mod tests {
             partner_offer_ref: offer.into(),
             idempotency_key: key.into(),
             applicant_id: "app-1".into(),
+            budget: None,
         }
     }
 

@@ -130,6 +130,7 @@ fn accept_request_from_pb(r: pb::AcceptRequest) -> Result<AcceptRequest, Status>
         partner_offer_ref: r.partner_offer_ref,
         idempotency_key: r.idempotency_key,
         applicant_id: r.applicant_id,
+        budget: None,
     })
 }
 

@@ -221,6 +221,7 @@ impl Relay {
                     partner_offer_ref: row.partner_offer_ref.clone(),
                     idempotency_key: partner_key(row),
                     applicant_id: row.applicant_id.clone(),
+                    budget: Some(s.partner_timeout),
                 };
                 match tokio::time::timeout(s.partner_timeout, channel.adapter().accept(req)).await {
                     Ok(Ok(o)) => Ok(o),

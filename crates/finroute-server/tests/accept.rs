@@ -106,6 +106,12 @@ async fn thirty_two_racing_retries_of_one_key_make_one_partner_call() {
 
     let answer = race_one_key(&[client.clone()], &offer, "tap-1").await;
     assert_eq!(p.accepts().len(), 1, "one partner call");
+    // The partner is told how long the router waits (acceptance.partner_timeout_ms).
+    let sent = p.accept_timeouts()[0].unwrap();
+    assert!(
+        sent <= Duration::from_millis(1_000) && sent > Duration::from_millis(500),
+        "{sent:?}"
+    );
     let booked = p.booked();
     assert_eq!(booked.len(), 1);
     // The partner saw the router's stable key, not the client's.

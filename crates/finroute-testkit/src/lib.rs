@@ -191,6 +191,8 @@ pub struct FakePartner {
     pub addr: SocketAddr,
     behaviour: Arc<Mutex<Behaviour>>,
     timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
+    /// The `grpc-timeout` each accept carried.
+    accept_timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
     quotes: Arc<Mutex<Vec<pb::QuoteRequest>>>,
     accepts: Arc<Mutex<Vec<pb::AcceptRequest>>>,
     booked: Arc<Mutex<std::collections::BTreeMap<String, String>>>,
@@ -203,6 +205,8 @@ struct FakeService {
     behaviour: Arc<Mutex<Behaviour>>,
     /// The `grpc-timeout` each quote carried.
     timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
+    /// The `grpc-timeout` each accept carried.
+    accept_timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
     accept_mode: AcceptMode,
     description: pb::AdapterDescription,
     quotes: Arc<Mutex<Vec<pb::QuoteRequest>>>,
@@ -262,6 +266,10 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         &self,
         r: Request<pb::AcceptRequest>,
     ) -> Result<Response<pb::AcceptResponse>, Status> {
+        self.accept_timeouts
+            .lock()
+            .unwrap()
+            .push(finroute_server::deadline::caller_timeout(r.metadata()));
         let r = r.into_inner();
         let key = r.idempotency_key.clone();
         let calls = {
@@ -386,9 +394,11 @@ impl FakePartner {
         };
         let behaviour = Arc::new(Mutex::new(behaviour));
         let timeouts = Arc::new(Mutex::new(Vec::new()));
+        let accept_timeouts = Arc::new(Mutex::new(Vec::new()));
         let service = FakeService {
             behaviour: behaviour.clone(),
             timeouts: timeouts.clone(),
+            accept_timeouts: accept_timeouts.clone(),
             accept_mode,
             booked: booked.clone(),
             decided: Default::default(),
@@ -418,6 +428,7 @@ impl FakePartner {
             addr,
             behaviour,
             timeouts,
+            accept_timeouts,
             quotes,
             accepts,
             booked,
@@ -432,6 +443,11 @@ impl FakePartner {
     /// The `grpc-timeout` every quote carried (None: no deadline sent).
     pub fn quote_timeouts(&self) -> Vec<Option<Duration>> {
         self.timeouts.lock().unwrap().clone()
+    }
+
+    /// The `grpc-timeout` of every accept received, in order.
+    pub fn accept_timeouts(&self) -> Vec<Option<Duration>> {
+        self.accept_timeouts.lock().unwrap().clone()
     }
 
     /// Acceptances booked: idempotency key -> partner reference. One entry
