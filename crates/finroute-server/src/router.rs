@@ -863,6 +863,12 @@ impl RouterService {
                 description: format!("at most {MAX_TEXT} characters"),
             });
         }
+        if msg.idempotency_key.len() > c::MAX_ID_LEN {
+            v.push(c::Violation {
+                field: "idempotency_key".into(),
+                description: format!("at most {} bytes", c::MAX_ID_LEN),
+            });
+        }
         let Some(reason) = reason.filter(|_| v.is_empty()) else {
             return Err(RouterError::Invalid(v));
         };
@@ -889,21 +895,52 @@ impl RouterService {
                 "not a channel of this application (see its channel_reports)",
             ));
         }
-        let appeal = store
+        // With an idempotency key the appeal id is derived from it (and the
+        // tenant), so a retry collides with the first filing on the primary key.
+        let appeal_id = if msg.idempotency_key.is_empty() {
+            format!("apl_{}", uuid::Uuid::now_v7().simple())
+        } else {
+            let mut h = Sha256::new();
+            h.update(tenant.as_bytes());
+            h.update([0]);
+            h.update(msg.idempotency_key.as_bytes());
+            format!("apl_k{}", &hex::encode(h.finalize())[..32])
+        };
+        let filed = store
             .file_appeal(NewAppeal {
-                appeal_id: format!("apl_{}", uuid::Uuid::now_v7().simple()),
+                appeal_id: appeal_id.clone(),
                 tenant: tenant.into(),
                 application_id: msg.application_id.clone(),
                 adapter_id: msg.adapter_id.clone(),
                 reason: reason.into(),
-                details: msg.details,
+                details: msg.details.clone(),
                 now_ms: unix_millis(),
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => RouterError::NotFound("application".into()),
-                e => e.into(),
-            })?;
+            .await;
+        let appeal = match filed {
+            Ok(appeal) => appeal,
+            Err(StoreError::NotFound) => {
+                return Err(RouterError::NotFound("application".into()));
+            }
+            Err(StoreError::Duplicate { .. }) if !msg.idempotency_key.is_empty() => {
+                let existing = store
+                    .get_appeal(tenant, &appeal_id)
+                    .await?
+                    .ok_or_else(|| RouterError::Internal("appeal id taken by no appeal".into()))?;
+                let same = existing.application_id == msg.application_id
+                    && existing.adapter_id == msg.adapter_id
+                    && existing.reason == reason
+                    && existing.details == msg.details;
+                if !same {
+                    return Err(RouterError::AlreadyExists(
+                        "idempotency_key was already used for a different appeal".into(),
+                    ));
+                }
+                // The retry of a filing: the appeal as it is now.
+                return Ok(appeal_pb(&existing));
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(
             appeal_id = %appeal.appeal_id,
             application_id = %appeal.application_id,

@@ -371,9 +371,56 @@ async fn file(
             adapter_id: adapter_id.into(),
             reason: reason as i32,
             details: "my income rose in March".into(),
+            idempotency_key: String::new(),
         })
         .await
         .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn a_retried_filing_with_its_idempotency_key_files_one_appeal() {
+    let p = partner(AcceptMode::Book).await;
+    let router = TestRouter::start(config(&p)).await;
+    let mut client = router.client().await;
+    let mut review = ReviewServiceClient::new(router.channel().await);
+    let (application_id, _) = route(&mut client, "P-1").await;
+    let req = |details: &str| pb::FileAppealRequest {
+        application_id: application_id.clone(),
+        adapter_id: "bank-a".into(),
+        reason: pb::AppealReason::IncomeChanged as i32,
+        details: details.into(),
+        idempotency_key: "appeal-tap-1".into(),
+    };
+    // A flaky network: the same filing three times, two of them at once.
+    let first = client.file_appeal(req("raise")).await.unwrap().into_inner();
+    let (mut c1, mut c2) = (client.clone(), client.clone());
+    let (a, b) = tokio::join!(c1.file_appeal(req("raise")), c2.file_appeal(req("raise")));
+    for again in [a.unwrap().into_inner(), b.unwrap().into_inner()] {
+        assert_eq!(again, first);
+    }
+    let open = review
+        .list_appeals(pb::ListAppealsRequest {
+            status: 0,
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(open.appeals.len(), 1, "one appeal filed");
+    // The key with another request is refused, not a second appeal.
+    let s = client.file_appeal(req("other text")).await.unwrap_err();
+    assert_eq!(s.code(), Code::AlreadyExists, "{s:?}");
+    // Without a key, every filing is a new appeal.
+    let mut no_key = req("raise");
+    no_key.idempotency_key.clear();
+    let x = client
+        .file_appeal(no_key.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let y = client.file_appeal(no_key).await.unwrap().into_inner();
+    assert_ne!(x.appeal_id, y.appeal_id);
 }
 
 #[tokio::test]

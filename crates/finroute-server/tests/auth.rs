@@ -158,6 +158,7 @@ async fn another_tenants_ids_are_not_found() {
                 adapter_id: String::new(),
                 reason: pb::AppealReason::DataError as i32,
                 details: String::new(),
+                idempotency_key: "same-key-both-tenants".into(),
             },
             KEY_A,
         ))
@@ -171,6 +172,7 @@ async fn another_tenants_ids_are_not_found() {
                 adapter_id: String::new(),
                 reason: pb::AppealReason::DataError as i32,
                 details: String::new(),
+                idempotency_key: "same-key-both-tenants".into(),
             },
             KEY_B,
         ))

@@ -108,6 +108,7 @@ async fn no_personal_value_or_key_reaches_the_logs_even_at_trace() {
             adapter_id: String::new(),
             reason: pb::AppealReason::IncomeChanged as i32,
             details: details.into(),
+            idempotency_key: String::new(),
         }))
         .await
         .unwrap();
