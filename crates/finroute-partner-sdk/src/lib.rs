@@ -25,15 +25,28 @@
 //!
 //! ```no_run
 //! use finroute_partner_sdk::{
-//!     AcceptOutcome, AcceptRequest, AcceptStatus, Description, Partner, PartnerError, Quote,
-//!     QuoteRequest,
+//!     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description, Money,
+//!     Partner, PartnerError, ProductKind, Quote, QuoteRequest,
 //! };
 //!
 //! struct MyBank;
 //!
 //! impl Partner for MyBank {
 //!     async fn describe(&self) -> Result<Description, PartnerError> {
-//!         todo!("what the bank lends: kinds, currencies, amounts, terms, fields it needs")
+//!         // What the bank lends: 1 000..=300 000 CNY personal loans over 12..=24 months.
+//!         let cny = Currency::parse("CNY").map_err(|e| PartnerError::Unavailable(e.to_string()))?;
+//!         Ok(Description {
+//!             adapter_id: "my-bank".into(),
+//!             display_name: "My Bank".into(),
+//!             product_kinds: vec![ProductKind::PartnerLoan],
+//!             currencies: vec![cny],
+//!             min_amount: Some(Money::new(cny, 100_000)),
+//!             max_amount: Some(Money::new(cny, 30_000_000)),
+//!             min_term_months: 12,
+//!             max_term_months: 24,
+//!             required_fields: vec![ApplicantField::CreditScore],
+//!             supports_accept: true,
+//!         })
 //!     }
 //!     async fn quote(&self, request: QuoteRequest) -> Result<Quote, PartnerError> {
 //!         Ok(Quote::decline("no product for this request"))
