@@ -5,6 +5,8 @@
 //! messages never quote personal values.
 
 use finroute_core as core;
+use finroute_core::money::MAX_AMOUNT_MINOR;
+use finroute_core::text;
 use finroute_proto::v1 as pb;
 
 /// One bad field: its path and what is wrong with it.
@@ -29,6 +31,20 @@ impl Violations {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Checks a required identifier (see [`finroute_core::text::check_id`]).
+    pub fn id(&mut self, field: impl Into<String>, value: &str) {
+        if let Err(e) = text::check_id(value, MAX_ID_LEN) {
+            self.add(field, e.to_string());
+        }
+    }
+
+    /// Checks an optional identifier: empty, or as [`Violations::id`].
+    pub fn optional_id(&mut self, field: impl Into<String>, value: &str) {
+        if let Err(e) = text::check_optional_id(value, MAX_ID_LEN) {
+            self.add(field, e.to_string());
+        }
     }
 }
 
@@ -62,8 +78,17 @@ pub fn millis_from_duration(d: &prost_types::Duration) -> i64 {
         .saturating_add(i64::from(d.nanos / 1_000_000))
 }
 
-/// Domain money from wire money; `field` names it in violations.
+/// Domain money from wire money; `field` names it in violations. Amounts
+/// beyond [`MAX_AMOUNT_MINOR`] either way are refused here, for every money
+/// field of every message (signs are the caller's to check).
 pub fn money_from_pb(m: &pb::Money, field: &str, v: &mut Violations) -> Option<core::Money> {
+    if m.amount_minor.unsigned_abs() > MAX_AMOUNT_MINOR.unsigned_abs() {
+        v.add(
+            format!("{field}.amount_minor"),
+            format!("at most {MAX_AMOUNT_MINOR} minor units in magnitude"),
+        );
+        return None;
+    }
     match core::Currency::parse(&m.currency_code) {
         Ok(c) => Some(core::Money::new(c, m.amount_minor)),
         Err(_) => {
@@ -185,27 +210,54 @@ pub fn consent_to_pb(c: &core::Consent) -> pb::Consent {
 pub const MAX_COLLATERAL: usize = 16;
 /// Most consent recipients.
 pub const MAX_RECIPIENTS: usize = 64;
-/// Longest id or short text field accepted.
-pub const MAX_ID_LEN: usize = 128;
+/// Longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = text::MAX_ID_LEN;
+/// Longest region code: ISO 3166-2 is at most `XX-XXX`.
+pub const MAX_REGION_LEN: usize = 6;
+/// Clock skew allowed on `consent.given_at` ahead of the router's clock.
+pub const CONSENT_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Whether `region` is an ISO 3166 country code with an optional
+/// subdivision: two capital letters, then optionally `-` and one to three
+/// capital letters or digits (`CN`, `CN-31`, `CN-BJ`, `US-CA`).
+pub fn is_region_code(region: &str) -> bool {
+    let b = region.as_bytes();
+    let country = b.len() >= 2 && b[..2].iter().all(u8::is_ascii_uppercase);
+    let subdivision = match b.get(2..) {
+        Some([]) => true,
+        Some([b'-', rest @ ..]) => {
+            (1..=3).contains(&rest.len())
+                && rest
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+        _ => false,
+    };
+    country && subdivision
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 
 /// Domain applicant from the wire, checking shapes and ranges. `prefix` is
 /// the path of the applicant in the enclosing message (e.g. `applicant`).
 pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) -> core::Applicant {
-    if a.applicant_id.trim().is_empty() {
+    if a.applicant_id.is_empty() {
         v.add(
             format!("{prefix}.applicant_id"),
             "required (a pseudonymous id)",
         );
-    } else if a.applicant_id.len() > MAX_ID_LEN {
-        v.add(
-            format!("{prefix}.applicant_id"),
-            format!("at most {MAX_ID_LEN} bytes"),
-        );
+    } else {
+        v.id(format!("{prefix}.applicant_id"), &a.applicant_id);
     }
-    if a.region.len() > 16 {
+    if !a.region.is_empty() && !is_region_code(&a.region) {
         v.add(
             format!("{prefix}.region"),
-            "an ISO 3166-2 code, at most 16 bytes",
+            "an ISO 3166 code: CN, or with a subdivision as in CN-31 or CN-BJ",
         );
     }
     if let Some(s) = a.credit_score
@@ -296,10 +348,19 @@ pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) ->
             format!("at most {MAX_RECIPIENTS} items"),
         );
     }
-    if consent.consent_version.len() > MAX_ID_LEN {
+    for (i, r) in consent.recipients.iter().take(MAX_RECIPIENTS).enumerate() {
+        v.id(format!("{prefix}.consent.recipients[{i}]"), r);
+    }
+    v.optional_id(
+        format!("{prefix}.consent.consent_version"),
+        &consent.consent_version,
+    );
+    if let Some(at) = consent.given_at
+        && (at < 0 || at > now_ms().saturating_add(CONSENT_CLOCK_SKEW_MS))
+    {
         v.add(
-            format!("{prefix}.consent.consent_version"),
-            format!("at most {MAX_ID_LEN} bytes"),
+            format!("{prefix}.consent.given_at"),
+            "must not be in the future (5 minutes of clock skew allowed) or before 1970",
         );
     }
     core::Applicant {
@@ -342,6 +403,14 @@ pub fn applicant_to_pb(a: &core::Applicant) -> pb::Applicant {
 pub const MAX_OFFERS_PER_QUOTE: usize = 64;
 /// Most schedule rows one offer may carry.
 pub const MAX_SCHEDULE_ROWS: usize = 600;
+/// Longest product name kept, in bytes (longer ones are cut).
+pub const MAX_PRODUCT_NAME: usize = 200;
+/// Most disclosure texts one offer may carry.
+pub const MAX_DISCLOSURES: usize = 32;
+/// Longest disclosure text kept, in bytes (longer ones are cut).
+pub const MAX_DISCLOSURE: usize = 4096;
+/// Longest partner decline reason or error message kept, in bytes.
+pub const MAX_PARTNER_MESSAGE: usize = 200;
 
 /// Domain partner offer from the wire. Shape problems that make the offer
 /// unrepresentable are an `Err` naming the field; range and consistency
@@ -387,14 +456,9 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
             fee,
         });
     }
-    if o.product_name.len() > 200 {
-        v.add("product_name", "at most 200 bytes");
-    }
-    if o.partner_offer_ref.len() > MAX_ID_LEN {
-        v.add("partner_offer_ref", format!("at most {MAX_ID_LEN} bytes"));
-    }
-    if o.disclosures.len() > 32 || o.disclosures.iter().any(|d| d.len() > 4096) {
-        v.add("disclosures", "at most 32 texts of 4 KiB");
+    v.id("partner_offer_ref", &o.partner_offer_ref);
+    if o.disclosures.len() > MAX_DISCLOSURES {
+        v.add("disclosures", format!("at most {MAX_DISCLOSURES} texts"));
     }
     if let Some(first) = v.0.first() {
         return Err(format!("{} {}", first.field, first.description));
@@ -405,7 +469,7 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
     Ok(core::PartnerOffer {
         partner_offer_ref: o.partner_offer_ref.clone(),
         product_kind: product_kind_from_pb(o.product_kind),
-        product_name: o.product_name.clone(),
+        product_name: text::clean(&o.product_name, MAX_PRODUCT_NAME),
         principal,
         term_months: o.term_months,
         repayment_method: repayment_from_pb(o.repayment_method),
@@ -418,7 +482,12 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
         approval_probability: (o.approval_probability != 0.0).then_some(o.approval_probability),
         valid_for_ms: o.valid_for.as_ref().map(millis_from_duration).unwrap_or(0),
         requires_collateral: o.requires_collateral,
-        disclosures: o.disclosures.clone(),
+        disclosures: o
+            .disclosures
+            .iter()
+            .map(|d| text::clean(d, MAX_DISCLOSURE))
+            .filter(|d| !d.is_empty())
+            .collect(),
     })
 }
 
@@ -500,12 +569,13 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Descript
             ),
         }
     }
+    v.optional_id("adapter_id", &d.adapter_id);
     if let Some(first) = v.0.first() {
         return Err(format!("{} {}", first.field, first.description));
     }
     Ok(crate::Description {
         adapter_id: d.adapter_id.clone(),
-        display_name: d.display_name.clone(),
+        display_name: text::clean(&d.display_name, MAX_PRODUCT_NAME),
         product_kinds,
         currencies,
         min_amount,

@@ -139,12 +139,10 @@ impl From<tonic::Status> for AdapterError {
             // The partner (or our own grpc-timeout) gave up: a timeout to the router.
             return AdapterError::Timeout(Duration::ZERO);
         }
-        // Partner messages are untrusted text: keep them short.
-        let mut message = s.message().to_owned();
-        message.truncate(200);
+        // Partner messages are untrusted text: cleaned and kept short.
         AdapterError::Rpc {
             code: s.code(),
-            message,
+            message: finroute_core::text::clean(s.message(), convert::MAX_PARTNER_MESSAGE),
         }
     }
 }

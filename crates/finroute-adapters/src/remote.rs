@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use finroute_core::ProductKind;
+use finroute_core::{ProductKind, text};
 use finroute_proto::v1 as pb;
 use pb::financing_adapter_client::FinancingAdapterClient;
 use serde::Deserialize;
@@ -209,27 +209,7 @@ impl Adapter for RemoteAdapter {
         };
         let mut c = self.client.clone();
         let reply = bounded(req.budget, c.quote(request_with_timeout(msg, req.budget))).await?;
-        let mut out = QuoteOutcome {
-            decline_reason: reply.decline_reason.chars().take(200).collect(),
-            ..Default::default()
-        };
-        for (i, o) in reply.offers.iter().enumerate() {
-            if i >= MAX_OFFERS_PER_QUOTE {
-                out.malformed.push(MalformedOffer {
-                    partner_offer_ref: o.partner_offer_ref.chars().take(64).collect(),
-                    reason: format!("more than {MAX_OFFERS_PER_QUOTE} offers in one quote"),
-                });
-                continue;
-            }
-            match convert::partner_offer_from_pb(o) {
-                Ok(offer) => out.offers.push(offer),
-                Err(reason) => out.malformed.push(MalformedOffer {
-                    partner_offer_ref: o.partner_offer_ref.chars().take(64).collect(),
-                    reason,
-                }),
-            }
-        }
-        Ok(out)
+        Ok(quote_outcome_from_pb(&reply))
     }
 
     async fn accept(&self, req: AcceptRequest) -> Result<AcceptOutcome, AdapterError> {
@@ -258,6 +238,33 @@ impl Adapter for RemoteAdapter {
             detail: r.detail,
         })
     }
+}
+
+/// A partner's QuoteResponse as the fan-out sees it: every offer converted
+/// or counted as malformed with its reason, the decline reason cleaned
+/// (untrusted text: `finroute_core::text::clean`).
+pub fn quote_outcome_from_pb(reply: &pb::QuoteResponse) -> QuoteOutcome {
+    let mut out = QuoteOutcome {
+        decline_reason: text::clean(&reply.decline_reason, convert::MAX_PARTNER_MESSAGE),
+        ..Default::default()
+    };
+    for (i, o) in reply.offers.iter().enumerate() {
+        if i >= MAX_OFFERS_PER_QUOTE {
+            out.malformed.push(MalformedOffer {
+                partner_offer_ref: text::clean(&o.partner_offer_ref, 64),
+                reason: format!("more than {MAX_OFFERS_PER_QUOTE} offers in one quote"),
+            });
+            continue;
+        }
+        match convert::partner_offer_from_pb(o) {
+            Ok(offer) => out.offers.push(offer),
+            Err(reason) => out.malformed.push(MalformedOffer {
+                partner_offer_ref: text::clean(&o.partner_offer_ref, 64),
+                reason,
+            }),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod pricing;
 pub mod rank;
 pub mod rejection;
 pub mod schedule;
+pub mod text;
 
 mod catalog;
 mod scenario;

@@ -42,6 +42,12 @@ impl fmt::Display for Currency {
     }
 }
 
+/// The largest amount, in minor units, that any money field of a request or
+/// an offer may carry in either direction: 10^12 (ten billion yuan in fen).
+/// Far above any consumer loan, income or collateral, and small enough that
+/// a schedule's sums (amount x 600 periods x any rate) never overflow `i64`.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
 /// An amount in minor units (fen, cents) of `currency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {

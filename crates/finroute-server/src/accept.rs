@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use finroute_adapters::{AcceptOutcome, AcceptRequest, AcceptStatus, AdapterError};
+use finroute_core::text;
 use finroute_store::{AcceptanceRecord, AcceptanceState, Store, StoreError};
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
@@ -245,8 +246,8 @@ impl Relay {
                 } else {
                     AcceptanceState::Declined
                 };
-                let detail = clip(&detail, 200);
-                let partner_reference = clip(&partner_reference, 128);
+                let detail = text::clean(&detail, 200);
+                let partner_reference = text::clean(&partner_reference, 128);
                 match store
                     .complete_acceptance(
                         &row.acceptance_id,
@@ -310,7 +311,7 @@ impl Relay {
                 &row.acceptance_id,
                 &self.inner.owner,
                 now + wait.as_millis() as i64,
-                &clip(why, 200),
+                &text::clean(why, 200),
             )
             .await
     }
@@ -376,18 +377,6 @@ enum AttemptError {
     Adapter(AdapterError),
 }
 
-/// At most `max` bytes of partner-supplied text, cut on a char boundary.
-fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,12 +390,5 @@ mod tests {
         assert_eq!(backoff(5, max), Duration::from_millis(3_200));
         assert_eq!(backoff(9, max), max);
         assert_eq!(backoff(i32::MAX, max), max);
-    }
-
-    #[test]
-    fn clip_keeps_char_boundaries() {
-        assert_eq!(clip("abc", 10), "abc");
-        assert_eq!(clip("ééé", 3), "é");
-        assert_eq!(clip("", 0), "");
     }
 }

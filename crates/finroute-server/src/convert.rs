@@ -25,9 +25,7 @@ pub fn financing_request_from_pb(
     defaults: RequestDefaults,
 ) -> Result<core::FinancingRequest, RouterError> {
     let mut v = Violations::default();
-    if r.request_id.len() > c::MAX_ID_LEN {
-        v.add("request_id", format!("at most {} bytes", c::MAX_ID_LEN));
-    }
+    v.optional_id("request_id", &r.request_id);
     let applicant = match &r.applicant {
         Some(a) => Some(c::applicant_from_pb(a, "applicant", &mut v)),
         None => {
@@ -152,16 +150,19 @@ fn primary_decision_from_pb(p: &pb::PrimaryDecision, v: &mut Violations) -> core
             ),
         }
     }
+    let mut amount = |m: &Option<pb::Money>, field: &str| {
+        let field = format!("primary_decision.{field}");
+        let m = c::money_from_pb(m.as_ref()?, &field, v)?;
+        if m.amount_minor < 0 {
+            v.add(format!("{field}.amount_minor"), "must not be negative");
+            return None;
+        }
+        Some(m)
+    };
     core::PrimaryDecision {
         refused: p.refused,
-        displayed_line: p
-            .displayed_line
-            .as_ref()
-            .and_then(|m| c::money_from_pb(m, "primary_decision.displayed_line", v)),
-        drawable_amount: p
-            .drawable_amount
-            .as_ref()
-            .and_then(|m| c::money_from_pb(m, "primary_decision.drawable_amount", v)),
+        displayed_line: amount(&p.displayed_line, "displayed_line"),
+        drawable_amount: amount(&p.drawable_amount, "drawable_amount"),
         reasons,
     }
 }

@@ -16,7 +16,7 @@ use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
 use finroute_core::{
     ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, OddsBook, Offer, PricingPolicy,
-    ProductKind, Rejection, UnixMillis,
+    ProductKind, Rejection, UnixMillis, text,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -29,7 +29,7 @@ use tracing::Instrument;
 const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
 
 /// Longest `detail` text in a channel report.
-const MAX_DETAIL: usize = 600;
+pub(crate) const MAX_DETAIL: usize = 600;
 
 /// One configured channel: the adapter, its limits and what it declared.
 pub struct Channel {
@@ -454,7 +454,7 @@ impl Fanout<'_> {
             }
             Ok(Err(e)) => {
                 report.status = ChannelStatus::Error;
-                report.detail = e.to_string();
+                report.detail = error_detail(&e);
                 tracing::warn!(adapter = %channel.id, error = %e, "quote failed");
             }
             Ok(Ok((outcome, described))) => {
@@ -492,19 +492,30 @@ impl Fanout<'_> {
                 } else {
                     ChannelStatus::Ok
                 };
-                let mut detail = outcome.decline_reason;
-                for r in reasons {
-                    if !detail.is_empty() {
-                        detail.push_str("; ");
-                    }
-                    detail.push_str(&r);
-                }
-                report.detail = truncate(detail, MAX_DETAIL);
+                report.detail = quote_detail(&outcome.decline_reason, &reasons);
             }
         }
         done.report = report;
         done
     }
+}
+
+/// A failed channel's report text: the error, cleaned and bounded.
+pub(crate) fn error_detail(e: &AdapterError) -> String {
+    text::clean(&e.to_string(), MAX_DETAIL)
+}
+
+/// An answered channel's report text: the partner's decline reason and why
+/// each offer was rejected, cleaned and bounded.
+pub(crate) fn quote_detail(decline_reason: &str, reasons: &[String]) -> String {
+    let mut detail = decline_reason.to_owned();
+    for r in reasons {
+        if !detail.is_empty() {
+            detail.push_str("; ");
+        }
+        detail.push_str(r);
+    }
+    text::clean(&detail, MAX_DETAIL)
 }
 
 /// Hands a probe back if its call ends without a verdict.
@@ -532,16 +543,4 @@ async fn emit(events: Option<&mpsc::Sender<FanoutEvent>>, e: FanoutEvent) {
         // A caller that went away stops listening; routing still completes and is stored.
         let _ = tx.send(e).await;
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
 }

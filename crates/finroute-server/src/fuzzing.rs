@@ -95,6 +95,85 @@ pub fn irr(data: &[u8]) {
     let _ = finroute_core::apr_from_cash_flows(disbursed, &payments);
 }
 
+/// Untrusted partner text through every place the router keeps it: a
+/// partner's error status (message and code from the first byte), its
+/// decline reason, and an offer's reference, product name and disclosures,
+/// as far as the channel report. The rest of `data` is the text (lossy
+/// UTF-8, as tonic reads a grpc-message). Panics if anything kept holds an
+/// unsafe character or exceeds its bound, so the fuzzer reports it.
+pub fn partner_text(data: &[u8]) {
+    use finroute_core::text::is_unsafe;
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest).into_owned();
+    let safe = |s: &str, max: usize, what: &str| {
+        assert!(s.len() <= max, "{what}: {} bytes > {max}", s.len());
+        assert!(!s.chars().any(is_unsafe), "{what}: unsafe character kept");
+    };
+
+    let status = tonic::Status::new(tonic::Code::from(i32::from(first % 17)), text.clone());
+    let error = finroute_adapters::AdapterError::from(status);
+    safe(
+        &crate::fanout::error_detail(&error),
+        crate::fanout::MAX_DETAIL,
+        "error detail",
+    );
+
+    let mut offer = pb::PartnerOffer {
+        partner_offer_ref: text.clone(),
+        product_kind: pb::ProductKind::PartnerLoan as i32,
+        product_name: text.clone(),
+        principal: Some(pb::Money {
+            currency_code: "CNY".into(),
+            amount_minor: 1_000_000,
+        }),
+        term_months: 12,
+        repayment_method: pb::RepaymentMethod::EqualInstallment as i32,
+        stated_apr_bps: 1200,
+        nominal_rate_bps: 1200,
+        disclosures: vec![text.clone(); usize::from(first % 4)],
+        valid_for: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    if first & 0x80 != 0 {
+        offer.partner_offer_ref = "fuzz-1".into();
+    }
+    let reply = pb::QuoteResponse {
+        offers: vec![offer],
+        decline_reason: text,
+    };
+    let outcome = finroute_adapters::remote::quote_outcome_from_pb(&reply);
+    safe(
+        &outcome.decline_reason,
+        c::MAX_PARTNER_MESSAGE,
+        "decline reason",
+    );
+    let mut reasons = Vec::new();
+    for m in &outcome.malformed {
+        safe(&m.partner_offer_ref, 64, "malformed reference");
+        reasons.push(format!("offer {}: {}", m.partner_offer_ref, m.reason));
+    }
+    for o in &outcome.offers {
+        assert!(
+            finroute_core::text::check_id(&o.partner_offer_ref, c::MAX_ID_LEN).is_ok(),
+            "an offer kept with an invalid reference"
+        );
+        safe(&o.product_name, c::MAX_PRODUCT_NAME, "product name");
+        for d in &o.disclosures {
+            safe(d, c::MAX_DISCLOSURE, "disclosure");
+        }
+    }
+    safe(
+        &crate::fanout::quote_detail(&outcome.decline_reason, &reasons),
+        crate::fanout::MAX_DETAIL,
+        "quote detail",
+    );
+}
+
 /// The README's refused borrower, as the quote target prices against.
 fn borrower() -> pb::RouteFinancingRequest {
     let cny = |n: i64| pb::Money {

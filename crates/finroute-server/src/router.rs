@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use finroute_adapters::convert as c;
-use finroute_core::{FinancingRequest, PricingPolicy};
+use finroute_core::{FinancingRequest, PricingPolicy, text};
 use finroute_proto::v1 as pb;
 use finroute_store::{
     AcceptanceClaim, AcceptanceRecord, AcceptanceState, AppealCursor, AppealRecord, AppealState,
@@ -374,12 +374,38 @@ fn violation(field: &str, description: &str) -> RouterError {
     }])
 }
 
-/// Checks an id field: required, at most 128 bytes.
+/// Checks a required id field: 1..=128 bytes of visible ASCII
+/// (`finroute_core::text::check_id`).
 fn check_id(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
-    if value.is_empty() || value.len() > c::MAX_ID_LEN {
+    if let Err(e) = text::check_id(value, c::MAX_ID_LEN) {
         violations.push(c::Violation {
             field: field.into(),
-            description: format!("required, at most {} bytes", c::MAX_ID_LEN),
+            description: e.to_string(),
+        });
+    }
+}
+
+/// Checks an optional id field: empty, or as [`check_id`].
+fn check_optional_id(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
+    if !value.is_empty() {
+        check_id(violations, field, value);
+    }
+}
+
+/// Checks a caller's free text: at most [`MAX_TEXT`] characters, no
+/// control characters but newlines and tabs.
+fn check_text(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
+    let problem = if value.chars().count() > MAX_TEXT {
+        Some(format!("at most {MAX_TEXT} characters"))
+    } else {
+        text::check_text(value, usize::MAX)
+            .err()
+            .map(|e| e.to_string())
+    };
+    if let Some(description) = problem {
+        violations.push(c::Violation {
+            field: field.into(),
+            description,
         });
     }
 }
@@ -491,9 +517,7 @@ fn decode_page_token(token: &str, status: i32) -> Option<AppealCursor> {
     }
     let filed_at_ms = parts.next()?.parse().ok()?;
     let appeal_id = parts.next()?.to_owned();
-    if appeal_id.is_empty() {
-        return None;
-    }
+    text::check_id(&appeal_id, c::MAX_ID_LEN).ok()?;
     Some(AppealCursor {
         filed_at_ms,
         appeal_id,
@@ -635,12 +659,10 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         let _call = self.inner.in_flight.guard();
         let tenant = caller_of(&request).tenant;
         let id = &request.get_ref().application_id;
-        if id.is_empty() || id.len() > c::MAX_ID_LEN {
-            return Err(RouterError::Invalid(vec![c::Violation {
-                field: "application_id".into(),
-                description: "required, at most 128 bytes".into(),
-            }])
-            .into());
+        let mut v = Vec::new();
+        check_id(&mut v, "application_id", id);
+        if !v.is_empty() {
+            return Err(RouterError::Invalid(v).into());
         }
         let stored = self
             .inner
@@ -841,12 +863,7 @@ impl RouterService {
     ) -> Result<pb::Appeal, RouterError> {
         let mut v = Vec::new();
         check_id(&mut v, "application_id", &msg.application_id);
-        if msg.adapter_id.len() > c::MAX_ID_LEN {
-            v.push(c::Violation {
-                field: "adapter_id".into(),
-                description: format!("at most {} bytes", c::MAX_ID_LEN),
-            });
-        }
+        check_optional_id(&mut v, "adapter_id", &msg.adapter_id);
         let reason = pb::AppealReason::try_from(msg.reason)
             .ok()
             .and_then(appeal_reason_name);
@@ -857,18 +874,8 @@ impl RouterService {
                     .into(),
             });
         }
-        if msg.details.chars().count() > MAX_TEXT {
-            v.push(c::Violation {
-                field: "details".into(),
-                description: format!("at most {MAX_TEXT} characters"),
-            });
-        }
-        if msg.idempotency_key.len() > c::MAX_ID_LEN {
-            v.push(c::Violation {
-                field: "idempotency_key".into(),
-                description: format!("at most {} bytes", c::MAX_ID_LEN),
-            });
-        }
+        check_text(&mut v, "details", &msg.details);
+        check_optional_id(&mut v, "idempotency_key", &msg.idempotency_key);
         let Some(reason) = reason.filter(|_| v.is_empty()) else {
             return Err(RouterError::Invalid(v));
         };
@@ -1038,13 +1045,13 @@ impl ReviewService {
                 description: "one of UPHELD, OVERTURNED".into(),
             });
         }
-        if msg.note.trim().is_empty() || msg.note.chars().count() > MAX_TEXT {
+        if msg.note.trim().is_empty() {
             v.push(c::Violation {
                 field: "note".into(),
-                description: format!(
-                    "required (the reason for the decision), at most {MAX_TEXT} characters"
-                ),
+                description: "required (the reason for the decision)".into(),
             });
+        } else {
+            check_text(&mut v, "note", &msg.note);
         }
         let Some(decision) = decision.filter(|_| v.is_empty()) else {
             return Err(RouterError::Invalid(v));

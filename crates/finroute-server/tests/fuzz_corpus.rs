@@ -32,6 +32,7 @@ fn the_fuzz_corpus_replays_without_a_panic() {
         + replay("quote_response", fuzzing::quote_response)
         + replay("grpc_timeout", fuzzing::grpc_timeout)
         + replay("config_text", fuzzing::config_text)
-        + replay("irr", fuzzing::irr);
+        + replay("irr", fuzzing::irr)
+        + replay("partner_text", fuzzing::partner_text);
     assert!(total > 0, "the seeds are committed under fuzz/seeds");
 }

@@ -56,7 +56,7 @@ async fn no_personal_value_or_key_reaches_the_logs_even_at_trace() {
     applicant.monthly_debt_payments = Some(cny(456_789));
     applicant.credit_score = Some(617);
     applicant.collateral[0].appraised_value = Some(cny(9_876_543));
-    applicant.region = "CN-31-PUDONG-77".into();
+    applicant.region = "CN-31".into();
     let details = "my employer Zhangjiang Widgets raised my pay";
 
     let partner = FakePartner::start(
@@ -116,6 +116,16 @@ async fn no_personal_value_or_key_reaches_the_logs_even_at_trace() {
     let mut bad = req.clone();
     bad.requested_amount = Some(cny(-5));
     client.route_financing(with_key(bad)).await.unwrap_err();
+    // A region with street detail is refused (regions are ISO 3166-2), and
+    // the refusal does not log the value either.
+    let mut detailed = req.clone();
+    detailed.applicant.as_mut().unwrap().region = "CN-31-PUDONG-77".into();
+    let refused = client
+        .route_financing(with_key(detailed))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(!refused.message().contains("PUDONG"));
     let mut wrong = tonic::Request::new(req);
     wrong
         .metadata_mut()

@@ -160,6 +160,10 @@ pub enum Behaviour {
     /// Odd-numbered calls (1st, 3rd, ...) fail with this code, the others
     /// answer with these offers: a partner failing half the time.
     Alternate(tonic::Code, Vec<pb::PartnerOffer>),
+    /// Answers with this error code and message (hostile text, say).
+    ErrorsWith(tonic::Code, String),
+    /// Answers with exactly this reply.
+    Reply(pb::QuoteResponse),
 }
 
 /// What a fake partner does with an `Accept`. Every mode but
@@ -252,6 +256,8 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
             })),
             Behaviour::Hung => std::future::pending().await,
             Behaviour::Errors(code) => Err(Status::new(*code, "fake partner failure")),
+            Behaviour::ErrorsWith(code, message) => Err(Status::new(*code, message.clone())),
+            Behaviour::Reply(reply) => Ok(Response::new(reply.clone())),
             Behaviour::Slow(d, o) => {
                 tokio::time::sleep(*d).await;
                 Ok(Response::new(pb::QuoteResponse {
