@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState, Transition};
+use crate::drain::InFlight;
 use crate::metrics::ChannelMetrics;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
@@ -220,6 +221,9 @@ pub struct Fanout<'a> {
     pub application_id: &'a str,
     /// When every channel must have answered (caller's deadline - reply margin).
     pub channel_deadline: Instant,
+    /// Completes when the router's shutdown cuts calls short: channels
+    /// still working then are reported as timed out, as at the deadline.
+    pub cut: &'a InFlight,
     pub now_ms: UnixMillis,
 }
 
@@ -380,7 +384,7 @@ impl Fanout<'_> {
             done.report = report;
             return done;
         };
-        let outcome = tokio::time::timeout_at(deadline, async {
+        let quote = tokio::time::timeout_at(deadline, async {
             let described = match channel.cached() {
                 Some(d) => d,
                 None => {
@@ -426,8 +430,19 @@ impl Fanout<'_> {
                 other => other?,
             };
             Ok::<_, AdapterError>((outcome, described))
-        })
-        .await;
+        });
+        let outcome = tokio::select! {
+            outcome = quote => outcome,
+            () = self.cut.cut_short() => {
+                // Shutting down: no verdict for the breaker (the guard
+                // hands a probe back), the channel counts as not answered.
+                report.latency_ms = started.elapsed().as_millis() as u64;
+                report.status = ChannelStatus::Timeout;
+                report.detail = "cut short: the router is shutting down".into();
+                done.report = report;
+                return done;
+            }
+        };
         report.latency_ms = started.elapsed().as_millis() as u64;
         let failed = matches!(outcome, Err(_) | Ok(Err(_)));
         verdict.armed = false;

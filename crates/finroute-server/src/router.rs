@@ -211,6 +211,7 @@ impl RouterService {
             odds: &book,
             application_id: &application_id,
             channel_deadline,
+            cut: &self.inner.in_flight,
             now_ms,
         }
         .run(events)
@@ -846,12 +847,14 @@ impl RouterService {
         if r.status != AcceptanceState::Pending {
             return Ok(accept_response(&r));
         }
-        let last = self
-            .inner
-            .relay
-            .wait_final(&r.tenant, &r.acceptance_id, deadline)
-            .await?
-            .unwrap_or(r);
+        // At shutdown's cut the caller hears PENDING at once (the next
+        // start's relay finishes the acceptance; a retry of the key gets it).
+        let last = tokio::select! {
+            last = self.inner.relay.wait_final(&r.tenant, &r.acceptance_id, deadline) => {
+                last?.unwrap_or(r)
+            }
+            () = self.inner.in_flight.cut_short() => r,
+        };
         Ok(accept_response(&last))
     }
 

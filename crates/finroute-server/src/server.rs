@@ -48,6 +48,11 @@ pub enum ServeError {
     Metrics(SocketAddr, std::io::Error),
 }
 
+/// How long before the drain's bound the calls in flight are cut short
+/// (at most a quarter of the bound): the time a cut routing call has to
+/// rank what it has, store it and reply.
+const CUT_MARGIN: Duration = Duration::from_millis(250);
+
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
 /// Every service on the router's port, as reflection lists them.
@@ -282,7 +287,21 @@ pub async fn run(
         draining.notified().await;
         // Let calls whose headers were already read reach the counter.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let all = tokio::time::timeout(grace, in_flight.idle()).await.is_ok();
+        // Near the bound, the calls still running are cut short: they
+        // answer with what they have (partial routes, PENDING acceptances)
+        // in the time left instead of being dropped unanswered.
+        let cut_at = grace.saturating_sub(CUT_MARGIN.min(grace / 4));
+        let mut all = tokio::time::timeout(cut_at, in_flight.idle()).await.is_ok();
+        if !all {
+            tracing::info!(
+                in_flight = in_flight.count(),
+                "drain bound near: cutting the calls in flight short"
+            );
+            in_flight.cut();
+            all = tokio::time::timeout(grace - cut_at, in_flight.idle())
+                .await
+                .is_ok();
+        }
         // The last replies are handed to hyper when their call ends: give
         // it a moment to write them before the connections are dropped.
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -429,3 +429,107 @@ async fn an_oversized_partner_reply_is_an_error_on_its_channel_only() {
     assert_eq!(status_of(&r, "good"), pb::ChannelStatus::Ok);
     assert!(r.offers.iter().all(|o| o.adapter_id == "good"));
 }
+
+/// Shutdown whose grace runs out with routing calls still waiting on a hung
+/// partner: each is answered with what the other channels offered (partial,
+/// the hung channel a TIMEOUT that says why), not UNAVAILABLE, and the
+/// router stops within its bound.
+#[tokio::test]
+async fn shutdown_at_the_grace_limit_answers_routes_with_what_they_have() {
+    let hung = FakePartner::start(Behaviour::Hung, vec![]).await;
+    let mut specs = builtin_specs();
+    specs.push(hung.spec("hung", 30_000));
+    let mut config = config_with(specs);
+    config.server.shutdown_grace_ms = 600;
+    let router = TestRouter::start(config).await;
+    let client = router.client().await;
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let mut c = client.clone();
+            tokio::spawn(async move {
+                c.route_financing(with_timeout(refused_borrower(), 20_000))
+                    .await
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        if hung.quotes().len() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        hung.quotes().len(),
+        10,
+        "every call reached the hung partner"
+    );
+    let t = Instant::now();
+    router.stop().await.unwrap();
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+    for c in calls {
+        let r = c
+            .await
+            .unwrap()
+            .expect("answered with what it had, not UNAVAILABLE")
+            .into_inner();
+        assert!(r.partial);
+        assert!(!r.offers.is_empty(), "the built-in channels' offers");
+        assert_eq!(status_of(&r, "hung"), pb::ChannelStatus::Timeout);
+        assert!(
+            report_of(&r, "hung").detail.contains("shutting down"),
+            "{:?}",
+            report_of(&r, "hung").detail
+        );
+    }
+}
+
+/// An AcceptOffer waiting on a partner slower than the shutdown's grace is
+/// answered PENDING at the cut (the acceptance stays leased for the next
+/// start's relay), not UNAVAILABLE.
+#[tokio::test]
+async fn shutdown_at_the_grace_limit_answers_a_waiting_accept_pending() {
+    let slow = FakePartner::start_with(
+        Behaviour::Offers(good_offers()),
+        vec![],
+        finroute_testkit::AcceptMode::Delay(Duration::from_secs(10)),
+    )
+    .await;
+    let mut config = config_with(vec![slow.spec("slow", 2_000)]);
+    config.server.shutdown_grace_ms = 600;
+    config.acceptance.partner_timeout_ms = 20_000;
+    let router = TestRouter::start(config).await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(with_timeout(refused_borrower(), 2_000))
+        .await
+        .unwrap()
+        .into_inner();
+    let offer_id = r.offers[0].offer_id.clone();
+    let waiting = tokio::spawn(async move {
+        client
+            .accept_offer(with_timeout(
+                pb::AcceptOfferRequest {
+                    offer_id,
+                    idempotency_key: "tap-1".into(),
+                    applicant_id: "app-7f3a9c".into(),
+                },
+                20_000,
+            ))
+            .await
+    });
+    for _ in 0..200 {
+        if !slow.accepts().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(slow.accepts().len(), 1, "the partner has the acceptance");
+    router.stop().await.unwrap();
+    let answer = waiting
+        .await
+        .unwrap()
+        .expect("answered, not UNAVAILABLE")
+        .into_inner();
+    assert_eq!(answer.status(), pb::AcceptanceStatus::Pending);
+}
