@@ -39,6 +39,7 @@ use finroute_adapters::{
     AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, QuoteOutcome,
     QuoteRequest,
 };
+use finroute_core::text;
 use finroute_core::{
     Applicant, Collateral, CollateralKind, Consent, EmploymentType, FinancingRequest, LoanPurpose,
     Locale, Money, Offer, OfferWarning, PricingPolicy, Strategy,
@@ -230,11 +231,15 @@ pub async fn run(settings: &Settings) -> Result<Report, CheckError> {
     })
 }
 
+/// Longest detail of one check, in bytes.
+const MAX_CHECK_DETAIL: usize = 4096;
+
 fn pass(name: &'static str, detail: impl Into<String>) -> Check {
     Check {
         name,
         verdict: Verdict::Pass,
-        detail: detail.into(),
+        // The partner's own text is in it: no escapes reach the terminal.
+        detail: text::clean(&detail.into(), MAX_CHECK_DETAIL),
     }
 }
 
@@ -242,7 +247,8 @@ fn fail(name: &'static str, detail: impl Into<String>) -> Check {
     Check {
         name,
         verdict: Verdict::Fail,
-        detail: detail.into(),
+        // The partner's own text is in it: no escapes reach the terminal.
+        detail: text::clean(&detail.into(), MAX_CHECK_DETAIL),
     }
 }
 
@@ -778,6 +784,16 @@ fn kit_applicant(amount: Money) -> Applicant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partner_text_in_a_check_cannot_reach_the_terminal_raw() {
+        let c = fail(
+            "health",
+            "\u{1b}]0;owned\u{7}answered UNKNOWN: \u{1b}[2J合作方\u{0}",
+        );
+        assert_eq!(c.detail, "]0;ownedanswered UNKNOWN: [2J合作方");
+        assert!(pass("describe", "x".repeat(10_000)).detail.len() <= MAX_CHECK_DETAIL);
+    }
 
     #[test]
     fn code_names_are_the_grpc_names() {
