@@ -140,11 +140,15 @@ impl Registry {
         })
     }
 
-    /// A registry over already built adapters (tests).
-    pub fn from_adapters(adapters: Vec<(AdapterSpec, Arc<dyn Adapter>)>) -> Registry {
+    /// A registry over already built adapters (tests drive the fan-out
+    /// with in-process adapters, on tokio's paused clock).
+    pub fn from_adapters(
+        adapters: Vec<(AdapterSpec, Arc<dyn Adapter>)>,
+        breaker: BreakerSettings,
+    ) -> Registry {
         let channels = adapters
             .into_iter()
-            .map(|(s, a)| Arc::new(Channel::new(&s, a, BreakerSettings::default())))
+            .map(|(s, a)| Arc::new(Channel::new(&s, a, breaker)))
             .collect();
         Registry {
             channels: Arc::new(channels),

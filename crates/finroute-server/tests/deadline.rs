@@ -1,120 +1,209 @@
-//! The deadline under a hung partner, over 100 calls: in a test binary of
-//! its own, so that no other test competes for the two cores while it
-//! measures latency (a debug build, client, router and partners in one
-//! process).
+//! The deadline under a hung partner, over 100 calls, on tokio's paused
+//! clock: the fan-out with in-process channels (one answering at once, one
+//! after 120 ms, one never), so the times asserted are exact and no
+//! scheduler noise can make the test flaky. The same property over real
+//! sockets, in a release build and under load, is measured by
+//! `bench/faults.sh` (BENCHMARKS.md).
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use finroute_proto::v1 as pb;
-use finroute_testkit::{
-    Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer,
-    refused_borrower, status_of, with_timeout,
+use finroute_adapters::spec::{AdapterKind, AdapterSpec};
+use finroute_adapters::{
+    AcceptOutcome, AcceptRequest, Adapter, AdapterError, Description, QuoteOutcome, QuoteRequest,
 };
+use finroute_core::{
+    ChannelStatus, Currency, OddsBook, OddsModel, PricingPolicy, ProductKind, Strategy,
+};
+use finroute_server::breaker::BreakerSettings;
+use finroute_server::convert::{RequestDefaults, financing_request_from_pb};
+use finroute_server::drain::InFlight;
+use finroute_server::fanout::{Fanout, Registry};
+use finroute_testkit::{partner_offer, refused_borrower};
+use tokio::time::Instant;
 
-fn good_offers() -> Vec<pb::PartnerOffer> {
-    vec![partner_offer("G-1", 1_000_000, 1100, 0.8)]
+/// A partner in this process: answers after `delay`, or never.
+struct Scripted {
+    delay: Option<Duration>,
 }
 
-/// 1 of 3 remote partners hangs for good; D = 700 ms; 100 calls, 5 at a
-/// time: every one OK with the others' offers, partial, and the hung
-/// channel named TIMEOUT; none CANCELLED or DEADLINE_EXCEEDED; p99 within
-/// D + 20 ms. (The router, its partners and the client share this test's
-/// two worker threads, in a debug build.)
-///
-/// Ignored in the default run: about one run in four, one wave of 5 calls
-/// stalls by ~200 ms and misses the deadline (CANCELLED at the client),
-/// though the router's own answers leave 20-50 ms to spare otherwise. Not
-/// explained yet (not the store commit: measured under 45 ms); the release
-/// load test `bench/faults.sh` measures the same property without it (see
-/// BENCHMARKS.md). Run with `cargo test -p finroute-server --test deadline
-/// -- --ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky in debug builds: an unexplained ~200 ms stall of one wave, 1 run in 4; see the doc comment"]
-async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
-    let good_a = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
-    let good_b = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
-    let hung = FakePartner::start(Behaviour::Hung, vec![]).await;
-    let mut specs = builtin_specs();
-    specs.push(good_a.spec("good-a", 400));
-    specs.push(good_b.spec("good-b", 400));
-    specs.push(hung.spec("hung", 10_000));
-    let mut config = config_with(specs);
-    // Keep the hung partner in every fan-out (the breaker would eject it
-    // after 5 timeouts; that has its own test).
-    config.routing.breaker_failure_threshold = 10_000;
-    // A debug build with the client, the router and three partners on two
-    // threads: requests and replies wait in this process's queues outside
-    // the router's view (measured: waves of 5 calls answered by the router
-    // with 10-20 ms to spare still reached the client 1-2 ms late, now and
-    // then, and waves stalled by up to ~150 ms once in a few runs of the
-    // whole suite), so keep more back than the release default of 30 ms;
-    // the release figures are in BENCHMARKS.md (bench/faults.sh).
-    config.routing.reply_margin_ms = 200;
-    let router = TestRouter::start(config).await;
-    let client = router.client().await;
-    // Warm up: the connection, the partners' descriptions, and the reply
-    // margin, which learns how long the work after the fan-out takes when
-    // ten calls time out together (tens of ms in this debug build, where
-    // the configured 30 ms margin alone is too short; see TailTracker).
-    let warm = (0..10).map(|_| {
-        let mut c = client.clone();
-        tokio::spawn(async move {
-            let _ = c
-                .route_financing(with_timeout(refused_borrower(), 700))
-                .await;
-        })
-    });
-    futures::future::join_all(warm).await;
+#[async_trait::async_trait]
+impl Adapter for Scripted {
+    fn product_kind(&self) -> ProductKind {
+        ProductKind::PartnerLoan
+    }
 
-    let mut done_calls = Vec::new();
-    for _wave in 0..20 {
-        let calls = (0..5).map(|_| {
-            let mut c = client.clone();
-            tokio::spawn(async move {
-                let t = Instant::now();
-                let r = c
-                    .route_financing(with_timeout(refused_borrower(), 700))
-                    .await;
-                (t.elapsed(), r)
-            })
-        });
-        done_calls.extend(futures::future::join_all(calls).await);
+    fn is_partner(&self) -> bool {
+        true
     }
-    let mut latencies = Vec::new();
-    let failed: Vec<String> = done_calls
-        .iter()
-        .filter_map(|d| match d {
-            Ok((took, Err(s))) => Some(format!("{took:?} {:?}", s.code())),
-            _ => None,
+
+    async fn describe(&self) -> Result<Description, AdapterError> {
+        Ok(Description {
+            adapter_id: "scripted".into(),
+            display_name: "Scripted partner".into(),
+            product_kinds: vec![ProductKind::PartnerLoan],
+            currencies: vec![Currency::parse("CNY").unwrap()],
+            min_amount: None,
+            max_amount: None,
+            min_term_months: 1,
+            max_term_months: 60,
+            required_fields: vec![],
+            supports_accept: false,
         })
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} failed calls: {failed:?}",
-        failed.len()
-    );
-    for done in done_calls {
-        let (took, r) = done.unwrap();
-        let r = r
-            .unwrap_or_else(|s| panic!("call failed: {s:?}"))
-            .into_inner();
-        assert!(r.partial);
-        assert_eq!(status_of(&r, "hung"), pb::ChannelStatus::Timeout);
-        assert_eq!(status_of(&r, "good-a"), pb::ChannelStatus::Ok);
-        assert_eq!(status_of(&r, "good-b"), pb::ChannelStatus::Ok);
-        assert!(r.offers.iter().any(|o| o.adapter_id == "good-a"));
-        latencies.push(took);
     }
-    latencies.sort();
-    let p99 = latencies[98];
-    eprintln!(
-        "p50 {:?} p99 {:?} max {:?}",
-        latencies[50], p99, latencies[99]
+
+    async fn quote(&self, _req: QuoteRequest) -> Result<QuoteOutcome, AdapterError> {
+        let Some(delay) = self.delay else {
+            return std::future::pending().await;
+        };
+        tokio::time::sleep(delay).await;
+        let offer = finroute_adapters::convert::partner_offer_from_pb(&partner_offer(
+            "G-1", 1_000_000, 1100, 0.8,
+        ))
+        .unwrap();
+        Ok(QuoteOutcome {
+            offers: vec![offer],
+            ..Default::default()
+        })
+    }
+
+    async fn accept(&self, _req: AcceptRequest) -> Result<AcceptOutcome, AdapterError> {
+        Err(AdapterError::Unsupported("no accept".into()))
+    }
+}
+
+fn channel(id: &str, timeout_ms: u64, delay: Option<Duration>) -> (AdapterSpec, Arc<dyn Adapter>) {
+    let spec = AdapterSpec {
+        id: id.into(),
+        timeout_ms,
+        max_in_flight: 1_000,
+        // Not built: the adapter is given.
+        kind: AdapterKind::PartnerSim(Default::default()),
+    };
+    (spec, Arc::new(Scripted { delay }))
+}
+
+/// 1 of 3 partners hangs for good; D = 700 ms with a 50 ms reply margin;
+/// 100 calls in waves of 5: every fan-out ends exactly at D - margin,
+/// partial, with the hung channel TIMEOUT and both others' offers; none
+/// waits a moment longer, whatever the hung partner does.
+#[tokio::test(start_paused = true)]
+async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
+    let registry = Registry::from_adapters(
+        vec![
+            channel("good-a", 400, Some(Duration::ZERO)),
+            channel("good-b", 400, Some(Duration::from_millis(120))),
+            channel("hung", 10_000, None),
+        ],
+        // Keep the hung partner in every fan-out (the breaker has its own tests).
+        BreakerSettings {
+            failure_threshold: 10_000,
+            ..BreakerSettings::default()
+        },
     );
-    assert!(
-        p99 <= Duration::from_millis(720),
-        "p99 {p99:?} over D + 20 ms"
+    assert_eq!(registry.describe_all().await, 3);
+    let request = financing_request_from_pb(
+        &refused_borrower(),
+        RequestDefaults {
+            strategy: Strategy::Balanced,
+            max_offers: 10,
+        },
+    )
+    .unwrap();
+    let policy = PricingPolicy::default();
+    let odds = OddsBook::empty(&OddsModel::default());
+    let in_flight = InFlight::default();
+    let deadline = Duration::from_millis(700);
+    let margin = Duration::from_millis(50);
+
+    let mut calls = 0;
+    for wave in 0..20 {
+        let runs = (0..5).map(|i| {
+            let application_id = format!("app_{wave}_{i}");
+            let (registry, request, policy, odds, in_flight) =
+                (&registry, &request, &policy, &odds, &in_flight);
+            async move {
+                let started = Instant::now();
+                let result = Fanout {
+                    registry,
+                    request,
+                    policy,
+                    odds,
+                    application_id: &application_id,
+                    channel_deadline: started + deadline - margin,
+                    cut: in_flight,
+                    now_ms: 1_790_000_000_000,
+                }
+                .run(None)
+                .await;
+                (started.elapsed(), result)
+            }
+        });
+        for (took, r) in futures::future::join_all(runs).await {
+            calls += 1;
+            assert_eq!(took, deadline - margin, "the fan-out ends at D - margin");
+            assert!(r.partial);
+            let status = |id: &str| {
+                r.reports
+                    .iter()
+                    .find(|rep| rep.adapter_id == id)
+                    .map(|rep| rep.status)
+            };
+            assert_eq!(status("hung"), Some(ChannelStatus::Timeout));
+            assert_eq!(status("good-a"), Some(ChannelStatus::Ok));
+            assert_eq!(status("good-b"), Some(ChannelStatus::Ok));
+            for id in ["good-a", "good-b"] {
+                assert!(r.offers.iter().any(|o| o.adapter_id == id), "{id}");
+            }
+            let hung = r
+                .reports
+                .iter()
+                .find(|rep| rep.adapter_id == "hung")
+                .unwrap();
+            assert_eq!(hung.latency_ms, 650);
+        }
+    }
+    assert_eq!(calls, 100);
+}
+
+/// The same fan-out with no hung partner ends when the slowest channel
+/// answers (120 ms), not at the deadline: the deadline is a bound, not a
+/// wait.
+#[tokio::test(start_paused = true)]
+async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
+    let registry = Registry::from_adapters(
+        vec![
+            channel("good-a", 400, Some(Duration::ZERO)),
+            channel("good-b", 400, Some(Duration::from_millis(120))),
+        ],
+        BreakerSettings::default(),
     );
+    registry.describe_all().await;
+    let request = financing_request_from_pb(
+        &refused_borrower(),
+        RequestDefaults {
+            strategy: Strategy::Balanced,
+            max_offers: 10,
+        },
+    )
+    .unwrap();
+    let in_flight = InFlight::default();
+    let started = Instant::now();
+    let r = Fanout {
+        registry: &registry,
+        request: &request,
+        policy: &PricingPolicy::default(),
+        odds: &OddsBook::empty(&OddsModel::default()),
+        application_id: "app_x",
+        channel_deadline: started + Duration::from_millis(650),
+        cut: &in_flight,
+        now_ms: 1_790_000_000_000,
+    }
+    .run(None)
+    .await;
+    assert_eq!(started.elapsed(), Duration::from_millis(120));
+    assert!(!r.partial);
+    assert_eq!(r.offers.len(), 2);
 }
