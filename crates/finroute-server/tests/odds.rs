@@ -8,7 +8,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use finroute_proto::v1 as pb;
 use finroute_server::Config;

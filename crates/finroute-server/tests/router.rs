@@ -302,7 +302,7 @@ async fn a_hung_partner_costs_only_its_own_channel_within_the_callers_deadline()
     adapters.push(hung.spec("bank-hung", 10_000));
     let router = TestRouter::start(config_with(adapters)).await;
     let mut client = router.client().await;
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let r = client
         .route_financing(with_timeout(refused_borrower(), 700))
         .await

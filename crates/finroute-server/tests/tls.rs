@@ -276,7 +276,7 @@ async fn silent_connections_are_closed_after_the_handshake_timeout() {
                 .unwrap(),
         );
     }
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     assert!(
         routes(tls_client(port, &ca, None).await).await,
         "served while 200 sit idle"
