@@ -3,7 +3,7 @@
 //! No I/O, no clock, no tonic/prost/sqlx: money in integer minor units,
 //! repayment schedules, APR by IRR, offer validation, approval odds,
 //! affordability, ranking, the application plan and refusal explanations
-//! (`../shared/design/ranking.md`). The edge crates convert to and from the
+//! (`docs/pricing.md`). The edge crates convert to and from the
 //! wire types.
 //!
 //! The path of one offer: [`price_offer`] (validate, [`build_schedule`] or

@@ -1,4 +1,4 @@
-//! Exactly-once acceptance (`../shared/design/reliability.md`, "Acceptance").
+//! Exactly-once acceptance (`docs/reliability.md`, "Exactly-once acceptance").
 //!
 //! AcceptOffer never calls the partner inside the request future (tonic
 //! drops it when the caller goes away). Instead:

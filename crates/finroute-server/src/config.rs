@@ -1,4 +1,4 @@
-//! The router's configuration (`../shared/design/config.md`): TOML with a
+//! The router's configuration (`docs/config.md`): TOML with a
 //! default for every key, unknown keys rejected with their name, and
 //! `FINROUTE_<SECTION>_<KEY>` environment overrides for scalar keys.
 

@@ -1,5 +1,5 @@
 //! Acceptances of offers, their outbox, and the outcomes they leave for the
-//! approval-odds model (`shared/design/reliability.md`, "Acceptance").
+//! approval-odds model (`docs/reliability.md`, "Exactly-once acceptance").
 //!
 //! Transaction 1 ([`Store::claim_acceptance`](crate::Store::claim_acceptance))
 //! inserts the acceptance (PENDING) and its outbox row; a relay leases

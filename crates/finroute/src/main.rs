@@ -1,4 +1,4 @@
-//! The `finroute` command line (`../shared/design/config.md`).
+//! The `finroute` command line (`docs/config.md`, "Command line").
 //!
 //! Exit codes: 0 ok, 2 bad usage or bad config (the message names the
 //! field), 1 anything else.
