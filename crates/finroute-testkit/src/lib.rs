@@ -160,6 +160,10 @@ pub enum Behaviour {
     /// Odd-numbered calls (1st, 3rd, ...) fail with this code, the others
     /// answer with these offers: a partner failing half the time.
     Alternate(tonic::Code, Vec<pb::PartnerOffer>),
+    /// Answers with these offers, each `partner_offer_ref` suffixed with
+    /// `-N` for the N-th quote (from 1): every quote's offers are told
+    /// apart, so each booking names the one offer it is for.
+    Numbered(Vec<pb::PartnerOffer>),
 }
 
 /// What a fake partner does with an `Accept`. Every mode but
@@ -172,6 +176,9 @@ pub enum AcceptMode {
     Book,
     /// Books after a delay (the booking happens when the delay is over).
     Delay(Duration),
+    /// Books at once, answers after a delay: a router that dies in the
+    /// meantime never hears of a booking the partner made.
+    BookThenDelay(Duration),
     /// Books, then answers UNAVAILABLE for the first `n` calls (a partner
     /// that applied the acceptance and then failed to say so).
     BookThenUnavailable(usize),
@@ -250,6 +257,16 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                 offers: o.clone(),
                 decline_reason: String::new(),
             })),
+            Behaviour::Numbered(o) => Ok(Response::new(pb::QuoteResponse {
+                offers: o
+                    .iter()
+                    .map(|offer| pb::PartnerOffer {
+                        partner_offer_ref: format!("{}-{n}", offer.partner_offer_ref),
+                        ..offer.clone()
+                    })
+                    .collect(),
+                decline_reason: String::new(),
+            })),
             Behaviour::Hung => std::future::pending().await,
             Behaviour::Errors(code) => Err(Status::new(*code, "fake partner failure")),
             Behaviour::Slow(d, o) => {
@@ -312,6 +329,9 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                     .clone()
             }
         };
+        if let AcceptMode::BookThenDelay(d) = self.accept_mode {
+            tokio::time::sleep(d).await;
+        }
         if let AcceptMode::BookThenUnavailable(n) = self.accept_mode
             && calls <= n
         {
