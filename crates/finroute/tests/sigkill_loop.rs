@@ -236,7 +236,10 @@ async fn route(
                             partner_offer_ref: o.partner_offer_ref.clone(),
                         });
                     }
-                    None => tally.no_offer += 1,
+                    None => {
+                        tally.no_offer += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                 }
             }
             Err(s) if retryable(s.code()) => {
