@@ -164,6 +164,10 @@ pub enum Behaviour {
     ErrorsWith(tonic::Code, String),
     /// Answers with exactly this reply.
     Reply(pb::QuoteResponse),
+    /// Answers with these offers, each `partner_offer_ref` suffixed with
+    /// `-N` for the N-th quote (from 1): every quote's offers are told
+    /// apart, so each booking names the one offer it is for.
+    Numbered(Vec<pb::PartnerOffer>),
 }
 
 /// What a fake partner does with an `Accept`. Every mode but
@@ -176,6 +180,9 @@ pub enum AcceptMode {
     Book,
     /// Books after a delay (the booking happens when the delay is over).
     Delay(Duration),
+    /// Books at once, answers after a delay: a router that dies in the
+    /// meantime never hears of a booking the partner made.
+    BookThenDelay(Duration),
     /// Books, then answers UNAVAILABLE for the first `n` calls (a partner
     /// that applied the acceptance and then failed to say so).
     BookThenUnavailable(usize),
@@ -254,6 +261,16 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                 offers: o.clone(),
                 decline_reason: String::new(),
             })),
+            Behaviour::Numbered(o) => Ok(Response::new(pb::QuoteResponse {
+                offers: o
+                    .iter()
+                    .map(|offer| pb::PartnerOffer {
+                        partner_offer_ref: format!("{}-{n}", offer.partner_offer_ref),
+                        ..offer.clone()
+                    })
+                    .collect(),
+                decline_reason: String::new(),
+            })),
             Behaviour::Hung => std::future::pending().await,
             Behaviour::Errors(code) => Err(Status::new(*code, "fake partner failure")),
             Behaviour::ErrorsWith(code, message) => Err(Status::new(*code, message.clone())),
@@ -318,6 +335,9 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                     .clone()
             }
         };
+        if let AcceptMode::BookThenDelay(d) = self.accept_mode {
+            tokio::time::sleep(d).await;
+        }
         if let AcceptMode::BookThenUnavailable(n) = self.accept_mode
             && calls <= n
         {

@@ -6,94 +6,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::RouterProcess;
 use finroute_proto::v1 as pb;
 use finroute_testkit::{
     AcceptMode, Behaviour, FakePartner, PgSchema, partner_offer, refused_borrower,
 };
 use pb::financing_router_client::FinancingRouterClient;
 use tonic::transport::Channel;
-
-/// A `finroute serve` child process.
-struct RouterProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl RouterProcess {
-    /// Starts `finroute serve --config FILE --listen 127.0.0.1:0` and waits
-    /// for the ready line naming the port.
-    fn start(config: &Path) -> RouterProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_finroute"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn finroute");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        // Reads the log to the end (so the child never blocks on a full pipe).
-        std::thread::spawn(move || {
-            let mut sent = false;
-            let echo = std::env::var_os("FINROUTE_TEST_ECHO_LOGS").is_some();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if echo {
-                    eprintln!("[router] {line}");
-                }
-                if !sent && let Some(i) = line.find("listening on ") {
-                    let rest = &line[i + "listening on ".len()..];
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                        .collect();
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
-                    sent = true;
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("finroute printed its ready line");
-        RouterProcess { child, addr }
-    }
-
-    async fn client(&self) -> FinancingRouterClient<Channel> {
-        FinancingRouterClient::connect(format!("http://{}", self.addr))
-            .await
-            .unwrap()
-    }
-
-    /// SIGKILL: no drain, no flush, nothing.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, and the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for RouterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn write_config(dir: &Path, store_url: &str, partner: &FakePartner) -> std::path::PathBuf {
     let text = format!(
