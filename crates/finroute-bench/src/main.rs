@@ -315,13 +315,22 @@ mod flood {
                     let (hello, one) = hello_and_frame();
                     s.write_all(&hello)?;
                     std::thread::sleep(Duration::from_millis(100));
-                    let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * 5_000).collect();
+                    let burst: Vec<u8> =
+                        one.iter().copied().cycle().take(one.len() * 5_000).collect();
+                    let mut off = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        match s.write(&burst) {
+                        match s.write(&burst[off..]) {
                             Ok(n) => {
                                 written.fetch_add(n as u64, Ordering::Relaxed);
+                                // A partial write: go on from there, so
+                                // frames stay whole.
+                                off = (off + n) % burst.len();
                             }
-                            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
                             Err(e) => return Err(e),
                         }
                     }
