@@ -11,13 +11,18 @@
 //!   `options[search_path]`) or drops a PostgreSQL schema, so each run of
 //!   `bench/run.sh` gets a fresh store without needing psql. Exits 1 when
 //!   PostgreSQL cannot be reached within 5 s.
+//! - `finroute-bench flood ADDR SECONDS`: Health/Check on 4 connections
+//!   (one call at a time each) for SECONDS quiet, then for SECONDS while
+//!   one more connection floods WINDOW_UPDATE frames on a closed stream as
+//!   fast as the router reads them; prints p50/p99 of both phases and the
+//!   rate the flooder was read at (issue 14's WINDOW_UPDATE case).
 
 use std::process::ExitCode;
 
 use finroute_testkit::{Behaviour, FakePartner, partner_offer};
 use prost::Message;
 
-const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA";
+const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA | finroute-bench flood ADDR SECONDS";
 
 fn framed(msg: &impl Message) -> Vec<u8> {
     let body = msg.encode_to_vec();
@@ -158,6 +163,13 @@ fn main() -> ExitCode {
     ) {
         (Some("body"), Some(kind), Some(path)) => body(kind, path),
         (Some("partner"), Some(kind), Some(port)) => partner(kind, port),
+        (Some("flood"), Some(addr), Some(secs)) => match (addr.parse(), secs.parse()) {
+            (Ok(addr), Ok(secs)) => flood::run(addr, std::time::Duration::from_secs(secs)),
+            _ => {
+                eprintln!("{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         (Some("pg"), Some(action), Some(url)) => match args.get(4) {
             Some(schema) => pg(action, url, schema),
             None => {
@@ -169,5 +181,196 @@ fn main() -> ExitCode {
             eprintln!("{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+mod flood {
+    use std::io::Write as _;
+    use std::net::SocketAddr;
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tonic::transport::Channel;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// The flooder's bytes: preface, SETTINGS, a Health/Check call without
+    /// a message (HEADERS with END_STREAM, so stream 1 is closed once
+    /// answered); then one WINDOW_UPDATE frame for stream 1.
+    fn hello_and_frame() -> (Vec<u8>, Vec<u8>) {
+        let mut block = vec![0x83, 0x86, 0x04];
+        let path = b"/grpc.health.v1.Health/Check";
+        block.push(path.len() as u8);
+        block.extend_from_slice(path);
+        block.extend_from_slice(&[0x01, 9]);
+        block.extend_from_slice(b"localhost");
+        block.extend_from_slice(&[0x0f, 0x10, 16]);
+        block.extend_from_slice(b"application/grpc");
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend(frame(0x4, 0, 0, &[]));
+        hello.extend(frame(0x1, 0x4 | 0x1, 1, &block));
+        (hello, frame(0x8, 0, 1, &1u32.to_be_bytes()))
+    }
+
+    async fn load(channels: &[Channel], d: Duration) -> (Vec<Duration>, usize) {
+        let end = Instant::now() + d;
+        let loops = channels.iter().map(|ch| {
+            let mut client = HealthClient::new(ch.clone());
+            async move {
+                let (mut took, mut failed) = (Vec::new(), 0);
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    let r = client
+                        .check(HealthCheckRequest {
+                            service: String::new(),
+                        })
+                        .await;
+                    match r {
+                        Ok(_) => took.push(t.elapsed()),
+                        Err(_) => failed += 1,
+                    }
+                }
+                (took, failed)
+            }
+        });
+        let mut all = Vec::new();
+        let mut failed = 0;
+        for (t, f) in futures_join(loops).await {
+            all.extend(t);
+            failed += f;
+        }
+        all.sort();
+        (all, failed)
+    }
+
+    async fn futures_join<F: std::future::Future + Send + 'static>(
+        fs: impl Iterator<Item = F>,
+    ) -> Vec<F::Output>
+    where
+        F::Output: Send,
+    {
+        let handles: Vec<_> = fs.map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            if let Ok(o) = h.await {
+                out.push(o);
+            }
+        }
+        out
+    }
+
+    fn q(sorted: &[Duration], q: f64) -> Duration {
+        if sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    }
+
+    pub fn run(addr: SocketAddr, phase: Duration) -> ExitCode {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        runtime.block_on(async move {
+            let mut channels = Vec::new();
+            for _ in 0..4 {
+                match Channel::from_shared(format!("http://{addr}")) {
+                    Ok(e) => match e.connect().await {
+                        Ok(c) => channels.push(c),
+                        Err(e) => {
+                            eprintln!("error: connect {addr}: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            let (quiet, quiet_failed) = load(&channels, phase).await;
+            let stop = Arc::new(AtomicBool::new(false));
+            let written = Arc::new(AtomicU64::new(0));
+            let flooder = {
+                let (stop, written) = (stop.clone(), written.clone());
+                std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut s = std::net::TcpStream::connect(addr)?;
+                    s.set_write_timeout(Some(Duration::from_millis(50)))?;
+                    let (hello, one) = hello_and_frame();
+                    s.write_all(&hello)?;
+                    std::thread::sleep(Duration::from_millis(100));
+                    let burst: Vec<u8> =
+                        one.iter().copied().cycle().take(one.len() * 5_000).collect();
+                    let mut off = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        match s.write(&burst[off..]) {
+                            Ok(n) => {
+                                written.fetch_add(n as u64, Ordering::Relaxed);
+                                // A partial write: go on from there, so
+                                // frames stay whole.
+                                off = (off + n) % burst.len();
+                            }
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(())
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (w0, t0) = (written.load(Ordering::Relaxed), Instant::now());
+            let (flooded, flooded_failed) = load(&channels, phase).await;
+            let secs = t0.elapsed().as_secs_f64();
+            let w1 = written.load(Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+            let ended = flooder.join();
+            let rate = (w1 - w0) as f64 / secs;
+            println!(
+                "quiet:   {} calls ({:.0}/s), p50 {:?}, p99 {:?}, {quiet_failed} failed",
+                quiet.len(),
+                quiet.len() as f64 / phase.as_secs_f64(),
+                q(&quiet, 0.5),
+                q(&quiet, 0.99)
+            );
+            println!(
+                "flooded: {} calls ({:.0}/s), p50 {:?}, p99 {:?}, {flooded_failed} failed",
+                flooded.len(),
+                flooded.len() as f64 / secs,
+                q(&flooded, 0.5),
+                q(&flooded, 0.99)
+            );
+            println!(
+                "flooder: read at {:.1} MB/s = {:.2} M WINDOW_UPDATE frames/s ({:.0} M frames in {secs:.1} s){}",
+                rate / 1e6,
+                rate / 13.0 / 1e6,
+                (w1 - w0) as f64 / 13.0 / 1e6,
+                match ended {
+                    Ok(Ok(())) => String::new(),
+                    Ok(Err(e)) => format!("; its connection ended: {e}"),
+                    Err(_) => "; the flooder panicked".into(),
+                }
+            );
+            ExitCode::SUCCESS
+        })
     }
 }

@@ -54,6 +54,31 @@ pub struct ServerConfig {
     /// beyond it a call is refused at once with RESOURCE_EXHAUSTED (load
     /// shedding, not an unbounded queue).
     pub max_in_flight_routes: usize,
+    /// Connections open at once on the gRPC port; at the cap the router
+    /// stops accepting (the kernel's backlog holds the rest) until one
+    /// closes. Absent: 10 000, or the process's open-file limit less 256
+    /// if that is lower.
+    pub max_connections: Option<usize>,
+    /// Most time from accepting a connection to its first request's
+    /// headers (TLS handshake, HTTP/2 preface and HEADERS included); then
+    /// the connection is closed.
+    pub first_request_timeout_ms: u64,
+    /// A connection with no call in flight for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// Most time a request body may take to arrive after its headers; then
+    /// the call fails with DEADLINE_EXCEEDED and its stream is released.
+    pub request_body_timeout_ms: u64,
+    /// Age at which a connection is asked to close (GOAWAY; calls in flight
+    /// finish). Bounds every connection, one whose client never reads its
+    /// responses included.
+    pub max_connection_age_ms: u64,
+    /// Time after `max_connection_age_ms` at which the connection is closed
+    /// whatever is in flight.
+    pub max_connection_age_grace_ms: u64,
+    /// Bytes per second one connection may send the router, sustained (with
+    /// a burst of one second's worth); beyond it the router reads more
+    /// slowly. 0: no limit.
+    pub connection_read_bytes_per_second: u64,
     /// `[server.tls]`: serve TLS (absent: plaintext h2c).
     pub tls: Option<ServerTlsConfig>,
 }
@@ -89,6 +114,13 @@ impl Default for ServerConfig {
             concurrency_limit_per_connection: 256,
             shutdown_grace_ms: 5_000,
             max_in_flight_routes: 1_024,
+            max_connections: None,
+            first_request_timeout_ms: 10_000,
+            idle_timeout_ms: 300_000,
+            request_body_timeout_ms: 10_000,
+            max_connection_age_ms: 1_800_000,
+            max_connection_age_grace_ms: 60_000,
+            connection_read_bytes_per_second: 8_388_608,
             tls: None,
         }
     }
@@ -529,6 +561,31 @@ impl Config {
                 ("server", "max_in_flight_routes") => {
                     self.server.max_in_flight_routes = value.parse().map_err(|e| parse_err(&e))?
                 }
+                ("server", "max_connections") => {
+                    self.server.max_connections = Some(value.parse().map_err(|e| parse_err(&e))?)
+                }
+                ("server", "first_request_timeout_ms") => {
+                    self.server.first_request_timeout_ms =
+                        value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "idle_timeout_ms") => {
+                    self.server.idle_timeout_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "request_body_timeout_ms") => {
+                    self.server.request_body_timeout_ms =
+                        value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "max_connection_age_ms") => {
+                    self.server.max_connection_age_ms = value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "max_connection_age_grace_ms") => {
+                    self.server.max_connection_age_grace_ms =
+                        value.parse().map_err(|e| parse_err(&e))?
+                }
+                ("server", "connection_read_bytes_per_second") => {
+                    self.server.connection_read_bytes_per_second =
+                        value.parse().map_err(|e| parse_err(&e))?
+                }
                 ("store", "url") => self.store.url = value.clone(),
                 ("routing", "deadline_ms") => {
                     self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?
@@ -615,6 +672,46 @@ impl Config {
         }
         if self.server.max_in_flight_routes == 0 {
             return bad("server.max_in_flight_routes", "must be at least 1");
+        }
+        let s = &self.server;
+        if s.max_connections == Some(0) {
+            return bad("server.max_connections", "must be at least 1");
+        }
+        for (key, value, max) in [
+            (
+                "first_request_timeout_ms",
+                s.first_request_timeout_ms,
+                3_600_000,
+            ),
+            ("idle_timeout_ms", s.idle_timeout_ms, 86_400_000),
+            (
+                "request_body_timeout_ms",
+                s.request_body_timeout_ms,
+                3_600_000,
+            ),
+            (
+                "max_connection_age_ms",
+                s.max_connection_age_ms,
+                604_800_000,
+            ),
+            (
+                "max_connection_age_grace_ms",
+                s.max_connection_age_grace_ms,
+                86_400_000,
+            ),
+        ] {
+            if value == 0 || value > max {
+                return Err(ConfigError::Invalid {
+                    key: format!("server.{key}"),
+                    message: format!("must be within 1..={max}"),
+                });
+            }
+        }
+        if s.connection_read_bytes_per_second != 0 && s.connection_read_bytes_per_second < 65_536 {
+            return bad(
+                "server.connection_read_bytes_per_second",
+                "must be 0 (no limit) or at least 65536",
+            );
         }
         if self.server.max_request_bytes < 1024 {
             return bad("server.max_request_bytes", "must be at least 1024");
@@ -775,6 +872,68 @@ max_in_flight = 256
             .apply_env([("FINROUTE_ROUTING_DEADLINE".to_string(), "1".to_string())])
             .expect_err("unknown");
         assert!(e.to_string().contains("FINROUTE_ROUTING_DEADLINE"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_are_settable_from_the_environment_and_checked() {
+        let mut c = Config::default();
+        c.apply_env(
+            [
+                ("FINROUTE_SERVER_MAX_CONNECTIONS", "20"),
+                ("FINROUTE_SERVER_FIRST_REQUEST_TIMEOUT_MS", "400"),
+                ("FINROUTE_SERVER_IDLE_TIMEOUT_MS", "500"),
+                ("FINROUTE_SERVER_REQUEST_BODY_TIMEOUT_MS", "300"),
+                ("FINROUTE_SERVER_MAX_CONNECTION_AGE_MS", "60000"),
+                ("FINROUTE_SERVER_MAX_CONNECTION_AGE_GRACE_MS", "1000"),
+                ("FINROUTE_SERVER_CONNECTION_READ_BYTES_PER_SECOND", "0"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .expect("valid overrides");
+        let s = &c.server;
+        assert_eq!(s.max_connections, Some(20));
+        assert_eq!(
+            (
+                s.first_request_timeout_ms,
+                s.idle_timeout_ms,
+                s.request_body_timeout_ms
+            ),
+            (400, 500, 300)
+        );
+        assert_eq!(
+            (s.max_connection_age_ms, s.max_connection_age_grace_ms),
+            (60_000, 1_000)
+        );
+        assert_eq!(s.connection_read_bytes_per_second, 0);
+        c.validate().expect("in range");
+        for (text, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("idle_timeout_ms = 0", "server.idle_timeout_ms"),
+            (
+                "first_request_timeout_ms = 0",
+                "server.first_request_timeout_ms",
+            ),
+            (
+                "request_body_timeout_ms = 0",
+                "server.request_body_timeout_ms",
+            ),
+            ("max_connection_age_ms = 0", "server.max_connection_age_ms"),
+            (
+                "connection_read_bytes_per_second = 100",
+                "server.connection_read_bytes_per_second",
+            ),
+        ] {
+            let c = Config::parse(&format!("[server]\n{text}\n")).expect("parses");
+            let e = c.validate().expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let e = Config::default()
+            .apply_env([("FINROUTE_SERVER_IDLE_TIMEOUT_MS".into(), "soon".into())])
+            .expect_err("not a number");
+        assert!(
+            e.to_string().contains("FINROUTE_SERVER_IDLE_TIMEOUT_MS"),
+            "{e}"
+        );
     }
 
     #[test]

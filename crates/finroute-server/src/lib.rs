@@ -16,6 +16,7 @@ pub mod error;
 pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod listener;
 pub mod metrics;
 pub mod odds;
 pub mod router;

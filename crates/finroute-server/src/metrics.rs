@@ -111,9 +111,127 @@ impl ChannelMetrics {
     }
 }
 
+/// Why accept failed and the accept loop backed off.
+#[derive(Debug, Clone, Copy)]
+pub enum AcceptFailure {
+    /// EMFILE/ENFILE: the open-file limit of the process or the system.
+    FdLimit,
+    /// ENOBUFS/ENOMEM.
+    Memory,
+    Other,
+}
+
+const ACCEPT_FAILURES: [&str; 3] = ["fd_limit", "memory", "other"];
+
+/// Why the router closed a connection itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No request within `server.first_request_timeout_ms` of the accept.
+    FirstRequestTimeout,
+    /// No call in flight for `server.idle_timeout_ms`.
+    IdleTimeout,
+}
+
+const CLOSE_REASONS: [&str; 2] = ["first_request_timeout", "idle_timeout"];
+
+impl CloseReason {
+    pub fn name(self) -> &'static str {
+        CLOSE_REASONS[self as usize]
+    }
+}
+
+/// The gRPC port's connections (`listener.rs`).
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    limit_reached: AtomicU64,
+    accept_backoffs: [AtomicU64; ACCEPT_FAILURES.len()],
+    closed: [AtomicU64; CLOSE_REASONS.len()],
+    throttled: AtomicU64,
+    body_timeouts: AtomicU64,
+}
+
+impl ConnectionMetrics {
+    pub fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dropped(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn limit_reached(&self) {
+        self.limit_reached.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn accept_backoff(&self, why: AcceptFailure) {
+        self.accept_backoffs[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn closed(&self, why: CloseReason) {
+        self.closed[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn body_timed_out(&self) {
+        self.body_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP finroute_connections_open Connections open on the gRPC port.\n# TYPE finroute_connections_open gauge\nfinroute_connections_open {}",
+            self.open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP finroute_connections_accepted_total Connections accepted on the gRPC port.\n# TYPE finroute_connections_accepted_total counter\nfinroute_connections_accepted_total {}",
+            self.accepted.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP finroute_connections_limit_reached_total Times server.max_connections was reached (and accepting paused until a connection closed).\n# TYPE finroute_connections_limit_reached_total counter\nfinroute_connections_limit_reached_total {}",
+            self.limit_reached.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP finroute_accept_backoffs_total Accept failures of the gRPC port the accept loop backed off from, by cause.\n# TYPE finroute_accept_backoffs_total counter\n");
+        for (i, name) in ACCEPT_FAILURES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "finroute_accept_backoffs_total{{reason=\"{name}\"}} {}",
+                self.accept_backoffs[i].load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP finroute_connections_closed_total Connections the router closed for a timeout, by which.\n# TYPE finroute_connections_closed_total counter\n");
+        for (i, name) in CLOSE_REASONS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "finroute_connections_closed_total{{reason=\"{name}\"}} {}",
+                self.closed[i].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP finroute_connections_throttled_total Times a connection spent its read budget (server.connection_read_bytes_per_second) and was read more slowly.\n# TYPE finroute_connections_throttled_total counter\nfinroute_connections_throttled_total {}",
+            self.throttled.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP finroute_request_body_timeouts_total Calls failed because the request body did not arrive within server.request_body_timeout_ms.\n# TYPE finroute_request_body_timeouts_total counter\nfinroute_request_body_timeouts_total {}",
+            self.body_timeouts.load(Ordering::Relaxed)
+        );
+    }
+}
+
 /// Router-wide series.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// The gRPC port's connections.
+    pub connections: ConnectionMetrics,
     /// Routing calls answered, by outcome: ok, stored (request_id
     /// replay), invalid, shed, failed.
     routes: [AtomicU64; 5],
@@ -257,6 +375,7 @@ impl Metrics {
         out.push_str("# HELP finroute_store_commit_seconds Time to commit a routed application before its reply.\n# TYPE finroute_store_commit_seconds histogram\n");
         self.store_commit
             .render(&mut out, "finroute_store_commit_seconds", "");
+        self.connections.render(&mut out);
         out
     }
 }

@@ -14,7 +14,6 @@ use finroute_proto::v1 as pb;
 use finroute_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
@@ -24,6 +23,7 @@ use crate::config::Config;
 use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
 use crate::fanout::Registry;
+use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, Metrics};
 use crate::odds::OddsLearner;
 use crate::router::{ReviewService, RouterService, RouterSettings};
@@ -160,6 +160,7 @@ pub async fn run(
         .await
         .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
     let metrics_addr = metrics_listener.local_addr()?;
+    let conn_metrics = metrics.clone();
     let metrics_task = {
         let router = router.clone();
         let odds = odds.clone();
@@ -257,6 +258,16 @@ pub async fn run(
         }
     };
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let conn_settings = ConnSettings::from_config(&config.server);
+    tracing::info!(
+        max_connections = conn_settings.max_connections,
+        first_request_timeout_ms = config.server.first_request_timeout_ms,
+        idle_timeout_ms = config.server.idle_timeout_ms,
+        request_body_timeout_ms = config.server.request_body_timeout_ms,
+        max_connection_age_ms = config.server.max_connection_age_ms,
+        connection_read_bytes_per_second = config.server.connection_read_bytes_per_second,
+        "connection limits"
+    );
     let mut builder = Server::builder();
     if let Some(tls) = &config.server.tls {
         builder = builder
@@ -272,15 +283,27 @@ pub async fn run(
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .concurrency_limit_per_connection(config.server.concurrency_limit_per_connection)
         .load_shed(true)
-        .tcp_nodelay(true)
+        // The hard bound on any connection's life: GOAWAY at the age, closed
+        // whatever is in flight after the grace (clients reconnect).
+        .max_connection_age(Duration::from_millis(config.server.max_connection_age_ms))
+        .max_connection_age_grace(Duration::from_millis(
+            config.server.max_connection_age_grace_ms,
+        ))
+        .layer(TrackCallsLayer::new(
+            Duration::from_millis(config.server.request_body_timeout_ms),
+            conn_metrics.clone(),
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(router)
         .add_service(review)
-        // serve_with_incoming ignores the builder's tcp_nodelay: set it on the
-        // incoming stream, or Nagle holds every reply back ~40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+        // Our accept loop (listener.rs): the connection cap, accept backoff,
+        // TCP_NODELAY, and the first-request, idle and read-budget bounds.
+        .serve_with_incoming_shutdown(
+            crate::listener::incoming(listener, conn_settings, conn_metrics),
+            signal,
+        );
     // The drain ends when the last call in flight is answered (idle client
     // connections do not hold it up), or at the bound.
     let bounded_drain = async {

@@ -298,3 +298,89 @@ async fn silent_connections_are_closed_after_the_handshake_timeout() {
     }
     assert_eq!(closed, 200, "every silent connection was dropped");
 }
+
+/// A TLS router with `server.first_request_timeout_ms`; its port and the
+/// address of its metrics.
+async fn start_with_first_request_timeout(
+    dir: &Path,
+    ca: &Ca,
+    first_request_timeout_ms: u64,
+) -> (u16, std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let (cert, key) = ca.leaf(&["localhost"]);
+    let mut config = Config::default();
+    config.store.url = format!("sqlite://{}", dir.join("finroute.db").display());
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    config.server.metrics_listen = probe.local_addr().unwrap();
+    drop(probe);
+    config.server.first_request_timeout_ms = first_request_timeout_ms;
+    config.server.tls = Some(ServerTlsConfig {
+        cert_file: write(dir, "server.pem", &cert),
+        key_file: write(dir, "server.key", &key),
+        client_ca_file: None,
+        handshake_timeout_ms: 5_000,
+    });
+    let metrics = config.server.metrics_listen;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(finroute_server::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (port, metrics, tx)
+}
+
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+/// Clients that finish the TLS handshake (and the HTTP/2 preface) but never
+/// ask anything are closed after `server.first_request_timeout_ms`, as on
+/// plaintext: the timer runs under the TLS layer, from the accept.
+#[tokio::test]
+async fn tls_clients_that_never_send_a_request_are_closed_after_the_first_request_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("finroute test CA");
+    let (port, metrics, _stop) = start_with_first_request_timeout(dir.path(), &ca, 500).await;
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let base = fds();
+    let mut quiet = Vec::new();
+    for _ in 0..50 {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca.pem()))
+            .domain_name("localhost");
+        let channel = Channel::from_shared(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        quiet.push(channel);
+    }
+    let held = fds().saturating_sub(base);
+    assert!(
+        routes(tls_client(port, &ca, None).await).await,
+        "served meanwhile"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let left = fds().saturating_sub(base);
+    let text = scrape(metrics).await;
+    eprintln!("50 quiet TLS connections: {held} fds (both ends) before the timeout, {left} after");
+    assert!(
+        text.contains("finroute_connections_closed_total{reason=\"first_request_timeout\"} 50\n"),
+        "{text}"
+    );
+    assert!(left <= 6, "fds left: {left}");
+    assert!(
+        routes(tls_client(port, &ca, None).await).await,
+        "served after"
+    );
+}
