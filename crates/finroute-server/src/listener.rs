@@ -33,7 +33,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -318,7 +320,7 @@ impl Conn {
             }),
         };
         let first_check = settings.first_request_timeout.min(settings.idle_timeout);
-        let timer = Box::pin(tokio::time::sleep_until((accepted + first_check).into()));
+        let timer = Box::pin(tokio::time::sleep_until(accepted + first_check));
         let budget = (settings.read_bytes_per_second > 0)
             .then(|| ReadBudget::new(settings.read_bytes_per_second, accepted));
         Conn {
@@ -366,7 +368,7 @@ impl Conn {
         }
         while self.timer.as_mut().poll(cx).is_ready() {
             match self.next_check(Instant::now()) {
-                Ok(at) => self.timer.as_mut().reset(at.into()),
+                Ok(at) => self.timer.as_mut().reset(at),
                 Err(reason) => {
                     self.failed = Some(reason);
                     self.metrics.connections.closed(reason);
@@ -439,8 +441,7 @@ impl ReadBudget {
         // Wait until a twentieth of a second's worth is back: each read
         // after a wait is worth doing, and the wake-ups stay few.
         let need = -self.tokens + self.per_second / 20.0;
-        let at =
-            tokio::time::Instant::from_std(now + Duration::from_secs_f64(need / self.per_second));
+        let at = now + Duration::from_secs_f64(need / self.per_second);
         let wait = match &mut self.wait {
             Some(wait) => {
                 wait.as_mut().reset(at);
@@ -705,7 +706,7 @@ impl HttpBody for TimedBody {
                 if this.per_message {
                     this.deadline = Instant::now() + this.timeout;
                     if let Some(sleep) = &mut this.sleep {
-                        sleep.as_mut().reset(this.deadline.into());
+                        sleep.as_mut().reset(this.deadline);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -718,7 +719,7 @@ impl HttpBody for TimedBody {
                 let deadline = this.deadline;
                 let sleep = this
                     .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 ready!(sleep.as_mut().poll(cx));
                 this.done = true;
                 this.sleep = None;

@@ -15,7 +15,9 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use finroute_server::Config;
 use finroute_server::config::ServerConfig;
@@ -505,6 +507,8 @@ async fn a_window_update_flood_is_throttled_and_other_clients_are_served() {
                 &grpc_request_block("/grpc.health.v1.Health/Check"),
             ));
             s.write_all(&hello).unwrap();
+            // The flooder is an OS thread of its own, off the runtime.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(Duration::from_millis(100));
             let one = frame(WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
             let burst: Vec<u8> = one
