@@ -19,6 +19,7 @@ use crate::options::{Backend, StoreOptions};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
+use crate::text;
 use crate::writer::{self, Counters, Pending, WriterHandle};
 
 /// Runs `$call` with `$db` bound to the backend's handle, awaited.
@@ -142,6 +143,7 @@ impl Store {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
+        text::application(&app)?;
         // Compressed here, on the caller's task, not on the single writer.
         app.response = crate::blob::pack(std::mem::take(&mut app.response));
         let (reply, answer) = oneshot::channel();
@@ -161,6 +163,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Option<StoredApplication>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(None);
+        }
         Ok(match &self.inner.db {
             Db::Sqlite(db) => db.get_application(tenant, application_id).await?,
             Db::Postgres(db) => db.get_application(tenant, application_id).await?,
@@ -175,7 +180,7 @@ impl Store {
         request_id: &str,
     ) -> Result<Option<StoredApplication>, StoreError> {
         self.check_open()?;
-        if request_id.is_empty() {
+        if request_id.is_empty() || !text::findable(&[tenant, request_id]) {
             return Ok(None);
         }
         Ok(match &self.inner.db {
@@ -191,6 +196,9 @@ impl Store {
         offer_id: &str,
     ) -> Result<Option<OfferRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, offer_id]) {
+            return Ok(None);
+        }
         Ok(match &self.inner.db {
             Db::Sqlite(db) => db.get_offer(tenant, offer_id).await?,
             Db::Postgres(db) => db.get_offer(tenant, offer_id).await?,
@@ -214,6 +222,7 @@ impl Store {
         claim: AcceptanceClaim,
     ) -> Result<ClaimOutcome, StoreError> {
         self.check_open()?;
+        text::claim(&claim)?;
         on_db!(self, db => db.claim_acceptance(&claim))
     }
 
@@ -224,6 +233,9 @@ impl Store {
         acceptance_id: &str,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, acceptance_id]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.get_acceptance(tenant, acceptance_id))?)
     }
 
@@ -234,6 +246,9 @@ impl Store {
         idempotency_key: &str,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, idempotency_key]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.find_acceptance_by_key(tenant, idempotency_key))?)
     }
 
@@ -245,6 +260,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Vec<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.acceptances_of_application(tenant, application_id))?)
     }
 
@@ -265,6 +283,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        text::storable("owner", owner)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -286,6 +305,10 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        text::storable("owner", owner)?;
+        if !text::findable(&[acceptance_id]) {
+            return Ok(None);
+        }
         let until = lease_until(now_ms, lease_ms);
         Ok(on_db!(self, db => db.lease_acceptance(acceptance_id, owner, now_ms, until))?)
     }
@@ -311,6 +334,11 @@ impl Store {
                 "status: an acceptance completes as ACCEPTED or DECLINED",
             ));
         }
+        if !text::findable(&[acceptance_id]) {
+            return Err(StoreError::NotFound);
+        }
+        text::storable("partner_reference", partner_reference)?;
+        text::storable("detail", detail)?;
         let (reference, detail) = (partner_reference, detail);
         on_db!(self, db => db.complete_acceptance(acceptance_id, status, reference, detail, now_ms))
     }
@@ -328,6 +356,10 @@ impl Store {
         last_error: &str,
     ) -> Result<(), StoreError> {
         self.check_open()?;
+        text::storable("last_error", last_error)?;
+        if !text::findable(&[acceptance_id, owner]) {
+            return Ok(());
+        }
         let (id, next, error) = (acceptance_id, next_attempt_ms, last_error);
         Ok(on_db!(self, db => db.release_acceptance(id, owner, next, error))?)
     }
@@ -363,6 +395,7 @@ impl Store {
     /// appeal id is taken.
     pub async fn file_appeal(&self, appeal: NewAppeal) -> Result<AppealRecord, StoreError> {
         self.check_open()?;
+        text::appeal(&appeal)?;
         on_db!(self, db => db.file_appeal(&appeal))
     }
 
@@ -373,6 +406,9 @@ impl Store {
         appeal_id: &str,
     ) -> Result<Option<AppealRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.get_appeal(tenant, appeal_id))?)
     }
 
@@ -383,6 +419,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Vec<AppealRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.appeals_of_application(tenant, application_id))?)
     }
 
@@ -399,7 +438,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AppealRecord>, StoreError> {
         self.check_open()?;
-        if limit == 0 {
+        let cursor_id = after.map_or("", |c| c.appeal_id.as_str());
+        if limit == 0 || !text::findable(&[tenant, cursor_id]) {
             return Ok(Vec::new());
         }
         let limit = i64::from(limit);
@@ -417,6 +457,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<ResolveOutcome, StoreError> {
         self.check_open()?;
+        text::storable("note", note)?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(ResolveOutcome::NotFound);
+        }
         on_db!(self, db => db.start_review(tenant, appeal_id, note, now_ms))
     }
 
@@ -440,6 +484,10 @@ impl Store {
                 "decision: an appeal is resolved as UPHELD or OVERTURNED",
             ));
         }
+        text::storable("note", note)?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(ResolveOutcome::NotFound);
+        }
         on_db!(self, db => db.resolve_appeal(tenant, appeal_id, decision, note, now_ms))
     }
 
@@ -451,6 +499,9 @@ impl Store {
         appeal_id: &str,
     ) -> Result<Vec<AppealEvent>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.appeal_history(tenant, appeal_id))?)
     }
 
