@@ -378,6 +378,16 @@ enum AttemptError {
 
 /// At most `max` bytes of partner-supplied text, cut on a char boundary.
 fn clip(s: &str, max: usize) -> String {
+    // A partner's text with a NUL would be refused by the store on every
+    // retry (PostgreSQL text cannot hold one), leaving the acceptance
+    // PENDING for ever: drop it.
+    let cleaned;
+    let s = if s.contains('\0') {
+        cleaned = s.replace('\0', "");
+        cleaned.as_str()
+    } else {
+        s
+    };
     if s.len() <= max {
         return s.to_owned();
     }
@@ -408,5 +418,6 @@ mod tests {
         assert_eq!(clip("abc", 10), "abc");
         assert_eq!(clip("ééé", 3), "é");
         assert_eq!(clip("", 0), "");
+        assert_eq!(clip("P\0-1\0", 10), "P-1");
     }
 }
