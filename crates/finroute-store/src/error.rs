@@ -352,6 +352,15 @@ pub(crate) fn is_record_error(e: &sqlx::Error) -> bool {
     matches!(classify(e), Class::Duplicate | Class::Rejected(_))
 }
 
+/// The error of a call refused because the last ping found the database
+/// unreachable (kind `Unavailable`).
+pub(crate) fn unreachable() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the database is unreachable (the last health ping failed)",
+    ))
+}
+
 /// A copy of `e` for the second and later callers of a batch that failed as
 /// a whole (`sqlx::Error` is not `Clone`). Keeps the variant where it
 /// carries meaning (I/O kind, pool state, database code and kind).

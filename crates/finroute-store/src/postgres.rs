@@ -14,7 +14,9 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
 
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -30,13 +32,15 @@ use crate::writer::WriteBackend;
 /// Migrations, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a caller (or the writer) waits for a free connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The pool of an open PostgreSQL store.
 #[derive(Clone, Debug)]
 pub(crate) struct PgDb {
     pub(crate) pool: PgPool,
+    /// A connection of its own for [`PgDb::ping`], outside the pool: a busy
+    /// pool must not make the database look unreachable. Opened on first
+    /// use, and again after it failed.
+    probe: Arc<Mutex<Option<PgConnection>>>,
+    options: PgConnectOptions,
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
@@ -69,10 +73,14 @@ pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgDb, StoreEr
     run_migrations(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .acquire_timeout(opts.acquire_timeout)
+        .connect_with(options.clone())
         .await?;
-    Ok(PgDb { pool })
+    Ok(PgDb {
+        pool,
+        probe: Arc::new(Mutex::new(None)),
+        options,
+    })
 }
 
 /// Applies the migrations.
@@ -127,7 +135,28 @@ impl PgDb {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(conn) = self.probe.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// `SELECT 1` on the probe connection, reconnecting once if it was lost
+    /// (a restarted server, a cut network). Cancel-safe: a probe whose
+    /// future is dropped mid-query is discarded, not reused.
+    pub(crate) async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut probe = self.probe.lock().await;
+        if let Some(mut conn) = probe.take() {
+            if sqlx::query("SELECT 1").execute(&mut conn).await.is_ok() {
+                *probe = Some(conn);
+                return Ok(());
+            }
+            // Lost: drop it and try a fresh one.
+        }
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        *probe = Some(conn);
+        Ok(())
     }
 
     /// A write transaction (READ COMMITTED, the server's default: the
@@ -414,7 +443,8 @@ mod tests {
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options[search_path]={schema}");
         let db = open(&url, &StoreOptions::default()).await.expect("open");
-        let handle = writer::spawn(db.clone(), 256, Arc::new(Counters::default()));
+        let (_reachable, reachable_rx) = tokio::sync::watch::channel(true);
+        let handle = writer::spawn(db.clone(), 256, Arc::new(Counters::default()), reachable_rx);
 
         let mut answers = Vec::new();
         for i in 0..680 {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::acceptance::{
@@ -53,6 +53,10 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
     closed: AtomicBool,
+    /// What the last [`Store::ping`] found (true until one fails): while
+    /// false, calls fail at once instead of waiting for a connection that
+    /// cannot be had, and so does the writer's next batch.
+    reachable: watch::Sender<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -82,15 +86,26 @@ impl Store {
     pub async fn connect_with(url: &str, opts: StoreOptions) -> Result<Store, StoreError> {
         let backend = backend_of(url)?;
         let counters = Arc::new(Counters::default());
+        let (reachable, reachable_rx) = watch::channel(true);
         let (db, handle) = match backend {
             Backend::Sqlite => {
                 let db = sqlite::open(url, &opts).await?;
-                let handle = writer::spawn(db.clone(), opts.max_batch, Arc::clone(&counters));
+                let handle = writer::spawn(
+                    db.clone(),
+                    opts.max_batch,
+                    Arc::clone(&counters),
+                    reachable_rx,
+                );
                 (Db::Sqlite(db), handle)
             }
             Backend::Postgres => {
                 let db = postgres::open(url, &opts).await?;
-                let handle = writer::spawn(db.clone(), opts.max_batch, Arc::clone(&counters));
+                let handle = writer::spawn(
+                    db.clone(),
+                    opts.max_batch,
+                    Arc::clone(&counters),
+                    reachable_rx,
+                );
                 (Db::Postgres(db), handle)
             }
         };
@@ -112,6 +127,7 @@ impl Store {
                 writer: Mutex::new(Some(task)),
                 counters,
                 closed: AtomicBool::new(false),
+                reachable,
             }),
         })
     }
@@ -140,9 +156,7 @@ impl Store {
     /// Dropping the returned future after the record was queued does not
     /// cancel the write.
     pub async fn record_application(&self, mut app: ApplicationRecord) -> Result<(), StoreError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
+        self.check_open()?;
         text::application(&app)?;
         // Compressed here, on the caller's task, not on the single writer.
         app.response = crate::blob::pack(std::mem::take(&mut app.response));
@@ -525,6 +539,42 @@ impl Store {
         }
     }
 
+    /// Whether the database answers within `timeout`: `SELECT 1`. On
+    /// PostgreSQL on a connection of its own (not the pool's, so a busy pool
+    /// does not look like an outage), reconnected when it was lost; on
+    /// SQLite on the read pool. For health checks: an error of kind
+    /// [`StoreErrorKind::Unavailable`](crate::StoreErrorKind) means the
+    /// database is unreachable now.
+    ///
+    /// The outcome is remembered: after a ping that failed as unreachable
+    /// every other call fails at once (kind `Unavailable`), and a batch of
+    /// the writer waiting for a connection gives up, until a ping succeeds.
+    pub async fn ping(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let ping = async {
+            match &self.inner.db {
+                Db::Sqlite(db) => sqlx::query("SELECT 1").execute(db.reads()).await.map(drop),
+                Db::Postgres(db) => db.ping().await,
+            }
+        };
+        let result = match tokio::time::timeout(timeout, ping).await {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        };
+        let reachable = match &result {
+            Ok(()) => true,
+            Err(e) => e.kind() != crate::StoreErrorKind::Unavailable,
+        };
+        self.inner.reachable.send_if_modified(|r| {
+            let changed = *r != reachable;
+            *r = reachable;
+            changed
+        });
+        result
+    }
+
     /// Counters of the group-commit writer.
     pub fn stats(&self) -> StoreStats {
         StoreStats {
@@ -536,6 +586,8 @@ impl Store {
     fn check_open(&self) -> Result<(), StoreError> {
         if self.inner.closed.load(Ordering::Acquire) {
             Err(StoreError::Closed)
+        } else if !*self.inner.reachable.borrow() {
+            Err(StoreError::Database(crate::error::unreachable()))
         } else {
             Ok(())
         }
