@@ -208,7 +208,11 @@ mod tests {
     }
 
     fn reason_of(s: &Status) -> String {
-        let info = s.get_error_details().error_info().cloned().expect("ErrorInfo");
+        let info = s
+            .get_error_details()
+            .error_info()
+            .cloned()
+            .expect("ErrorInfo");
         assert_eq!(info.domain, ERROR_DOMAIN);
         info.reason
     }
@@ -222,7 +226,11 @@ mod tests {
         .into();
         assert_eq!(s.code(), Code::InvalidArgument);
         assert_eq!(reason_of(&s), STORE_REJECTED_RECORD);
-        let br = s.get_error_details().bad_request().cloned().expect("BadRequest");
+        let br = s
+            .get_error_details()
+            .bad_request()
+            .cloned()
+            .expect("BadRequest");
         assert_eq!(br.field_violations[0].field, "applicant.applicant_id");
 
         let s: Status = RouterError::Store(StoreError::Rejected {
@@ -241,5 +249,4 @@ mod tests {
         assert_eq!(s.code(), Code::Internal);
         assert_eq!(reason_of(&s), STORE_ERROR);
     }
-
 }
