@@ -40,7 +40,7 @@ pub(crate) struct PgDb {
     /// pool must not make the database look unreachable. Opened on first
     /// use, and again after it failed.
     probe: Arc<Mutex<Option<PgConnection>>>,
-    options: PgConnectOptions,
+    options: Arc<PgConnectOptions>,
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
@@ -79,7 +79,7 @@ pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgDb, StoreEr
     Ok(PgDb {
         pool,
         probe: Arc::new(Mutex::new(None)),
-        options,
+        options: Arc::new(options),
     })
 }
 
@@ -146,12 +146,12 @@ impl PgDb {
     /// future is dropped mid-query is discarded, not reused.
     pub(crate) async fn ping(&self) -> Result<(), sqlx::Error> {
         let mut probe = self.probe.lock().await;
-        if let Some(mut conn) = probe.take() {
-            if sqlx::query("SELECT 1").execute(&mut conn).await.is_ok() {
-                *probe = Some(conn);
-                return Ok(());
-            }
-            // Lost: drop it and try a fresh one.
+        // A probe that fails is dropped, and a fresh one tried.
+        if let Some(mut conn) = probe.take()
+            && sqlx::query("SELECT 1").execute(&mut conn).await.is_ok()
+        {
+            *probe = Some(conn);
+            return Ok(());
         }
         let mut conn = PgConnection::connect_with(&self.options).await?;
         sqlx::query("SELECT 1").execute(&mut conn).await?;
