@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use finroute_store::{Store, StoreErrorKind};
+use finroute_store::{Store, StoreError};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tonic::{Code, Request, Status};
@@ -156,25 +156,21 @@ async fn watch(
     let mut down_since: Option<tokio::time::Instant> = None;
     loop {
         ticks.tick().await;
-        let reachable = match store.ping(settings.timeout).await {
-            Ok(()) => true,
-            // A closed store is shutdown's business, not an outage; any
-            // other kind (a damaged file, a full disk) leaves reads and
-            // other writes possible, so only UNAVAILABLE closes the gate.
-            Err(e) if e.kind() == StoreErrorKind::Unavailable => {
-                if matches!(e, finroute_store::StoreError::Closed) {
-                    return;
-                }
-                if down_since.is_none() {
-                    tracing::warn!(error = %e, "store unreachable: refusing calls, health NOT_SERVING");
-                }
-                false
+        // The store keeps the verdict (its calls fail fast on it too): only
+        // an unreachable database closes the gate; any other failure (a
+        // damaged file, a full disk) leaves reads and other writes possible.
+        if let Err(e) = store.ping(settings.timeout).await {
+            if matches!(e, StoreError::Closed) {
+                return; // shutdown's business, not an outage
             }
-            Err(e) => {
+            if down_since.is_none() {
                 tracing::warn!(error = %e, kind = e.kind().name(), "store ping failed");
-                true
             }
-        };
+        }
+        let reachable = store.is_reachable();
+        if !reachable && down_since.is_none() {
+            tracing::warn!("store unreachable: refusing calls, health NOT_SERVING");
+        }
         match (reachable, down_since) {
             (false, None) => {
                 down_since = Some(tokio::time::Instant::now());

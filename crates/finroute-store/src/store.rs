@@ -563,9 +563,12 @@ impl Store {
             Ok(result) => result.map_err(StoreError::from),
             Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
         };
-        let reachable = match &result {
-            Ok(()) => true,
-            Err(e) => e.kind() != crate::StoreErrorKind::Unavailable,
+        let reachable = match (&result, &self.inner.db) {
+            (Ok(()), _) => true,
+            // A SQLite file does not go away like a server: a slow answer
+            // is a busy read pool, which must not close the store.
+            (Err(StoreError::Database(sqlx::Error::PoolTimedOut)), Db::Sqlite(_)) => true,
+            (Err(e), _) => e.kind() != crate::StoreErrorKind::Unavailable,
         };
         self.inner.reachable.send_if_modified(|r| {
             let changed = *r != reachable;
@@ -573,6 +576,12 @@ impl Store {
             changed
         });
         result
+    }
+
+    /// What the last [`Store::ping`] found: false after one found the
+    /// database unreachable, until one succeeds (true if none ran).
+    pub fn is_reachable(&self) -> bool {
+        *self.inner.reachable.borrow()
     }
 
     /// Counters of the group-commit writer.

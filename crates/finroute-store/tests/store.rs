@@ -796,6 +796,28 @@ mod suite {
         h.store.file_appeal(appeal(&app, 4)).await.expect("file");
     }
 
+    /// A health ping answers on an open store and is remembered; a closed
+    /// store says Closed.
+    pub async fn ping_answers(h: &Harness) {
+        use std::time::Duration;
+        assert!(
+            h.store.is_reachable(),
+            "reachable until a ping says otherwise"
+        );
+        h.store.ping(Duration::from_secs(2)).await.expect("ping");
+        h.store
+            .ping(Duration::from_secs(2))
+            .await
+            .expect("ping again");
+        assert!(h.store.is_reachable());
+        let other = h.reopen().await;
+        other.close().await;
+        assert!(matches!(
+            other.ping(Duration::from_secs(2)).await,
+            Err(StoreError::Closed)
+        ));
+    }
+
     /// Run with `max_batch` 8 (so a queue of 32): most of the 32 records are
     /// still queued when `close` is called; all of them commit before it
     /// returns.
@@ -2022,6 +2044,7 @@ macro_rules! store_suite {
             case!(concurrent_records_are_batched);
             case!(nul_bytes_fail_only_their_own_record);
             case!(nul_in_acceptances_and_appeals_is_rejected_by_field);
+            case!(ping_answers);
             case!(
                 close_flushes_queued_records,
                 StoreOptions {
