@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod odds;
 pub mod router;
 pub mod server;
+pub mod store_health;
 
 pub use config::Config;
 pub use server::{ServeError, run};

@@ -27,6 +27,7 @@ use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, Metrics};
 use crate::odds::OddsLearner;
 use crate::router::{ReviewService, RouterService, RouterSettings};
+use crate::store_health::{StoreHealth, WatchSettings};
 use tonic::service::interceptor::InterceptedService;
 
 /// Why the router could not start or stopped with an error.
@@ -55,6 +56,8 @@ const CUT_MARGIN: Duration = Duration::from_millis(250);
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
+/// The health names that follow the store's reachability.
+const STORE_BOUND: [&str; 3] = ["", ROUTER, REVIEW];
 /// Every service on the router's port, as reflection lists them.
 const SERVED: [&str; 5] = [
     ROUTER,
@@ -176,11 +179,13 @@ pub async fn run(
     let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
     auth.check_listen(addr, config.auth.allow_open)
         .map_err(ServeError::Config)?;
+    // While the store is unreachable every call is refused at once.
+    let store_health = StoreHealth::new();
     let router = InterceptedService::new(
         pb::financing_router_server::FinancingRouterServer::new(router)
             .max_decoding_message_size(max_in)
             .max_encoding_message_size(max_out),
-        auth.interceptor(Need::Router),
+        store_health.gate(auth.interceptor(Need::Router)),
     );
     let review = InterceptedService::new(
         pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
@@ -189,7 +194,7 @@ pub async fn run(
         ))
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out),
-        auth.interceptor(Need::Operator),
+        store_health.gate(auth.interceptor(Need::Operator)),
     );
 
     // Both reflection versions list exactly the services this port serves
@@ -222,6 +227,14 @@ pub async fn run(
             .set_service_status(name, ServingStatus::Serving)
             .await;
     }
+    store_health
+        .start(
+            store.clone(),
+            health.clone(),
+            &STORE_BOUND,
+            WatchSettings::default(),
+        )
+        .await;
     tracing::info!(
         %addr,
         tls = match &config.server.tls {
@@ -246,9 +259,12 @@ pub async fn run(
     let signal = {
         let health = health.clone();
         let draining = draining.clone();
+        let store_health = store_health.clone();
         async move {
             shutdown.await;
             tracing::info!("shutdown requested: draining calls in flight");
+            // Before NOT_SERVING: the watcher must not report SERVING again.
+            store_health.stop().await;
             for name in ["", ROUTER, REVIEW] {
                 health
                     .set_service_status(name, ServingStatus::NotServing)

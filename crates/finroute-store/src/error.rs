@@ -1,5 +1,21 @@
-//! The store's error type, the mapping from sqlx errors to it, and the copy
-//! of a batch-wide error handed to every caller in a failed group commit.
+//! The store's error type, the mapping from sqlx errors to it, its
+//! [`StoreErrorKind`], and the copy of a batch-wide error handed to every
+//! caller in a failed group commit.
+//!
+//! Errors are classified by what the caller can do about them, from the
+//! database's own codes: PostgreSQL's SQLSTATE by class (the first two
+//! characters; see the PostgreSQL manual, appendix A "Error Codes") and
+//! SQLite's result codes by primary code (the low byte of the extended
+//! code). A PostgreSQL SQLSTATE is five characters; SQLite's codes, as sqlx
+//! reports them, are decimal numbers below 10 000, so the two never mix.
+//!
+//! | kind | PostgreSQL | SQLite | other |
+//! |---|---|---|---|
+//! | duplicate | 23505 | CONSTRAINT_UNIQUE, _PRIMARYKEY | |
+//! | rejected (this record) | class 22 (data exception: 22021 a NUL or bad UTF-8, 22P02, 22001, 22003, ...), class 23 but 23505 (foreign key, not null, check, exclusion) | other CONSTRAINT, TOOBIG, MISMATCH, RANGE | encode errors, a NUL refused before the database |
+//! | unavailable (retry) | class 08 (connection), 40 (serialization, deadlock), 57 (shutdown, cancel), 53 but 53100, 25006 (read-only: a standby after failover) | BUSY, LOCKED, CANTOPEN, NOMEM | I/O, TLS, pool timed out or closed, worker crashed, store closed |
+//! | full | 53100 disk_full | FULL | |
+//! | other | the rest | the rest (IOERR, CORRUPT, READONLY, ...) | protocol, decode, migration |
 //!
 //! No message carries row data: sqlx's `Display` for database errors is the
 //! server's primary message only (PostgreSQL's `DETAIL`, which quotes key
@@ -24,8 +40,26 @@ pub enum StoreError {
         /// Which key collided.
         key: DuplicateKey,
     },
-    /// Any other database failure. For a commit that failed on a lost
-    /// connection the outcome is unknown: the record may be stored.
+    /// The record's own content cannot be stored: a value the database
+    /// refuses (PostgreSQL text cannot hold a NUL character; a data
+    /// exception, SQLSTATE class 22), or a constraint other than a unique
+    /// key (a foreign key naming another tenant's row, a check). Nothing
+    /// of the record was written, and the same record will fail the same
+    /// way: do not retry it. Other records of its group commit are not
+    /// affected. Neither field carries a value.
+    #[error("record rejected: {reason}{}", field_suffix(*.field))]
+    Rejected {
+        /// The field at fault when the store knows it (`applicant_id`,
+        /// `offers.partner_offer_ref`, `details`, ...: the name in the
+        /// record type, with `offers.` or `channel_reports.` for child
+        /// rows), `None` when only the database knows.
+        field: Option<&'static str>,
+        /// What is wrong with it, in words.
+        reason: &'static str,
+    },
+    /// Any other database failure; [`StoreError::kind`] says which. For a
+    /// commit that failed on a lost connection the outcome is unknown: the
+    /// record may be stored.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     /// Applying migrations failed.
@@ -50,6 +84,11 @@ impl fmt::Debug for StoreError {
         match self {
             StoreError::Closed => f.write_str("Closed"),
             StoreError::Duplicate { key } => f.debug_struct("Duplicate").field("key", key).finish(),
+            StoreError::Rejected { field, reason } => f
+                .debug_struct("Rejected")
+                .field("field", field)
+                .field("reason", reason)
+                .finish(),
             // sqlx's Debug dumps every field of a database error, PostgreSQL's
             // DETAIL ("Key (..)=(..) already exists") included: print Display.
             StoreError::Database(e) => write!(f, "Database({e})"),
@@ -60,6 +99,168 @@ impl fmt::Debug for StoreError {
             }
             StoreError::InvalidUrl(why) => f.debug_tuple("InvalidUrl").field(why).finish(),
         }
+    }
+}
+
+fn field_suffix(field: Option<&'static str>) -> String {
+    field.map(|f| format!(" ({f})")).unwrap_or_default()
+}
+
+/// What kind of failure a [`StoreError`] is: what a caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// This record's content cannot be stored ([`StoreError::Rejected`]):
+    /// the same call fails the same way, do not retry.
+    Rejected,
+    /// A unique key collided ([`StoreError::Duplicate`]).
+    Duplicate,
+    /// No such row ([`StoreError::NotFound`]).
+    NotFound,
+    /// An argument the store cannot act on ([`StoreError::InvalidArgument`]).
+    InvalidArgument,
+    /// The database cannot be reached or is shutting down (connection lost
+    /// or refused, pool timed out, the store closed, a serialization
+    /// failure or deadlock): a retry later may succeed.
+    Unavailable,
+    /// The database is out of disk space (PostgreSQL 53100, SQLITE_FULL):
+    /// nothing is written until an operator frees space.
+    Full,
+    /// Anything else: a bug, a damaged database, a failed migration, a bad
+    /// URL.
+    Other,
+}
+
+impl StoreErrorKind {
+    /// A stable upper-case name, for logs and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreErrorKind::Rejected => "REJECTED",
+            StoreErrorKind::Duplicate => "DUPLICATE",
+            StoreErrorKind::NotFound => "NOT_FOUND",
+            StoreErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+            StoreErrorKind::Unavailable => "UNAVAILABLE",
+            StoreErrorKind::Full => "FULL",
+            StoreErrorKind::Other => "OTHER",
+        }
+    }
+}
+
+impl StoreError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Closed => StoreErrorKind::Unavailable,
+            StoreError::Duplicate { .. } => StoreErrorKind::Duplicate,
+            StoreError::Rejected { .. } => StoreErrorKind::Rejected,
+            StoreError::Database(e) => match classify(e) {
+                Class::Duplicate => StoreErrorKind::Duplicate,
+                Class::Rejected(_) => StoreErrorKind::Rejected,
+                Class::Unavailable => StoreErrorKind::Unavailable,
+                Class::Full => StoreErrorKind::Full,
+                Class::Other => StoreErrorKind::Other,
+            },
+            StoreError::Migrate(m) => match m {
+                sqlx::migrate::MigrateError::Execute(e) => match classify(e) {
+                    Class::Unavailable => StoreErrorKind::Unavailable,
+                    Class::Full => StoreErrorKind::Full,
+                    _ => StoreErrorKind::Other,
+                },
+                _ => StoreErrorKind::Other,
+            },
+            StoreError::NotFound => StoreErrorKind::NotFound,
+            StoreError::InvalidArgument(_) => StoreErrorKind::InvalidArgument,
+            StoreError::InvalidUrl(_) => StoreErrorKind::Other,
+        }
+    }
+
+    /// Whether a later retry of the same call may succeed
+    /// ([`StoreErrorKind::Unavailable`]).
+    pub fn is_transient(&self) -> bool {
+        self.kind() == StoreErrorKind::Unavailable
+    }
+}
+
+/// The classes of [`classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Duplicate,
+    /// This record's content; the reason in words.
+    Rejected(&'static str),
+    Unavailable,
+    Full,
+    Other,
+}
+
+const DATA_EXCEPTION: &str = "a value the database cannot store (a NUL character, invalid text, \
+                              a number out of range)";
+const CONSTRAINT: &str = "the record breaks a constraint (a reference to a missing row or \
+                          another tenant's, a check)";
+const ENCODE: &str = "a value could not be encoded for the database";
+
+/// Classifies a sqlx error; see the module documentation for the table.
+pub(crate) fn classify(e: &sqlx::Error) -> Class {
+    match e {
+        sqlx::Error::Database(db) => classify_database(db.as_ref()),
+        sqlx::Error::Encode(_) | sqlx::Error::InvalidArgument(_) => Class::Rejected(ENCODE),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+fn classify_database(db: &dyn DatabaseError) -> Class {
+    if db.is_unique_violation() {
+        return Class::Duplicate;
+    }
+    let Some(code) = db.code() else {
+        return Class::Other;
+    };
+    // SQLSTATEs are five characters; SQLite's extended codes stay below
+    // 10 000 (four digits at most).
+    match code.parse::<i32>() {
+        Ok(extended) if code.len() < 5 => classify_sqlite(extended),
+        _ => classify_sqlstate(&code),
+    }
+}
+
+/// PostgreSQL, by SQLSTATE class (and a few codes).
+fn classify_sqlstate(code: &str) -> Class {
+    match (code.get(..2), code) {
+        (_, "23505") => Class::Duplicate,
+        (_, "53100") => Class::Full,
+        (_, "25006") => Class::Unavailable,
+        (Some("22"), _) => Class::Rejected(DATA_EXCEPTION),
+        (Some("23"), _) => Class::Rejected(CONSTRAINT),
+        (Some("08" | "40" | "53" | "57"), _) => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+/// SQLite, by primary result code (<https://www.sqlite.org/rescode.html>).
+fn classify_sqlite(extended: i32) -> Class {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const NOMEM: i32 = 7;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    const TOOBIG: i32 = 18;
+    const CONSTRAINT_CODE: i32 = 19;
+    const MISMATCH: i32 = 20;
+    const RANGE: i32 = 25;
+    const CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    const CONSTRAINT_UNIQUE: i32 = 2067;
+    match (extended & 0xff, extended) {
+        (_, CONSTRAINT_PRIMARYKEY | CONSTRAINT_UNIQUE) => Class::Duplicate,
+        (CONSTRAINT_CODE, _) => Class::Rejected(CONSTRAINT),
+        (TOOBIG | MISMATCH | RANGE, _) => Class::Rejected(DATA_EXCEPTION),
+        (FULL, _) => Class::Full,
+        (BUSY | LOCKED | NOMEM | CANTOPEN, _) => Class::Unavailable,
+        _ => Class::Other,
     }
 }
 
@@ -94,7 +295,13 @@ impl From<sqlx::Error> for StoreError {
                 key: duplicate_key(db.as_ref()),
             },
             sqlx::Error::PoolClosed => StoreError::Closed,
-            other => StoreError::Database(other),
+            other => match classify(&other) {
+                Class::Rejected(reason) => StoreError::Rejected {
+                    field: None,
+                    reason,
+                },
+                _ => StoreError::Database(other),
+            },
         }
     }
 }
@@ -133,23 +340,25 @@ fn duplicate_key(db: &dyn DatabaseError) -> DuplicateKey {
     }
 }
 
-/// Whether `e` is a constraint violation caused by one record's content, as
-/// opposed to a failure of the connection or the database as a whole. Only
-/// these send a batch to the record-by-record path.
+/// Whether `e` was caused by one record's content (a duplicate key, another
+/// constraint, a value the database refuses: see [`classify`]), as opposed
+/// to a failure of the connection or the database as a whole. Only these
+/// send a batch to the record-by-record path, where the record alone fails.
+///
+/// PostgreSQL data exceptions (SQLSTATE class 22, e.g. 22021 for a NUL in
+/// text) are record errors: before they were counted as batch failures, so
+/// one such record failed every caller of its group commit.
 pub(crate) fn is_record_error(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => matches!(
-            db.kind(),
-            ErrorKind::UniqueViolation
-                | ErrorKind::ForeignKeyViolation
-                | ErrorKind::NotNullViolation
-                | ErrorKind::CheckViolation
-                | ErrorKind::ExclusionViolation
-        ),
-        // A value the driver could not encode belongs to one record too.
-        sqlx::Error::Encode(_) | sqlx::Error::InvalidArgument(_) => true,
-        _ => false,
-    }
+    matches!(classify(e), Class::Duplicate | Class::Rejected(_))
+}
+
+/// The error of a call refused because the last ping found the database
+/// unreachable (kind `Unavailable`).
+pub(crate) fn unreachable() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the database is unreachable (the last health ping failed)",
+    ))
 }
 
 /// A copy of `e` for the second and later callers of a batch that failed as
@@ -275,6 +484,93 @@ mod tests {
             StoreError::Duplicate { key } => assert_eq!(key, DuplicateKey::RequestId),
             other => panic!("expected Duplicate, got {other:?}"),
         }
+    }
+
+    fn db_error(code: &str, kind: ErrorKind) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(CopiedDatabaseError {
+            message: "m".into(),
+            code: Some(code.into()),
+            constraint: None,
+            kind,
+        }))
+    }
+
+    #[test]
+    fn sqlstates_classify_by_class() {
+        for (code, class) in [
+            ("22021", Class::Rejected(DATA_EXCEPTION)),
+            ("22P02", Class::Rejected(DATA_EXCEPTION)),
+            ("22001", Class::Rejected(DATA_EXCEPTION)),
+            ("22003", Class::Rejected(DATA_EXCEPTION)),
+            ("23503", Class::Rejected(CONSTRAINT)),
+            ("23514", Class::Rejected(CONSTRAINT)),
+            ("08006", Class::Unavailable),
+            ("57P01", Class::Unavailable),
+            ("40001", Class::Unavailable),
+            ("40P01", Class::Unavailable),
+            ("53300", Class::Unavailable),
+            ("25006", Class::Unavailable),
+            ("53100", Class::Full),
+            ("42P01", Class::Other),
+            ("XX000", Class::Other),
+            // SQLite, extended codes.
+            ("13", Class::Full),
+            ("5", Class::Unavailable),
+            ("261", Class::Unavailable),          // BUSY_RECOVERY
+            ("787", Class::Rejected(CONSTRAINT)), // CONSTRAINT_FOREIGNKEY
+            ("18", Class::Rejected(DATA_EXCEPTION)),
+            ("266", Class::Other), // IOERR_READ
+            ("11", Class::Other),  // CORRUPT
+        ] {
+            assert_eq!(classify(&db_error(code, ErrorKind::Other)), class, "{code}");
+        }
+        assert_eq!(
+            classify(&db_error("23505", ErrorKind::UniqueViolation)),
+            Class::Duplicate
+        );
+        assert_eq!(
+            classify(&db_error("2067", ErrorKind::UniqueViolation)),
+            Class::Duplicate
+        );
+    }
+
+    #[test]
+    fn a_nul_from_postgres_is_a_record_error_and_rejected() {
+        let e = db_error("22021", ErrorKind::Other);
+        assert!(is_record_error(&e));
+        // A copy (second caller of a failed batch) classifies the same.
+        assert!(is_record_error(&replicate(&e)));
+        let e = StoreError::from(e);
+        assert!(
+            matches!(e, StoreError::Rejected { field: None, .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.kind(), StoreErrorKind::Rejected);
+    }
+
+    #[test]
+    fn kinds_of_connection_and_disk_failures() {
+        let io = StoreError::from(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(io.kind(), StoreErrorKind::Unavailable);
+        assert!(io.is_transient());
+        assert_eq!(
+            StoreError::from(sqlx::Error::PoolTimedOut).kind(),
+            StoreErrorKind::Unavailable
+        );
+        assert_eq!(StoreError::Closed.kind(), StoreErrorKind::Unavailable);
+        let full = StoreError::from(db_error("13", ErrorKind::Other));
+        assert_eq!(full.kind(), StoreErrorKind::Full);
+        assert!(!full.is_transient());
+        assert_eq!(
+            StoreError::from(db_error("53100", ErrorKind::Other)).kind(),
+            StoreErrorKind::Full
+        );
+        assert_eq!(
+            StoreError::from(sqlx::Error::Protocol("x".into())).kind(),
+            StoreErrorKind::Other
+        );
     }
 
     #[test]

@@ -34,13 +34,14 @@ mod read;
 mod record;
 mod sqlite;
 mod store;
+mod text;
 mod writer;
 
 pub use acceptance::{
     AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord,
 };
 pub use appeal::{AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome};
-pub use error::{DuplicateKey, StoreError};
+pub use error::{DuplicateKey, StoreError, StoreErrorKind};
 pub use options::{Backend, StoreOptions};
 pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};
 pub use store::{Store, StoreStats};

@@ -16,6 +16,13 @@ pub struct StoreOptions {
     /// (PostgreSQL, where the writer takes one connection per batch).
     /// Default 8.
     pub max_connections: u32,
+    /// PostgreSQL: how long a call (or the writer) waits for a connection
+    /// of the pool, including the reconnects when the database went away.
+    /// A store that cannot be reached then fails the call with
+    /// [`StoreErrorKind::Unavailable`](crate::StoreErrorKind) after this
+    /// long, rather than holding it. Default 2 s (was 10 s: no caller of
+    /// the router waits that long; its default deadline is 800 ms).
+    pub acquire_timeout: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -24,6 +31,7 @@ impl Default for StoreOptions {
             max_batch: 256,
             sqlite_synchronous_full: false,
             max_connections: 8,
+            acquire_timeout: std::time::Duration::from_secs(2),
         }
     }
 }

@@ -14,7 +14,9 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
 
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -30,13 +32,15 @@ use crate::writer::WriteBackend;
 /// Migrations, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a caller (or the writer) waits for a free connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The pool of an open PostgreSQL store.
 #[derive(Clone, Debug)]
 pub(crate) struct PgDb {
     pub(crate) pool: PgPool,
+    /// A connection of its own for [`PgDb::ping`], outside the pool: a busy
+    /// pool must not make the database look unreachable. Opened on first
+    /// use, and again after it failed.
+    probe: Arc<Mutex<Option<PgConnection>>>,
+    options: Arc<PgConnectOptions>,
 }
 
 fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
@@ -69,10 +73,14 @@ pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgDb, StoreEr
     run_migrations(&options).await?;
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(1))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .acquire_timeout(opts.acquire_timeout)
+        .connect_with(options.clone())
         .await?;
-    Ok(PgDb { pool })
+    Ok(PgDb {
+        pool,
+        probe: Arc::new(Mutex::new(None)),
+        options: Arc::new(options),
+    })
 }
 
 /// Applies the migrations.
@@ -127,7 +135,28 @@ impl PgDb {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(conn) = self.probe.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// `SELECT 1` on the probe connection, reconnecting once if it was lost
+    /// (a restarted server, a cut network). Cancel-safe: a probe whose
+    /// future is dropped mid-query is discarded, not reused.
+    pub(crate) async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut probe = self.probe.lock().await;
+        // A probe that fails is dropped, and a fresh one tried.
+        if let Some(mut conn) = probe.take()
+            && sqlx::query("SELECT 1").execute(&mut conn).await.is_ok()
+        {
+            *probe = Some(conn);
+            return Ok(());
+        }
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        *probe = Some(conn);
+        Ok(())
     }
 
     /// A write transaction (READ COMMITTED, the server's default: the
@@ -331,4 +360,154 @@ async fn insert_channel_reports(
         .execute(&mut **tx)
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer on a real PostgreSQL, fed directly (past the store's own
+    //! NUL check), so that the database itself refuses the bad records.
+
+    use std::sync::Arc;
+
+    use sqlx::{AssertSqlSafe, Connection, PgConnection};
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::error::StoreErrorKind;
+    use crate::record::ChannelReportRecord;
+    use crate::writer::{self, Counters, Pending};
+
+    const PG_URL_VAR: &str = "FINROUTE_TEST_DATABASE_URL";
+
+    fn record(i: usize) -> ApplicationRecord {
+        let application_id = format!("app-{i}-{}", uuid::Uuid::new_v4().simple());
+        ApplicationRecord {
+            application_id: application_id.clone(),
+            tenant: "tenant-a".into(),
+            request_id: format!("req-{i}-{}", uuid::Uuid::new_v4().simple()),
+            request_fingerprint: vec![7; 32],
+            applicant_id: format!("applicant-{i}"),
+            created_at_ms: 1_700_000_000_000,
+            partial: false,
+            response: vec![1, 2, 3],
+            offers: vec![OfferRecord {
+                offer_id: format!("offer-{application_id}"),
+                application_id: application_id.clone(),
+                tenant: "tenant-a".into(),
+                adapter_id: "bank".into(),
+                partner_offer_ref: "ref".into(),
+                product_kind: "INSTALLMENT".into(),
+                currency: "CNY".into(),
+                principal_minor: 1_000_000,
+                term_months: 12,
+                apr_bps: 1_200,
+                approval_odds: 0.5,
+                rank: 0,
+                expires_at_ms: 1_900_000_000_000,
+                risk_band: "A".into(),
+                prior_odds: None,
+                partner_odds: None,
+            }],
+            channel_reports: vec![ChannelReportRecord {
+                adapter_id: "bank".into(),
+                product_kind: "INSTALLMENT".into(),
+                status: "OK".into(),
+                latency_ms: 5,
+                offers_returned: 1,
+                offers_rejected: 0,
+                detail: String::new(),
+            }],
+        }
+    }
+
+    /// Issue 14: 640 legitimate records and 40 carrying a NUL (one after
+    /// every 16) in the same group commits. PostgreSQL refuses each bad one
+    /// with SQLSTATE 22021 (class 22, data exception); that is the one
+    /// record's error: the other 640 commit. Before, class 22 counted as a
+    /// batch failure and every caller of the batch got it (0 of 640
+    /// committed when all were queued at once).
+    #[tokio::test]
+    async fn a_data_exception_fails_only_its_own_record() {
+        let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
+            eprintln!("skipped: PostgreSQL writer test ({PG_URL_VAR} is not set)");
+            return;
+        };
+        let schema = format!("finroute_unit_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable");
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options[search_path]={schema}");
+        let db = open(&url, &StoreOptions::default()).await.expect("open");
+        let (_reachable, reachable_rx) = tokio::sync::watch::channel(true);
+        let handle = writer::spawn(db.clone(), 256, Arc::new(Counters::default()), reachable_rx);
+
+        let mut answers = Vec::new();
+        for i in 0..680 {
+            let mut r = record(i);
+            let bad = i % 17 == 16;
+            if bad {
+                match i % 3 {
+                    0 => r.applicant_id.push('\0'),
+                    1 => r.request_id.push('\0'),
+                    _ => r.offers[0].partner_offer_ref.push('\0'),
+                }
+            }
+            let (reply, answer) = oneshot::channel();
+            let id = r.application_id.clone();
+            handle
+                .queue
+                .send(Pending { record: r, reply })
+                .await
+                .expect("queue");
+            answers.push((bad, id, answer));
+        }
+        let (mut good_ok, mut bad_rejected) = (0, 0);
+        let mut good_ids = Vec::new();
+        for (bad, id, answer) in answers {
+            let result = answer.await.expect("answered");
+            match (bad, result) {
+                (false, Ok(())) => {
+                    good_ok += 1;
+                    good_ids.push(id);
+                }
+                (false, Err(e)) => panic!("a legitimate record failed: {e:?}"),
+                (true, Err(e @ StoreError::Rejected { field: None, .. })) => {
+                    assert_eq!(e.kind(), StoreErrorKind::Rejected);
+                    bad_rejected += 1;
+                }
+                (true, other) => panic!("a NUL-bearing record answered {other:?}"),
+            }
+        }
+        eprintln!(
+            "writer on PostgreSQL: {good_ok} of 640 legitimate committed, {bad_rejected} of 40 NUL-bearing rejected alone"
+        );
+        assert_eq!((good_ok, bad_rejected), (640, 40));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM applications")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        assert_eq!(stored, 640);
+        let ids: Vec<&str> = good_ids.iter().map(String::as_str).collect();
+        let found: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM offers WHERE application_id = ANY($1)")
+                .bind(&ids)
+                .fetch_one(&db.pool)
+                .await
+                .expect("count offers");
+        assert_eq!(found, 640);
+
+        drop(handle.queue);
+        handle.task.await.expect("writer ends");
+        db.close().await;
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut admin)
+            .await
+            .expect("drop schema");
+        let _ = admin.close().await;
+    }
 }

@@ -24,7 +24,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Connection, Sqlite, Transaction};
 
 use crate::acceptance::{self, AcceptanceRecord};
 use crate::error::StoreError;
@@ -72,12 +72,37 @@ fn connect_options(url: &str, opts: &StoreOptions) -> Result<SqliteConnectOption
 }
 
 /// A pool that keeps exactly one connection open for as long as it lives.
+///
+/// A connection handed back still "in a transaction" by sqlx's count is
+/// replaced by a fresh one. That happens when SQLite rolled a transaction
+/// back by itself: a COMMIT (or a write) failing with SQLITE_FULL on a full
+/// disk ends the transaction, the ROLLBACK sqlx then sends fails ("no
+/// transaction is active"), and sqlx 0.9 keeps counting the transaction as
+/// open, so every later `BEGIN IMMEDIATE` on that connection failed with
+/// "attempted to call begin_with at non-zero transaction depth": the store
+/// could not write again until restarted, even with space back. (The pool
+/// pings an idle connection before this check, so a rollback queued by a
+/// dropped transaction has run by then; an idle connection of this pool
+/// never holds a live transaction.)
 async fn single_connection(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
     Ok(SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        .test_before_acquire(true)
+        .before_acquire(|conn, _meta| {
+            Box::pin(async move {
+                let stuck = conn.is_in_transaction();
+                if stuck {
+                    tracing::warn!(
+                        "store: replacing a SQLite connection left inside a transaction \
+                         (after an automatic rollback, e.g. on a full disk)"
+                    );
+                }
+                Ok(!stuck)
+            })
+        })
         .connect_with(options)
         .await?)
 }

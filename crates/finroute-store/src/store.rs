@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::acceptance::{
@@ -19,6 +19,7 @@ use crate::options::{Backend, StoreOptions};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
+use crate::text;
 use crate::writer::{self, Counters, Pending, WriterHandle};
 
 /// Runs `$call` with `$db` bound to the backend's handle, awaited.
@@ -52,6 +53,10 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
     closed: AtomicBool,
+    /// What the last [`Store::ping`] found (true until one fails): while
+    /// false, calls fail at once instead of waiting for a connection that
+    /// cannot be had, and so does the writer's next batch.
+    reachable: watch::Sender<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,15 +86,26 @@ impl Store {
     pub async fn connect_with(url: &str, opts: StoreOptions) -> Result<Store, StoreError> {
         let backend = backend_of(url)?;
         let counters = Arc::new(Counters::default());
+        let (reachable, reachable_rx) = watch::channel(true);
         let (db, handle) = match backend {
             Backend::Sqlite => {
                 let db = sqlite::open(url, &opts).await?;
-                let handle = writer::spawn(db.clone(), opts.max_batch, Arc::clone(&counters));
+                let handle = writer::spawn(
+                    db.clone(),
+                    opts.max_batch,
+                    Arc::clone(&counters),
+                    reachable_rx,
+                );
                 (Db::Sqlite(db), handle)
             }
             Backend::Postgres => {
                 let db = postgres::open(url, &opts).await?;
-                let handle = writer::spawn(db.clone(), opts.max_batch, Arc::clone(&counters));
+                let handle = writer::spawn(
+                    db.clone(),
+                    opts.max_batch,
+                    Arc::clone(&counters),
+                    reachable_rx,
+                );
                 (Db::Postgres(db), handle)
             }
         };
@@ -111,6 +127,7 @@ impl Store {
                 writer: Mutex::new(Some(task)),
                 counters,
                 closed: AtomicBool::new(false),
+                reachable,
             }),
         })
     }
@@ -139,9 +156,8 @@ impl Store {
     /// Dropping the returned future after the record was queued does not
     /// cancel the write.
     pub async fn record_application(&self, mut app: ApplicationRecord) -> Result<(), StoreError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
+        self.check_open()?;
+        text::application(&app)?;
         // Compressed here, on the caller's task, not on the single writer.
         app.response = crate::blob::pack(std::mem::take(&mut app.response));
         let (reply, answer) = oneshot::channel();
@@ -161,6 +177,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Option<StoredApplication>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(None);
+        }
         Ok(match &self.inner.db {
             Db::Sqlite(db) => db.get_application(tenant, application_id).await?,
             Db::Postgres(db) => db.get_application(tenant, application_id).await?,
@@ -175,7 +194,7 @@ impl Store {
         request_id: &str,
     ) -> Result<Option<StoredApplication>, StoreError> {
         self.check_open()?;
-        if request_id.is_empty() {
+        if request_id.is_empty() || !text::findable(&[tenant, request_id]) {
             return Ok(None);
         }
         Ok(match &self.inner.db {
@@ -191,6 +210,9 @@ impl Store {
         offer_id: &str,
     ) -> Result<Option<OfferRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, offer_id]) {
+            return Ok(None);
+        }
         Ok(match &self.inner.db {
             Db::Sqlite(db) => db.get_offer(tenant, offer_id).await?,
             Db::Postgres(db) => db.get_offer(tenant, offer_id).await?,
@@ -214,6 +236,7 @@ impl Store {
         claim: AcceptanceClaim,
     ) -> Result<ClaimOutcome, StoreError> {
         self.check_open()?;
+        text::claim(&claim)?;
         on_db!(self, db => db.claim_acceptance(&claim))
     }
 
@@ -224,6 +247,9 @@ impl Store {
         acceptance_id: &str,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, acceptance_id]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.get_acceptance(tenant, acceptance_id))?)
     }
 
@@ -234,6 +260,9 @@ impl Store {
         idempotency_key: &str,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, idempotency_key]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.find_acceptance_by_key(tenant, idempotency_key))?)
     }
 
@@ -245,6 +274,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Vec<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.acceptances_of_application(tenant, application_id))?)
     }
 
@@ -265,6 +297,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        text::storable("owner", owner)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -286,6 +319,10 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<AcceptanceRecord>, StoreError> {
         self.check_open()?;
+        text::storable("owner", owner)?;
+        if !text::findable(&[acceptance_id]) {
+            return Ok(None);
+        }
         let until = lease_until(now_ms, lease_ms);
         Ok(on_db!(self, db => db.lease_acceptance(acceptance_id, owner, now_ms, until))?)
     }
@@ -311,6 +348,11 @@ impl Store {
                 "status: an acceptance completes as ACCEPTED or DECLINED",
             ));
         }
+        if !text::findable(&[acceptance_id]) {
+            return Err(StoreError::NotFound);
+        }
+        text::storable("partner_reference", partner_reference)?;
+        text::storable("detail", detail)?;
         let (reference, detail) = (partner_reference, detail);
         on_db!(self, db => db.complete_acceptance(acceptance_id, status, reference, detail, now_ms))
     }
@@ -328,6 +370,10 @@ impl Store {
         last_error: &str,
     ) -> Result<(), StoreError> {
         self.check_open()?;
+        text::storable("last_error", last_error)?;
+        if !text::findable(&[acceptance_id, owner]) {
+            return Ok(());
+        }
         let (id, next, error) = (acceptance_id, next_attempt_ms, last_error);
         Ok(on_db!(self, db => db.release_acceptance(id, owner, next, error))?)
     }
@@ -363,6 +409,7 @@ impl Store {
     /// appeal id is taken.
     pub async fn file_appeal(&self, appeal: NewAppeal) -> Result<AppealRecord, StoreError> {
         self.check_open()?;
+        text::appeal(&appeal)?;
         on_db!(self, db => db.file_appeal(&appeal))
     }
 
@@ -373,6 +420,9 @@ impl Store {
         appeal_id: &str,
     ) -> Result<Option<AppealRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(None);
+        }
         Ok(on_db!(self, db => db.get_appeal(tenant, appeal_id))?)
     }
 
@@ -383,6 +433,9 @@ impl Store {
         application_id: &str,
     ) -> Result<Vec<AppealRecord>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.appeals_of_application(tenant, application_id))?)
     }
 
@@ -399,7 +452,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AppealRecord>, StoreError> {
         self.check_open()?;
-        if limit == 0 {
+        let cursor_id = after.map_or("", |c| c.appeal_id.as_str());
+        if limit == 0 || !text::findable(&[tenant, cursor_id]) {
             return Ok(Vec::new());
         }
         let limit = i64::from(limit);
@@ -417,6 +471,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<ResolveOutcome, StoreError> {
         self.check_open()?;
+        text::storable("note", note)?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(ResolveOutcome::NotFound);
+        }
         on_db!(self, db => db.start_review(tenant, appeal_id, note, now_ms))
     }
 
@@ -440,6 +498,10 @@ impl Store {
                 "decision: an appeal is resolved as UPHELD or OVERTURNED",
             ));
         }
+        text::storable("note", note)?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(ResolveOutcome::NotFound);
+        }
         on_db!(self, db => db.resolve_appeal(tenant, appeal_id, decision, note, now_ms))
     }
 
@@ -451,6 +513,9 @@ impl Store {
         appeal_id: &str,
     ) -> Result<Vec<AppealEvent>, StoreError> {
         self.check_open()?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(Vec::new());
+        }
         Ok(on_db!(self, db => db.appeal_history(tenant, appeal_id))?)
     }
 
@@ -474,6 +539,51 @@ impl Store {
         }
     }
 
+    /// Whether the database answers within `timeout`: `SELECT 1`. On
+    /// PostgreSQL on a connection of its own (not the pool's, so a busy pool
+    /// does not look like an outage), reconnected when it was lost; on
+    /// SQLite on the read pool. For health checks: an error of kind
+    /// [`StoreErrorKind::Unavailable`](crate::StoreErrorKind) means the
+    /// database is unreachable now.
+    ///
+    /// The outcome is remembered: after a ping that failed as unreachable
+    /// every other call fails at once (kind `Unavailable`), and a batch of
+    /// the writer waiting for a connection gives up, until a ping succeeds.
+    pub async fn ping(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let ping = async {
+            match &self.inner.db {
+                Db::Sqlite(db) => sqlx::query("SELECT 1").execute(db.reads()).await.map(drop),
+                Db::Postgres(db) => db.ping().await,
+            }
+        };
+        let result = match tokio::time::timeout(timeout, ping).await {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        };
+        let reachable = match (&result, &self.inner.db) {
+            (Ok(()), _) => true,
+            // A SQLite file does not go away like a server: a slow answer
+            // is a busy read pool, which must not close the store.
+            (Err(StoreError::Database(sqlx::Error::PoolTimedOut)), Db::Sqlite(_)) => true,
+            (Err(e), _) => e.kind() != crate::StoreErrorKind::Unavailable,
+        };
+        self.inner.reachable.send_if_modified(|r| {
+            let changed = *r != reachable;
+            *r = reachable;
+            changed
+        });
+        result
+    }
+
+    /// What the last [`Store::ping`] found: false after one found the
+    /// database unreachable, until one succeeds (true if none ran).
+    pub fn is_reachable(&self) -> bool {
+        *self.inner.reachable.borrow()
+    }
+
     /// Counters of the group-commit writer.
     pub fn stats(&self) -> StoreStats {
         StoreStats {
@@ -485,6 +595,8 @@ impl Store {
     fn check_open(&self) -> Result<(), StoreError> {
         if self.inner.closed.load(Ordering::Acquire) {
             Err(StoreError::Closed)
+        } else if !*self.inner.reachable.borrow() {
+            Err(StoreError::Database(crate::error::unreachable()))
         } else {
             Ok(())
         }

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Transaction;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::error::{StoreError, is_record_error, replicate};
+use crate::error::{StoreError, is_record_error, replicate, unreachable};
 use crate::record::ApplicationRecord;
 
 /// A record waiting for its group commit, with the way back to its caller.
@@ -77,19 +77,62 @@ pub(crate) struct WriterHandle {
 }
 
 /// Starts the writer task for `backend`.
+/// `reachable` is what the store's last ping found: while false, a batch
+/// fails at once (and one waiting for a connection stops waiting) instead
+/// of making every record queued behind it wait out the pool's acquire
+/// timeout in turn.
 pub(crate) fn spawn<B: WriteBackend>(
     backend: B,
     max_batch: usize,
     counters: Arc<Counters>,
+    reachable: watch::Receiver<bool>,
 ) -> WriterHandle {
     let max_batch = max_batch.max(1);
     let (queue, rx) = mpsc::channel(max_batch.saturating_mul(4));
     let shutdown = Arc::new(Notify::new());
+    let backend = Gated { backend, reachable };
     let task = tokio::spawn(run(backend, rx, max_batch, counters, Arc::clone(&shutdown)));
     WriterHandle {
         queue,
         shutdown,
         task,
+    }
+}
+
+/// A backend whose `begin` gives up as soon as the store is known to be
+/// unreachable. Only the wait for a connection is cut short: a transaction
+/// that has begun runs to its end (or its connection's).
+struct Gated<B> {
+    backend: B,
+    reachable: watch::Receiver<bool>,
+}
+
+impl<B: WriteBackend> WriteBackend for Gated<B> {
+    type Db = B::Db;
+
+    async fn begin(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
+        let mut reachable = self.reachable.clone();
+        tokio::select! {
+            biased;
+            // Not when the store (the sender) is gone: its queue is still
+            // written.
+            Ok(_) = reachable.wait_for(|up| !*up) => Err(unreachable()),
+            tx = self.backend.begin() => tx,
+        }
+    }
+
+    fn insert<'a>(
+        tx: &'a mut Transaction<'static, Self::Db>,
+        records: &'a [&'a ApplicationRecord],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a {
+        B::insert(tx, records)
+    }
+
+    fn execute<'a>(
+        tx: &'a mut Transaction<'static, Self::Db>,
+        sql: &'static str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a {
+        B::execute(tx, sql)
     }
 }
 

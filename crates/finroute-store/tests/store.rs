@@ -517,7 +517,8 @@ mod suite {
     }
 
     /// An offer naming another tenant violates the composite foreign key:
-    /// a database error (not a duplicate) for that record only.
+    /// `Rejected` (not a duplicate, not a retryable failure) for that record
+    /// only.
     pub async fn offer_of_another_tenant_is_rejected(h: &Harness) {
         let mut bad = application("tenant-a", "", 2, 0);
         bad.offers[1].tenant = "tenant-b".into();
@@ -526,7 +527,12 @@ mod suite {
             h.store.record_application(bad.clone()),
             h.store.record_application(good.clone()),
         );
-        assert!(matches!(rbad, Err(StoreError::Database(_))), "{rbad:?}");
+        assert!(
+            matches!(rbad, Err(StoreError::Rejected { field: None, .. })),
+            "{rbad:?}"
+        );
+        let kind = rbad.as_ref().map_err(StoreError::kind).err();
+        assert_eq!(kind, Some(finroute_store::StoreErrorKind::Rejected));
         rgood.expect("the good record commits");
         assert_absent(h, &bad).await;
         assert!(
@@ -615,6 +621,201 @@ mod suite {
             );
         }
         other.close().await;
+    }
+
+    /// Issue 14: 640 legitimate records and, one in every 16, a record
+    /// carrying a NUL byte in a text field (PostgreSQL text cannot hold
+    /// one), all queued at once so that they share group commits. Every
+    /// legitimate record commits; each bad one fails on its own with
+    /// `Rejected` naming its field, and nothing of it is stored. Both
+    /// backends answer the same (the store refuses NUL before the
+    /// database sees it; a NUL that reached PostgreSQL anyway is isolated
+    /// by the writer, see the store's unit tests).
+    pub async fn nul_bytes_fail_only_their_own_record(h: &Harness) {
+        const GOOD: usize = 640;
+        /// One bad record after every 16 legitimate ones: 40 in all.
+        const EVERY: usize = 16;
+        let fields = [
+            "applicant_id",
+            "request_id",
+            "offers.partner_offer_ref",
+            "channel_reports.detail",
+        ];
+        let mut tasks = JoinSet::new();
+        let mut bad_count = 0;
+        for i in 0..GOOD + GOOD / EVERY {
+            let mut app = application("tenant-a", &request_id(), 2, 2);
+            let bad = i % (EVERY + 1) == EVERY;
+            let field = fields[bad_count % fields.len()];
+            if bad {
+                bad_count += 1;
+                match field {
+                    "applicant_id" => app.applicant_id.push_str("\0x"),
+                    "request_id" => app.request_id.insert(3, '\0'),
+                    "offers.partner_offer_ref" => app.offers[1].partner_offer_ref.push('\0'),
+                    _ => app.channel_reports[0].detail = "\0".into(),
+                }
+            }
+            let store = h.store.clone();
+            tasks.spawn(async move {
+                let result = store.record_application(app.clone()).await;
+                (bad.then_some(field), app, result)
+            });
+        }
+        let mut good_ok = 0;
+        let mut good_failed = Vec::new();
+        let mut bad_rejected = 0;
+        let mut bad_other = Vec::new();
+        let mut stored_bad = Vec::new();
+        let mut stored_good = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (bad, app, result) = joined.expect("task");
+            match (bad, result) {
+                (None, Ok(())) => {
+                    good_ok += 1;
+                    stored_good.push(app);
+                }
+                (None, Err(e)) => good_failed.push(format!("{e:?}")),
+                (Some(field), Err(StoreError::Rejected { field: Some(f), .. })) if f == field => {
+                    bad_rejected += 1;
+                    stored_bad.push(app);
+                }
+                (Some(field), other) => {
+                    bad_other.push(format!("{field}: {other:?}"));
+                    stored_bad.push(app);
+                }
+            }
+        }
+        eprintln!(
+            "NUL batch: {good_ok} of {GOOD} legitimate records committed ({} failed); \
+             {bad_rejected} of {bad_count} NUL-bearing records rejected on their own",
+            good_failed.len()
+        );
+        assert!(
+            good_failed.is_empty(),
+            "{} of {GOOD} legitimate records failed, e.g. {:?}",
+            good_failed.len(),
+            good_failed.first()
+        );
+        assert!(bad_other.is_empty(), "bad records answered: {bad_other:?}");
+        assert_eq!(good_ok, GOOD);
+        assert_eq!(bad_rejected, GOOD / EVERY);
+        for app in &stored_good {
+            assert_stored(h, app).await;
+        }
+        for app in &stored_bad {
+            assert_absent(h, app).await;
+        }
+    }
+
+    /// The acceptance and appeal writes (one transaction per call) refuse a
+    /// NUL the same way, naming the field; lookups by a key holding one find
+    /// nothing instead of failing (PostgreSQL would answer 22021); and the
+    /// store keeps working for the next call.
+    pub async fn nul_in_acceptances_and_appeals_is_rejected_by_field(h: &Harness) {
+        use crate::fixture::{appeal, claim, key};
+        use finroute_store::StoreErrorKind;
+
+        let app = application("tenant-a", &request_id(), 1, 1);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let bad_key = format!("{}\0", key());
+        let err = h
+            .store
+            .claim_acceptance(claim(&app, 0, &bad_key, 1))
+            .await
+            .expect_err("NUL key");
+        assert!(
+            matches!(
+                err,
+                StoreError::Rejected {
+                    field: Some("idempotency_key"),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), StoreErrorKind::Rejected);
+        assert!(!err.is_transient());
+        let mut bad_appeal = appeal(&app, 2);
+        bad_appeal.details = "income \0 12345".into();
+        let err = h.store.file_appeal(bad_appeal).await.expect_err("NUL");
+        assert!(
+            matches!(
+                err,
+                StoreError::Rejected {
+                    field: Some("details"),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!format!("{err} {err:?}").contains("12345"));
+
+        // Lookups by a key holding a NUL: nothing, on both backends.
+        assert!(
+            h.store
+                .find_acceptance_by_key("tenant-a", &bad_key)
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .get_application("tenant-a", "app\0x")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .find_by_request_id("tenant-a", "r\0")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+        assert!(
+            h.store
+                .get_appeal("tenant-a", "\0")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+
+        // The same calls without the NUL succeed.
+        let good_key = key();
+        assert!(matches!(
+            h.store
+                .claim_acceptance(claim(&app, 0, &good_key, 3))
+                .await
+                .expect("claim"),
+            finroute_store::ClaimOutcome::Created(_)
+        ));
+        h.store.file_appeal(appeal(&app, 4)).await.expect("file");
+    }
+
+    /// A health ping answers on an open store and is remembered; a closed
+    /// store says Closed.
+    pub async fn ping_answers(h: &Harness) {
+        use std::time::Duration;
+        assert!(
+            h.store.is_reachable(),
+            "reachable until a ping says otherwise"
+        );
+        h.store.ping(Duration::from_secs(2)).await.expect("ping");
+        h.store
+            .ping(Duration::from_secs(2))
+            .await
+            .expect("ping again");
+        assert!(h.store.is_reachable());
+        let other = h.reopen().await;
+        other.close().await;
+        assert!(matches!(
+            other.ping(Duration::from_secs(2)).await,
+            Err(StoreError::Closed)
+        ));
     }
 
     /// Run with `max_batch` 8 (so a queue of 32): most of the 32 records are
@@ -1841,6 +2042,9 @@ macro_rules! store_suite {
             case!(offer_of_another_tenant_is_rejected);
             case!(errors_do_not_echo_row_data);
             case!(concurrent_records_are_batched);
+            case!(nul_bytes_fail_only_their_own_record);
+            case!(nul_in_acceptances_and_appeals_is_rejected_by_field);
+            case!(ping_answers);
             case!(
                 close_flushes_queued_records,
                 StoreOptions {

@@ -639,6 +639,38 @@ impl PgSchema {
         })
     }
 
+    /// The `host:port` of the database server (port 5432 when the URL
+    /// names none), for a [`CuttableProxy`] in front of it.
+    pub fn server_addr(&self) -> SocketAddr {
+        use std::net::ToSocketAddrs;
+        let (authority, _) = split_authority(&self.url);
+        let host_port = authority.rsplit('@').next().unwrap_or(authority);
+        let host_port = if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        host_port
+            .to_socket_addrs()
+            .expect("resolve the database host")
+            .next()
+            .expect("an address for the database host")
+    }
+
+    /// [`PgSchema::url`] with the server replaced by `addr` (a proxy's).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        let (authority, start) = split_authority(&self.url);
+        let user = authority
+            .rfind('@')
+            .map(|i| &authority[..=i])
+            .unwrap_or_default();
+        format!(
+            "{}{user}{addr}{}",
+            &self.url[..start],
+            &self.url[start + authority.len()..]
+        )
+    }
+
     /// Drops the schema (call at the end of the test).
     pub async fn drop_schema(self) {
         use sqlx::{AssertSqlSafe, Connection, PgConnection};
@@ -651,6 +683,131 @@ impl PgSchema {
             .await;
             let _ = admin.close().await;
         }
+    }
+}
+
+/// The authority (`user@host:port`) of a URL and where it starts.
+fn split_authority(url: &str) -> (&str, usize) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    (&rest[..end], start)
+}
+
+/// A TCP proxy on loopback in front of `upstream` that a test can cut and
+/// restore, for "the database goes away and comes back".
+///
+/// [`CuttableProxy::cut`] closes every proxied connection (both sides) and
+/// stops listening, so new connections are refused (ECONNREFUSED, as from
+/// a stopped server); [`CuttableProxy::restore`] listens again on the same
+/// port.
+pub struct CuttableProxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    state: Arc<ProxyState>,
+}
+
+struct ProxyState {
+    /// Bumped by every cut: connections of an older generation end.
+    generation: tokio::sync::watch::Sender<u64>,
+    accept_task: Mutex<Option<JoinHandle<()>>>,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+impl CuttableProxy {
+    /// Listens on `127.0.0.1:0` and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> CuttableProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let (generation, _) = tokio::sync::watch::channel(0);
+        let proxy = CuttableProxy {
+            addr,
+            upstream,
+            state: Arc::new(ProxyState {
+                generation,
+                accept_task: Mutex::new(None),
+                connections: std::sync::atomic::AtomicUsize::new(0),
+            }),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far (all generations).
+    pub fn connections(&self) -> usize {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes every connection and refuses new ones until [`restore`](Self::restore).
+    pub fn cut(&self) {
+        if let Some(task) = self.state.accept_task.lock().unwrap().take() {
+            task.abort(); // drops the listener
+        }
+        self.state.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Accepts connections again, on the same port.
+    pub async fn restore(&self) {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        let mut tries = 0;
+        let listener = loop {
+            // The aborted accept task may not have dropped its listener yet.
+            match socket.bind(self.addr) {
+                Ok(()) => break socket.listen(128).expect("listen"),
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("rebind the proxy port {}: {e}", self.addr),
+            }
+        };
+        self.serve(listener);
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let state = self.state.clone();
+        let upstream = self.upstream;
+        // Every connection this listener accepts belongs to the generation
+        // it was opened in, and ends with it (even one accepted in the
+        // moment between a cut and the listener's drop).
+        let born = *state.generation.borrow();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                state
+                    .connections
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut cut = state.generation.subscribe();
+                tokio::spawn(async move {
+                    let proxied = async {
+                        let mut server = tokio::net::TcpStream::connect(upstream).await?;
+                        let _ = client.set_nodelay(true);
+                        let _ = server.set_nodelay(true);
+                        tokio::io::copy_bidirectional(&mut client, &mut server).await
+                    };
+                    tokio::select! {
+                        _ = proxied => {}
+                        _ = cut.wait_for(|g| *g != born) => {}
+                    }
+                    // Dropping both sockets closes them.
+                });
+            }
+        });
+        *self.state.accept_task.lock().unwrap() = Some(task);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.cut();
     }
 }
 
