@@ -109,7 +109,7 @@ async fn hostile_partner_texts_are_cleaned_and_bounded() {
     assert!(clean_text(&report.detail), "{:?}", report.detail);
     assert!(report.detail.len() <= 600, "{}", report.detail.len());
     assert_eq!(report.offers_rejected, 1, "{report:?}");
-    // The rejected offer is named without its unsafe byte.
+    // What was kept is what was stored.
     let stored = client
         .get_application(pb::GetApplicationRequest {
             application_id: r.application_id.clone(),
