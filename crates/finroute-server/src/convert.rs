@@ -4,6 +4,7 @@
 use finroute_adapters::convert::{self as c, Violations};
 use finroute_core as core;
 use finroute_proto::v1 as pb;
+use finroute_store::{AppealRecord, AppealState};
 
 use crate::error::RouterError;
 
@@ -287,6 +288,50 @@ pub fn channel_status_name(s: core::ChannelStatus) -> &'static str {
         core::ChannelStatus::CircuitOpen => "circuit_open",
         core::ChannelStatus::Ineligible => "ineligible",
         core::ChannelStatus::NoConsent => "no_consent",
+    }
+}
+
+/// Wire status of a stored appeal state.
+pub fn appeal_state_pb(s: AppealState) -> pb::AppealStatus {
+    match s {
+        AppealState::Open => pb::AppealStatus::Open,
+        AppealState::InReview => pb::AppealStatus::InReview,
+        AppealState::Upheld => pb::AppealStatus::Upheld,
+        AppealState::Overturned => pb::AppealStatus::Overturned,
+    }
+}
+
+pub fn appeal_reason_name(r: pb::AppealReason) -> Option<&'static str> {
+    match r {
+        pb::AppealReason::Unspecified => None,
+        pb::AppealReason::IncomeChanged => Some("INCOME_CHANGED"),
+        pb::AppealReason::DataError => Some("DATA_ERROR"),
+        pb::AppealReason::LineReducedUnfairly => Some("LINE_REDUCED_UNFAIRLY"),
+        pb::AppealReason::Other => Some("OTHER"),
+    }
+}
+
+pub fn appeal_reason_pb(name: &str) -> pb::AppealReason {
+    match name {
+        "INCOME_CHANGED" => pb::AppealReason::IncomeChanged,
+        "DATA_ERROR" => pb::AppealReason::DataError,
+        "LINE_REDUCED_UNFAIRLY" => pb::AppealReason::LineReducedUnfairly,
+        "OTHER" => pb::AppealReason::Other,
+        _ => pb::AppealReason::Unspecified,
+    }
+}
+
+pub fn appeal_pb(a: &AppealRecord) -> pb::Appeal {
+    pb::Appeal {
+        appeal_id: a.appeal_id.clone(),
+        application_id: a.application_id.clone(),
+        adapter_id: a.adapter_id.clone(),
+        reason: appeal_reason_pb(&a.reason) as i32,
+        details: a.details.clone(),
+        status: appeal_state_pb(a.status) as i32,
+        filed_at: Some(c::timestamp_from_millis(a.filed_at_ms)),
+        resolved_at: a.resolved_at_ms.map(c::timestamp_from_millis),
+        resolution_note: a.resolution_note.clone(),
     }
 }
 

@@ -19,9 +19,11 @@ pub mod fuzzing;
 pub mod listener;
 pub mod metrics;
 pub mod odds;
+pub mod review;
 pub mod router;
 pub mod server;
 pub mod store_health;
+pub(crate) mod validate;
 
 pub use config::Config;
 pub use server::{ServeError, run};

@@ -1,16 +1,19 @@
-//! `finroute.v1.FinancingRouter`: every routing handler reads
-//! validate -> fan out -> price and rank (core) -> store -> reply.
+//! `finroute.v1.FinancingRouter`: RouteFinancing and StreamOffers read
+//! admit -> prepare (validate) -> fan out (each channel's offers priced as
+//! it answers) -> finalize (rank, plan, explain) -> record -> reply;
+//! AcceptOffer claims and waits for the relay; GetApplication, FileAppeal
+//! and GetAppeal. ReviewService is in `review.rs`, field checks in
+//! `validate.rs` (see docs/architecture.md).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use finroute_adapters::convert as c;
-use finroute_core::{FinancingRequest, PricingPolicy, text};
+use finroute_core::{FinancingRequest, PricingPolicy};
 use finroute_proto::v1 as pb;
 use finroute_store::{
-    AcceptanceClaim, AcceptanceRecord, AcceptanceState, AppealCursor, AppealRecord, AppealState,
-    ApplicationRecord, ChannelReportRecord, ClaimOutcome, NewAppeal, OfferRecord, ResolveOutcome,
-    Store, StoreError,
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ApplicationRecord, ChannelReportRecord,
+    ClaimOutcome, NewAppeal, OfferRecord, Store, StoreError,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -22,12 +25,14 @@ use tonic::{Request, Response, Status};
 use crate::accept::Relay;
 use crate::auth::caller_of;
 use crate::convert::{self, RequestDefaults};
+use crate::convert::{appeal_pb, appeal_reason_name};
 use crate::deadline;
 use crate::drain::InFlight;
 use crate::error::RouterError;
 use crate::fanout::{Fanout, FanoutEvent, Registry};
 use crate::metrics::{Metrics, RouteOutcome};
 use crate::odds::OddsLearner;
+use crate::validate::{check_id, check_optional_id, check_text, violation};
 
 /// Settings the router service needs from config.
 #[derive(Debug, Clone)]
@@ -362,55 +367,6 @@ impl TailTracker {
     }
 }
 
-/// Longest free text an applicant or operator may attach.
-const MAX_TEXT: usize = 2_000;
-/// ListAppeals page size when the caller says 0, and the most it may ask.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
-
-fn violation(field: &str, description: &str) -> RouterError {
-    RouterError::Invalid(vec![c::Violation {
-        field: field.into(),
-        description: description.into(),
-    }])
-}
-
-/// Checks a required id field: 1..=128 bytes of visible ASCII
-/// (`finroute_core::text::check_id`).
-fn check_id(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
-    if let Err(e) = text::check_id(value, c::MAX_ID_LEN) {
-        violations.push(c::Violation {
-            field: field.into(),
-            description: e.to_string(),
-        });
-    }
-}
-
-/// Checks an optional id field: empty, or as [`check_id`].
-fn check_optional_id(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
-    if !value.is_empty() {
-        check_id(violations, field, value);
-    }
-}
-
-/// Checks a caller's free text: at most [`MAX_TEXT`] characters, no
-/// control characters but newlines and tabs.
-fn check_text(violations: &mut Vec<c::Violation>, field: &str, value: &str) {
-    let problem = if value.chars().count() > MAX_TEXT {
-        Some(format!("at most {MAX_TEXT} characters"))
-    } else {
-        text::check_text(value, usize::MAX)
-            .err()
-            .map(|e| e.to_string())
-    };
-    if let Some(description) = problem {
-        violations.push(c::Violation {
-            field: field.into(),
-            description,
-        });
-    }
-}
-
 /// sha256 over the fields that make two AcceptOffer calls the same call.
 fn accept_fingerprint(offer_id: &str, applicant_id: &str) -> Vec<u8> {
     let mut h = Sha256::new();
@@ -453,76 +409,6 @@ fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
             _ => None,
         },
     }
-}
-
-fn appeal_state_pb(s: AppealState) -> pb::AppealStatus {
-    match s {
-        AppealState::Open => pb::AppealStatus::Open,
-        AppealState::InReview => pb::AppealStatus::InReview,
-        AppealState::Upheld => pb::AppealStatus::Upheld,
-        AppealState::Overturned => pb::AppealStatus::Overturned,
-    }
-}
-
-fn appeal_reason_name(r: pb::AppealReason) -> Option<&'static str> {
-    match r {
-        pb::AppealReason::Unspecified => None,
-        pb::AppealReason::IncomeChanged => Some("INCOME_CHANGED"),
-        pb::AppealReason::DataError => Some("DATA_ERROR"),
-        pb::AppealReason::LineReducedUnfairly => Some("LINE_REDUCED_UNFAIRLY"),
-        pb::AppealReason::Other => Some("OTHER"),
-    }
-}
-
-fn appeal_reason_pb(name: &str) -> pb::AppealReason {
-    match name {
-        "INCOME_CHANGED" => pb::AppealReason::IncomeChanged,
-        "DATA_ERROR" => pb::AppealReason::DataError,
-        "LINE_REDUCED_UNFAIRLY" => pb::AppealReason::LineReducedUnfairly,
-        "OTHER" => pb::AppealReason::Other,
-        _ => pb::AppealReason::Unspecified,
-    }
-}
-
-fn appeal_pb(a: &AppealRecord) -> pb::Appeal {
-    pb::Appeal {
-        appeal_id: a.appeal_id.clone(),
-        application_id: a.application_id.clone(),
-        adapter_id: a.adapter_id.clone(),
-        reason: appeal_reason_pb(&a.reason) as i32,
-        details: a.details.clone(),
-        status: appeal_state_pb(a.status) as i32,
-        filed_at: Some(c::timestamp_from_millis(a.filed_at_ms)),
-        resolved_at: a.resolved_at_ms.map(c::timestamp_from_millis),
-        resolution_note: a.resolution_note.clone(),
-    }
-}
-
-/// ListAppeals page tokens: opaque to clients, `v1.<status>.<filed_at_ms>.<appeal_id>`
-/// in hex, so a token is only valid with the filter it was issued for.
-fn encode_page_token(status: i32, cursor: &AppealCursor) -> String {
-    hex::encode(format!(
-        "v1.{status}.{}.{}",
-        cursor.filed_at_ms, cursor.appeal_id
-    ))
-}
-
-fn decode_page_token(token: &str, status: i32) -> Option<AppealCursor> {
-    if token.len() > 600 {
-        return None;
-    }
-    let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
-    let mut parts = raw.splitn(4, '.');
-    if parts.next()? != "v1" || parts.next()?.parse::<i32>().ok()? != status {
-        return None;
-    }
-    let filed_at_ms = parts.next()?.parse().ok()?;
-    let appeal_id = parts.next()?.to_owned();
-    text::check_id(&appeal_id, c::MAX_ID_LEN).ok()?;
-    Some(AppealCursor {
-        filed_at_ms,
-        appeal_id,
-    })
 }
 
 pub(crate) fn unix_millis() -> i64 {
@@ -962,165 +848,9 @@ impl RouterService {
     }
 }
 
-/// `finroute.v1.ReviewService`, for operators.
-#[derive(Debug, Clone)]
-pub struct ReviewService {
-    store: Store,
-    in_flight: InFlight,
-}
-
-impl ReviewService {
-    pub fn new(store: Store, in_flight: InFlight) -> Self {
-        Self { store, in_flight }
-    }
-
-    async fn list(
-        &self,
-        msg: &pb::ListAppealsRequest,
-        tenant: &str,
-    ) -> Result<pb::ListAppealsResponse, RouterError> {
-        let status = match pb::AppealStatus::try_from(msg.status) {
-            Ok(pb::AppealStatus::Unspecified) => None,
-            Ok(pb::AppealStatus::Open) => Some(AppealState::Open),
-            Ok(pb::AppealStatus::InReview) => Some(AppealState::InReview),
-            Ok(pb::AppealStatus::Upheld) => Some(AppealState::Upheld),
-            Ok(pb::AppealStatus::Overturned) => Some(AppealState::Overturned),
-            Err(_) => return Err(violation("status", "unknown AppealStatus")),
-        };
-        let size = match msg.page_size {
-            0 => DEFAULT_PAGE,
-            n if n < 0 => return Err(violation("page_size", "must not be negative")),
-            n => (n as u32).min(MAX_PAGE),
-        };
-        let after = if msg.page_token.is_empty() {
-            None
-        } else {
-            Some(
-                decode_page_token(&msg.page_token, msg.status).ok_or_else(|| {
-                    violation(
-                        "page_token",
-                        "not a token from a previous ListAppeals with the same status filter",
-                    )
-                })?,
-            )
-        };
-        let mut rows = self
-            .store
-            .list_appeals(tenant, status, after.as_ref(), size + 1)
-            .await?;
-        let next_page_token = if rows.len() > size as usize {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|a| {
-                    encode_page_token(
-                        msg.status,
-                        &AppealCursor {
-                            filed_at_ms: a.filed_at_ms,
-                            appeal_id: a.appeal_id.clone(),
-                        },
-                    )
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok(pb::ListAppealsResponse {
-            appeals: rows.iter().map(appeal_pb).collect(),
-            next_page_token,
-        })
-    }
-
-    async fn resolve(
-        &self,
-        msg: pb::ResolveAppealRequest,
-        tenant: &str,
-    ) -> Result<pb::Appeal, RouterError> {
-        let mut v = Vec::new();
-        check_id(&mut v, "appeal_id", &msg.appeal_id);
-        let decision = match pb::AppealDecision::try_from(msg.decision) {
-            Ok(pb::AppealDecision::Upheld) => Some(AppealState::Upheld),
-            Ok(pb::AppealDecision::Overturned) => Some(AppealState::Overturned),
-            _ => None,
-        };
-        if decision.is_none() {
-            v.push(c::Violation {
-                field: "decision".into(),
-                description: "one of UPHELD, OVERTURNED".into(),
-            });
-        }
-        if msg.note.trim().is_empty() {
-            v.push(c::Violation {
-                field: "note".into(),
-                description: "required (the reason for the decision)".into(),
-            });
-        } else {
-            check_text(&mut v, "note", &msg.note);
-        }
-        let Some(decision) = decision.filter(|_| v.is_empty()) else {
-            return Err(RouterError::Invalid(v));
-        };
-        match self
-            .store
-            .resolve_appeal(tenant, &msg.appeal_id, decision, &msg.note, unix_millis())
-            .await?
-        {
-            ResolveOutcome::Resolved(a) => {
-                tracing::info!(
-                    appeal_id = %a.appeal_id,
-                    status = a.status.as_str(),
-                    "appeal resolved"
-                );
-                Ok(appeal_pb(&a))
-            }
-            ResolveOutcome::AlreadyResolved(_) => Err(RouterError::FailedPrecondition(
-                "appeal_id: the appeal is already resolved".into(),
-            )),
-            ResolveOutcome::NotFound => Err(RouterError::NotFound("appeal".into())),
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl pb::review_service_server::ReviewService for ReviewService {
-    async fn list_appeals(
-        &self,
-        request: Request<pb::ListAppealsRequest>,
-    ) -> Result<Response<pb::ListAppealsResponse>, Status> {
-        let _call = self.in_flight.guard();
-        let tenant = caller_of(&request).tenant;
-        Ok(Response::new(self.list(request.get_ref(), &tenant).await?))
-    }
-
-    async fn resolve_appeal(
-        &self,
-        request: Request<pb::ResolveAppealRequest>,
-    ) -> Result<Response<pb::Appeal>, Status> {
-        let _call = self.in_flight.guard();
-        let tenant = caller_of(&request).tenant;
-        Ok(Response::new(
-            self.resolve(request.into_inner(), &tenant).await?,
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_bind_the_filter() {
-        let cursor = AppealCursor {
-            filed_at_ms: 1_800_000_000_123,
-            appeal_id: "apl_0193.x".into(),
-        };
-        let t = encode_page_token(1, &cursor);
-        assert_eq!(decode_page_token(&t, 1), Some(cursor));
-        assert_eq!(decode_page_token(&t, 0), None);
-        assert_eq!(decode_page_token("zz", 0), None);
-        assert_eq!(decode_page_token("abc", 0), None);
-        assert_eq!(decode_page_token("", 0), None);
-        assert_eq!(decode_page_token(&"ff".repeat(10), 0), None);
-    }
 
     #[test]
     fn the_reply_margin_follows_the_tail_of_the_work_after_the_fanout() {

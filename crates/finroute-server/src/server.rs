@@ -26,7 +26,8 @@ use crate::fanout::Registry;
 use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, Metrics};
 use crate::odds::OddsLearner;
-use crate::router::{ReviewService, RouterService, RouterSettings};
+use crate::review::ReviewService;
+use crate::router::{RouterService, RouterSettings};
 use crate::store_health::{StoreHealth, WatchSettings};
 use tonic::service::interceptor::InterceptedService;
 
