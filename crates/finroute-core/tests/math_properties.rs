@@ -214,6 +214,16 @@ proptest! {
     /// Acceptance: the APR is non-decreasing in the monthly fee rate, the
     /// upfront fee and the nominal rate, each alone and all together, for
     /// every repayment method.
+    ///
+    /// In integer minor units the nominal rate can only be held to this up to
+    /// the schedule's rounding: a higher rate may tip the level payment one
+    /// unit up, and the last payment, which absorbs the residual, then drops
+    /// by more than the others rose (4 896 fen over 13 months: 61.26 % pays
+    /// 12 x 524 + 534 for an IRR of 61.28 %, 61.27 % pays 12 x 525 + 514 for
+    /// 61.21 %). Each APR is within `rounding_bound_bps` of its own nominal
+    /// rate (`irr_is_within_the_rounding_bound_at_any_principal`), so when the rate
+    /// rises the APR may fall by at most twice that bound; fees and upfront
+    /// fees never lower it at all.
     #[test]
     fn apr_is_monotone_in_fees_and_the_nominal_rate(
         method in method(),
@@ -246,12 +256,24 @@ proptest! {
             (_, Err(AprError::OutOfRange)) => return Ok(()),
             (l, h) => return Err(TestCaseError::fail(format!("{l:?} {h:?}"))),
         };
+        // Rounding slack, in bp of APR, when the nominal rate rose (0 otherwise).
+        // (The bound holds for 2 x principal > term; below that a unit of
+        // rounding is most of each payment and no bound applies.)
+        let slack = match (high.0 > low.0, 2 * principal > i64::from(term)) {
+            (false, _) => 0.0,
+            (true, true) => 2.0 * rounding_bound_bps(principal, term, high.0),
+            (true, false) => f64::INFINITY,
+        };
+        let (l_bps, h_bps) = (12.0 * l.monthly_rate * 10_000.0, 12.0 * h.monthly_rate * 10_000.0);
         prop_assert!(
-            l.monthly_rate <= h.monthly_rate * (1.0 + 1e-12) + 1e-15,
-            "{:?} {}x{}: {:?} -> {:?} lowers the APR: {:?} > {:?}",
-            method, principal, term, low, high, l, h
+            l_bps <= h_bps * (1.0 + 1e-12) + 1e-11 + slack,
+            "{:?} {}x{}: {:?} -> {:?} lowers the APR beyond rounding ({} bp): {:?} > {:?}",
+            method, principal, term, low, high, slack, l, h
         );
-        prop_assert!(l.apr_bps <= h.apr_bps, "{:?} > {:?}", l, h);
-        prop_assert!(l.effective_annual_rate_bps <= h.effective_annual_rate_bps, "{:?} > {:?}", l, h);
+        let slack_bps = slack.ceil().min(f64::from(i32::MAX)) as i32;
+        prop_assert!(l.apr_bps <= h.apr_bps.saturating_add(slack_bps), "{:?} > {:?}", l, h);
+        if slack == 0.0 {
+            prop_assert!(l.effective_annual_rate_bps <= h.effective_annual_rate_bps, "{:?} > {:?}", l, h);
+        }
     }
 }
