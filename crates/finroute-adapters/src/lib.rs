@@ -218,18 +218,16 @@ pub(crate) fn honest_apr_bps(
     monthly_fee_rate_bps: i32,
     upfront_fee: i64,
 ) -> i32 {
-    finroute_core::build_schedule(
+    finroute_core::cost(finroute_core::LoanTerms {
         method,
         principal,
-        term,
+        term_months: term,
         nominal_rate_bps,
+        stated_apr_bps: nominal_rate_bps,
         monthly_fee_rate_bps,
-    )
-    .ok()
-    .and_then(|s| {
-        let payments: Vec<i64> = s.iter().map(|r| r.payment()).collect();
-        finroute_core::apr_from_cash_flows(principal - upfront_fee, &payments).ok()
+        upfront_fee,
+        schedule: Vec::new(),
     })
-    .map(|a| a.apr_bps)
+    .map(|c| c.apr.apr_bps)
     .unwrap_or(nominal_rate_bps)
 }

@@ -50,7 +50,7 @@ pub use odds::{
 };
 pub use plan::{PLAN_TARGET_PROBABILITY, application_plan};
 pub use policy::{ChannelTerms, PricingPolicy, RateCap};
-pub use pricing::{price_offer, price_offer_learned};
+pub use pricing::{CostError, Costed, LoanTerms, cost, price_offer, price_offer_learned};
 pub use rank::{
     AFFORDABILITY_PENALTY_BPS_PER_POINT, STRONG_ODDS, affordability_penalty_bps, balanced_cost_bps,
     rank_offers,

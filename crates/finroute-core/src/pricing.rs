@@ -8,9 +8,10 @@
 //! rejected after pricing (rate cap, affordability) carry the priced offer.
 
 use crate::affordability::debt_to_income_of;
-use crate::apr::apr_from_payments;
+use crate::apr::{AprError, AprResult, apr_from_payments};
 use crate::domain::{
-    FinancingRequest, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod, UnixMillis,
+    FinancingRequest, Installment, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod,
+    UnixMillis,
 };
 use crate::money::Money;
 use crate::odds::{OddsBook, collateral_cover, risk_band};
@@ -20,6 +21,76 @@ use crate::schedule::{
     MAX_TERM_MONTHS, ScheduleError, build_schedule, check_schedule, total_payments,
 };
 use crate::wording;
+
+/// What a loan's cost is computed from: its terms as the router reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanTerms {
+    pub method: RepaymentMethod,
+    pub principal: i64,
+    pub term_months: u32,
+    /// The rate a built schedule charges; 0: `stated_apr_bps` (a partner
+    /// that quotes one figure means it as the rate).
+    pub nominal_rate_bps: i32,
+    pub stated_apr_bps: i32,
+    pub monthly_fee_rate_bps: i32,
+    /// Kept back from the principal at disbursement.
+    pub upfront_fee: i64,
+    /// The lender's own schedule, checked; empty: built from the terms.
+    pub schedule: Vec<Installment>,
+}
+
+/// A loan's schedule and its true cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Costed {
+    pub schedule: Vec<Installment>,
+    /// Every payment of the schedule, summed.
+    pub repaid: i64,
+    /// From the cash flows: +(principal - upfront fee), -each payment.
+    pub apr: AprResult,
+}
+
+/// Why a loan's cost cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CostError {
+    #[error("{0}")]
+    Schedule(ScheduleError),
+    #[error("schedule cannot be priced: {0}")]
+    Apr(AprError),
+}
+
+/// The one schedule-plus-APR computation: the schedule (the lender's,
+/// checked, or built from the terms) and the APR of its cash flows. Used by
+/// [`price_offer`], by the built-in channels to state their own APR, and by
+/// the partner SDK's `true_apr_bps`, so all three always agree.
+pub fn cost(mut terms: LoanTerms) -> Result<Costed, CostError> {
+    let schedule = if terms.schedule.is_empty() {
+        let rate = if terms.nominal_rate_bps == 0 {
+            terms.stated_apr_bps
+        } else {
+            terms.nominal_rate_bps
+        };
+        build_schedule(
+            terms.method,
+            terms.principal,
+            terms.term_months,
+            rate,
+            terms.monthly_fee_rate_bps,
+        )
+    } else {
+        check_schedule(&terms.schedule, terms.principal, terms.term_months)
+            .map(|()| std::mem::take(&mut terms.schedule))
+    }
+    .map_err(CostError::Schedule)?;
+    let repaid = total_payments(&schedule).map_err(CostError::Schedule)?;
+    let disbursed = terms.principal.saturating_sub(terms.upfront_fee);
+    let apr = apr_from_payments(disbursed, schedule.iter().map(|r| r.payment()))
+        .map_err(CostError::Apr)?;
+    Ok(Costed {
+        schedule,
+        repaid,
+        apr,
+    })
+}
 
 /// Validates and prices `offer`, made by the channel `terms.adapter_id` for
 /// `req`, at time `now`.
@@ -59,33 +130,29 @@ pub fn price_offer_learned(
     };
     let currency = req.currency();
     let principal = offer.principal.amount_minor;
-    let schedule = if offer.schedule.is_empty() {
-        let rate = if offer.nominal_rate_bps == 0 {
-            offer.stated_apr_bps
-        } else {
-            offer.nominal_rate_bps
-        };
-        build_schedule(
-            valid.method,
-            principal,
-            valid.term,
-            rate,
-            offer.monthly_fee_rate_bps,
-        )
-    } else {
-        check_schedule(&offer.schedule, principal, valid.term)
-            .map(|()| std::mem::take(&mut offer.schedule))
-    };
-    let (schedule, repaid) = match schedule.and_then(|s| total_payments(&s).map(|t| (s, t))) {
-        Ok(priced) => priced,
-        Err(e) => return Err(schedule_problem(e).reject(offer.partner_offer_ref)),
-    };
     // check_terms: 0 <= upfront < principal, so disbursed > 0; the principal
     // column alone sums to the principal, so repaid >= disbursed.
     let disbursed = principal - valid.upfront;
-    let apr = match apr_from_payments(disbursed, schedule.iter().map(|r| r.payment())) {
-        Ok(apr) => apr,
-        Err(e) => {
+    let costed = cost(LoanTerms {
+        method: valid.method,
+        principal,
+        term_months: valid.term,
+        nominal_rate_bps: offer.nominal_rate_bps,
+        stated_apr_bps: offer.stated_apr_bps,
+        monthly_fee_rate_bps: offer.monthly_fee_rate_bps,
+        upfront_fee: valid.upfront,
+        schedule: std::mem::take(&mut offer.schedule),
+    });
+    let Costed {
+        schedule,
+        repaid,
+        apr,
+    } = match costed {
+        Ok(c) => c,
+        Err(CostError::Schedule(e)) => {
+            return Err(schedule_problem(e).reject(offer.partner_offer_ref));
+        }
+        Err(CostError::Apr(e)) => {
             let problem = Problem::new(
                 RejectReason::Unpriceable,
                 "schedule",

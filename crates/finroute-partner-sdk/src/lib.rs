@@ -203,28 +203,24 @@ pub trait Partner: Send + Sync + 'static {
 /// IRR code. State this as `stated_apr_bps` and the router will not flag
 /// the offer as understating its rate.
 pub fn true_apr_bps(offer: &PartnerOffer) -> Result<i32, String> {
-    let principal = offer.principal.amount_minor;
-    let term = u32::try_from(offer.term_months)
+    let term_months = u32::try_from(offer.term_months)
         .map_err(|_| format!("term_months {} is negative", offer.term_months))?;
-    let schedule = if offer.schedule.is_empty() {
-        let method = offer
-            .repayment_method
-            .ok_or("repayment_method is required")?;
-        let rate = if offer.nominal_rate_bps == 0 {
-            offer.stated_apr_bps
-        } else {
-            offer.nominal_rate_bps
-        };
-        finroute_core::build_schedule(method, principal, term, rate, offer.monthly_fee_rate_bps)
-            .map_err(|e| e.to_string())?
-    } else {
-        finroute_core::check_schedule(&offer.schedule, principal, term)
-            .map_err(|e| e.to_string())?;
-        offer.schedule.clone()
+    let method = match offer.repayment_method {
+        Some(m) => m,
+        // A schedule of its own needs no method to be priced.
+        None if !offer.schedule.is_empty() => finroute_core::RepaymentMethod::EqualInstallment,
+        None => return Err("repayment_method is required".into()),
     };
-    let upfront = offer.upfront_fee.map_or(0, |f| f.amount_minor);
-    let payments: Vec<i64> = schedule.iter().map(Installment::payment).collect();
-    finroute_core::apr_from_cash_flows(principal.saturating_sub(upfront), &payments)
-        .map(|a| a.apr_bps)
-        .map_err(|e| e.to_string())
+    finroute_core::cost(finroute_core::LoanTerms {
+        method,
+        principal: offer.principal.amount_minor,
+        term_months,
+        nominal_rate_bps: offer.nominal_rate_bps,
+        stated_apr_bps: offer.stated_apr_bps,
+        monthly_fee_rate_bps: offer.monthly_fee_rate_bps,
+        upfront_fee: offer.upfront_fee.map_or(0, |f| f.amount_minor),
+        schedule: offer.schedule.clone(),
+    })
+    .map(|c| c.apr.apr_bps)
+    .map_err(|e| e.to_string())
 }
