@@ -185,42 +185,15 @@ fn main() -> ExitCode {
 }
 
 mod flood {
-    use std::io::Write as _;
     use std::net::SocketAddr;
     use std::process::ExitCode;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::{Duration, Instant};
+
+    use finroute_testkit::h2raw::WindowUpdateFlood;
 
     use tonic::transport::Channel;
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
-
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let len = payload.len();
-        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-        f.extend_from_slice(&stream.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
-
-    /// The flooder's bytes: preface, SETTINGS, a Health/Check call without
-    /// a message (HEADERS with END_STREAM, so stream 1 is closed once
-    /// answered); then one WINDOW_UPDATE frame for stream 1.
-    fn hello_and_frame() -> (Vec<u8>, Vec<u8>) {
-        let mut block = vec![0x83, 0x86, 0x04];
-        let path = b"/grpc.health.v1.Health/Check";
-        block.push(path.len() as u8);
-        block.extend_from_slice(path);
-        block.extend_from_slice(&[0x01, 9]);
-        block.extend_from_slice(b"localhost");
-        block.extend_from_slice(&[0x0f, 0x10, 16]);
-        block.extend_from_slice(b"application/grpc");
-        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-        hello.extend(frame(0x4, 0, 0, &[]));
-        hello.extend(frame(0x1, 0x4 | 0x1, 1, &block));
-        (hello, frame(0x8, 0, 1, &1u32.to_be_bytes()))
-    }
 
     async fn load(channels: &[Channel], d: Duration) -> (Vec<Duration>, usize) {
         let end = Instant::now() + d;
@@ -305,45 +278,13 @@ mod flood {
                 }
             }
             let (quiet, quiet_failed) = load(&channels, phase).await;
-            let stop = Arc::new(AtomicBool::new(false));
-            let written = Arc::new(AtomicU64::new(0));
-            let flooder = {
-                let (stop, written) = (stop.clone(), written.clone());
-                std::thread::spawn(move || -> std::io::Result<()> {
-                    let mut s = std::net::TcpStream::connect(addr)?;
-                    s.set_write_timeout(Some(Duration::from_millis(50)))?;
-                    let (hello, one) = hello_and_frame();
-                    s.write_all(&hello)?;
-                    std::thread::sleep(Duration::from_millis(100));
-                    let burst: Vec<u8> =
-                        one.iter().copied().cycle().take(one.len() * 5_000).collect();
-                    let mut off = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        match s.write(&burst[off..]) {
-                            Ok(n) => {
-                                written.fetch_add(n as u64, Ordering::Relaxed);
-                                // A partial write: go on from there, so
-                                // frames stay whole.
-                                off = (off + n) % burst.len();
-                            }
-                            Err(e)
-                                if matches!(
-                                    e.kind(),
-                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                                ) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Ok(())
-                })
-            };
+            let flood = WindowUpdateFlood::start(addr);
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let (w0, t0) = (written.load(Ordering::Relaxed), Instant::now());
+            let (w0, t0) = (flood.written(), Instant::now());
             let (flooded, flooded_failed) = load(&channels, phase).await;
             let secs = t0.elapsed().as_secs_f64();
-            let w1 = written.load(Ordering::Relaxed);
-            stop.store(true, Ordering::Relaxed);
-            let ended = flooder.join();
+            let w1 = flood.written();
+            let ended = flood.stop();
             let rate = (w1 - w0) as f64 / secs;
             println!(
                 "quiet:   {} calls ({:.0}/s), p50 {:?}, p99 {:?}, {quiet_failed} failed",
@@ -365,9 +306,8 @@ mod flood {
                 rate / 13.0 / 1e6,
                 (w1 - w0) as f64 / 13.0 / 1e6,
                 match ended {
-                    Ok(Ok(())) => String::new(),
-                    Ok(Err(e)) => format!("; its connection ended: {e}"),
-                    Err(_) => "; the flooder panicked".into(),
+                    Ok(()) => String::new(),
+                    Err(e) => format!("; its connection ended: {e}"),
                 }
             );
             ExitCode::SUCCESS

@@ -11,9 +11,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -28,42 +26,9 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADERS: u8 = 0x1;
-const SETTINGS: u8 = 0x4;
-const WINDOW_UPDATE: u8 = 0x8;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-
-/// One HTTP/2 frame.
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-fn hpack_string(block: &mut Vec<u8>, s: &str) {
-    assert!(s.len() < 127);
-    block.push(s.len() as u8);
-    block.extend_from_slice(s.as_bytes());
-}
-
-/// The HPACK block of a gRPC request to `path` (no Huffman, no dynamic table).
-fn grpc_request_block(path: &str) -> Vec<u8> {
-    let mut b = vec![0x83, 0x86]; // :method POST, :scheme http (static table)
-    b.push(0x04); // :path, literal value without indexing
-    hpack_string(&mut b, path);
-    b.push(0x01); // :authority
-    hpack_string(&mut b, "localhost");
-    b.extend_from_slice(&[0x0f, 0x10]); // content-type (static index 31)
-    hpack_string(&mut b, "application/grpc");
-    b.push(0x00); // te: a new name
-    hpack_string(&mut b, "te");
-    hpack_string(&mut b, "trailers");
-    b
-}
+use finroute_testkit::h2raw::{
+    HEADERS, PREFACE, SETTINGS, WindowUpdateFlood, frame, grpc_request_block,
+};
 
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -490,62 +455,16 @@ async fn a_window_update_flood_is_throttled_and_other_clients_are_served() {
 
     // The flooder: stream 1 opened and ended (a call without a message),
     // then WINDOW_UPDATE frames for it, as fast as the socket takes them.
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let flooder = {
-        let (stop, written, addr) = (stop.clone(), written.clone(), router.addr);
-        std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            s.set_write_timeout(Some(Duration::from_millis(50)))
-                .unwrap();
-            let mut hello = PREFACE.to_vec();
-            hello.extend(frame(SETTINGS, 0, 0, &[]));
-            hello.extend(frame(
-                HEADERS,
-                END_HEADERS | END_STREAM,
-                1,
-                &grpc_request_block("/grpc.health.v1.Health/Check"),
-            ));
-            s.write_all(&hello).unwrap();
-            // The flooder is an OS thread of its own, off the runtime.
-            #[allow(clippy::disallowed_methods)]
-            std::thread::sleep(Duration::from_millis(100));
-            let one = frame(WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
-            let burst: Vec<u8> = one
-                .iter()
-                .copied()
-                .cycle()
-                .take(one.len() * 5_000)
-                .collect();
-            let mut off = 0;
-            while !stop.load(Ordering::Relaxed) {
-                match s.write(&burst[off..]) {
-                    Ok(n) => {
-                        written.fetch_add(n as u64, Ordering::Relaxed);
-                        // A partial write: go on from there, frames stay whole.
-                        off = (off + n) % burst.len();
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        })
-    };
+    let flood = WindowUpdateFlood::start(router.addr);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let w0 = written.load(Ordering::Relaxed);
+    let w0 = flood.written();
     let t0 = Instant::now();
     let (flooded, failed) = legit_load(&channel, Duration::from_secs(2)).await;
     let flood_secs = t0.elapsed().as_secs_f64();
-    let w1 = written.load(Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
+    let w1 = flood.written();
     // The flood ran to the end: the router neither closed the flooder's
     // connection (it is throttled, not refused) nor was sent broken frames.
-    flooder.join().unwrap().unwrap();
+    flood.stop().unwrap();
     let rate = (w1 - w0) as f64 / flood_secs;
     let p99 = quantile(&flooded, 0.99);
     eprintln!(

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod h2raw;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
