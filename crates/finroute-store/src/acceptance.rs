@@ -15,9 +15,11 @@
 //! `Debug` of these types prints blob and free-text lengths only.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::read::select;
 use crate::record::BlobLen;
 
 /// Where an acceptance stands. Stored as `PENDING`, `ACCEPTED`, `DECLINED`.
@@ -213,49 +215,54 @@ impl fmt::Debug for TextLen<'_> {
     }
 }
 
-/// The columns of an [`AcceptanceRecord`] (decoded by [`acceptance`]),
-/// followed by a `WHERE` (and order) clause. The attempt count lives in the
-/// outbox row while there is one (leases touch only the outbox) and is
-/// copied to the acceptance when it completes.
-macro_rules! select_acceptance {
-    ($tail:literal) => {
-        concat!(
-            "SELECT a.acceptance_id, a.tenant, a.idempotency_key, a.offer_id, a.application_id, \
-                    a.adapter_id, a.partner_offer_ref, a.applicant_id, a.fingerprint, a.status, \
-                    a.partner_reference, a.detail, COALESCE(o.attempts, a.attempts), \
-                    a.created_at_ms, a.completed_at_ms \
-             FROM acceptances a \
-             LEFT JOIN acceptance_outbox o ON o.acceptance_id = a.acceptance_id ",
-            $tail
-        )
-    };
+/// The columns of an [`AcceptanceRecord`], as [`acceptance`] decodes them,
+/// from [`ACCEPTANCE_FROM`]. The attempt count lives in the outbox row while
+/// there is one (leases touch only the outbox) and is copied to the
+/// acceptance when it completes.
+pub(crate) const ACCEPTANCE_COLUMNS: &str = "a.acceptance_id, a.tenant, a.idempotency_key, \
+    a.offer_id, a.application_id, a.adapter_id, a.partner_offer_ref, a.applicant_id, \
+    a.fingerprint, a.status, a.partner_reference, a.detail, COALESCE(o.attempts, a.attempts), \
+    a.created_at_ms, a.completed_at_ms";
+
+/// What [`ACCEPTANCE_COLUMNS`] are read from.
+pub(crate) const ACCEPTANCE_FROM: &str =
+    "acceptances a LEFT JOIN acceptance_outbox o ON o.acceptance_id = a.acceptance_id";
+
+/// The acceptance read followed by `tail` (a `WHERE`, and an order).
+fn select_acceptance(tail: &str) -> String {
+    select(ACCEPTANCE_COLUMNS, ACCEPTANCE_FROM, tail)
 }
 
 /// `$1` acceptance_id, `$2` tenant.
-pub(crate) const GET_ACCEPTANCE: &str =
-    select_acceptance!("WHERE a.acceptance_id = $1 AND a.tenant = $2");
+pub(crate) static GET_ACCEPTANCE: LazyLock<String> =
+    LazyLock::new(|| select_acceptance("WHERE a.acceptance_id = $1 AND a.tenant = $2"));
 
 /// `$1` acceptance_id (any tenant: for the relay, which works by id).
-pub(crate) const ACCEPTANCE_BY_ID: &str = select_acceptance!("WHERE a.acceptance_id = $1");
+pub(crate) static ACCEPTANCE_BY_ID: LazyLock<String> =
+    LazyLock::new(|| select_acceptance("WHERE a.acceptance_id = $1"));
 
-/// PostgreSQL only: `$1` text[] of acceptance ids.
-pub(crate) const ACCEPTANCES_BY_IDS: &str =
-    select_acceptance!("WHERE a.acceptance_id = ANY($1::text[])");
+/// PostgreSQL only (SQLite has no arrays): `$1` text[] of acceptance ids.
+pub(crate) static ACCEPTANCES_BY_IDS: LazyLock<String> =
+    LazyLock::new(|| select_acceptance("WHERE a.acceptance_id = ANY($1::text[])"));
 
 /// `$1` tenant, `$2` idempotency_key.
-pub(crate) const FIND_ACCEPTANCE_BY_KEY: &str =
-    select_acceptance!("WHERE a.tenant = $1 AND a.idempotency_key = $2");
+pub(crate) static FIND_ACCEPTANCE_BY_KEY: LazyLock<String> =
+    LazyLock::new(|| select_acceptance("WHERE a.tenant = $1 AND a.idempotency_key = $2"));
 
 /// `$1` offer_id, `$2` tenant. The status term matches the partial unique
 /// index, so there is at most one row.
-pub(crate) const LIVE_ACCEPTANCE_OF_OFFER: &str = select_acceptance!(
-    "WHERE a.offer_id = $1 AND a.tenant = $2 AND a.status IN ('PENDING', 'ACCEPTED')"
-);
+pub(crate) static LIVE_ACCEPTANCE_OF_OFFER: LazyLock<String> = LazyLock::new(|| {
+    select_acceptance(
+        "WHERE a.offer_id = $1 AND a.tenant = $2 AND a.status IN ('PENDING', 'ACCEPTED')",
+    )
+});
 
 /// `$1` application_id, `$2` tenant; oldest first.
-pub(crate) const ACCEPTANCES_OF_APPLICATION: &str = select_acceptance!(
-    "WHERE a.application_id = $1 AND a.tenant = $2 ORDER BY a.created_at_ms, a.acceptance_id"
-);
+pub(crate) static ACCEPTANCES_OF_APPLICATION: LazyLock<String> = LazyLock::new(|| {
+    select_acceptance(
+        "WHERE a.application_id = $1 AND a.tenant = $2 ORDER BY a.created_at_ms, a.acceptance_id",
+    )
+});
 
 /// Transaction 1, first statement. `$1` acceptance_id, `$2` tenant, `$3`
 /// idempotency_key, `$4` offer_id, `$5` application_id, `$6` adapter_id,
@@ -377,7 +384,7 @@ pub(crate) fn bad_column(column: &str, what: &'static str) -> sqlx::Error {
     }
 }
 
-/// Decodes a row of the `select_acceptance!` queries.
+/// Decodes a row of [`ACCEPTANCE_COLUMNS`].
 pub(crate) fn acceptance<R>(row: &R) -> Result<AcceptanceRecord, sqlx::Error>
 where
     R: Row,

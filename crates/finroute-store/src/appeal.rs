@@ -11,10 +11,12 @@
 //! that may hold personal data: `Debug` prints their lengths only.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::acceptance::{TextLen, bad_column};
+use crate::read::select;
 
 /// Where an appeal stands. Stored as `OPEN`, `IN_REVIEW`, `UPHELD`,
 /// `OVERTURNED`.
@@ -200,47 +202,50 @@ pub(crate) const INSERT_APPEAL_EVENT: &str = "\
     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 \
     FROM appeal_events WHERE appeal_id = $1";
 
-/// The columns of an [`AppealRecord`] (decoded by [`appeal`]), followed by a
-/// `WHERE` (and order) clause.
-macro_rules! select_appeal {
-    ($tail:literal) => {
-        concat!(
-            "SELECT appeal_id, tenant, application_id, adapter_id, reason, details, status, \
-                    filed_at_ms, resolved_at_ms, resolution_note \
-             FROM appeals ",
-            $tail
-        )
-    };
+/// The columns of an [`AppealRecord`], as [`appeal`] decodes them.
+pub(crate) const APPEAL_COLUMNS: &str = "appeal_id, tenant, application_id, adapter_id, reason, \
+    details, status, filed_at_ms, resolved_at_ms, resolution_note";
+
+/// The appeal read followed by `tail` (a `WHERE`, an order, a limit).
+fn select_appeal(tail: &str) -> String {
+    select(APPEAL_COLUMNS, "appeals", tail)
 }
 
 /// `$1` appeal_id, `$2` tenant.
-pub(crate) const GET_APPEAL: &str = select_appeal!("WHERE appeal_id = $1 AND tenant = $2");
+pub(crate) static GET_APPEAL: LazyLock<String> =
+    LazyLock::new(|| select_appeal("WHERE appeal_id = $1 AND tenant = $2"));
 
 /// `$1` application_id, `$2` tenant; oldest first.
-pub(crate) const APPEALS_OF_APPLICATION: &str =
-    select_appeal!("WHERE application_id = $1 AND tenant = $2 ORDER BY filed_at_ms, appeal_id");
+pub(crate) static APPEALS_OF_APPLICATION: LazyLock<String> = LazyLock::new(|| {
+    select_appeal("WHERE application_id = $1 AND tenant = $2 ORDER BY filed_at_ms, appeal_id")
+});
 
 /// `$1` tenant, `$2` limit. Uses `appeals_tenant_filed_idx`.
-pub(crate) const LIST_APPEALS: &str =
-    select_appeal!("WHERE tenant = $1 ORDER BY filed_at_ms, appeal_id LIMIT $2");
+pub(crate) static LIST_APPEALS: LazyLock<String> =
+    LazyLock::new(|| select_appeal("WHERE tenant = $1 ORDER BY filed_at_ms, appeal_id LIMIT $2"));
 
 /// `$1` tenant, `$2` limit, `$3` filed_at_ms, `$4` appeal_id of the cursor.
-pub(crate) const LIST_APPEALS_AFTER: &str = select_appeal!(
-    "WHERE tenant = $1 AND (filed_at_ms, appeal_id) > ($3, $4) \
-     ORDER BY filed_at_ms, appeal_id LIMIT $2"
-);
+pub(crate) static LIST_APPEALS_AFTER: LazyLock<String> = LazyLock::new(|| {
+    select_appeal(
+        "WHERE tenant = $1 AND (filed_at_ms, appeal_id) > ($3, $4) \
+         ORDER BY filed_at_ms, appeal_id LIMIT $2",
+    )
+});
 
 /// `$1` tenant, `$2` limit, `$3` status. Uses
 /// `appeals_tenant_status_filed_idx`.
-pub(crate) const LIST_APPEALS_IN: &str =
-    select_appeal!("WHERE tenant = $1 AND status = $3 ORDER BY filed_at_ms, appeal_id LIMIT $2");
+pub(crate) static LIST_APPEALS_IN: LazyLock<String> = LazyLock::new(|| {
+    select_appeal("WHERE tenant = $1 AND status = $3 ORDER BY filed_at_ms, appeal_id LIMIT $2")
+});
 
 /// `$1` tenant, `$2` limit, `$3` status, `$4` filed_at_ms, `$5` appeal_id
 /// of the cursor.
-pub(crate) const LIST_APPEALS_IN_AFTER: &str = select_appeal!(
-    "WHERE tenant = $1 AND status = $3 AND (filed_at_ms, appeal_id) > ($4, $5) \
-     ORDER BY filed_at_ms, appeal_id LIMIT $2"
-);
+pub(crate) static LIST_APPEALS_IN_AFTER: LazyLock<String> = LazyLock::new(|| {
+    select_appeal(
+        "WHERE tenant = $1 AND status = $3 AND (filed_at_ms, appeal_id) > ($4, $5) \
+         ORDER BY filed_at_ms, appeal_id LIMIT $2",
+    )
+});
 
 /// `$1` appeal_id, `$2` tenant. OPEN -> IN_REVIEW only.
 pub(crate) const START_REVIEW: &str = "\
@@ -265,7 +270,7 @@ fn state(name: &str) -> Result<AppealState, sqlx::Error> {
     AppealState::parse(name).ok_or_else(|| bad_column("status", "unknown appeal status"))
 }
 
-/// Decodes a row of the `select_appeal!` queries.
+/// Decodes a row of [`APPEAL_COLUMNS`].
 pub(crate) fn appeal<R>(row: &R) -> Result<AppealRecord, sqlx::Error>
 where
     R: Row,

@@ -9,11 +9,25 @@
 //! replicas), chosen by the URL, with the same schema in
 //! `migrations/sqlite/` and `migrations/postgres/`.
 //!
-//! Applications are group-committed by one writer task (see the `writer`
-//! module): a caller waits until its record is committed, and one commit
-//! serves as many records as arrived while the previous one ran.
+//! How the code is laid out:
+//!
+//! - `store`: [`Store`], the public API; it checks arguments and runs
+//!   each call on the open engine.
+//! - `engine`: the `Engine` trait, all that differs between the backends
+//!   (transactions, the writer's inserts, leasing due outbox rows, pings),
+//!   implemented by `sqlite::SqliteDb` and `postgres::PgDb`.
+//! - `ops`: `Ops`, every read and every acceptance and appeal operation,
+//!   written once, generic over the engine.
+//! - `writer`: the group-commit writer, generic over the engine: a caller
+//!   waits until its record is committed, and one commit serves as many
+//!   records as arrived while the previous one ran.
+//! - `read`, `acceptance`, `appeal`: the SQL text (one column list per
+//!   table), the row types and their decoding; `record`: what the router
+//!   records; `error`: [`StoreError`] and its kinds; `text`, `blob`: what
+//!   can be stored, and the compressed response.
+//!
 //! Acceptance and appeal writes are single-row conditional transactions
-//! straight on the pool (see the `ops` module).
+//! straight on the pool, not through the writer.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), finroute_store::StoreError> {
@@ -26,6 +40,7 @@
 mod acceptance;
 mod appeal;
 mod blob;
+mod engine;
 mod error;
 mod ops;
 mod options;

@@ -19,15 +19,14 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use sqlx::migrate::MigrateError;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::acceptance::{self, AcceptanceRecord};
+use crate::engine::Engine;
 use crate::error::StoreError;
 use crate::options::StoreOptions;
-use crate::read;
-use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
-use crate::writer::WriteBackend;
+use crate::record::{ApplicationRecord, OfferRecord};
 
 /// Migrations, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -36,7 +35,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone, Debug)]
 pub(crate) struct PgDb {
     pub(crate) pool: PgPool,
-    /// A connection of its own for [`PgDb::ping`], outside the pool: a busy
+    /// A connection of its own for pings (`Engine::ping`), outside the pool: a busy
     /// pool must not make the database look unreachable. Opened on first
     /// use, and again after it failed.
     probe: Arc<Mutex<Option<PgConnection>>>,
@@ -88,130 +87,6 @@ pub(crate) async fn migrate(url: &str) -> Result<(), StoreError> {
     run_migrations(&connect_options(url)?).await
 }
 
-impl PgDb {
-    pub(crate) async fn get_application(
-        &self,
-        tenant: &str,
-        application_id: &str,
-    ) -> Result<Option<StoredApplication>, sqlx::Error> {
-        sqlx::query(read::GET_APPLICATION)
-            .bind(application_id)
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(read::application)
-            .transpose()
-    }
-
-    pub(crate) async fn find_by_request_id(
-        &self,
-        tenant: &str,
-        request_id: &str,
-    ) -> Result<Option<StoredApplication>, sqlx::Error> {
-        sqlx::query(read::FIND_BY_REQUEST_ID)
-            .bind(tenant)
-            .bind(request_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(read::application)
-            .transpose()
-    }
-
-    pub(crate) async fn get_offer(
-        &self,
-        tenant: &str,
-        offer_id: &str,
-    ) -> Result<Option<OfferRecord>, sqlx::Error> {
-        sqlx::query(read::GET_OFFER)
-            .bind(offer_id)
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(read::offer)
-            .transpose()
-    }
-
-    pub(crate) async fn close(&self) {
-        if let Some(conn) = self.probe.lock().await.take() {
-            let _ = conn.close().await;
-        }
-        self.pool.close().await;
-    }
-
-    /// `SELECT 1` on the probe connection, reconnecting once if it was lost
-    /// (a restarted server, a cut network). Cancel-safe: a probe whose
-    /// future is dropped mid-query is discarded, not reused.
-    pub(crate) async fn ping(&self) -> Result<(), sqlx::Error> {
-        let mut probe = self.probe.lock().await;
-        // A probe that fails is dropped, and a fresh one tried.
-        if let Some(mut conn) = probe.take()
-            && sqlx::query("SELECT 1").execute(&mut conn).await.is_ok()
-        {
-            *probe = Some(conn);
-            return Ok(());
-        }
-        let mut conn = PgConnection::connect_with(&self.options).await?;
-        sqlx::query("SELECT 1").execute(&mut conn).await?;
-        *probe = Some(conn);
-        Ok(())
-    }
-
-    /// A write transaction (READ COMMITTED, the server's default: the
-    /// statements in `ops` rely on each statement seeing every commit made
-    /// before it started).
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    /// The pool for reads.
-    pub(crate) fn reads(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Leases up to `limit` due outbox rows to `owner`, in one short
-    /// transaction: due rows are locked `FOR UPDATE SKIP LOCKED` (so two
-    /// replicas take disjoint rows), leased, read and committed. No row
-    /// lock outlives this call; the partner is called afterwards.
-    pub(crate) async fn lease_due_acceptances(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let mut leased: Vec<(String, i64)> = sqlx::query_as(acceptance::PG_LEASE_DUE)
-            .bind(owner)
-            .bind(now_ms)
-            .bind(lease_until_ms)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        if leased.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        leased.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        let ids: Vec<&str> = leased.iter().map(|(id, _)| id.as_str()).collect();
-        let mut by_id: HashMap<String, AcceptanceRecord> =
-            sqlx::query(acceptance::ACCEPTANCES_BY_IDS)
-                .bind(&ids)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| acceptance::acceptance(row).map(|r| (r.acceptance_id.clone(), r)))
-                .collect::<Result<_, _>>()?;
-        tx.commit().await?;
-        // Every leased outbox row has its acceptance (foreign key).
-        Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
-    }
-}
-
-crate::ops::shared_ops!(PgDb, sqlx::Postgres);
-
 const INSERT_APPLICATIONS: &str = "\
     INSERT INTO applications (application_id, tenant, request_id, request_fingerprint, \
                               applicant_id, created_at_ms, partial, response) \
@@ -234,13 +109,34 @@ const INSERT_CHANNEL_REPORTS: &str = "\
     SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], \
                          $6::int8[], $7::int4[], $8::int4[], $9::text[])";
 
-impl WriteBackend for PgDb {
+impl Engine for PgDb {
     type Db = Postgres;
 
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    /// The one pool (reads and writes alike).
+    fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// READ COMMITTED, the server's default: the statements of `ops::Ops`
+    /// rely on each statement seeing every commit made before it started.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
 
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn execute(
+        tx: &mut Transaction<'static, Postgres>,
+        sql: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut **tx).await.map(drop)
+    }
+
+    /// The group-commit writer's inserts: one statement per table, every
+    /// column bound as an array and expanded with `UNNEST` (SQLite has no
+    /// arrays, and writes multi-row `VALUES` instead).
     async fn insert<'a>(
         tx: &'a mut Transaction<'static, Postgres>,
         records: &'a [&'a ApplicationRecord],
@@ -255,11 +151,67 @@ impl WriteBackend for PgDb {
         Ok(())
     }
 
-    async fn execute(
+    /// The due rows are locked `FOR UPDATE SKIP LOCKED`, so two replicas
+    /// leasing at once take disjoint rows (SQLite, with one writer at a
+    /// time, needs no such clause and has none).
+    async fn lease_due(
         tx: &mut Transaction<'static, Postgres>,
-        sql: &'static str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut **tx).await.map(drop)
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(acceptance::PG_LEASE_DUE)
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&mut **tx)
+            .await
+    }
+
+    /// One round trip for all of them, the ids bound as an array (which
+    /// SQLite has not).
+    async fn acceptances_by_ids(
+        tx: &mut Transaction<'static, Postgres>,
+        ids: &[&str],
+    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
+        let mut by_id: HashMap<String, AcceptanceRecord> =
+            sqlx::query(acceptance::ACCEPTANCES_BY_IDS.as_str())
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|row| acceptance::acceptance(row).map(|r| (r.acceptance_id.clone(), r)))
+                .collect::<Result<_, _>>()?;
+        // Every leased outbox row has its acceptance (foreign key).
+        Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
+    }
+
+    /// `SELECT 1` on the probe connection, reconnecting once if it was lost
+    /// (a restarted server, a cut network): not on the pool, so a busy pool
+    /// does not look like an outage. Cancel-safe: a probe whose future is
+    /// dropped mid-query is discarded, not reused.
+    async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut probe = self.probe.lock().await;
+        // A probe that fails is dropped, and a fresh one tried.
+        if let Some(mut conn) = probe.take()
+            && sqlx::query("SELECT 1").execute(&mut conn).await.is_ok()
+        {
+            *probe = Some(conn);
+            return Ok(());
+        }
+        let mut conn = PgConnection::connect_with(&self.options).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        *probe = Some(conn);
+        Ok(())
+    }
+
+    async fn close(&self) {
+        if let Some(conn) = self.probe.lock().await.take() {
+            let _ = conn.close().await;
+        }
+        self.pool.close().await;
     }
 }
 
@@ -429,13 +381,20 @@ mod tests {
     #[tokio::test]
     async fn a_data_exception_fails_only_its_own_record() {
         let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-            eprintln!("skipped: PostgreSQL writer test ({PG_URL_VAR} is not set)");
+            // On the process's stderr, past the harness's capture: a skip
+            // must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "skipped: postgres::tests::a_data_exception_fails_only_its_own_record \
+                 ({PG_URL_VAR} is not set)"
+            );
             return;
         };
         let schema = format!("finroute_unit_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url)
             .await
-            .expect("PostgreSQL reachable");
+            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
         sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut admin)
             .await

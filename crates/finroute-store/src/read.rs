@@ -1,33 +1,61 @@
-//! The read queries, shared by both backends, and the decoding of their
-//! rows. SQLite accepts PostgreSQL's `$n` placeholders, so the SQL is one
-//! text for both.
+//! The reads of applications and offers, and the decoding of their rows.
+//! One text per statement for both backends (SQLite accepts PostgreSQL's
+//! `$n` placeholders); each table's column list is one const, in the order
+//! its decoder reads the columns.
 //!
 //! Every read names the tenant: another tenant's row is simply not found.
+
+use std::sync::LazyLock;
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::acceptance::bad_column;
 use crate::record::{OfferRecord, StoredApplication};
 
+/// `SELECT {columns} FROM {from} {tail}`: how every read is spelled, so
+/// that each table's column list exists once. Built once per statement (a
+/// `LazyLock` static), so each statement is one `&'static str` for sqlx's
+/// statement cache.
+pub(crate) fn select(columns: &str, from: &str, tail: &str) -> String {
+    format!("SELECT {columns} FROM {from} {tail}")
+}
+
+/// The columns of a [`StoredApplication`], as [`application`] decodes them.
+pub(crate) const APPLICATION_COLUMNS: &str = "application_id, tenant, request_id, \
+    request_fingerprint, applicant_id, created_at_ms, response";
+
+/// The columns of an [`OfferRecord`], as [`offer`] decodes them.
+pub(crate) const OFFER_COLUMNS: &str = "offer_id, application_id, tenant, adapter_id, \
+    partner_offer_ref, product_kind, currency, principal_minor, term_months, apr_bps, \
+    approval_odds, rank, expires_at_ms, risk_band, prior_odds, partner_odds";
+
 /// `$1` application_id, `$2` tenant.
-pub(crate) const GET_APPLICATION: &str = "\
-    SELECT application_id, tenant, request_id, request_fingerprint, applicant_id, \
-           created_at_ms, response \
-    FROM applications WHERE application_id = $1 AND tenant = $2";
+pub(crate) static GET_APPLICATION: LazyLock<String> = LazyLock::new(|| {
+    select(
+        APPLICATION_COLUMNS,
+        "applications",
+        "WHERE application_id = $1 AND tenant = $2",
+    )
+});
 
 /// `$1` tenant, `$2` request_id. The `request_id <> ''` term lets both
 /// planners use the partial unique index.
-pub(crate) const FIND_BY_REQUEST_ID: &str = "\
-    SELECT application_id, tenant, request_id, request_fingerprint, applicant_id, \
-           created_at_ms, response \
-    FROM applications WHERE tenant = $1 AND request_id = $2 AND request_id <> ''";
+pub(crate) static FIND_BY_REQUEST_ID: LazyLock<String> = LazyLock::new(|| {
+    select(
+        APPLICATION_COLUMNS,
+        "applications",
+        "WHERE tenant = $1 AND request_id = $2 AND request_id <> ''",
+    )
+});
 
 /// `$1` offer_id, `$2` tenant.
-pub(crate) const GET_OFFER: &str = "\
-    SELECT offer_id, application_id, tenant, adapter_id, partner_offer_ref, product_kind, \
-           currency, principal_minor, term_months, apr_bps, approval_odds, rank, expires_at_ms, \
-           risk_band, prior_odds, partner_odds \
-    FROM offers WHERE offer_id = $1 AND tenant = $2";
+pub(crate) static GET_OFFER: LazyLock<String> = LazyLock::new(|| {
+    select(
+        OFFER_COLUMNS,
+        "offers",
+        "WHERE offer_id = $1 AND tenant = $2",
+    )
+});
 
 /// Decodes a row of [`GET_APPLICATION`] or [`FIND_BY_REQUEST_ID`].
 pub(crate) fn application<R>(row: &R) -> Result<StoredApplication, sqlx::Error>

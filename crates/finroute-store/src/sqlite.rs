@@ -9,7 +9,7 @@
 //!   lock is taken up front, so a transaction never fails half-way on a
 //!   lock upgrade. Inside the process, writes share the one-connection
 //!   write pool (the group-commit writer's batches, and the acceptance and
-//!   appeal transactions of `ops`), so they are serialised there; the
+//!   appeal transactions of `ops::Ops`), so they are serialised there; the
 //!   lock protects against other processes (a second store on the file, a
 //!   `finroute migrate`, a backup tool).
 //! - `busy_timeout` 5 s: another process holding the lock is waited for.
@@ -22,16 +22,15 @@ use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteQueryResult, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Connection, Sqlite, Transaction};
 
 use crate::acceptance::{self, AcceptanceRecord};
+use crate::engine::Engine;
 use crate::error::StoreError;
 use crate::options::StoreOptions;
-use crate::read;
-use crate::record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};
-use crate::writer::WriteBackend;
+use crate::record::{ApplicationRecord, ChannelReportRecord, OfferRecord};
 
 /// Migrations, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -144,121 +143,93 @@ pub(crate) async fn migrate(url: &str) -> Result<(), StoreError> {
     result
 }
 
-impl SqliteDb {
-    pub(crate) async fn get_application(
-        &self,
-        tenant: &str,
-        application_id: &str,
-    ) -> Result<Option<StoredApplication>, sqlx::Error> {
-        sqlx::query(read::GET_APPLICATION)
-            .bind(application_id)
-            .bind(tenant)
-            .fetch_optional(&self.reader)
-            .await?
-            .as_ref()
-            .map(read::application)
-            .transpose()
-    }
+/// Most rows in one multi-row `INSERT` (offers: 16 x 64 = 1 024 bound
+/// values, far below SQLite's limit of 32 766).
+const MAX_ROWS_PER_STATEMENT: usize = 64;
 
-    pub(crate) async fn find_by_request_id(
-        &self,
-        tenant: &str,
-        request_id: &str,
-    ) -> Result<Option<StoredApplication>, sqlx::Error> {
-        sqlx::query(read::FIND_BY_REQUEST_ID)
-            .bind(tenant)
-            .bind(request_id)
-            .fetch_optional(&self.reader)
-            .await?
-            .as_ref()
-            .map(read::application)
-            .transpose()
-    }
+impl Engine for SqliteDb {
+    type Db = Sqlite;
 
-    pub(crate) async fn get_offer(
-        &self,
-        tenant: &str,
-        offer_id: &str,
-    ) -> Result<Option<OfferRecord>, sqlx::Error> {
-        sqlx::query(read::GET_OFFER)
-            .bind(offer_id)
-            .bind(tenant)
-            .fetch_optional(&self.reader)
-            .await?
-            .as_ref()
-            .map(read::offer)
-            .transpose()
-    }
-
-    pub(crate) async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-
-    /// A write transaction on the write pool, with the write lock taken up
-    /// front. Acceptance and appeal writes share the connection with the
-    /// group-commit writer, so they are serialised with its batches (and,
-    /// through the lock, with other processes on the file).
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    /// The pool for reads.
-    pub(crate) fn reads(&self) -> &SqlitePool {
+    fn reads(&self) -> &SqlitePool {
         &self.reader
     }
 
-    /// Leases up to `limit` due outbox rows to `owner`. Under `BEGIN
-    /// IMMEDIATE` no other writer (in this process or another) interleaves,
-    /// so two callers never lease the same row.
-    pub(crate) async fn lease_due_acceptances(
-        &self,
+    /// On the write pool, with the write lock taken up front. Acceptance
+    /// and appeal writes share the connection with the group-commit
+    /// writer, so they are serialised with its batches (and, through the
+    /// lock, with other processes on the file).
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn execute(
+        tx: &mut Transaction<'static, Sqlite>,
+        sql: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql).execute(&mut **tx).await.map(drop)
+    }
+
+    /// SQLite has no `SKIP LOCKED`, and needs none: under `BEGIN IMMEDIATE`
+    /// no other writer (in this process or another) interleaves, so a
+    /// plain `UPDATE ... WHERE acceptance_id IN (SELECT ...)` is exclusive.
+    async fn lease_due(
+        tx: &mut Transaction<'static, Sqlite>,
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
         limit: i64,
-    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let mut leased: Vec<(String, i64)> = sqlx::query_as(acceptance::SQLITE_LEASE_DUE)
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(acceptance::SQLITE_LEASE_DUE)
             .bind(owner)
             .bind(now_ms)
             .bind(lease_until_ms)
             .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        leased.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        let mut rows = Vec::with_capacity(leased.len());
-        for (acceptance_id, _) in &leased {
-            let row = sqlx::query(acceptance::ACCEPTANCE_BY_ID)
-                .bind(acceptance_id.as_str())
-                .fetch_one(&mut *tx)
+            .fetch_all(&mut **tx)
+            .await
+    }
+
+    /// One read per id: SQLite has no array to bind, and a read on the
+    /// writer's own connection costs no network round trip.
+    async fn acceptances_by_ids(
+        tx: &mut Transaction<'static, Sqlite>,
+        ids: &[&str],
+    ) -> Result<Vec<AcceptanceRecord>, sqlx::Error> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for acceptance_id in ids {
+            let row = sqlx::query(acceptance::ACCEPTANCE_BY_ID.as_str())
+                .bind(*acceptance_id)
+                .fetch_one(&mut **tx)
                 .await?;
             rows.push(acceptance::acceptance(&row)?);
         }
-        tx.commit().await?;
         Ok(rows)
     }
-}
 
-crate::ops::shared_ops!(SqliteDb, sqlx::Sqlite);
-
-/// Most rows in one multi-row `INSERT` (offers: 14 x 64 = 896 bound
-/// values, far below SQLite's limit of 32 766).
-const MAX_ROWS_PER_STATEMENT: usize = 64;
-
-/// One `INSERT ... VALUES (..), (..)` per chunk of rows: through sqlx each
-/// statement is a round trip to the connection's worker thread, and that
-/// round trip, not SQLite, is the cost of a row-by-row insert (about 60 µs
-/// per statement measured here). Chunks are powers of two (64, then 32, 16,
-/// ... 1 for the rest), so each table has at most 7 statement texts and
-/// sqlx's prepared-statement cache keeps them all.
-impl WriteBackend for SqliteDb {
-    type Db = Sqlite;
-
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+    /// On the read pool: a SQLite file does not go away like a server.
+    async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(drop)
     }
 
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// The group-commit writer's inserts (PostgreSQL's bind arrays, which
+    /// SQLite has not): one `INSERT ... VALUES (..), (..)` per chunk of
+    /// rows. Through sqlx each statement is a round trip to the
+    /// connection's worker thread, and that round trip, not SQLite, is the
+    /// cost of a row-by-row insert (about 60 µs per statement measured
+    /// here). Chunks are powers of two (64, then 32, 16, ... 1 for the
+    /// rest), so each table has at most 7 statement texts and sqlx's
+    /// prepared-statement cache keeps them all.
     async fn insert<'a>(
         tx: &'a mut Transaction<'static, Sqlite>,
         records: &'a [&'a ApplicationRecord],
@@ -321,13 +292,6 @@ impl WriteBackend for SqliteDb {
             },
         )
         .await
-    }
-
-    async fn execute(
-        tx: &mut Transaction<'static, Sqlite>,
-        sql: &'static str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(sql).execute(&mut **tx).await.map(drop)
     }
 }
 

@@ -1,6 +1,11 @@
 //! [`Store`]: the handle the router holds. Application records go to the
 //! group-commit writer task (see [`crate::writer`]); acceptance and appeal
-//! writes (see [`crate::ops`]) and all reads go straight to the pool.
+//! writes and all reads go straight to the pool, through
+//! [`Ops`](crate::ops::Ops), written once for both backends.
+//!
+//! A store holds one engine (`Db`: SQLite or PostgreSQL, chosen by the
+//! URL); each call checks its arguments here, then runs the same generic
+//! code on whichever engine it is, through a two-armed `match`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,23 +19,15 @@ use crate::acceptance::{
 use crate::appeal::{
     AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome,
 };
+use crate::engine::Engine;
 use crate::error::StoreError;
+use crate::ops::Ops;
 use crate::options::{Backend, StoreOptions};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
 use crate::text;
 use crate::writer::{self, Counters, Pending, WriterHandle};
-
-/// Runs `$call` with `$db` bound to the backend's handle, awaited.
-macro_rules! on_db {
-    ($self:ident, $db:ident => $call:expr) => {
-        match &$self.inner.db {
-            Db::Sqlite($db) => $call.await,
-            Db::Postgres($db) => $call.await,
-        }
-    };
-}
 
 /// The durable store: applications, offers and channel reports;
 /// acceptances with their outbox and outcomes; appeals.
@@ -59,6 +56,7 @@ struct Inner {
     reachable: watch::Sender<bool>,
 }
 
+/// The open database: the engine every call runs on.
 #[derive(Clone, Debug)]
 enum Db {
     Sqlite(SqliteDb),
@@ -181,8 +179,8 @@ impl Store {
             return Ok(None);
         }
         Ok(match &self.inner.db {
-            Db::Sqlite(db) => db.get_application(tenant, application_id).await?,
-            Db::Postgres(db) => db.get_application(tenant, application_id).await?,
+            Db::Sqlite(db) => Ops(db).get_application(tenant, application_id).await?,
+            Db::Postgres(db) => Ops(db).get_application(tenant, application_id).await?,
         })
     }
 
@@ -198,8 +196,8 @@ impl Store {
             return Ok(None);
         }
         Ok(match &self.inner.db {
-            Db::Sqlite(db) => db.find_by_request_id(tenant, request_id).await?,
-            Db::Postgres(db) => db.find_by_request_id(tenant, request_id).await?,
+            Db::Sqlite(db) => Ops(db).find_by_request_id(tenant, request_id).await?,
+            Db::Postgres(db) => Ops(db).find_by_request_id(tenant, request_id).await?,
         })
     }
 
@@ -214,8 +212,8 @@ impl Store {
             return Ok(None);
         }
         Ok(match &self.inner.db {
-            Db::Sqlite(db) => db.get_offer(tenant, offer_id).await?,
-            Db::Postgres(db) => db.get_offer(tenant, offer_id).await?,
+            Db::Sqlite(db) => Ops(db).get_offer(tenant, offer_id).await?,
+            Db::Postgres(db) => Ops(db).get_offer(tenant, offer_id).await?,
         })
     }
 
@@ -237,7 +235,10 @@ impl Store {
     ) -> Result<ClaimOutcome, StoreError> {
         self.check_open()?;
         text::claim(&claim)?;
-        on_db!(self, db => db.claim_acceptance(&claim))
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).claim_acceptance(&claim).await,
+            Db::Postgres(db) => Ops(db).claim_acceptance(&claim).await,
+        }
     }
 
     /// The acceptance, or `None` if absent or owned by another tenant.
@@ -250,7 +251,10 @@ impl Store {
         if !text::findable(&[tenant, acceptance_id]) {
             return Ok(None);
         }
-        Ok(on_db!(self, db => db.get_acceptance(tenant, acceptance_id))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).get_acceptance(tenant, acceptance_id).await,
+            Db::Postgres(db) => Ops(db).get_acceptance(tenant, acceptance_id).await,
+        }?)
     }
 
     /// The tenant's acceptance claimed under `idempotency_key`, if any.
@@ -263,7 +267,18 @@ impl Store {
         if !text::findable(&[tenant, idempotency_key]) {
             return Ok(None);
         }
-        Ok(on_db!(self, db => db.find_acceptance_by_key(tenant, idempotency_key))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .find_acceptance_by_key(tenant, idempotency_key)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .find_acceptance_by_key(tenant, idempotency_key)
+                    .await
+            }
+        }?)
     }
 
     /// The acceptances of offers of an application, oldest first (empty for
@@ -277,7 +292,18 @@ impl Store {
         if !text::findable(&[tenant, application_id]) {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, db => db.acceptances_of_application(tenant, application_id))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .acceptances_of_application(tenant, application_id)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .acceptances_of_application(tenant, application_id)
+                    .await
+            }
+        }?)
     }
 
     /// Leases up to `limit` outbox rows that are due (`next_attempt_ms <=
@@ -303,7 +329,18 @@ impl Store {
         }
         let until = lease_until(now_ms, lease_ms);
         let limit = i64::from(limit);
-        Ok(on_db!(self, db => db.lease_due_acceptances(owner, now_ms, until, limit))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .lease_due_acceptances(owner, now_ms, until, limit)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .lease_due_acceptances(owner, now_ms, until, limit)
+                    .await
+            }
+        }?)
     }
 
     /// Leases this acceptance's outbox row to `owner` until `now_ms +
@@ -324,7 +361,18 @@ impl Store {
             return Ok(None);
         }
         let until = lease_until(now_ms, lease_ms);
-        Ok(on_db!(self, db => db.lease_acceptance(acceptance_id, owner, now_ms, until))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .lease_acceptance(acceptance_id, owner, now_ms, until)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .lease_acceptance(acceptance_id, owner, now_ms, until)
+                    .await
+            }
+        }?)
     }
 
     /// Transaction 2 of an acceptance: stores the partner's final answer
@@ -354,7 +402,18 @@ impl Store {
         text::storable("partner_reference", partner_reference)?;
         text::storable("detail", detail)?;
         let (reference, detail) = (partner_reference, detail);
-        on_db!(self, db => db.complete_acceptance(acceptance_id, status, reference, detail, now_ms))
+        match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .complete_acceptance(acceptance_id, status, reference, detail, now_ms)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .complete_acceptance(acceptance_id, status, reference, detail, now_ms)
+                    .await
+            }
+        }
     }
 
     /// Gives a lease back after a failed attempt, if `owner` holds it: the
@@ -375,13 +434,19 @@ impl Store {
             return Ok(());
         }
         let (id, next, error) = (acceptance_id, next_attempt_ms, last_error);
-        Ok(on_db!(self, db => db.release_acceptance(id, owner, next, error))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).release_acceptance(id, owner, next, error).await,
+            Db::Postgres(db) => Ops(db).release_acceptance(id, owner, next, error).await,
+        }?)
     }
 
     /// Outbox rows remaining: acceptances not final yet.
     pub async fn open_acceptances(&self) -> Result<u64, StoreError> {
         self.check_open()?;
-        let n = on_db!(self, db => db.open_acceptances())?;
+        let n = match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).open_acceptances().await,
+            Db::Postgres(db) => Ops(db).open_acceptances().await,
+        }?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
@@ -389,7 +454,10 @@ impl Store {
     /// band), in that order; all tenants.
     pub async fn outcome_counts(&self) -> Result<Vec<OutcomeCount>, StoreError> {
         self.check_open()?;
-        Ok(on_db!(self, db => db.outcome_counts())?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).outcome_counts().await,
+            Db::Postgres(db) => Ops(db).outcome_counts().await,
+        }?)
     }
 
     /// Each adapter's newest `per_adapter` final acceptances that carry the
@@ -400,7 +468,10 @@ impl Store {
         per_adapter: u32,
     ) -> Result<Vec<OutcomeRecord>, StoreError> {
         self.check_open()?;
-        Ok(on_db!(self, db => db.recent_outcomes(i64::from(per_adapter)))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
+            Db::Postgres(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
+        }?)
     }
 
     /// Files an appeal (status OPEN, with an OPEN event) against an
@@ -410,7 +481,10 @@ impl Store {
     pub async fn file_appeal(&self, appeal: NewAppeal) -> Result<AppealRecord, StoreError> {
         self.check_open()?;
         text::appeal(&appeal)?;
-        on_db!(self, db => db.file_appeal(&appeal))
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).file_appeal(&appeal).await,
+            Db::Postgres(db) => Ops(db).file_appeal(&appeal).await,
+        }
     }
 
     /// The appeal, or `None` if absent or owned by another tenant.
@@ -423,7 +497,10 @@ impl Store {
         if !text::findable(&[tenant, appeal_id]) {
             return Ok(None);
         }
-        Ok(on_db!(self, db => db.get_appeal(tenant, appeal_id))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).get_appeal(tenant, appeal_id).await,
+            Db::Postgres(db) => Ops(db).get_appeal(tenant, appeal_id).await,
+        }?)
     }
 
     /// The appeals of an application, oldest first.
@@ -436,7 +513,10 @@ impl Store {
         if !text::findable(&[tenant, application_id]) {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, db => db.appeals_of_application(tenant, application_id))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).appeals_of_application(tenant, application_id).await,
+            Db::Postgres(db) => Ops(db).appeals_of_application(tenant, application_id).await,
+        }?)
     }
 
     /// One page of the tenant's appeals (optionally only those in
@@ -457,7 +537,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let limit = i64::from(limit);
-        Ok(on_db!(self, db => db.list_appeals(tenant, status, after, limit))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).list_appeals(tenant, status, after, limit).await,
+            Db::Postgres(db) => Ops(db).list_appeals(tenant, status, after, limit).await,
+        }?)
     }
 
     /// OPEN -> IN_REVIEW, recording an event with `note`:
@@ -475,7 +558,10 @@ impl Store {
         if !text::findable(&[tenant, appeal_id]) {
             return Ok(ResolveOutcome::NotFound);
         }
-        on_db!(self, db => db.start_review(tenant, appeal_id, note, now_ms))
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).start_review(tenant, appeal_id, note, now_ms).await,
+            Db::Postgres(db) => Ops(db).start_review(tenant, appeal_id, note, now_ms).await,
+        }
     }
 
     /// Decides an appeal (`decision` UPHELD or OVERTURNED) if it is OPEN or
@@ -502,7 +588,18 @@ impl Store {
         if !text::findable(&[tenant, appeal_id]) {
             return Ok(ResolveOutcome::NotFound);
         }
-        on_db!(self, db => db.resolve_appeal(tenant, appeal_id, decision, note, now_ms))
+        match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .resolve_appeal(tenant, appeal_id, decision, note, now_ms)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .resolve_appeal(tenant, appeal_id, decision, note, now_ms)
+                    .await
+            }
+        }
     }
 
     /// The appeal's history, in order (filing first); empty if absent or
@@ -516,7 +613,10 @@ impl Store {
         if !text::findable(&[tenant, appeal_id]) {
             return Ok(Vec::new());
         }
-        Ok(on_db!(self, db => db.appeal_history(tenant, appeal_id))?)
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).appeal_history(tenant, appeal_id).await,
+            Db::Postgres(db) => Ops(db).appeal_history(tenant, appeal_id).await,
+        }?)
     }
 
     /// Stops the writer after writing everything already queued, then
@@ -555,7 +655,7 @@ impl Store {
         }
         let ping = async {
             match &self.inner.db {
-                Db::Sqlite(db) => sqlx::query("SELECT 1").execute(db.reads()).await.map(drop),
+                Db::Sqlite(db) => db.ping().await,
                 Db::Postgres(db) => db.ping().await,
             }
         };

@@ -20,7 +20,6 @@
 //! callers wait in `send` instead of growing memory. A caller that goes away
 //! after its record was queued does not cancel the write.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,6 +28,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::engine::Engine;
 use crate::error::{StoreError, is_record_error, replicate, unreachable};
 use crate::record::ApplicationRecord;
 
@@ -36,30 +36,6 @@ use crate::record::ApplicationRecord;
 pub(crate) struct Pending {
     pub(crate) record: ApplicationRecord,
     pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// What a backend provides to the writer: a write transaction, the inserts
-/// of a set of records, and plain statements (savepoints).
-pub(crate) trait WriteBackend: Send + Sync + 'static {
-    /// The sqlx database.
-    type Db: sqlx::Database;
-
-    /// Begins a write transaction (SQLite: `BEGIN IMMEDIATE`).
-    fn begin(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
-
-    /// Inserts `records` (applications, then offers, then channel reports).
-    fn insert<'a>(
-        tx: &'a mut Transaction<'static, Self::Db>,
-        records: &'a [&'a ApplicationRecord],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
-
-    /// Runs one statement without arguments.
-    fn execute<'a>(
-        tx: &'a mut Transaction<'static, Self::Db>,
-        sql: &'static str,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
 }
 
 /// Counters of the writer, read by [`Store::stats`](crate::Store::stats).
@@ -76,13 +52,13 @@ pub(crate) struct WriterHandle {
     pub(crate) task: JoinHandle<()>,
 }
 
-/// Starts the writer task for `backend`.
+/// Starts the writer task on `engine`.
 /// `reachable` is what the store's last ping found: while false, a batch
 /// fails at once (and one waiting for a connection stops waiting) instead
 /// of making every record queued behind it wait out the pool's acquire
 /// timeout in turn.
-pub(crate) fn spawn<B: WriteBackend>(
-    backend: B,
+pub(crate) fn spawn<B: Engine>(
+    engine: B,
     max_batch: usize,
     counters: Arc<Counters>,
     reachable: watch::Receiver<bool>,
@@ -90,8 +66,8 @@ pub(crate) fn spawn<B: WriteBackend>(
     let max_batch = max_batch.max(1);
     let (queue, rx) = mpsc::channel(max_batch.saturating_mul(4));
     let shutdown = Arc::new(Notify::new());
-    let backend = Gated { backend, reachable };
-    let task = tokio::spawn(run(backend, rx, max_batch, counters, Arc::clone(&shutdown)));
+    let engine = Gated { engine, reachable };
+    let task = tokio::spawn(run(engine, rx, max_batch, counters, Arc::clone(&shutdown)));
     WriterHandle {
         queue,
         shutdown,
@@ -99,48 +75,32 @@ pub(crate) fn spawn<B: WriteBackend>(
     }
 }
 
-/// A backend whose `begin` gives up as soon as the store is known to be
-/// unreachable. Only the wait for a connection is cut short: a transaction
-/// that has begun runs to its end (or its connection's).
+/// An engine whose [`begin`](Gated::begin) gives up as soon as the store
+/// is known to be unreachable. Only the wait for a connection is cut short:
+/// a transaction that has begun runs to its end (or its connection's).
 struct Gated<B> {
-    backend: B,
+    engine: B,
     reachable: watch::Receiver<bool>,
 }
 
-impl<B: WriteBackend> WriteBackend for Gated<B> {
-    type Db = B::Db;
-
-    async fn begin(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
+impl<B: Engine> Gated<B> {
+    async fn begin(&self) -> Result<Transaction<'static, B::Db>, sqlx::Error> {
         let mut reachable = self.reachable.clone();
         tokio::select! {
             biased;
             // Not when the store (the sender) is gone: its queue is still
             // written.
             Ok(_) = reachable.wait_for(|up| !*up) => Err(unreachable()),
-            tx = self.backend.begin() => tx,
+            tx = self.engine.begin_write() => tx,
         }
-    }
-
-    fn insert<'a>(
-        tx: &'a mut Transaction<'static, Self::Db>,
-        records: &'a [&'a ApplicationRecord],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a {
-        B::insert(tx, records)
-    }
-
-    fn execute<'a>(
-        tx: &'a mut Transaction<'static, Self::Db>,
-        sql: &'static str,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a {
-        B::execute(tx, sql)
     }
 }
 
 /// The writer loop. Ends when every sender is gone, or on `shutdown`: then
 /// the channel is closed to new records and what is already queued is still
 /// written before the task ends.
-async fn run<B: WriteBackend>(
-    backend: B,
+async fn run<B: Engine>(
+    engine: Gated<B>,
     mut rx: mpsc::Receiver<Pending>,
     max_batch: usize,
     counters: Arc<Counters>,
@@ -166,17 +126,17 @@ async fn run<B: WriteBackend>(
         if received == 0 {
             break; // closed and empty
         }
-        commit(&backend, &mut batch, &counters).await;
+        commit(&engine, &mut batch, &counters).await;
     }
     tracing::debug!("store writer stopped");
 }
 
 /// Writes `batch` and answers every caller in it; leaves `batch` empty.
-async fn commit<B: WriteBackend>(backend: &B, batch: &mut Vec<Pending>, counters: &Counters) {
+async fn commit<B: Engine>(engine: &Gated<B>, batch: &mut Vec<Pending>, counters: &Counters) {
     let started = Instant::now();
     let results = {
         let records: Vec<&ApplicationRecord> = batch.iter().map(|p| &p.record).collect();
-        write_batch(backend, &records).await
+        write_batch(engine, &records).await
     };
     let written = results.iter().filter(|r| r.is_ok()).count();
     counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -196,11 +156,11 @@ async fn commit<B: WriteBackend>(backend: &B, batch: &mut Vec<Pending>, counters
 }
 
 /// One result per record, in order.
-async fn write_batch<B: WriteBackend>(
-    backend: &B,
+async fn write_batch<B: Engine>(
+    engine: &Gated<B>,
     records: &[&ApplicationRecord],
 ) -> Vec<Result<(), StoreError>> {
-    let error = match whole_batch(backend, records).await {
+    let error = match whole_batch(engine, records).await {
         Ok(()) => return records.iter().map(|_| Ok(())).collect(),
         Err(e) => e,
     };
@@ -213,7 +173,7 @@ async fn write_batch<B: WriteBackend>(
         error = %error,
         "constraint violation in a batch; writing it record by record"
     );
-    match record_by_record(backend, records).await {
+    match record_by_record(engine, records).await {
         Ok(results) => results
             .into_iter()
             .map(|r| r.map_err(StoreError::from))
@@ -226,11 +186,11 @@ async fn write_batch<B: WriteBackend>(
 }
 
 /// The fast path: all records in one transaction, no savepoints.
-async fn whole_batch<B: WriteBackend>(
-    backend: &B,
+async fn whole_batch<B: Engine>(
+    engine: &Gated<B>,
     records: &[&ApplicationRecord],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = backend.begin().await?;
+    let mut tx = engine.begin().await?;
     if let Err(e) = B::insert(&mut tx, records).await {
         // Best effort: a failed rollback also ends the transaction (the
         // connection is then discarded by the pool).
@@ -242,11 +202,11 @@ async fn whole_batch<B: WriteBackend>(
 
 /// The slow path: one transaction, a savepoint per record. `Ok` holds each
 /// record's own outcome; `Err` is a failure of the whole transaction.
-async fn record_by_record<B: WriteBackend>(
-    backend: &B,
+async fn record_by_record<B: Engine>(
+    engine: &Gated<B>,
     records: &[&ApplicationRecord],
 ) -> Result<Vec<Result<(), sqlx::Error>>, sqlx::Error> {
-    let mut tx = backend.begin().await?;
+    let mut tx = engine.begin().await?;
     let mut results = Vec::with_capacity(records.len());
     for record in records {
         B::execute(&mut tx, "SAVEPOINT record").await?;

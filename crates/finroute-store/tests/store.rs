@@ -1,5 +1,5 @@
-//! One store test suite, written once in `suite` and instantiated by
-//! `store_suite!` for every backend: SQLite on a temporary file, and
+//! One store test suite, written once in `suite` and run by `run::case`
+//! on every backend (the `sqlite` and `postgres` lists): SQLite on a temporary file, and
 //! PostgreSQL when `FINROUTE_TEST_DATABASE_URL` is set (each test in a fresh
 //! schema, so tests run concurrently and repeatedly on one database). With
 //! the variable unset the PostgreSQL tests say so and return; with it set
@@ -44,7 +44,7 @@ mod harness {
     /// (with a line saying so) when the variable is unset.
     pub async fn postgres(opts: StoreOptions) -> Option<Harness> {
         let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-            eprintln!("skipped: PostgreSQL store test ({PG_URL_VAR} is not set)");
+            say_skipped();
             return None;
         };
         let schema = format!("finroute_test_{}", uuid::Uuid::new_v4().simple());
@@ -66,6 +66,19 @@ mod harness {
             url,
             cleanup: Cleanup::Postgres { admin_url, schema },
         })
+    }
+
+    /// Says that this PostgreSQL test did not run, on the process's own
+    /// stderr: the test harness captures `eprintln!` of a passing test, and
+    /// a skip nobody sees looks like a pass.
+    fn say_skipped() {
+        use std::io::Write;
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("a PostgreSQL store test");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "skipped: {test} ({PG_URL_VAR} is not set)"
+        );
     }
 
     impl Harness {
@@ -1999,80 +2012,552 @@ mod appeal_suite {
     }
 }
 
-/// Instantiates every test of `suite` for one backend of `harness`.
-macro_rules! store_suite {
-    ($backend:ident) => {
-        mod $backend {
-            use finroute_store::StoreOptions;
+mod run {
+    //! Running one test of `suite` on one backend.
 
-            macro_rules! case {
-                ($name:ident) => {
-                    case!($name, StoreOptions::default());
-                };
-                // Races: two worker threads, so that tasks really run at once.
-                (@threads $name:ident) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(h) = crate::harness::$backend(StoreOptions::default()).await
-                        else {
-                            return;
-                        };
-                        crate::suite::$name(&h).await;
-                        h.finish().await;
-                    }
-                };
-                ($name:ident, $opts:expr) => {
-                    #[tokio::test]
-                    async fn $name() {
-                        let Some(h) = crate::harness::$backend($opts).await else {
-                            return;
-                        };
-                        crate::suite::$name(&h).await;
-                        h.finish().await;
-                    }
-                };
-            }
+    use finroute_store::StoreOptions;
 
-            case!(record_then_get);
-            case!(tenant_isolation);
-            case!(empty_request_ids_do_not_collide);
-            case!(duplicate_request_id_fails_alone_in_its_batch);
-            case!(duplicate_within_one_batch);
-            case!(duplicate_application_and_offer_ids);
-            case!(offer_of_another_tenant_is_rejected);
-            case!(errors_do_not_echo_row_data);
-            case!(concurrent_records_are_batched);
-            case!(nul_bytes_fail_only_their_own_record);
-            case!(nul_in_acceptances_and_appeals_is_rejected_by_field);
-            case!(ping_answers);
-            case!(
-                close_flushes_queued_records,
-                StoreOptions {
-                    max_batch: 8,
-                    ..StoreOptions::default()
-                }
-            );
-            case!(reopen_sees_data);
-            case!(migrate_is_idempotent);
+    use crate::harness::{self, Harness};
 
-            case!(claim_existing_and_offer_taken);
-            case!(@threads concurrent_claims_of_one_key);
-            case!(@threads keys_racing_on_one_offer);
-            case!(declined_acceptance_frees_the_offer);
-            case!(complete_is_idempotent);
-            case!(@threads leases_are_exclusive);
-            case!(release_with_backoff);
-            case!(claims_survive_restart);
-            case!(acceptances_are_tenant_scoped);
-            case!(appeal_lifecycle);
-            case!(@threads resolve_race);
-            case!(appeals_paginate);
-        }
-    };
+    /// The backend a test runs on.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Backend {
+        /// A new SQLite file in a temporary directory.
+        Sqlite,
+        /// A new schema of the database `FINROUTE_TEST_DATABASE_URL` names.
+        Postgres,
+    }
+
+    /// Opens a store on `backend` with `opts`, runs `test` on it, then
+    /// closes it and drops its database. On PostgreSQL with the variable
+    /// unset, says so and returns; set but unreachable, panics.
+    pub async fn case(backend: Backend, opts: StoreOptions, test: impl AsyncFnOnce(&Harness)) {
+        let opened = match backend {
+            Backend::Sqlite => harness::sqlite(opts).await,
+            Backend::Postgres => harness::postgres(opts).await,
+        };
+        let Some(h) = opened else {
+            return;
+        };
+        test(&h).await;
+        h.finish().await;
+    }
 }
 
-store_suite!(sqlite);
-store_suite!(postgres);
+// Every test of `suite`, on each backend. Races run on two worker threads,
+// so that tasks really run at once. A new test of the suite goes in both
+// lists (`every_suite_test_runs_on_both_backends` checks).
+
+mod sqlite {
+    //! The suite on SQLite.
+
+    use finroute_store::StoreOptions;
+
+    use crate::run::{Backend::Sqlite, case};
+    use crate::suite;
+
+    #[tokio::test]
+    async fn record_then_get() {
+        case(Sqlite, StoreOptions::default(), suite::record_then_get).await;
+    }
+
+    #[tokio::test]
+    async fn tenant_isolation() {
+        case(Sqlite, StoreOptions::default(), suite::tenant_isolation).await;
+    }
+
+    #[tokio::test]
+    async fn empty_request_ids_do_not_collide() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::empty_request_ids_do_not_collide,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_request_id_fails_alone_in_its_batch() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::duplicate_request_id_fails_alone_in_its_batch,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_within_one_batch() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::duplicate_within_one_batch,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_application_and_offer_ids() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::duplicate_application_and_offer_ids,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn offer_of_another_tenant_is_rejected() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::offer_of_another_tenant_is_rejected,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn errors_do_not_echo_row_data() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::errors_do_not_echo_row_data,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_records_are_batched() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::concurrent_records_are_batched,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn nul_bytes_fail_only_their_own_record() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::nul_bytes_fail_only_their_own_record,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn nul_in_acceptances_and_appeals_is_rejected_by_field() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::nul_in_acceptances_and_appeals_is_rejected_by_field,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn ping_answers() {
+        case(Sqlite, StoreOptions::default(), suite::ping_answers).await;
+    }
+
+    #[tokio::test]
+    async fn close_flushes_queued_records() {
+        let opts = StoreOptions {
+            max_batch: 8,
+            ..StoreOptions::default()
+        };
+        case(Sqlite, opts, suite::close_flushes_queued_records).await;
+    }
+
+    #[tokio::test]
+    async fn reopen_sees_data() {
+        case(Sqlite, StoreOptions::default(), suite::reopen_sees_data).await;
+    }
+
+    #[tokio::test]
+    async fn migrate_is_idempotent() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::migrate_is_idempotent,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn claim_existing_and_offer_taken() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::claim_existing_and_offer_taken,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_of_one_key() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::concurrent_claims_of_one_key,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_racing_on_one_offer() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::keys_racing_on_one_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn declined_acceptance_frees_the_offer() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::declined_acceptance_frees_the_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn complete_is_idempotent() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::complete_is_idempotent,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leases_are_exclusive() {
+        case(Sqlite, StoreOptions::default(), suite::leases_are_exclusive).await;
+    }
+
+    #[tokio::test]
+    async fn release_with_backoff() {
+        case(Sqlite, StoreOptions::default(), suite::release_with_backoff).await;
+    }
+
+    #[tokio::test]
+    async fn claims_survive_restart() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::claims_survive_restart,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn acceptances_are_tenant_scoped() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::acceptances_are_tenant_scoped,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn appeal_lifecycle() {
+        case(Sqlite, StoreOptions::default(), suite::appeal_lifecycle).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resolve_race() {
+        case(Sqlite, StoreOptions::default(), suite::resolve_race).await;
+    }
+
+    #[tokio::test]
+    async fn appeals_paginate() {
+        case(Sqlite, StoreOptions::default(), suite::appeals_paginate).await;
+    }
+}
+
+mod postgres {
+    //! The suite on PostgreSQL (when `FINROUTE_TEST_DATABASE_URL` is set).
+
+    use finroute_store::StoreOptions;
+
+    use crate::run::{Backend::Postgres, case};
+    use crate::suite;
+
+    #[tokio::test]
+    async fn record_then_get() {
+        case(Postgres, StoreOptions::default(), suite::record_then_get).await;
+    }
+
+    #[tokio::test]
+    async fn tenant_isolation() {
+        case(Postgres, StoreOptions::default(), suite::tenant_isolation).await;
+    }
+
+    #[tokio::test]
+    async fn empty_request_ids_do_not_collide() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::empty_request_ids_do_not_collide,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_request_id_fails_alone_in_its_batch() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::duplicate_request_id_fails_alone_in_its_batch,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_within_one_batch() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::duplicate_within_one_batch,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_application_and_offer_ids() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::duplicate_application_and_offer_ids,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn offer_of_another_tenant_is_rejected() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::offer_of_another_tenant_is_rejected,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn errors_do_not_echo_row_data() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::errors_do_not_echo_row_data,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_records_are_batched() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::concurrent_records_are_batched,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn nul_bytes_fail_only_their_own_record() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::nul_bytes_fail_only_their_own_record,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn nul_in_acceptances_and_appeals_is_rejected_by_field() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::nul_in_acceptances_and_appeals_is_rejected_by_field,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn ping_answers() {
+        case(Postgres, StoreOptions::default(), suite::ping_answers).await;
+    }
+
+    #[tokio::test]
+    async fn close_flushes_queued_records() {
+        let opts = StoreOptions {
+            max_batch: 8,
+            ..StoreOptions::default()
+        };
+        case(Postgres, opts, suite::close_flushes_queued_records).await;
+    }
+
+    #[tokio::test]
+    async fn reopen_sees_data() {
+        case(Postgres, StoreOptions::default(), suite::reopen_sees_data).await;
+    }
+
+    #[tokio::test]
+    async fn migrate_is_idempotent() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::migrate_is_idempotent,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn claim_existing_and_offer_taken() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::claim_existing_and_offer_taken,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_of_one_key() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::concurrent_claims_of_one_key,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_racing_on_one_offer() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::keys_racing_on_one_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn declined_acceptance_frees_the_offer() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::declined_acceptance_frees_the_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn complete_is_idempotent() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::complete_is_idempotent,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leases_are_exclusive() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::leases_are_exclusive,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn release_with_backoff() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::release_with_backoff,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn claims_survive_restart() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::claims_survive_restart,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn acceptances_are_tenant_scoped() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::acceptances_are_tenant_scoped,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn appeal_lifecycle() {
+        case(Postgres, StoreOptions::default(), suite::appeal_lifecycle).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resolve_race() {
+        case(Postgres, StoreOptions::default(), suite::resolve_race).await;
+    }
+
+    #[tokio::test]
+    async fn appeals_paginate() {
+        case(Postgres, StoreOptions::default(), suite::appeals_paginate).await;
+    }
+}
+
+mod lists {
+    //! The suite is listed once per backend above: a test missing from a
+    //! list would silently not run there.
+
+    use std::collections::BTreeSet;
+
+    /// The names of the `async fn`s (those declared `pub` when `public`)
+    /// of the inline module `name` of this file.
+    fn functions(source: &str, name: &str, public: bool) -> BTreeSet<String> {
+        let start = source
+            .find(&format!("\nmod {name} {{\n"))
+            .unwrap_or_else(|| panic!("mod {name} not found"));
+        let body = &source[start + 1..];
+        let end = body.find("\n}\n").unwrap_or(body.len());
+        let prefix = if public { "pub async fn " } else { "async fn " };
+        body[..end]
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix(prefix))
+            .filter_map(|rest| rest.split('(').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_suite_test_runs_on_both_backends() {
+        let source = include_str!("store.rs");
+        let mut suite = functions(source, "suite", true);
+        suite.append(&mut functions(source, "acceptance_suite", true));
+        suite.append(&mut functions(source, "appeal_suite", true));
+        assert!(suite.len() >= 27, "{suite:?}");
+        assert_eq!(functions(source, "sqlite", false), suite, "sqlite list");
+        assert_eq!(functions(source, "postgres", false), suite, "postgres list");
+    }
+}
 
 mod url {
     //! Backend-independent: URL handling and the in-memory database.
