@@ -38,6 +38,8 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
 
     /// Runs one statement without arguments (the writer's savepoints).
+    /// The same line on both backends: here, the writer (generic over the
+    /// engine) needs none of sqlx's generic bounds.
     fn execute<'a>(
         tx: &'a mut Transaction<'static, Self::Db>,
         sql: &'static str,

@@ -35,9 +35,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone, Debug)]
 pub(crate) struct PgDb {
     pub(crate) pool: PgPool,
-    /// A connection of its own for pings (`Engine::ping`), outside the pool: a busy
-    /// pool must not make the database look unreachable. Opened on first
-    /// use, and again after it failed.
+    /// A connection of its own for pings (`Engine::ping`), outside the
+    /// pool: a busy pool must not make the database look unreachable.
+    /// Opened on first use, and again after it failed.
     probe: Arc<Mutex<Option<PgConnection>>>,
     options: Arc<PgConnectOptions>,
 }
