@@ -47,6 +47,7 @@ mod options;
 mod postgres;
 mod read;
 mod record;
+mod reworded;
 mod sqlite;
 mod store;
 mod text;

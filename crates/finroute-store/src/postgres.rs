@@ -58,8 +58,35 @@ async fn apply(conn: &mut PgConnection) -> Result<(), MigrateError> {
     MIGRATOR.run_direct(None, conn, false).await
 }
 
+/// Moves a database that applied a reworded migration to its new checksum
+/// (see `reworded`); nothing on a new database. Safe for replicas starting
+/// together: the update is conditional on the released checksum.
+async fn adopt_reworded(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let tracked: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !tracked {
+        return Ok(());
+    }
+    for (version, released, now) in crate::reworded::swaps(&MIGRATOR) {
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
+        )
+        .bind(now)
+        .bind(version)
+        .bind(released)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn run_migrations(options: &PgConnectOptions) -> Result<(), StoreError> {
     let mut conn = PgConnection::connect_with(options).await?;
+    if let Err(e) = adopt_reworded(&mut conn).await {
+        let _ = conn.close().await;
+        return Err(e);
+    }
     let result = apply(&mut conn).await;
     // Closing ends the session, and with it the advisory lock if still held.
     let _ = conn.close().await;

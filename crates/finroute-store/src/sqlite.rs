@@ -116,7 +116,30 @@ async fn single_connection(options: SqliteConnectOptions) -> Result<SqlitePool, 
 /// `#[doc(hidden)]`, so re-check it when moving off sqlx 0.9).
 async fn apply(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
+    adopt_reworded(&mut conn).await?;
     Ok(MIGRATOR.run_direct(None, &mut *conn, false).await?)
+}
+
+/// Moves a database that applied a reworded migration to its new checksum
+/// (see `reworded`); nothing on a new database.
+async fn adopt_reworded(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    let tracked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if tracked == 0 {
+        return Ok(());
+    }
+    for (version, released, now) in crate::reworded::swaps(&MIGRATOR) {
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = ? WHERE version = ? AND checksum = ?")
+            .bind(now)
+            .bind(version)
+            .bind(released)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Opens (creating the file if missing) and migrates.

@@ -2,8 +2,8 @@
 -- and outcomes, appeals with their history. Keep in step with
 -- migrations/sqlite/0002_acceptances_appeals.sql (same tables, columns,
 -- constraint and index names; only the types differ).
--- See shared/design/reliability.md, "Acceptance: exactly once across
--- retries, replicas and crashes".
+-- See docs/reliability.md, "Exactly-once acceptance" (exactly once across
+-- retries, replicas and crashes).
 
 -- The applicant's coarse risk band when the offer was made (for the
 -- outcome counts); '' for offers recorded before this migration.
