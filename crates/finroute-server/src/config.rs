@@ -226,8 +226,7 @@ impl Default for AcceptanceConfig {
 /// ([`OddsModel`], in log-odds) and how outcomes are learned from
 /// ([`Learning`]), their keys side by side in one section. Defaults are the
 /// core's.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OddsConfig {
     /// The prior and partner blend: `intercept` .. `partner_weight`.
     #[serde(flatten)]
@@ -247,6 +246,36 @@ impl Default for OddsConfig {
             learning: Learning::default(),
             refresh_ms: 2_000,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for OddsConfig {
+    /// Each core type reads its own keys (serde's `flatten` would lose the
+    /// key from a type error); keys neither has are refused, by name.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let defaults = OddsConfig::default();
+        let mut table = toml::Table::deserialize(d)?;
+        let mut own = |keys: toml::Table| -> toml::Table {
+            keys.keys().filter_map(|k| table.remove_entry(k)).collect()
+        };
+        let model = own(toml::Table::try_from(defaults.model).map_err(D::Error::custom)?);
+        let learning = own(toml::Table::try_from(defaults.learning).map_err(D::Error::custom)?);
+        let refresh_ms = table.remove("refresh_ms");
+        if let Some(key) = table.keys().next() {
+            return Err(D::Error::custom(format!("unknown field `{key}`")));
+        }
+        let named =
+            |e: toml::de::Error| D::Error::custom(e.to_string().trim_end().replace('\n', " "));
+        Ok(OddsConfig {
+            model: OddsModel::deserialize(toml::Value::Table(model)).map_err(named)?,
+            learning: Learning::deserialize(toml::Value::Table(learning)).map_err(named)?,
+            refresh_ms: match refresh_ms {
+                Some(v) => u64::deserialize(v)
+                    .map_err(|e| D::Error::custom(format!("refresh_ms: {}", e.message())))?,
+                None => defaults.refresh_ms,
+            },
+        })
     }
 }
 
@@ -798,6 +827,14 @@ max_in_flight = 256
         }
         let e = Config::parse("[odds]\nweight = 0.4\n").expect_err("unknown key");
         assert!(e.contains("weight"), "{e}");
+        for (text, key) in [
+            ("intercept = \"high\"", "intercept"),
+            ("window = -1", "window"),
+            ("refresh_ms = 0.5", "refresh_ms"),
+        ] {
+            let e = Config::parse(&format!("[odds]\n{text}\n")).expect_err(text);
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     fn vars<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
