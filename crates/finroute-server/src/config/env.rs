@@ -37,21 +37,39 @@ pub(super) fn from_table(table: Table) -> Result<Config, String> {
     Config::deserialize(table).map_err(|e| e.to_string().trim_end().replace('\n', " "))
 }
 
-/// The process's `FINROUTE_` variables. A value that is not UTF-8 is an
-/// error naming the variable (never a panic); other variables are not read.
+/// The process's `FINROUTE_` variables. A config variable whose value is
+/// not UTF-8 is an error naming it (never a panic); other variables are
+/// not read.
 pub(super) fn process_vars() -> Result<Vec<(String, String)>, ConfigError> {
+    let shape = shape()?;
     let mut vars = Vec::new();
     for (name, value) in std::env::vars_os() {
-        let Some(name) = name.to_str().filter(|n| n.starts_with(PREFIX)) else {
+        let Some(name) = name.to_str() else {
             continue;
         };
-        let value = value.into_string().map_err(|_| ConfigError::Invalid {
-            key: name.to_owned(),
-            message: "the value is not UTF-8".into(),
-        })?;
-        vars.push((name.to_owned(), value));
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        match value.into_string() {
+            Ok(value) => vars.push((name.to_owned(), value)),
+            Err(_) if is_config(&shape, &rest.to_ascii_lowercase()) => {
+                return Err(ConfigError::Invalid {
+                    key: name.to_owned(),
+                    message: "the value is not UTF-8".into(),
+                });
+            }
+            Err(_) => {}
+        }
     }
     Ok(vars)
+}
+
+/// Whether `FINROUTE_<rest>` is config's: its first word (or words) is a
+/// section.
+fn is_config(shape: &Table, rest: &str) -> bool {
+    shape
+        .keys()
+        .any(|s| rest == s || rest.starts_with(&format!("{s}_")))
 }
 
 /// One variable that sets a key.
@@ -79,10 +97,7 @@ where
             continue;
         };
         let rest = rest.to_ascii_lowercase();
-        let is_config = shape
-            .keys()
-            .any(|s| rest == *s || rest.starts_with(&format!("{s}_")));
-        if !is_config {
+        if !is_config(&shape, &rest) {
             // FINROUTE_TEST_DATABASE_URL and the like: not config's.
             continue;
         }
