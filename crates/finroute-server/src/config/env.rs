@@ -87,37 +87,7 @@ where
     I: IntoIterator<Item = (String, String)>,
 {
     let shape = shape()?;
-    let mut settings: Vec<Setting> = Vec::new();
-    // Canonical key path -> the variable that set it.
-    let mut owners: HashMap<Vec<String>, String> = HashMap::new();
-    let mut vars: Vec<(String, String)> = vars.into_iter().collect();
-    vars.sort();
-    for (var, raw) in vars {
-        let Some(rest) = var.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let rest = rest.to_ascii_lowercase();
-        if !is_config(&shape, &rest) {
-            // FINROUTE_TEST_DATABASE_URL and the like: not config's.
-            continue;
-        }
-        let invalid = |message: String| ConfigError::Invalid {
-            key: var.clone(),
-            message,
-        };
-        let Some(path) = resolve(&shape, &rest) else {
-            return Err(invalid("no such config key".into()));
-        };
-        let value = read_value(&shape, &path, &raw).map_err(invalid)?;
-        let key = canonical(&shape, &path);
-        if let Some(other) = owners.insert(key.clone(), var.clone()) {
-            return Err(invalid(format!(
-                "{other} and {var} both set {}: set one of them",
-                key.join(".")
-            )));
-        }
-        settings.push(Setting { var, path, value });
-    }
+    let settings = read_settings(&shape, vars)?;
     if settings.is_empty() {
         return Ok(config.clone());
     }
@@ -149,6 +119,46 @@ where
             message,
         }
     })
+}
+
+/// The config variables among `vars`, each resolved to its key and read as
+/// its type; errors name the variable.
+fn read_settings<I>(shape: &Table, vars: I) -> Result<Vec<Setting>, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut settings: Vec<Setting> = Vec::new();
+    // Canonical key path -> the variable that set it.
+    let mut owners: HashMap<Vec<String>, String> = HashMap::new();
+    let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let Some(rest) = var.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        if !is_config(shape, &rest) {
+            // FINROUTE_TEST_DATABASE_URL and the like: not config's.
+            continue;
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            key: var.clone(),
+            message,
+        };
+        let Some(path) = resolve(shape, &rest) else {
+            return Err(invalid("no such config key".into()));
+        };
+        let value = read_value(shape, &path, &raw).map_err(invalid)?;
+        let key = canonical(shape, &path);
+        if let Some(other) = owners.insert(key.clone(), var.clone()) {
+            return Err(invalid(format!(
+                "{other} and {var} both set {}: set one of them",
+                key.join(".")
+            )));
+        }
+        settings.push(Setting { var, path, value });
+    }
+    Ok(settings)
 }
 
 /// The key path `rest` (lower case, words joined by `_`) names in `shape`:
