@@ -5,7 +5,7 @@
 use finroute_core::{
     ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, QuoteOutcome,
@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// `kind = "installment"` settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Currencies lent in.
@@ -31,7 +31,7 @@ pub struct Config {
 }
 
 /// One installment product.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// Number of monthly periods.

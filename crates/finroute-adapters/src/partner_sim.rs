@@ -9,7 +9,7 @@ use std::time::Duration;
 use finroute_core::{
     ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, QuoteOutcome,
@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// `kind = "partner_sim"` settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Shown as the product name.

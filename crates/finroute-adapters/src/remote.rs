@@ -11,7 +11,7 @@ use std::time::Duration;
 use finroute_core::{ProductKind, text};
 use finroute_proto::v1 as pb;
 use pb::financing_adapter_client::FinancingAdapterClient;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::convert::{self, MAX_OFFERS_PER_QUOTE};
@@ -26,7 +26,7 @@ pub const MAX_REPLY_BYTES: usize = 256 * 1024;
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `kind = "remote"` settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `http://host:port` of the partner's FinancingAdapter server.
@@ -44,7 +44,7 @@ pub struct Config {
 }
 
 /// `[adapters.tls]`: whom the partner must prove to be, and who we are.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM bundle of the CAs the partner's certificate must chain to (only

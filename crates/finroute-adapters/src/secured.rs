@@ -6,7 +6,7 @@ use finroute_core::{
     ApplicantField, CollateralKind, Money, PartnerOffer, ProductKind, Qualification,
     RepaymentMethod,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, QuoteOutcome,
@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// `kind = "secured"` settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Currencies lent in.
@@ -29,7 +29,7 @@ pub struct Config {
 }
 
 /// A secured product for one collateral kind.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// `vehicle`, `property`, `deposit` or `securities`.
@@ -47,7 +47,7 @@ pub struct Product {
 }
 
 /// Collateral kinds as config names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CollateralName {
     Vehicle,

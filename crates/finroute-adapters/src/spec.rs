@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Adapter, installment, partner_sim, remote, secured};
 
@@ -27,7 +27,7 @@ pub struct AdapterSpec {
 }
 
 /// The kinds of channel, tagged by `kind = "..."` in config.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AdapterKind {
     /// A partner's `FinancingAdapter` server reached over gRPC.
@@ -137,11 +137,28 @@ impl<'de> Deserialize<'de> for AdapterSpec {
     }
 }
 
+impl Serialize for AdapterSpec {
+    /// The entry as config writes it: the common keys next to `kind` and
+    /// the kind's own keys in one table (what [`Deserialize`] reads back).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut table = toml::Table::try_from(&self.kind).map_err(S::Error::custom)?;
+        let int = |n: u64| i64::try_from(n).map_err(S::Error::custom);
+        table.insert(COMMON_KEYS[0].into(), self.id.clone().into());
+        table.insert(COMMON_KEYS[1].into(), int(self.timeout_ms)?.into());
+        table.insert(
+            COMMON_KEYS[2].into(),
+            int(self.max_in_flight as u64)?.into(),
+        );
+        table.serialize(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, Serialize)]
     struct Wrapper {
         adapters: Vec<AdapterSpec>,
     }
@@ -194,6 +211,17 @@ mod tests {
                 .expect_err("t")
                 .contains("timeout_ms")
         );
+    }
+
+    #[test]
+    fn entries_serialize_to_what_parses_back() {
+        let mut specs = AdapterSpec::embedded_default();
+        specs.extend(parse("[[adapters]]\nid = \"bank-a\"\nkind = \"remote\"\nendpoint = \"https://127.0.0.1:50061\"\ntimeout_ms = 250\n[adapters.tls]\nca_file = \"ca.pem\"\n").expect("valid"));
+        let text = toml::to_string(&Wrapper {
+            adapters: specs.clone(),
+        })
+        .expect("serializes");
+        assert_eq!(parse(&text).expect("parses back"), specs);
     }
 
     #[test]

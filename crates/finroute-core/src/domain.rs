@@ -24,8 +24,15 @@ pub enum LoanPurpose {
     Other,
 }
 
-/// How offers are ordered (see ranking.md section 4).
+/// How offers are ordered (see ranking.md section 4). With the `serde`
+/// feature it is spelt `balanced`, `lowest_cost` or `highest_approval`
+/// (config `routing.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Strategy {
     /// By `apr_bps + h / approval_odds` (+ affordability penalty): the optimal application order.
     #[default]

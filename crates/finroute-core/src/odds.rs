@@ -51,7 +51,18 @@ pub struct OddsEstimate {
 
 /// Coefficients of the logistic feature model (log-odds units). A missing
 /// feature contributes 0: each feature is centred on a typical applicant.
+///
+/// With the `serde` feature it is the `[odds]` config section's
+/// coefficients, under the field names, each defaulting to
+/// [`OddsModel::default`]'s. It does not refuse unknown keys itself
+/// because the router's `[odds]` flattens it next to [`Learning`]; that
+/// section refuses them.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct OddsModel {
     /// Log-odds of a typical applicant with no known features (0.8 -> 69 %).
     pub intercept: f64,
@@ -205,8 +216,15 @@ pub struct OddsInputs {
     pub partner: Option<f64>,
 }
 
-/// How the book learns (config `[odds]`).
+/// How the book learns (config `[odds]`; with the `serde` feature, like
+/// [`OddsModel`], keys are the field names with [`Learning::default`]'s
+/// values and unknown keys are left to the section that flattens it).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Learning {
     /// Outcomes per adapter read (the newest).
     pub window: usize,

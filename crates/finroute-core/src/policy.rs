@@ -3,10 +3,19 @@
 use crate::money::{Currency, Money};
 use crate::odds::OddsModel;
 
-/// A maximum APR for applicants whose region starts with `region_prefix`.
+/// A maximum APR for applicants whose region starts with `region_prefix`
+/// (with the `serde` feature: one `[[compliance.rate_caps]]` entry, both
+/// keys required, unknown keys refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct RateCap {
+    /// Matched against `Applicant.region` by prefix; `""` matches every region.
     pub region_prefix: String,
+    /// Offers whose computed APR is above it are rejected.
     pub max_apr_bps: i32,
 }
 

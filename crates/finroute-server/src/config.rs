@@ -1,16 +1,25 @@
 //! The router's configuration (`docs/config.md`): TOML with a
-//! default for every key, unknown keys rejected with their name, and
-//! `FINROUTE_<SECTION>_<KEY>` environment overrides for scalar keys.
+//! default for every key, unknown keys rejected with their name.
+//!
+//! The sections are the runtime types: `[odds]` is finroute-core's
+//! [`OddsModel`] and [`Learning`], `routing.strategy` its [`Strategy`],
+//! `[[compliance.rate_caps]]` its [`RateCap`]s, `[[adapters]]` the
+//! adapters' [`AdapterSpec`]s. Durations are `X_ms` keys in milliseconds
+//! that may also be written `X = "5s"` (`config/env.rs`), and every key has
+//! a `FINROUTE_<SECTION>_<KEY>` environment variable, found from the keys
+//! themselves rather than a list.
+
+mod env;
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use finroute_adapters::spec::AdapterSpec;
 use finroute_core::{Learning, OddsModel, PricingPolicy, RateCap, Strategy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole config file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -33,7 +42,7 @@ pub struct Config {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address the gRPC port binds (default `127.0.0.1:50051`).
@@ -84,7 +93,7 @@ pub struct ServerConfig {
 }
 
 /// `[server.tls]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTlsConfig {
     /// PEM certificate chain of the router.
@@ -127,7 +136,7 @@ impl Default for ServerConfig {
 }
 
 /// `[store]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// `sqlite://finroute.db` (default) or `postgres://user@host/db`.
@@ -143,7 +152,7 @@ impl Default for StoreConfig {
 }
 
 /// `[routing]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
     /// Deadline of a routing call when the caller sends none.
@@ -151,7 +160,7 @@ pub struct RoutingConfig {
     /// Time kept back from the caller's deadline to price, store and reply.
     pub reply_margin_ms: u64,
     /// Default ranking strategy.
-    pub strategy: StrategyName,
+    pub strategy: Strategy,
     /// `h`: the cost of one application in bp of APR.
     pub inquiry_cost_bps: i32,
     /// Offers returned when the request says 0.
@@ -172,7 +181,7 @@ impl Default for RoutingConfig {
         Self {
             deadline_ms: 800,
             reply_margin_ms: 50,
-            strategy: StrategyName::Balanced,
+            strategy: Strategy::Balanced,
             inquiry_cost_bps: 150,
             max_offers: 10,
             affordability_hard_limit: 0.70,
@@ -184,7 +193,7 @@ impl Default for RoutingConfig {
 }
 
 /// `[acceptance]`: the exactly-once path of AcceptOffer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AcceptanceConfig {
     /// Most time one partner `Accept` call may take. The relay's lease on
@@ -212,39 +221,19 @@ impl Default for AcceptanceConfig {
     }
 }
 
-/// `[odds]`: the approval-odds model (finroute-core `odds.rs`). The
-/// coefficients are the logistic prior's, in log-odds; the rest is how
-/// outcomes are learned from. Defaults are the core's.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// `[odds]`: the approval-odds model (finroute-core `odds.rs`), read
+/// straight into the core's types: the logistic prior's coefficients
+/// ([`OddsModel`], in log-odds) and how outcomes are learned from
+/// ([`Learning`]), their keys side by side in one section. Defaults are the
+/// core's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OddsConfig {
-    pub intercept: f64,
-    pub score_center: f64,
-    pub score_per_100: f64,
-    pub dti_center: f64,
-    pub dti_coefficient: f64,
-    pub dti_cap: f64,
-    pub volatility_coefficient: f64,
-    pub collateral_coefficient: f64,
-    pub collateral_cap: f64,
-    pub employed: f64,
-    pub self_employed: f64,
-    pub freelance: f64,
-    pub student: f64,
-    pub retired: f64,
-    pub unemployed: f64,
-    /// Weight of a partner's estimate before its outcomes are known (0..=1).
-    pub partner_weight: f64,
-    /// Outcomes per adapter learned from (the newest).
-    pub window: u32,
-    /// Age, in outcomes, at which an outcome counts half.
-    pub half_life: f64,
-    /// Ridge penalty of the blend fit.
-    pub ridge: f64,
-    /// Pseudo-outcomes behind each risk band's Beta prior.
-    pub band_strength: f64,
-    /// Squared calibration error at which a partner's trust halves.
-    pub trust_scale: f64,
+    /// The prior and partner blend: `intercept` .. `partner_weight`.
+    #[serde(flatten)]
+    pub model: OddsModel,
+    /// `window`, `half_life`, `ridge`, `band_strength`, `trust_scale`.
+    #[serde(flatten)]
+    pub learning: Learning,
     /// How often the model is rebuilt from the store's outcomes (also
     /// right after this replica records one).
     pub refresh_ms: u64,
@@ -252,69 +241,45 @@ pub struct OddsConfig {
 
 impl Default for OddsConfig {
     fn default() -> Self {
-        let m = OddsModel::default();
-        let l = Learning::default();
         Self {
-            intercept: m.intercept,
-            score_center: m.score_center,
-            score_per_100: m.score_per_100,
-            dti_center: m.dti_center,
-            dti_coefficient: m.dti_coefficient,
-            dti_cap: m.dti_cap,
-            volatility_coefficient: m.volatility_coefficient,
-            collateral_coefficient: m.collateral_coefficient,
-            collateral_cap: m.collateral_cap,
-            employed: m.employed,
-            self_employed: m.self_employed,
-            freelance: m.freelance,
-            student: m.student,
-            retired: m.retired,
-            unemployed: m.unemployed,
-            partner_weight: m.partner_weight,
-            window: u32::try_from(l.window).unwrap_or(u32::MAX),
-            half_life: l.half_life,
-            ridge: l.ridge,
-            band_strength: l.band_strength,
-            trust_scale: l.trust_scale,
+            model: OddsModel::default(),
+            learning: Learning::default(),
             refresh_ms: 2_000,
         }
     }
 }
 
+impl<'de> Deserialize<'de> for OddsConfig {
+    /// Each core type reads its own keys (serde's `flatten` would lose the
+    /// key from a type error); keys neither has are refused, by name.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let defaults = OddsConfig::default();
+        let mut table = toml::Table::deserialize(d)?;
+        let mut own = |keys: toml::Table| -> toml::Table {
+            keys.keys().filter_map(|k| table.remove_entry(k)).collect()
+        };
+        let model = own(toml::Table::try_from(defaults.model).map_err(D::Error::custom)?);
+        let learning = own(toml::Table::try_from(defaults.learning).map_err(D::Error::custom)?);
+        let refresh_ms = table.remove("refresh_ms");
+        if let Some(key) = table.keys().next() {
+            return Err(D::Error::custom(format!("unknown field `{key}`")));
+        }
+        let named =
+            |e: toml::de::Error| D::Error::custom(e.to_string().trim_end().replace('\n', " "));
+        Ok(OddsConfig {
+            model: OddsModel::deserialize(toml::Value::Table(model)).map_err(named)?,
+            learning: Learning::deserialize(toml::Value::Table(learning)).map_err(named)?,
+            refresh_ms: match refresh_ms {
+                Some(v) => u64::deserialize(v)
+                    .map_err(|e| D::Error::custom(format!("refresh_ms: {}", e.message())))?,
+                None => defaults.refresh_ms,
+            },
+        })
+    }
+}
+
 impl OddsConfig {
-    /// The prior and partner blend.
-    pub fn model(&self) -> OddsModel {
-        OddsModel {
-            intercept: self.intercept,
-            score_center: self.score_center,
-            score_per_100: self.score_per_100,
-            dti_center: self.dti_center,
-            dti_coefficient: self.dti_coefficient,
-            dti_cap: self.dti_cap,
-            volatility_coefficient: self.volatility_coefficient,
-            collateral_coefficient: self.collateral_coefficient,
-            collateral_cap: self.collateral_cap,
-            employed: self.employed,
-            self_employed: self.self_employed,
-            freelance: self.freelance,
-            student: self.student,
-            retired: self.retired,
-            unemployed: self.unemployed,
-            partner_weight: self.partner_weight,
-        }
-    }
-
-    /// How outcomes are learned from.
-    pub fn learning(&self) -> Learning {
-        Learning {
-            window: self.window as usize,
-            half_life: self.half_life,
-            ridge: self.ridge,
-            band_strength: self.band_strength,
-            trust_scale: self.trust_scale,
-        }
-    }
-
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: &str| {
             Err(ConfigError::Invalid {
@@ -322,24 +287,17 @@ impl OddsConfig {
                 message: message.into(),
             })
         };
-        let coefficients = [
-            ("intercept", self.intercept),
-            ("score_center", self.score_center),
-            ("score_per_100", self.score_per_100),
-            ("dti_center", self.dti_center),
-            ("dti_coefficient", self.dti_coefficient),
-            ("dti_cap", self.dti_cap),
-            ("volatility_coefficient", self.volatility_coefficient),
-            ("collateral_coefficient", self.collateral_coefficient),
-            ("collateral_cap", self.collateral_cap),
-            ("employed", self.employed),
-            ("self_employed", self.self_employed),
-            ("freelance", self.freelance),
-            ("student", self.student),
-            ("retired", self.retired),
-            ("unemployed", self.unemployed),
-        ];
-        for (key, value) in coefficients {
+        // The coefficients are every number of the model but the blend
+        // weight, as config names them.
+        let model = toml::Table::try_from(self.model).map_err(|e| ConfigError::Invalid {
+            key: "odds".into(),
+            message: e.to_string(),
+        })?;
+        for (key, value) in &model {
+            if key == "partner_weight" {
+                continue;
+            }
+            let value = value.as_float().unwrap_or(f64::NAN);
             if !value.is_finite() || value.abs() > 1_000.0 {
                 return bad(
                     &format!("odds.{key}"),
@@ -347,22 +305,23 @@ impl OddsConfig {
                 );
             }
         }
-        if !(0.0..=1.0).contains(&self.partner_weight) {
+        if !(0.0..=1.0).contains(&self.model.partner_weight) {
             return bad("odds.partner_weight", "must be within 0..=1");
         }
-        if self.window == 0 || self.window > 100_000 {
+        let l = &self.learning;
+        if l.window == 0 || l.window > 100_000 {
             return bad("odds.window", "must be within 1..=100000");
         }
         for (key, value) in [
-            ("half_life", self.half_life),
-            ("ridge", self.ridge),
-            ("trust_scale", self.trust_scale),
+            ("half_life", l.half_life),
+            ("ridge", l.ridge),
+            ("trust_scale", l.trust_scale),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return bad(&format!("odds.{key}"), "must be a number above 0");
             }
         }
-        if !(self.band_strength.is_finite() && self.band_strength >= 0.0) {
+        if !(l.band_strength.is_finite() && l.band_strength >= 0.0) {
             return bad("odds.band_strength", "must be a number >= 0");
         }
         if self.refresh_ms < 10 || self.refresh_ms > 3_600_000 {
@@ -373,7 +332,7 @@ impl OddsConfig {
 }
 
 /// `[auth]`: who may call.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// `[[auth.keys]]`; none: open (one tenant, every role), loopback only.
@@ -401,7 +360,7 @@ impl Default for AuthConfig {
 }
 
 /// One `[[auth.keys]]` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// Names the key in logs (never the key itself).
@@ -420,51 +379,23 @@ pub struct ApiKeyConfig {
     pub burst: Option<u32>,
 }
 
-/// Strategy names as config spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyName {
-    Balanced,
-    LowestCost,
-    HighestApproval,
-}
-
-impl From<StrategyName> for Strategy {
-    fn from(s: StrategyName) -> Self {
-        match s {
-            StrategyName::Balanced => Strategy::Balanced,
-            StrategyName::LowestCost => Strategy::LowestCost,
-            StrategyName::HighestApproval => Strategy::HighestApproval,
-        }
-    }
-}
-
 /// `[compliance]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComplianceConfig {
     /// `[[compliance.rate_caps]]`; default: mainland China at 2400 bp.
-    pub rate_caps: Vec<RateCapConfig>,
+    pub rate_caps: Vec<RateCap>,
 }
 
 impl Default for ComplianceConfig {
     fn default() -> Self {
         Self {
-            rate_caps: vec![RateCapConfig {
+            rate_caps: vec![RateCap {
                 region_prefix: "CN".into(),
                 max_apr_bps: 2400,
             }],
         }
     }
-}
-
-/// One `[[compliance.rate_caps]]` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateCapConfig {
-    /// Matches `Applicant.region` by prefix.
-    pub region_prefix: String,
-    pub max_apr_bps: i32,
 }
 
 /// Why a config could not be used. Messages name the key.
@@ -507,7 +438,7 @@ impl Config {
             path: path.display().to_string(),
             message,
         })?;
-        config.apply_env(std::env::vars())?;
+        config.apply_env(env::process_vars()?)?;
         config.validate()?;
         Ok(config)
     }
@@ -515,132 +446,57 @@ impl Config {
     /// The embedded default with environment overrides applied.
     pub fn embedded() -> Result<Config, ConfigError> {
         let mut config = Config::default();
-        config.apply_env(std::env::vars())?;
+        config.apply_env(env::process_vars()?)?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Parses TOML text; the error names the key and line.
+    /// Parses TOML text; the error names the key. A duration may be written
+    /// `X = "5s"` instead of `X_ms = 5000` (not both).
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let shape = env::shape().map_err(|e| e.to_string())?;
+        if env::normalize_durations(&mut table, &shape, "")? {
+            env::from_table(table)
+        } else {
+            // Straight from the text, so that errors show line and column.
+            toml::from_str(text).map_err(|e| e.to_string())
+        }
     }
 
-    /// Applies `FINROUTE_<SECTION>_<KEY>` overrides (scalar keys of
-    /// `server`, `store` and `routing`). Unknown `FINROUTE_*` section
-    /// variables are ignored only if they are not config sections.
+    /// Applies `FINROUTE_<SECTION>_<KEY>` overrides: every key of the file
+    /// has one (`config/env.rs`). Variables of a config section that name
+    /// no key, and values that do not parse, are errors naming the
+    /// variable; other `FINROUTE_` variables are not config's.
     pub fn apply_env<I: IntoIterator<Item = (String, String)>>(
         &mut self,
         vars: I,
     ) -> Result<(), ConfigError> {
-        for (name, value) in vars {
-            let Some(rest) = name.strip_prefix("FINROUTE_") else {
-                continue;
-            };
-            let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else {
-                continue;
-            };
-            if !matches!(section, "server" | "store" | "routing" | "acceptance") {
-                continue;
-            }
-            let invalid = |message: String| ConfigError::Invalid {
-                key: name.clone(),
-                message,
-            };
-            let parse_err = |e: &dyn std::fmt::Display| invalid(format!("{value:?}: {e}"));
-            match (section, key) {
-                ("server", "listen") => {
-                    self.server.listen = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "metrics_listen") => {
-                    self.server.metrics_listen = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "max_request_bytes") => {
-                    self.server.max_request_bytes = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "max_in_flight_routes") => {
-                    self.server.max_in_flight_routes = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "max_connections") => {
-                    self.server.max_connections = Some(value.parse().map_err(|e| parse_err(&e))?)
-                }
-                ("server", "first_request_timeout_ms") => {
-                    self.server.first_request_timeout_ms =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "idle_timeout_ms") => {
-                    self.server.idle_timeout_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "request_body_timeout_ms") => {
-                    self.server.request_body_timeout_ms =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "max_connection_age_ms") => {
-                    self.server.max_connection_age_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "max_connection_age_grace_ms") => {
-                    self.server.max_connection_age_grace_ms =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("server", "connection_read_bytes_per_second") => {
-                    self.server.connection_read_bytes_per_second =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("store", "url") => self.store.url = value.clone(),
-                ("routing", "deadline_ms") => {
-                    self.routing.deadline_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "reply_margin_ms") => {
-                    self.routing.reply_margin_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "inquiry_cost_bps") => {
-                    self.routing.inquiry_cost_bps = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "max_offers") => {
-                    self.routing.max_offers = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "affordability_hard_limit") => {
-                    self.routing.affordability_hard_limit =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "breaker_failure_threshold") => {
-                    self.routing.breaker_failure_threshold =
-                        value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "breaker_open_ms") => {
-                    self.routing.breaker_open_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "breaker_max_open_ms") => {
-                    self.routing.breaker_max_open_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("acceptance", "partner_timeout_ms") => {
-                    self.acceptance.partner_timeout_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("acceptance", "wait_ms") => {
-                    self.acceptance.wait_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("acceptance", "poll_interval_ms") => {
-                    self.acceptance.poll_interval_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("acceptance", "max_backoff_ms") => {
-                    self.acceptance.max_backoff_ms = value.parse().map_err(|e| parse_err(&e))?
-                }
-                ("routing", "strategy") => {
-                    self.routing.strategy = match value.as_str() {
-                        "balanced" => StrategyName::Balanced,
-                        "lowest_cost" => StrategyName::LowestCost,
-                        "highest_approval" => StrategyName::HighestApproval,
-                        _ => {
-                            return Err(invalid(
-                                "one of balanced, lowest_cost, highest_approval".into(),
-                            ));
-                        }
-                    }
-                }
-                _ => return Err(invalid("no such config key".into())),
-            }
-        }
+        *self = env::apply(self, vars)?;
         Ok(())
+    }
+
+    /// The defaults with every optional key present: the key tree the
+    /// environment variables are resolved against. Arrays of tables need
+    /// one entry only to show their entries' keys.
+    fn with_every_key() -> Config {
+        let mut c = Config::default();
+        c.server.max_connections = Some(10_000);
+        c.server.tls = Some(ServerTlsConfig {
+            cert_file: "server.pem".into(),
+            key_file: "server.key".into(),
+            client_ca_file: Some("clients-ca.pem".into()),
+            handshake_timeout_ms: default_handshake_ms(),
+        });
+        c.auth.keys = vec![ApiKeyConfig {
+            id: "key".into(),
+            sha256: "0".repeat(64),
+            tenant: "tenant".into(),
+            roles: vec!["router".into()],
+            rate_per_second: Some(c.auth.default_rate_per_second),
+            burst: Some(c.auth.default_burst),
+        }];
+        c
     }
 
     /// Checks ranges and cross-field rules, naming the key.
@@ -776,18 +632,10 @@ impl Config {
     /// The pricing policy for `finroute_core`.
     pub fn pricing_policy(&self) -> PricingPolicy {
         PricingPolicy {
-            rate_caps: self
-                .compliance
-                .rate_caps
-                .iter()
-                .map(|c| RateCap {
-                    region_prefix: c.region_prefix.clone(),
-                    max_apr_bps: c.max_apr_bps,
-                })
-                .collect(),
+            rate_caps: self.compliance.rate_caps.clone(),
             inquiry_cost_bps: self.routing.inquiry_cost_bps,
             affordability_hard_limit: self.routing.affordability_hard_limit,
-            odds: self.odds.model(),
+            odds: self.odds.model,
             ..PricingPolicy::default()
         }
     }
@@ -963,9 +811,9 @@ max_in_flight = 256
         c.validate().expect("in range");
         assert_eq!(c.pricing_policy().odds.partner_weight, 0.4);
         assert_eq!(c.pricing_policy().odds.unemployed, -2.5);
-        assert_eq!(c.odds.learning().window, 100);
+        assert_eq!(c.odds.learning.window, 100);
         // Everything else keeps the core's defaults.
-        assert_eq!(c.odds.learning().half_life, Learning::default().half_life);
+        assert_eq!(c.odds.learning.half_life, Learning::default().half_life);
         for (text, key) in [
             ("partner_weight = 1.5", "odds.partner_weight"),
             ("window = 0", "odds.window"),
@@ -979,5 +827,283 @@ max_in_flight = 256
         }
         let e = Config::parse("[odds]\nweight = 0.4\n").expect_err("unknown key");
         assert!(e.contains("weight"), "{e}");
+        for (text, key) in [
+            ("intercept = \"high\"", "intercept"),
+            ("window = -1", "window"),
+            ("refresh_ms = 0.5", "refresh_ms"),
+        ] {
+            let e = Config::parse(&format!("[odds]\n{text}\n")).expect_err(text);
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    fn vars<const N: usize>(pairs: [(&str, &str); N]) -> Vec<(String, String)> {
+        pairs
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into_iter()
+            .collect()
+    }
+
+    /// The value at `path` of `config` as TOML.
+    fn value_at(config: &Config, path: &[String]) -> Option<toml::Value> {
+        let mut value = toml::Value::Table(toml::Table::try_from(config).expect("serializes"));
+        for step in path {
+            value = value.as_table()?.get(step)?.clone();
+        }
+        Some(value)
+    }
+
+    /// A value for the key at `path`, other than `current`, that its type
+    /// reads (as an environment variable's text).
+    fn another_value(base: &Config, var: &str, path: &[String], current: &toml::Value) -> String {
+        use toml::Value;
+        let candidates = match current {
+            Value::Integer(n) => vec![(n + 1).to_string()],
+            Value::Float(f) => vec![(f + 0.25).to_string()],
+            Value::Boolean(b) => vec![(!b).to_string()],
+            Value::Array(items) => {
+                let first = items.first().expect("the sample's arrays have an entry");
+                vec![Value::Array(vec![first.clone(), first.clone()]).to_string()]
+            }
+            // Strings: the first of these that the key's type reads.
+            _ => ["127.0.0.2:1", "lowest_cost", "/etc/finroute/x.pem", "x"]
+                .map(String::from)
+                .to_vec(),
+        };
+        for text in candidates {
+            let mut c = base.clone();
+            if c.apply_env([(var.to_string(), text.clone())]).is_ok()
+                && value_at(&c, path).as_ref() != Some(current)
+            {
+                return text;
+            }
+        }
+        panic!("no value found for {var}: add a candidate for its type");
+    }
+
+    #[test]
+    fn every_key_is_settable_from_the_environment() {
+        let sample = Config::with_every_key();
+        let all = env::variables().expect("keys");
+        for var in [
+            "FINROUTE_SERVER_SHUTDOWN_GRACE_MS",
+            "FINROUTE_SERVER_TLS_CERT_FILE",
+            "FINROUTE_SERVER_MAX_CONNECTIONS",
+            "FINROUTE_ODDS_PARTNER_WEIGHT",
+            "FINROUTE_ODDS_WINDOW",
+            "FINROUTE_AUTH_ALLOW_OPEN",
+            "FINROUTE_AUTH_KEYS",
+            "FINROUTE_COMPLIANCE_RATE_CAPS",
+            "FINROUTE_ADAPTERS",
+            "FINROUTE_STORE_URL",
+        ] {
+            assert!(all.iter().any(|(v, _)| v == var), "{var} is not listed");
+        }
+        // One value per key, each different from the sample's, then all of
+        // them at once on the defaults: each lands where its name says.
+        let mut set = Vec::new();
+        let mut expected = Vec::new();
+        for (var, path) in &all {
+            let current = value_at(&sample, path).expect("the sample has every key");
+            let text = another_value(&sample, var, path, &current);
+            let mut one = sample.clone();
+            one.apply_env([(var.clone(), text.clone())])
+                .unwrap_or_else(|e| panic!("{var}={text}: {e}"));
+            let landed = value_at(&one, path).expect("set");
+            assert_ne!(landed, current, "{var}={text}");
+            set.push((var.clone(), text));
+            expected.push((var, path, landed));
+        }
+        let mut c = Config::default();
+        c.apply_env(set).expect("every key at once");
+        for (var, path, value) in expected {
+            assert_eq!(value_at(&c, path).as_ref(), Some(&value), "{var}");
+        }
+        // Durations also take their human-readable name and form.
+        let durations: Vec<_> = all
+            .iter()
+            .filter_map(|(var, path)| Some((var.strip_suffix("_MS")?, path)))
+            .collect();
+        assert!(durations.len() >= 15, "{durations:?}");
+        let mut c = Config::with_every_key();
+        c.apply_env(
+            durations
+                .iter()
+                .map(|(var, _)| (var.to_string(), "1m 2s 3ms".to_string())),
+        )
+        .expect("human-readable durations");
+        for (var, path) in durations {
+            assert_eq!(
+                value_at(&c, path),
+                Some(toml::Value::Integer(62_003)),
+                "{var}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_key_sample_leaves_no_key_out_and_docs_name_each() {
+        // An optional key left `None` in `with_every_key` would have no
+        // environment variable: serde_json shows it as null.
+        fn nulls(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Null => out.push(path.to_string()),
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        nulls(v, &format!("{path}.{k}"), out);
+                    }
+                }
+                serde_json::Value::Array(items) if items.is_empty() => {
+                    out.push(format!("{path} (empty array)"))
+                }
+                _ => {}
+            }
+        }
+        let json = serde_json::to_value(Config::with_every_key()).expect("serializes");
+        let mut missing = Vec::new();
+        for (section, value) in json.as_object().expect("a table") {
+            if section != "adapters" {
+                nulls(value, section, &mut missing);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "give these a value in Config::with_every_key: {missing:?}"
+        );
+        let docs = include_str!("../../../docs/config.md");
+        for (var, path) in env::variables().expect("keys") {
+            let key = path.last().expect("a key");
+            assert!(
+                docs.contains(&format!("`{key}`")),
+                "{var}: `{key}` is not in docs/config.md"
+            );
+        }
+    }
+
+    #[test]
+    fn the_environment_reaches_every_section_and_names_bad_variables() {
+        let mut c = Config::default();
+        c.apply_env(vars([
+            ("FINROUTE_SERVER_SHUTDOWN_GRACE_MS", "7000"),
+            ("FINROUTE_ODDS_PARTNER_WEIGHT", "0.4"),
+            ("FINROUTE_ODDS_WINDOW", "100"),
+            ("FINROUTE_AUTH_DEFAULT_BURST", "9"),
+            ("FINROUTE_SERVER_TLS_CERT_FILE", "a.pem"),
+            ("FINROUTE_SERVER_TLS_KEY_FILE", "a.key"),
+            ("FINROUTE_SERVER_TLS_HANDSHAKE_TIMEOUT", "2s"),
+            (
+                "FINROUTE_COMPLIANCE_RATE_CAPS",
+                r#"[{ region_prefix = "US", max_apr_bps = 3600 }]"#,
+            ),
+            ("FINROUTE_ROUTING_STRATEGY", "highest_approval"),
+            ("FINROUTE_SIGKILL_SEED", "not config's"),
+        ]))
+        .expect("valid overrides");
+        assert_eq!(c.server.shutdown_grace_ms, 7_000);
+        assert_eq!(c.odds.model.partner_weight, 0.4);
+        assert_eq!(c.odds.learning.window, 100);
+        assert_eq!(c.auth.default_burst, 9);
+        let tls = c.server.tls.as_ref().expect("tls from the environment");
+        assert_eq!(tls.cert_file, std::path::Path::new("a.pem"));
+        assert_eq!(tls.handshake_timeout_ms, 2_000);
+        assert_eq!(
+            c.pricing_policy().rate_caps,
+            vec![RateCap {
+                region_prefix: "US".into(),
+                max_apr_bps: 3600
+            }]
+        );
+        assert_eq!(c.routing.strategy, Strategy::HighestApproval);
+
+        for (var, value, says) in [
+            ("FINROUTE_ODDS_WEIGHT", "0.4", "no such config key"),
+            ("FINROUTE_AUTH_KEY", "x", "no such config key"),
+            ("FINROUTE_SERVER_TLS", "{}", "table"),
+            ("FINROUTE_SERVER_LISTEN", "nope", "socket address"),
+            ("FINROUTE_ROUTING_STRATEGY", "fastest", "lowest_cost"),
+            ("FINROUTE_ODDS_PARTNER_WEIGHT", "most", "most"),
+            ("FINROUTE_AUTH_ALLOW_OPEN", "yes", "yes"),
+            ("FINROUTE_AUTH_KEYS", "[{ id = 1 }]", ""),
+            ("FINROUTE_AUTH_KEYS", "[unclosed", "TOML"),
+            ("FINROUTE_SERVER_SHUTDOWN_GRACE", "5 parsecs", "duration"),
+            ("FINROUTE_SERVER_SHUTDOWN_GRACE_MS", "5s", "5s"),
+        ] {
+            let e = Config::default()
+                .apply_env(vars([(var, value)]))
+                .expect_err(var)
+                .to_string();
+            assert!(e.starts_with(&format!("{var}:")), "{var}={value}: {e}");
+            assert!(e.contains(says), "{var}={value}: {e}");
+        }
+        // One key set twice, in both spellings: both variables are named.
+        let e = Config::default()
+            .apply_env(vars([
+                ("FINROUTE_ROUTING_DEADLINE", "1s"),
+                ("FINROUTE_ROUTING_DEADLINE_MS", "900"),
+            ]))
+            .expect_err("both")
+            .to_string();
+        assert!(
+            e.contains("FINROUTE_ROUTING_DEADLINE and FINROUTE_ROUTING_DEADLINE_MS"),
+            "{e}"
+        );
+        // A variable overrides the file's key whichever spelling each uses.
+        let mut c = Config::parse("[server]\nshutdown_grace = \"9s\"\n").expect("valid");
+        c.apply_env(vars([("FINROUTE_SERVER_SHUTDOWN_GRACE_MS", "1500")]))
+            .expect("override");
+        assert_eq!(c.server.shutdown_grace_ms, 1_500);
+    }
+
+    #[test]
+    fn durations_read_human_readable_or_in_milliseconds_not_both() {
+        let c = Config::parse(
+            "[server]\nshutdown_grace = \"5s\"\nidle_timeout = \"2m\"\n\
+             [server.tls]\ncert_file = \"c\"\nkey_file = \"k\"\nhandshake_timeout = \"750ms\"\n\
+             [routing]\ndeadline = \"1s\"\nreply_margin_ms = 40\n\
+             [odds]\nrefresh = \"1h\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.server.shutdown_grace_ms, 5_000);
+        assert_eq!(c.server.idle_timeout_ms, 120_000);
+        assert_eq!(
+            c.server.tls.as_ref().map(|t| t.handshake_timeout_ms),
+            Some(750)
+        );
+        assert_eq!(
+            (c.routing.deadline_ms, c.routing.reply_margin_ms),
+            (1_000, 40)
+        );
+        assert_eq!(c.odds.refresh_ms, 3_600_000);
+        c.validate().expect("in range");
+        for (text, says) in [
+            (
+                "[server]\nshutdown_grace = \"5s\"\nshutdown_grace_ms = 5000\n",
+                "server.shutdown_grace and server.shutdown_grace_ms",
+            ),
+            (
+                "[server]\nshutdown_grace = \"soon\"\n",
+                "server.shutdown_grace",
+            ),
+            ("[server]\nshutdown_grace = 5000\n", "server.shutdown_grace"),
+            (
+                "[routing]\ndeadline = \"1500us\"\n",
+                "whole number of milliseconds",
+            ),
+            (
+                "[server]\nshutdown_grace_ms = \"5s\"\n",
+                "shutdown_grace_ms",
+            ),
+            ("[routing]\ndeadline = \"1s\"\nbogus = 1\n", "bogus"),
+        ] {
+            let e = Config::parse(text).expect_err(text);
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_config_serializes_to_what_parses_back() {
+        let c = Config::with_every_key();
+        let text = toml::to_string(&c).expect("serializes");
+        assert_eq!(Config::parse(&text).expect("parses back"), c);
     }
 }

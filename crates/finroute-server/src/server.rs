@@ -113,7 +113,7 @@ pub async fn run(
     let settings = RouterSettings {
         policy: config.pricing_policy(),
         defaults: RequestDefaults {
-            strategy: config.routing.strategy.into(),
+            strategy: config.routing.strategy,
             max_offers: config.routing.max_offers,
         },
         default_deadline: Duration::from_millis(config.routing.deadline_ms),
@@ -128,8 +128,8 @@ pub async fn run(
     // replica shows what the outcomes taught from its first call.
     let odds = OddsLearner::new(
         store.clone(),
-        config.odds.model(),
-        config.odds.learning(),
+        config.odds.model,
+        config.odds.learning,
         Duration::from_millis(config.odds.refresh_ms),
     );
     if let Err(e) = odds.refresh().await {

@@ -1,0 +1,86 @@
+//! `finroute config check FILE` as an operator runs it: human-readable
+//! durations in the file, `FINROUTE_<SECTION>_<KEY>` variables of every
+//! section applied, and a misspelt or unparsable variable refused by name
+//! with exit code 2.
+
+use std::process::{Command, Output};
+
+/// Runs `finroute config check` on `text` with `vars` set.
+fn check(text: &str, vars: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("finroute.toml");
+    std::fs::write(&file, text).expect("config written");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_finroute"));
+    command.arg("config").arg("check").arg(&file);
+    // Only this test's config variables: none inherited from the shell.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("FINROUTE_")) {
+            command.env_remove(name);
+        }
+    }
+    command.envs(vars.iter().copied());
+    command.output().expect("finroute runs")
+}
+
+const FILE: &str = r#"
+[server]
+shutdown_grace = "5s"
+
+[server.tls]
+cert_file = "server.pem"
+key_file = "server.key"
+handshake_timeout = "2s"
+
+[odds]
+refresh = "2s"
+"#;
+
+#[test]
+fn human_durations_and_variables_of_every_section_are_accepted() {
+    let out = check(
+        FILE,
+        &[
+            ("FINROUTE_STORE_URL", "sqlite://from-env.db"),
+            ("FINROUTE_SERVER_SHUTDOWN_GRACE_MS", "7000"),
+            ("FINROUTE_ODDS_PARTNER_WEIGHT", "0.5"),
+            ("FINROUTE_AUTH_DEFAULT_BURST", "10"),
+            ("FINROUTE_ROUTING_DEADLINE", "900ms"),
+            ("FINROUTE_TEST_NOT_CONFIG", "ignored"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("store sqlite://from-env.db"), "{stdout}");
+}
+
+#[test]
+fn bad_variables_and_values_are_refused_by_name_with_exit_2() {
+    for (var, value, says) in [
+        ("FINROUTE_ODDS_WEIGHT", "0.5", "no such config key"),
+        ("FINROUTE_SERVER_SHUTDOWN_GRACE_MS", "soon", "soon"),
+        ("FINROUTE_ODDS_PARTNER_WEIGHT", "1.5", "odds.partner_weight"),
+        ("FINROUTE_ROUTING_DEADLINE", "a while", "duration"),
+    ] {
+        let out = check(FILE, &[(var, value)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(says), "{var}={value}: {stderr}");
+        if says != "odds.partner_weight" {
+            assert!(stderr.contains(var), "{var}={value}: {stderr}");
+        }
+    }
+    let out = check(
+        "[server]\nshutdown_grace = \"5s\"\nshutdown_grace_ms = 5000\n",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("server.shutdown_grace and server.shutdown_grace_ms"),
+        "{stderr}"
+    );
+}
