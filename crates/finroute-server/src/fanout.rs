@@ -1,36 +1,43 @@
-//! The fan-out engine: every eligible channel is asked concurrently, each
-//! under `min(its timeout, the caller's deadline - reply margin)`, and the
-//! answers are validated and priced as they arrive.
+//! The fan-out stage: every eligible channel is asked concurrently, each
+//! under `min(its timeout, the caller's deadline - reply margin)`, and each
+//! answer is priced as it arrives.
+//!
+//! [`Fanout::run`] admits each channel (`Fanout::admit`: eligibility,
+//! consent, breaker) and sends it through its call stack
+//! (`Fanout::channel_stack` in `fanout/stack.rs`: tower layers for the
+//! deadline, the in-flight limit, the breaker's verdict, the retry budget
+//! and the metrics), whose last step is the report and price stage
+//! (`Fanout::report`, `Fanout::price` in `fanout/price.rs`).
 //!
 //! Channel calls are futures polled by one `FuturesUnordered` inside the
 //! request's task, not spawned tasks: when the deadline passes or the caller
 //! goes away, dropping them cancels every partner call at once (the remote
 //! client sends RST_STREAM), and nothing outlives the request.
 
+mod price;
+mod stack;
+
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState, Transition};
+use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState};
 use crate::drain::InFlight;
 use crate::metrics::ChannelMetrics;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
-use finroute_adapters::{Adapter, AdapterError, Description, QuoteRequest};
+use finroute_adapters::{Adapter, AdapterError, Description};
 use finroute_core::{
     ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, OddsBook, Offer, PricingPolicy,
-    ProductKind, Rejection, UnixMillis, text,
+    ProductKind, Rejection, UnixMillis,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
-use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::budget::TpsBudget;
 use tracing::Instrument;
 
-/// Least time left for a Quote retry to be worth it.
-const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
-
-/// Longest `detail` text in a channel report.
-pub(crate) const MAX_DETAIL: usize = 600;
+pub(crate) use price::{MAX_DETAIL, error_detail, quote_detail};
+use stack::ChannelCall;
 
 /// One configured channel: the adapter, its limits and what it declared.
 pub struct Channel {
@@ -53,6 +60,7 @@ pub struct Channel {
 }
 
 /// A description and the terms derived from it.
+#[derive(Debug)]
 struct Described {
     description: Description,
     terms: ChannelTerms,
@@ -247,10 +255,7 @@ impl Fanout<'_> {
         let mut calls = FuturesUnordered::new();
         for (index, channel) in self.registry.channels().iter().enumerate() {
             match self.admit(channel) {
-                Ok(probe) => calls.push(
-                    self.call(index, channel, probe)
-                        .instrument(tracing::info_span!("channel", adapter = %channel.id)),
-                ),
+                Ok(probe) => calls.push(self.call(index, channel, probe)),
                 Err(report) => {
                     channel.metrics.record(&report);
                     emit(events, FanoutEvent::Report(report.clone())).await;
@@ -261,9 +266,6 @@ impl Fanout<'_> {
         while let Some(mut done) = calls.next().await {
             if done.report.status == ChannelStatus::Timeout {
                 result.partial = true;
-            }
-            if let Some(c) = self.registry.get(&done.report.adapter_id) {
-                c.metrics.record(&done.report);
             }
             emit(events, FanoutEvent::Report(done.report.clone())).await;
             for offer in &done.offers {
@@ -282,7 +284,6 @@ impl Fanout<'_> {
     /// Decides whether `channel` is called (and whether the call is the
     /// breaker's probe); if not, the report saying why.
     fn admit(&self, channel: &Channel) -> Result<bool, ChannelReport> {
-        let req = self.request;
         let skip = |status, detail: &str| ChannelReport {
             adapter_id: channel.id.clone(),
             product_kind: channel.adapter.product_kind(),
@@ -292,46 +293,20 @@ impl Fanout<'_> {
             offers_rejected: 0,
             detail: detail.to_owned(),
         };
-        if !req.product_kinds.is_empty()
-            && !req.product_kinds.contains(&channel.adapter.product_kind())
-        {
-            return Err(skip(
-                ChannelStatus::Ineligible,
-                "product kind not requested",
-            ));
+        if let Some(detail) = self.ineligible(channel) {
+            return Err(skip(ChannelStatus::Ineligible, detail));
         }
-        if channel.adapter.is_partner() && !req.applicant.consent.covers(&channel.id) {
+        if channel.adapter.is_partner() && !self.request.applicant.consent.covers(&channel.id) {
             return Err(skip(
                 ChannelStatus::NoConsent,
                 "the applicant has not consented to share data with this partner; it was not called",
             ));
         }
-        if let Some(d) = channel.cached() {
-            let d = &d.description;
-            if !d.currencies.contains(&req.currency()) {
-                return Err(skip(ChannelStatus::Ineligible, "currency not served"));
-            }
-            if req.max_term_months < d.min_term_months || req.min_term_months > d.max_term_months {
-                return Err(skip(
-                    ChannelStatus::Ineligible,
-                    "no term in the requested range",
-                ));
-            }
-            if let Some(min) = d.min_amount
-                && min.currency == req.currency()
-                && req.requested_amount.amount_minor < min.amount_minor
-            {
-                return Err(skip(
-                    ChannelStatus::Ineligible,
-                    "amount below the channel's minimum",
-                ));
-            }
-            if d.product_kinds
-                .iter()
-                .all(|k| *k == ProductKind::PrimaryCreditLine)
-            {
-                return Err(skip(ChannelStatus::Ineligible, "primary line only"));
-            }
+        if let Some(detail) = channel
+            .cached()
+            .and_then(|d| outside_terms(self.request, &d))
+        {
+            return Err(skip(ChannelStatus::Ineligible, detail));
         }
         // Last: a refused call must not use up the half-open probe.
         match channel.breaker.admit(Instant::now()) {
@@ -350,207 +325,62 @@ impl Fanout<'_> {
         }
     }
 
-    /// One channel: describe if needed, quote under budget, price each offer.
+    /// Why a channel of a kind the caller did not ask for is not called.
+    fn ineligible(&self, channel: &Channel) -> Option<&'static str> {
+        let kinds = &self.request.product_kinds;
+        let kind = channel.adapter.product_kind();
+        (!kinds.is_empty() && !kinds.contains(&kind)).then_some("product kind not requested")
+    }
+
+    /// One admitted channel through its call stack, traced as a `channel`
+    /// span: describe if needed, minimise, quote, price.
     async fn call(&self, index: usize, channel: &Channel, probe: bool) -> ChannelDone {
+        let call = ChannelCall {
+            request: self.request,
+            quote_id: format!("{}-{index}", self.application_id),
+        };
+        let span = tracing::info_span!("channel", adapter = %channel.id);
         let started = Instant::now();
-        // Until a verdict is recorded, dropping this (deadline, caller gone)
-        // hands the probe to the next call.
-        let mut verdict = ProbeGuard {
-            breaker: &channel.breaker,
-            armed: probe,
-        };
-        let mut report = ChannelReport {
-            adapter_id: channel.id.clone(),
-            product_kind: channel.adapter.product_kind(),
-            status: ChannelStatus::Error,
-            latency_ms: 0,
-            offers_returned: 0,
-            offers_rejected: 0,
-            detail: String::new(),
-        };
-        let deadline = (started + channel.timeout).min(self.channel_deadline);
-        let mut done = ChannelDone {
-            report: report.clone(),
-            offers: Vec::new(),
-            rejections: Vec::new(),
-        };
-        let Some(budget) = deadline
-            .checked_duration_since(started)
-            .filter(|b| !b.is_zero())
-        else {
-            report.status = ChannelStatus::Timeout;
-            report.detail = "no time left within the caller's deadline".into();
-            done.report = report;
-            return done;
-        };
-        let Ok(_permit) = channel.in_flight.clone().try_acquire_owned() else {
-            report.detail = format!("in-flight limit of {} calls reached", channel.max_in_flight);
-            done.report = report;
-            return done;
-        };
-        let quote = tokio::time::timeout_at(deadline, async {
-            let described = match channel.cached() {
-                Some(d) => d,
-                None => {
-                    channel.describe().await?;
-                    channel
-                        .cached()
-                        .ok_or_else(|| AdapterError::Malformed("description vanished".into()))?
-                }
-            };
-            let applicant = if channel.adapter.is_partner() {
-                self.request
-                    .applicant
-                    .minimised(&described.description.required_fields)
-            } else {
-                self.request.applicant.clone()
-            };
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let quote = QuoteRequest {
-                quote_id: format!("{}-{index}", self.application_id),
-                applicant,
-                requested_amount: self.request.requested_amount,
-                min_term_months: self.request.min_term_months,
-                max_term_months: self.request.max_term_months,
-                purpose: self.request.purpose,
-                budget: remaining,
-            };
-            // A Quote is a soft pull with no effect: retried at most once,
-            // only on UNAVAILABLE (the partner did not take it), only with
-            // time left and within the retry budget. Never hedged.
-            channel.retry_budget.deposit();
-            let outcome = match channel.adapter.quote(quote.clone()).await {
-                Err(AdapterError::Rpc {
-                    code: tonic::Code::Unavailable,
-                    ..
-                }) if deadline.saturating_duration_since(Instant::now()) >= MIN_RETRY_TIME
-                    && channel.retry_budget.withdraw() =>
-                {
-                    tracing::debug!(adapter = %channel.id, "quote UNAVAILABLE; retrying once");
-                    let mut again = quote;
-                    again.budget = deadline.saturating_duration_since(Instant::now());
-                    channel.adapter.quote(again).await?
-                }
-                other => other?,
-            };
-            Ok::<_, AdapterError>((outcome, described))
-        });
-        let outcome = tokio::select! {
-            outcome = quote => outcome,
-            () = self.cut.cut_short() => {
-                // Shutting down: no verdict for the breaker (the guard
-                // hands a probe back), the channel counts as not answered.
-                report.latency_ms = started.elapsed().as_millis() as u64;
-                report.status = ChannelStatus::Timeout;
-                report.detail = "cut short: the router is shutting down".into();
-                done.report = report;
-                return done;
-            }
-        };
-        report.latency_ms = started.elapsed().as_millis() as u64;
-        let failed = matches!(outcome, Err(_) | Ok(Err(_)));
-        verdict.armed = false;
-        let transition = if failed {
-            channel.breaker.on_failure(Instant::now(), probe)
-        } else {
-            channel.breaker.on_success(probe)
-        };
-        match transition {
-            Some(Transition::Opened { for_ }) => tracing::warn!(
-                adapter = %channel.id,
-                open_ms = for_.as_millis() as u64,
-                "circuit opened: channel ejected after repeated failures"
-            ),
-            Some(Transition::Closed) => {
-                tracing::info!(adapter = %channel.id, "circuit closed: channel recovered")
-            }
-            None => {}
-        }
-        match outcome {
-            Err(_) | Ok(Err(AdapterError::Timeout(_))) => {
-                report.status = ChannelStatus::Timeout;
-                report.detail = format!("no answer within {} ms", budget.as_millis());
-            }
-            Ok(Err(e)) => {
-                report.status = ChannelStatus::Error;
-                report.detail = error_detail(&e);
-                tracing::warn!(adapter = %channel.id, error = %e, "quote failed");
-            }
-            Ok(Ok((outcome, described))) => {
-                let returned = outcome.offers.len() + outcome.malformed.len();
-                report.offers_returned = returned as u32;
-                let mut reasons: Vec<String> = Vec::new();
-                for m in &outcome.malformed {
-                    reasons.push(format!("offer {}: {}", m.partner_offer_ref, m.reason));
-                }
-                for (i, offer) in outcome.offers.into_iter().enumerate() {
-                    match finroute_core::price_offer_learned(
-                        self.request,
-                        &described.terms,
-                        self.policy,
-                        self.odds,
-                        offer,
-                        self.now_ms,
-                    ) {
-                        Ok(mut o) => {
-                            o.offer_id = format!(
-                                "{}-{index}-{i}",
-                                self.application_id.replacen("app_", "off_", 1)
-                            );
-                            done.offers.push(o);
-                        }
-                        Err(r) => {
-                            reasons.push(r.to_string());
-                            done.rejections.push(r);
-                        }
-                    }
-                }
-                report.offers_rejected = (returned - done.offers.len()) as u32;
-                report.status = if done.offers.is_empty() {
-                    ChannelStatus::NoOffer
-                } else {
-                    ChannelStatus::Ok
-                };
-                report.detail = quote_detail(&outcome.decline_reason, &reasons);
-            }
-        }
-        done.report = report;
-        done
-    }
-}
-
-/// A failed channel's report text: the error, cleaned and bounded.
-pub(crate) fn error_detail(e: &AdapterError) -> String {
-    text::clean(&e.to_string(), MAX_DETAIL)
-}
-
-/// An answered channel's report text: the partner's decline reason and why
-/// each offer was rejected, cleaned and bounded.
-pub(crate) fn quote_detail(decline_reason: &str, reasons: &[String]) -> String {
-    let mut detail = decline_reason.to_owned();
-    for r in reasons {
-        if !detail.is_empty() {
-            detail.push_str("; ");
-        }
-        detail.push_str(r);
-    }
-    text::clean(&detail, MAX_DETAIL)
-}
-
-/// Hands a probe back if its call ends without a verdict.
-struct ProbeGuard<'a> {
-    breaker: &'a Breaker,
-    armed: bool,
-}
-
-impl Drop for ProbeGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.breaker.on_abandoned_probe(Instant::now());
+        match self
+            .channel_stack(index, channel, probe, call)
+            .instrument(span)
+            .await
+        {
+            Ok(done) => done,
+            // Every ending is a report (`Fanout::report`); an error could
+            // only be a layer not ready, and every layer always is.
+            Err(e) => self.report(index, channel, started, started, Err(e)),
         }
     }
 }
 
+/// Why a described channel cannot serve the request (currency, terms,
+/// amount, product kinds), if it cannot.
+fn outside_terms(req: &FinancingRequest, d: &Described) -> Option<&'static str> {
+    let d = &d.description;
+    if !d.currencies.contains(&req.currency()) {
+        return Some("currency not served");
+    }
+    if req.max_term_months < d.min_term_months || req.min_term_months > d.max_term_months {
+        return Some("no term in the requested range");
+    }
+    if let Some(min) = d.min_amount
+        && min.currency == req.currency()
+        && req.requested_amount.amount_minor < min.amount_minor
+    {
+        return Some("amount below the channel's minimum");
+    }
+    if d.product_kinds
+        .iter()
+        .all(|k| *k == ProductKind::PrimaryCreditLine)
+    {
+        return Some("primary line only");
+    }
+    None
+}
+
+/// What one channel's call came to: its report, priced offers and rejections.
+#[derive(Debug)]
 struct ChannelDone {
     report: ChannelReport,
     offers: Vec<Offer>,

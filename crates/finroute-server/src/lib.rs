@@ -1,9 +1,12 @@
 //! finroute-server: the router's gRPC surface.
 //!
 //! [`server::run`] wires config, store, adapters, health, reflection and
-//! the tonic services together; [`fanout`] is the engine that asks every
-//! channel concurrently under the caller's deadline; [`router`] holds the
-//! handlers; [`convert`] and [`error`] are the edges to the wire.
+//! the tonic services together; [`router`] holds the handlers and the
+//! stages of a routed call (admit, prepare, fan out, finalize, record,
+//! reply); [`fanout`] asks every channel concurrently under the caller's
+//! deadline, each through its tower layer chain, and prices each answer;
+//! [`convert`] and [`error`] are the edges to the wire. docs/architecture.md
+//! walks one call through them.
 
 pub mod accept;
 pub mod auth;

@@ -1,36 +1,39 @@
-//! `finroute.v1.FinancingRouter`: RouteFinancing and StreamOffers read
-//! admit -> prepare (validate) -> fan out (each channel's offers priced as
-//! it answers) -> finalize (rank, plan, explain) -> record -> reply;
-//! AcceptOffer claims and waits for the relay; GetApplication, FileAppeal
-//! and GetAppeal. ReviewService is in `review.rs`, field checks in
-//! `validate.rs` (see docs/architecture.md).
+//! `finroute.v1.FinancingRouter`: every RPC has one handler shape
+//! ([`RouterService::handle`]: count the call in flight, read the tenant
+//! and the caller's deadline, run the operation, map its error).
+//! RouteFinancing's stages are in `router/route.rs` (admit, prepare, fan
+//! out, finalize) and `router/record.rs` (record), StreamOffers in
+//! `router/stream.rs`; AcceptOffer claims and waits for the relay;
+//! GetApplication, FileAppeal and GetAppeal are here. ReviewService is in
+//! `review.rs`, field checks in `validate.rs` (see docs/architecture.md).
+
+mod record;
+mod route;
+mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use finroute_adapters::convert as c;
-use finroute_core::{FinancingRequest, PricingPolicy};
+use finroute_core::PricingPolicy;
 use finroute_proto::v1 as pb;
 use finroute_store::{
-    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ApplicationRecord, ChannelReportRecord,
-    ClaimOutcome, NewAppeal, OfferRecord, Store, StoreError,
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, NewAppeal, Store, StoreError,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::accept::Relay;
 use crate::auth::caller_of;
-use crate::convert::{self, RequestDefaults};
+use crate::convert::RequestDefaults;
 use crate::convert::{appeal_pb, appeal_reason_name};
 use crate::deadline;
-use crate::drain::InFlight;
+use crate::drain::{CallGuard, InFlight};
 use crate::error::RouterError;
-use crate::fanout::{Fanout, FanoutEvent, Registry};
-use crate::metrics::{Metrics, RouteOutcome};
+use crate::fanout::Registry;
+use crate::metrics::Metrics;
 use crate::odds::OddsLearner;
 use crate::validate::{check_id, check_optional_id, check_text, violation};
 
@@ -73,17 +76,6 @@ struct Inner {
     routes: Arc<tokio::sync::Semaphore>,
 }
 
-/// A validated request, or the stored answer to a repeated `request_id`.
-enum Prepared {
-    Route {
-        request: Box<FinancingRequest>,
-        tenant: String,
-        fingerprint: Vec<u8>,
-        deadline: Instant,
-    },
-    Stored(Box<pb::RouteFinancingResponse>),
-}
-
 impl RouterService {
     pub fn new(
         registry: Registry,
@@ -109,15 +101,6 @@ impl RouterService {
         }
     }
 
-    /// Counts a routing call's outcome in the metrics.
-    fn count_route<T>(&self, result: &Result<(T, RouteOutcome), RouterError>, started: Instant) {
-        let outcome = match result {
-            Ok((_, o)) => *o,
-            Err(e) => failed_outcome(e),
-        };
-        self.inner.metrics.route(outcome, started.elapsed());
-    }
-
     /// Calls of the router's routing methods in flight now.
     pub fn routes_in_flight(&self) -> usize {
         self.inner
@@ -126,211 +109,36 @@ impl RouterService {
             .saturating_sub(self.inner.routes.available_permits())
     }
 
-    /// A routing permit, or RESOURCE_EXHAUSTED at once.
-    fn admit_route(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RouterError> {
-        self.inner.routes.clone().try_acquire_owned().map_err(|_| {
-            tracing::warn!(
-                limit = self.inner.settings.max_in_flight_routes,
-                "routing call shed: in-flight limit reached"
-            );
-            RouterError::Overloaded(format!(
-                "the router is at its limit of {} routing calls in flight; retry with backoff",
-                self.inner.settings.max_in_flight_routes
-            ))
-        })
-    }
-
-    /// Validates, computes the deadline, and answers repeats of a `request_id`.
-    async fn prepare(
-        &self,
-        request: &Request<pb::RouteFinancingRequest>,
-    ) -> Result<Prepared, RouterError> {
-        let s = &self.inner.settings;
-        let timeout = deadline::caller_timeout(request.metadata()).unwrap_or(s.default_deadline);
-        let deadline = Instant::now() + timeout;
-        let tenant = caller_of(request).tenant;
-        let msg = request.get_ref();
-        let domain = convert::financing_request_from_pb(msg, s.defaults)?;
-        let fingerprint = Sha256::digest(msg.encode_to_vec()).to_vec();
-        if !domain.request_id.is_empty()
-            && let Some(stored) = self
-                .stored_answer(&tenant, &domain.request_id, &fingerprint)
-                .await?
-        {
-            return Ok(Prepared::Stored(Box::new(stored)));
-        }
-        Ok(Prepared::Route {
-            request: Box::new(domain),
-            tenant,
-            fingerprint,
-            deadline,
-        })
-    }
-
-    /// The stored answer for `request_id`, or ALREADY_EXISTS when its body differs.
-    async fn stored_answer(
-        &self,
-        tenant: &str,
-        request_id: &str,
-        fingerprint: &[u8],
-    ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
-        let Some(app) = self
-            .inner
-            .store
-            .find_by_request_id(tenant, request_id)
-            .await?
-        else {
-            return Ok(None);
+    /// The one handler shape of every FinancingRouter RPC: counts the call
+    /// in flight, reads the caller's tenant and deadline, hands the message
+    /// to `op` and maps its error to a status (`impl From<RouterError> for
+    /// Status`).
+    async fn handle<M, T, F, Fut>(&self, request: Request<M>, op: F) -> Result<Response<T>, Status>
+    where
+        F: FnOnce(Call<M>) -> Fut,
+        Fut: Future<Output = Result<T, RouterError>>,
+    {
+        let call = Call {
+            guard: self.inner.in_flight.guard(),
+            tenant: caller_of(&request).tenant,
+            timeout: deadline::caller_timeout(request.metadata()),
+            message: request.into_inner(),
         };
-        if app.request_fingerprint != fingerprint {
-            return Err(RouterError::AlreadyExists(
-                "request_id was already used with a different request body".into(),
-            ));
-        }
-        pb::RouteFinancingResponse::decode(app.response.as_slice())
-            .map(Some)
-            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))
-    }
-
-    /// Fans out, prices, ranks, stores and returns the answer.
-    async fn route(
-        &self,
-        request: FinancingRequest,
-        tenant: &str,
-        fingerprint: Vec<u8>,
-        deadline: Instant,
-        events: Option<&mpsc::Sender<FanoutEvent>>,
-    ) -> Result<pb::RouteFinancingResponse, RouterError> {
-        let s = &self.inner.settings;
-        let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
-        let band = finroute_core::risk_band(request.applicant.credit_score);
-        let now_ms = unix_millis();
-        let channel_deadline = deadline
-            .checked_sub(self.inner.tail.margin(s.reply_margin))
-            .unwrap_or_else(Instant::now);
-        let book = self.inner.odds.book();
-        let fanout = Fanout {
-            registry: &self.inner.registry,
-            request: &request,
-            policy: &s.policy,
-            odds: &book,
-            application_id: &application_id,
-            channel_deadline,
-            cut: &self.inner.in_flight,
-            now_ms,
-        }
-        .run(events)
-        .await;
-        let after_fanout = Instant::now();
-        let finalized = finroute_core::finalize(
-            &request,
-            &s.policy,
-            fanout.offers,
-            &fanout.reports,
-            &fanout.rejections,
-        );
-        let response = pb::RouteFinancingResponse {
-            application_id: application_id.clone(),
-            primary_decision: request
-                .primary_decision
-                .as_ref()
-                .map(convert::primary_decision_to_pb),
-            explanation: Some(convert::explanation_to_pb(&finalized.explanation)),
-            offers: finalized.offers.iter().map(convert::offer_to_pb).collect(),
-            channel_reports: fanout.reports.iter().map(convert::report_to_pb).collect(),
-            plan: Some(convert::plan_to_pb(&finalized.plan)),
-            partial: fanout.partial,
-            created_at: Some(c::timestamp_from_millis(now_ms)),
-        };
-        let record = ApplicationRecord {
-            application_id: application_id.clone(),
-            tenant: tenant.into(),
-            request_id: request.request_id.clone(),
-            request_fingerprint: fingerprint.clone(),
-            applicant_id: request.applicant.applicant_id.clone(),
-            created_at_ms: now_ms,
-            partial: fanout.partial,
-            response: response.encode_to_vec(),
-            offers: finalized
-                .offers
-                .iter()
-                .map(|o| OfferRecord {
-                    offer_id: o.offer_id.clone(),
-                    application_id: application_id.clone(),
-                    tenant: tenant.into(),
-                    adapter_id: o.adapter_id.clone(),
-                    partner_offer_ref: o.partner_offer_ref.clone(),
-                    product_kind: convert::product_kind_name(o.product_kind).into(),
-                    currency: o.principal.currency.as_str().into(),
-                    principal_minor: o.principal.amount_minor,
-                    term_months: o.term_months as i32,
-                    apr_bps: o.apr_bps,
-                    approval_odds: o.approval_odds,
-                    rank: o.rank as i32,
-                    expires_at_ms: o.expires_at,
-                    risk_band: band.into(),
-                    prior_odds: Some(o.odds_inputs.prior),
-                    partner_odds: o.odds_inputs.partner,
-                })
-                .collect(),
-            channel_reports: fanout
-                .reports
-                .iter()
-                .map(|r| ChannelReportRecord {
-                    adapter_id: r.adapter_id.clone(),
-                    product_kind: convert::product_kind_name(r.product_kind).into(),
-                    status: convert::channel_status_name(r.status).into(),
-                    latency_ms: r.latency_ms as i64,
-                    offers_returned: r.offers_returned as i32,
-                    offers_rejected: r.offers_rejected as i32,
-                    detail: r.detail.clone(),
-                })
-                .collect(),
-        };
-        let commit_started = Instant::now();
-        let committed = self.inner.store.record_application(record).await;
-        let commit_took = commit_started.elapsed();
-        self.inner.metrics.store_commit(commit_took);
-        if commit_took > Duration::from_millis(50) {
-            tracing::warn!(
-                took_ms = commit_took.as_millis() as u64,
-                "slow store commit before the reply"
-            );
-        }
-        match committed {
-            Ok(()) => {}
-            // Two calls raced on one request_id: the first one stored wins.
-            Err(StoreError::Duplicate { .. }) if !request.request_id.is_empty() => {
-                if let Some(stored) = self
-                    .stored_answer(tenant, &request.request_id, &fingerprint)
-                    .await?
-                {
-                    return Ok(stored);
-                }
-                return Err(RouterError::Internal(
-                    "duplicate without a stored application".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.inner.tail.observe(after_fanout.elapsed());
-        tracing::info!(
-            application_id = %application_id,
-            offers = response.offers.len(),
-            partial = response.partial,
-            "application routed"
-        );
-        Ok(response)
+        Ok(Response::new(op(call).await?))
     }
 }
 
-/// How a failed routing call is counted.
-fn failed_outcome(e: &RouterError) -> RouteOutcome {
-    match e {
-        RouterError::Invalid(_) | RouterError::AlreadyExists(_) => RouteOutcome::Invalid,
-        RouterError::Overloaded(_) => RouteOutcome::Shed,
-        _ => RouteOutcome::Failed,
-    }
+/// One RPC call as its operation receives it. The call counts in flight
+/// (for the shutdown drain) while `guard` lives: operations take the
+/// `Call` by value, and StreamOffers moves the guard into the task that
+/// sends its events.
+pub(crate) struct Call<M> {
+    guard: CallGuard,
+    /// The caller's tenant (from its API key).
+    tenant: String,
+    /// The deadline the caller sent (`grpc-timeout`), if any.
+    timeout: Option<Duration>,
+    message: M,
 }
 
 /// A decaying maximum of the time from the end of the fan-out to the reply
@@ -424,132 +232,76 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         &self,
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<pb::RouteFinancingResponse>, Status> {
-        let _call = self.inner.in_flight.guard();
-        let started = Instant::now();
-        let result = async {
-            let _permit = self.admit_route()?;
-            match self.prepare(&request).await? {
-                Prepared::Stored(r) => Ok((*r, RouteOutcome::Stored)),
-                Prepared::Route {
-                    request,
-                    tenant,
-                    fingerprint,
-                    deadline,
-                } => Ok((
-                    self.route(*request, &tenant, fingerprint, deadline, None)
-                        .await?,
-                    RouteOutcome::Ok,
-                )),
-            }
-        }
-        .await;
-        self.count_route(&result, started);
-        Ok(Response::new(result?.0))
+        self.handle(request, |call| self.route_op(call)).await
     }
 
-    type StreamOffersStream = ReceiverStream<Result<pb::RouteEvent, Status>>;
+    type StreamOffersStream = stream::EventStream;
 
     async fn stream_offers(
         &self,
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<Self::StreamOffersStream>, Status> {
-        use pb::route_event::Event;
-        let call = self.inner.in_flight.guard();
-        let started = Instant::now();
-        let admitted = match self.admit_route() {
-            Ok(permit) => self.prepare(&request).await.map(|p| (permit, p)),
-            Err(e) => Err(e),
-        };
-        let (permit, prepared) = match admitted {
-            Ok(a) => a,
-            Err(e) => {
-                self.inner
-                    .metrics
-                    .route(failed_outcome(&e), started.elapsed());
-                return Err(e.into());
-            }
-        };
-        let (out_tx, out_rx) = mpsc::channel::<Result<pb::RouteEvent, Status>>(32);
-        let service = self.clone();
-        let counter = self.clone();
-        // Spawned so the routing finishes and is stored even if the caller
-        // stops reading; it ends when the fan-out does (bounded by the deadline).
-        tokio::spawn(async move {
-            // Counted until the last event is handed over.
-            let _call = call;
-            let _permit = permit;
-            let result = match prepared {
-                Prepared::Stored(r) => Ok(*r),
-                Prepared::Route {
-                    request,
-                    tenant,
-                    fingerprint,
-                    deadline,
-                } => {
-                    let (ev_tx, mut ev_rx) = mpsc::channel::<FanoutEvent>(32);
-                    let forward_tx = out_tx.clone();
-                    let forward = async move {
-                        while let Some(e) = ev_rx.recv().await {
-                            let event = match e {
-                                FanoutEvent::Report(r) => {
-                                    Event::ChannelReport(convert::report_to_pb(&r))
-                                }
-                                FanoutEvent::Offer(o) => Event::Offer(convert::offer_to_pb(&o)),
-                            };
-                            let _ = forward_tx
-                                .send(Ok(pb::RouteEvent { event: Some(event) }))
-                                .await;
-                        }
-                    };
-                    let route = async move {
-                        service
-                            .route(*request, &tenant, fingerprint, deadline, Some(&ev_tx))
-                            .await
-                    };
-                    let (result, ()) = tokio::join!(route, forward);
-                    result
-                }
-            };
-            let result = result.map(|r| (r, RouteOutcome::Ok));
-            counter.count_route(&result, started);
-            let last = match result.map(|(r, _)| r) {
-                Ok(r) => Ok(pb::RouteEvent {
-                    event: Some(Event::FinalResponse(r)),
-                }),
-                Err(e) => Err(Status::from(e)),
-            };
-            let _ = out_tx.send(last).await;
-        });
-        Ok(Response::new(ReceiverStream::new(out_rx)))
+        self.handle(request, |call| self.stream_op(call)).await
     }
 
     async fn accept_offer(
         &self,
         request: Request<pb::AcceptOfferRequest>,
     ) -> Result<Response<pb::AcceptOfferResponse>, Status> {
-        let _call = self.inner.in_flight.guard();
-        let s = &self.inner.settings;
-        let wait = match deadline::caller_timeout(request.metadata()) {
-            Some(t) => t.saturating_sub(s.reply_margin),
-            None => s.accept_wait,
-        };
-        let deadline = Instant::now() + wait;
-        let tenant = caller_of(&request).tenant;
-        let msg = request.into_inner();
-        Ok(Response::new(self.accept(msg, &tenant, deadline).await?))
+        self.handle(request, |call| self.accept_offer_op(call))
+            .await
     }
 
     async fn get_application(
         &self,
         request: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
-        let _call = self.inner.in_flight.guard();
-        let tenant = caller_of(&request).tenant;
-        let id = &request.get_ref().application_id;
+        self.handle(request, |call| self.get_application_op(call))
+            .await
+    }
+
+    async fn file_appeal(
+        &self,
+        request: Request<pb::FileAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
+        self.handle(request, |call| self.file_appeal_op(call)).await
+    }
+
+    async fn get_appeal(
+        &self,
+        request: Request<pb::GetAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
+        self.handle(request, |call| self.get_appeal_op(call)).await
+    }
+}
+
+impl RouterService {
+    /// AcceptOffer: waits for the partner until the caller's deadline less
+    /// the reply margin, or `acceptance.wait_ms`.
+    async fn accept_offer_op(
+        &self,
+        call: Call<pb::AcceptOfferRequest>,
+    ) -> Result<pb::AcceptOfferResponse, RouterError> {
+        let s = &self.inner.settings;
+        let wait = match call.timeout {
+            Some(t) => t.saturating_sub(s.reply_margin),
+            None => s.accept_wait,
+        };
+        let deadline = Instant::now() + wait;
+        self.accept(call.message, &call.tenant, deadline).await
+    }
+
+    /// GetApplication: the stored answer with its acceptances and appeals.
+    async fn get_application_op(
+        &self,
+        call: Call<pb::GetApplicationRequest>,
+    ) -> Result<pb::Application, RouterError> {
+        let tenant = call.tenant;
+        let id = &call.message.application_id;
         let mut v = Vec::new();
         check_id(&mut v, "application_id", id);
         if !v.is_empty() {
-            return Err(RouterError::Invalid(v).into());
+            return Err(RouterError::Invalid(v));
         }
         let stored = self
             .inner
@@ -577,31 +329,28 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
             .iter()
             .map(appeal_pb)
             .collect();
-        Ok(Response::new(app))
+        Ok(app)
     }
 
-    async fn file_appeal(
+    /// FileAppeal.
+    async fn file_appeal_op(
         &self,
-        request: Request<pb::FileAppealRequest>,
-    ) -> Result<Response<pb::Appeal>, Status> {
-        let _call = self.inner.in_flight.guard();
-        let tenant = caller_of(&request).tenant;
-        Ok(Response::new(
-            self.file(request.into_inner(), &tenant).await?,
-        ))
+        call: Call<pb::FileAppealRequest>,
+    ) -> Result<pb::Appeal, RouterError> {
+        self.file(call.message, &call.tenant).await
     }
 
-    async fn get_appeal(
+    /// GetAppeal.
+    async fn get_appeal_op(
         &self,
-        request: Request<pb::GetAppealRequest>,
-    ) -> Result<Response<pb::Appeal>, Status> {
-        let _call = self.inner.in_flight.guard();
-        let tenant = caller_of(&request).tenant;
-        let id = &request.get_ref().appeal_id;
+        call: Call<pb::GetAppealRequest>,
+    ) -> Result<pb::Appeal, RouterError> {
+        let tenant = call.tenant;
+        let id = &call.message.appeal_id;
         let mut v = Vec::new();
         check_id(&mut v, "appeal_id", id);
         if !v.is_empty() {
-            return Err(RouterError::Invalid(v).into());
+            return Err(RouterError::Invalid(v));
         }
         let appeal = self
             .inner
@@ -610,7 +359,7 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
             .await
             .map_err(RouterError::from)?
             .ok_or_else(|| RouterError::NotFound("appeal".into()))?;
-        Ok(Response::new(appeal_pb(&appeal)))
+        Ok(appeal_pb(&appeal))
     }
 }
 

@@ -1,0 +1,247 @@
+//! RouteFinancing, stage by stage: [`RouterService::route_op`] runs
+//! admit ([`RouterService::admit_route`]) -> prepare
+//! ([`RouterService::prepare`]) -> [`RouterService::route`]: fan out
+//! ([`RouterService::fan_out`], each channel priced as it answers) ->
+//! finalize ([`RouterService::finalize`]) -> record
+//! ([`RouterService::record`], `router/record.rs`) -> reply (the response
+//! handed back to the handler; StreamOffers in `router/stream.rs`).
+
+use finroute_core::{ChannelReport, FinancingRequest, Offer};
+use finroute_proto::v1 as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Call, RouterService, unix_millis};
+use crate::convert;
+use crate::error::RouterError;
+use crate::fanout::{Fanout, FanoutEvent, FanoutResult};
+use crate::metrics::RouteOutcome;
+use finroute_adapters::convert as c;
+
+/// A validated request, or the stored answer to a repeated `request_id`.
+pub(super) enum Prepared {
+    Route(Box<Routing>),
+    Stored(Box<pb::RouteFinancingResponse>),
+}
+
+/// A validated request on its way through the stages.
+pub(super) struct Routing {
+    pub(super) request: FinancingRequest,
+    pub(super) tenant: String,
+    /// sha256 of the request message: a repeated `request_id` must match it.
+    pub(super) fingerprint: Vec<u8>,
+    /// The caller's deadline (or `routing.deadline_ms`).
+    pub(super) deadline: Instant,
+}
+
+/// What the finalize stage produced: the response and the domain values
+/// the record is built from.
+pub(super) struct Routed {
+    pub(super) application_id: String,
+    pub(super) created_at_ms: i64,
+    pub(super) response: pb::RouteFinancingResponse,
+    /// Ranked, at most `max_offers`.
+    pub(super) offers: Vec<Offer>,
+    /// One per channel, in config order.
+    pub(super) reports: Vec<ChannelReport>,
+}
+
+impl RouterService {
+    /// RouteFinancing: admit, prepare, route; the outcome counted in the
+    /// metrics.
+    pub(super) async fn route_op(
+        &self,
+        call: Call<pb::RouteFinancingRequest>,
+    ) -> Result<pb::RouteFinancingResponse, RouterError> {
+        let started = Instant::now();
+        let result = async {
+            let _permit = self.admit_route()?;
+            match self.prepare(&call).await? {
+                Prepared::Stored(r) => Ok((*r, RouteOutcome::Stored)),
+                Prepared::Route(r) => Ok((self.route(*r, None).await?, RouteOutcome::Ok)),
+            }
+        }
+        .await;
+        self.count_route(&result, started);
+        result.map(|(r, _)| r)
+    }
+
+    /// Counts a routing call's outcome in the metrics.
+    pub(super) fn count_route<T>(
+        &self,
+        result: &Result<(T, RouteOutcome), RouterError>,
+        started: Instant,
+    ) {
+        let outcome = match result {
+            Ok((_, o)) => *o,
+            Err(e) => failed_outcome(e),
+        };
+        self.inner.metrics.route(outcome, started.elapsed());
+    }
+
+    /// The admit stage: a permit of `server.max_in_flight_routes`, or
+    /// RESOURCE_EXHAUSTED at once.
+    pub(super) fn admit_route(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RouterError> {
+        self.inner.routes.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!(
+                limit = self.inner.settings.max_in_flight_routes,
+                "routing call shed: in-flight limit reached"
+            );
+            RouterError::Overloaded(format!(
+                "the router is at its limit of {} routing calls in flight; retry with backoff",
+                self.inner.settings.max_in_flight_routes
+            ))
+        })
+    }
+
+    /// The prepare stage: the deadline, validation and conversion, and the
+    /// stored answer to a repeated `request_id`.
+    pub(super) async fn prepare(
+        &self,
+        call: &Call<pb::RouteFinancingRequest>,
+    ) -> Result<Prepared, RouterError> {
+        let s = &self.inner.settings;
+        let deadline = Instant::now() + call.timeout.unwrap_or(s.default_deadline);
+        let msg = &call.message;
+        let domain = convert::financing_request_from_pb(msg, s.defaults)?;
+        let fingerprint = Sha256::digest(msg.encode_to_vec()).to_vec();
+        if !domain.request_id.is_empty()
+            && let Some(stored) = self
+                .stored_answer(&call.tenant, &domain.request_id, &fingerprint)
+                .await?
+        {
+            return Ok(Prepared::Stored(Box::new(stored)));
+        }
+        Ok(Prepared::Route(Box::new(Routing {
+            request: domain,
+            tenant: call.tenant.clone(),
+            fingerprint,
+            deadline,
+        })))
+    }
+
+    /// The stored answer for `request_id`, or ALREADY_EXISTS when its body differs.
+    pub(super) async fn stored_answer(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        fingerprint: &[u8],
+    ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
+        let Some(app) = self
+            .inner
+            .store
+            .find_by_request_id(tenant, request_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if app.request_fingerprint != fingerprint {
+            return Err(RouterError::AlreadyExists(
+                "request_id was already used with a different request body".into(),
+            ));
+        }
+        pb::RouteFinancingResponse::decode(app.response.as_slice())
+            .map(Some)
+            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))
+    }
+
+    /// Fan out, finalize, record; the reply (sending `events` on the way
+    /// for StreamOffers).
+    pub(super) async fn route(
+        &self,
+        routing: Routing,
+        events: Option<&mpsc::Sender<FanoutEvent>>,
+    ) -> Result<pb::RouteFinancingResponse, RouterError> {
+        let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
+        let now_ms = unix_millis();
+        let fanout = self
+            .fan_out(&routing, &application_id, now_ms, events)
+            .await;
+        let after_fanout = Instant::now();
+        let routed = self.finalize(&routing.request, application_id, now_ms, fanout);
+        // A lost request_id race answers with the winner's stored answer.
+        if let Some(stored) = self.record(&routing, &routed).await? {
+            return Ok(stored);
+        }
+        self.inner.tail.observe(after_fanout.elapsed());
+        tracing::info!(
+            application_id = %routed.application_id,
+            offers = routed.response.offers.len(),
+            partial = routed.response.partial,
+            "application routed"
+        );
+        Ok(routed.response)
+    }
+
+    /// The fan-out stage: every channel concurrently, until the caller's
+    /// deadline less the reply margin (`Fanout::run`).
+    pub(super) async fn fan_out(
+        &self,
+        routing: &Routing,
+        application_id: &str,
+        now_ms: i64,
+        events: Option<&mpsc::Sender<FanoutEvent>>,
+    ) -> FanoutResult {
+        let s = &self.inner.settings;
+        let channel_deadline = (routing.deadline)
+            .checked_sub(self.inner.tail.margin(s.reply_margin))
+            .unwrap_or_else(Instant::now);
+        let book = self.inner.odds.book();
+        Fanout {
+            registry: &self.inner.registry,
+            request: &routing.request,
+            policy: &s.policy,
+            odds: &book,
+            application_id,
+            channel_deadline,
+            cut: &self.inner.in_flight,
+            now_ms,
+        }
+        .run(events)
+        .await
+    }
+
+    /// The finalize stage: rank, plan and explain (`finroute_core::finalize`)
+    /// in the request's locale, and the response.
+    pub(super) fn finalize(
+        &self,
+        request: &FinancingRequest,
+        application_id: String,
+        now_ms: i64,
+        fanout: FanoutResult,
+    ) -> Routed {
+        let policy = &self.inner.settings.policy;
+        let (reports, rejections) = (fanout.reports, fanout.rejections);
+        let finalized =
+            finroute_core::finalize(request, policy, fanout.offers, &reports, &rejections);
+        let response = pb::RouteFinancingResponse {
+            application_id: application_id.clone(),
+            primary_decision: (request.primary_decision.as_ref())
+                .map(convert::primary_decision_to_pb),
+            explanation: Some(convert::explanation_to_pb(&finalized.explanation)),
+            offers: finalized.offers.iter().map(convert::offer_to_pb).collect(),
+            channel_reports: reports.iter().map(convert::report_to_pb).collect(),
+            plan: Some(convert::plan_to_pb(&finalized.plan)),
+            partial: fanout.partial,
+            created_at: Some(c::timestamp_from_millis(now_ms)),
+        };
+        Routed {
+            application_id,
+            created_at_ms: now_ms,
+            response,
+            offers: finalized.offers,
+            reports,
+        }
+    }
+}
+
+/// How a failed routing call is counted.
+pub(super) fn failed_outcome(e: &RouterError) -> RouteOutcome {
+    match e {
+        RouterError::Invalid(_) | RouterError::AlreadyExists(_) => RouteOutcome::Invalid,
+        RouterError::Overloaded(_) => RouteOutcome::Shed,
+        _ => RouteOutcome::Failed,
+    }
+}
