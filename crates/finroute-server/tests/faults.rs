@@ -243,6 +243,7 @@ async fn quote_retries_stay_within_the_budget() {
     let mut client = router.client().await;
     let calls = 300;
     let mut ok = 0;
+    let started = Instant::now();
     for _ in 0..calls {
         let r = client
             .route_financing(with_timeout(refused_borrower(), 700))
@@ -254,9 +255,13 @@ async fn quote_retries_stay_within_the_budget() {
         }
     }
     let attempts = half.quotes().len();
+    // The budget: 20 % of calls, plus a reserve of 1 retry a second that
+    // tower's 10 s window gives back each time it slides past (so a run
+    // longer than 10 s on a loaded machine earns another 10).
+    let windows = (started.elapsed().as_secs_f64() / 10.0).ceil().max(1.0);
     assert!(
-        attempts as f64 <= calls as f64 * 1.2 + 10.0,
-        "{attempts} attempts for {calls} calls"
+        attempts as f64 <= calls as f64 * 1.2 + 10.0 * windows,
+        "{attempts} attempts for {calls} calls in {windows} budget windows"
     );
     assert!(attempts > calls, "some calls were retried");
     assert!(
