@@ -20,7 +20,12 @@
 //! applicant id or any personal value.
 
 use std::fmt::Write as _;
+use std::future::Future as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
@@ -37,7 +42,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry as MetricRegistry;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::convert::channel_status_name;
@@ -639,6 +645,88 @@ async fn scrape(registry: Arc<MetricRegistry>) -> Response {
     }
 }
 
+/// How long a connection to the metrics port may live: far more than a
+/// scrape takes; a client that sends nothing (or dribbles its request) is
+/// closed at this bound, not held for ever.
+pub const CONNECTION_LIFE: Duration = Duration::from_secs(10);
+
+/// A connection whose reads fail once its life is over (writes in
+/// progress are not cut; the next read ends the connection).
+pub struct Bounded<T> {
+    io: T,
+    end: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<T> Bounded<T> {
+    /// `io`, readable for `life` from now.
+    pub fn new(io: T, life: Duration) -> Self {
+        Bounded {
+            io,
+            end: Box::pin(tokio::time::sleep(life)),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Bounded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.end.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "metrics connection lived its bound",
+            )));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Bounded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The metrics port's listener for axum: every connection [`Bounded`] by
+/// [`CONNECTION_LIFE`]; accept failures (EMFILE...) are logged and retried
+/// after 50 ms.
+struct BoundedListener(TcpListener);
+
+impl axum::serve::Listener for BoundedListener {
+    type Io = Bounded<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, addr)) => return (Bounded::new(stream, CONNECTION_LIFE), addr),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
 /// Serves `GET /metrics` (anything else is a 404) on `listener` until
 /// `stop` is cancelled; then it stops accepting, closes idle connections
 /// and returns once the scrapes being answered are done.
@@ -646,14 +734,14 @@ pub async fn serve(
     listener: TcpListener,
     registry: Arc<MetricRegistry>,
     stop: CancellationToken,
-) -> std::io::Result<()> {
+) -> io::Result<()> {
     let app = axum::Router::new()
         .route(
             "/metrics",
             axum::routing::get(move || scrape(registry.clone())),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics\n") });
-    axum::serve(listener, app)
+    axum::serve(BoundedListener(listener), app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
 }
@@ -710,5 +798,28 @@ mod tests {
                 "{out}"
             );
         }
+    }
+
+    /// A connection is readable for its life, then its reads fail (and
+    /// hyper closes it); writes are not cut.
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_connection_stops_reading_at_its_bound() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut conn = Bounded::new(near, Duration::from_secs(10));
+        far.write_all(b"GET").await.expect("write");
+        let mut buf = [0u8; 3];
+        conn.read_exact(&mut buf)
+            .await
+            .expect("read before the bound");
+        assert_eq!(&buf, b"GET");
+        let t = tokio::time::Instant::now();
+        let e = conn
+            .read(&mut buf)
+            .await
+            .expect_err("a read past the bound");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(t.elapsed(), Duration::from_secs(10));
+        conn.write_all(b"ok").await.expect("writes still go");
     }
 }

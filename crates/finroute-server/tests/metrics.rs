@@ -325,3 +325,23 @@ async fn other_paths_are_not_found() {
     assert!(text.contains("/metrics"), "{text}");
     router.stop().await.unwrap();
 }
+
+/// A scraper stuck half-way through its request neither blocks scrapes
+/// nor holds up the router's shutdown.
+#[tokio::test]
+async fn a_half_sent_scrape_does_not_hold_up_the_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let router = TestRouter::embedded().await;
+    let mut stuck = tokio::net::TcpStream::connect(router.metrics_addr)
+        .await
+        .unwrap();
+    stuck.write_all(b"GET /metr").await.unwrap();
+    assert!(router.scrape().await.contains("finroute_routes_total"));
+    // The endpoint would keep that connection for its whole life (10 s);
+    // `run` gives it 100 ms once the drain is over.
+    tokio::time::timeout(std::time::Duration::from_secs(3), router.stop())
+        .await
+        .expect("run returned within 3 s")
+        .unwrap();
+    drop(stuck);
+}
