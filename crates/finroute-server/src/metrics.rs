@@ -1,74 +1,172 @@
-//! Prometheus text metrics on `server.metrics_listen` (`GET /metrics`).
+//! The router's Prometheus metrics, served by axum at `GET /metrics` on
+//! `server.metrics_listen`.
 //!
-//! Counters and histograms are plain atomics, updated on the request path
-//! without locks; the text is rendered at scrape time, reading circuit
-//! breaker states and in-flight counts from the registry as they are then.
-//! Labels are channel ids, statuses and gRPC code names only: never an
+//! The series are `prometheus-client` counters, gauges and histograms with
+//! typed label sets, updated on the request path without locks (counters
+//! and gauges are atomics; a label set is looked up once, when the series
+//! is made, not per increment). Values that already live elsewhere are read
+//! at scrape time by collectors: each channel's breaker state and quotes in
+//! flight ([`ChannelCollector`]), the routing calls in flight
+//! ([`GaugeFn`]), what the odds model learned
+//! ([`crate::odds::OddsLearner`]).
+//!
+//! The exposition is the Prometheus text format 0.0.4
+//! (`text/plain; version=0.0.4`), byte for byte the names, types, labels
+//! and bucket bounds operators' dashboards have always read, and accepted
+//! by every Prometheus version (OpenMetrics would rename counter families
+//! in `# TYPE` lines and needs its own content type).
+//!
+//! Labels are channel ids, statuses, outcomes and reasons only: never an
 //! applicant id or any personal value.
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::future::Future as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use finroute_core::{ChannelReport, ChannelStatus};
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+    prometheus_text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry as MetricRegistry;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 use crate::convert::channel_status_name;
 use crate::fanout::Registry;
 
-/// Upper bounds of the latency buckets, in milliseconds.
-const BUCKETS_MS: [u64; 12] = [1, 5, 10, 25, 50, 100, 250, 500, 750, 1_000, 2_500, 10_000];
+/// Upper bounds of the latency buckets, in seconds (1 ms to 10 s).
+pub const BUCKETS_SECONDS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 10.0,
+];
 
-/// A latency histogram in the Prometheus sense (cumulative at render).
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS_MS.len()],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+/// A latency histogram with [`BUCKETS_SECONDS`].
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS_SECONDS)
 }
 
-impl Histogram {
-    pub fn observe(&self, d: Duration) {
-        let ms = d.as_millis();
-        if let Some(i) = BUCKETS_MS.iter().position(|b| ms <= u128::from(*b)) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(
-            d.as_micros().min(u128::from(u64::MAX)) as u64,
-            Ordering::Relaxed,
-        );
+/// Writes a fixed label value (an enum's wire name).
+fn label(encoder: &mut LabelValueEncoder, value: &str) -> Result<(), std::fmt::Error> {
+    encoder.write_str(value)
+}
+
+/// A counter per value of a fixed label, made up front: every value is
+/// exposed (at 0 until counted) and counting is one atomic add.
+#[derive(Debug)]
+struct Counters<S> {
+    family: Family<S, Counter>,
+    each: Vec<Counter>,
+}
+
+impl<S: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static>
+    Counters<S>
+{
+    fn new(label_sets: impl IntoIterator<Item = S>) -> Self {
+        let family = Family::<S, Counter>::default();
+        let each = label_sets
+            .into_iter()
+            .map(|s| family.get_or_create_owned(&s))
+            .collect();
+        Counters { family, each }
     }
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut cumulative = 0;
-        for (i, b) in BUCKETS_MS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let le = *b as f64 / 1000.0;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
-            );
+    fn inc(&self, i: usize) {
+        if let Some(c) = self.each.get(i) {
+            c.inc();
         }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let braced = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braced} {sum}");
-        let _ = writeln!(out, "{name}_count{braced} {count}");
     }
 }
+
+// -- label sets -------------------------------------------------------------
+
+/// `{channel}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    /// The channel's config id.
+    pub channel: String,
+}
+
+/// `{channel, status}` of `finroute_channel_calls_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelCallLabels {
+    /// The channel's config id.
+    pub channel: String,
+    /// The report's status.
+    pub status: StatusLabel,
+}
+
+/// A channel report's status as a label value (`ok`, `no_offer`, ...).
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct StatusLabel(pub ChannelStatus);
+
+impl EncodeLabelValue for StatusLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(encoder, channel_status_name(self.0))
+    }
+}
+
+/// `{outcome}` of `finroute_routes_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// How the routing call ended.
+    pub outcome: RouteOutcome,
+}
+
+/// `{status}` of `finroute_acceptances_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AcceptanceLabels {
+    /// `accepted` or `declined`.
+    pub status: AcceptanceStatus,
+}
+
+/// How an acceptance finished.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum AcceptanceStatus {
+    Accepted,
+    Declined,
+}
+
+impl EncodeLabelValue for AcceptanceStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(
+            encoder,
+            match self {
+                AcceptanceStatus::Accepted => "accepted",
+                AcceptanceStatus::Declined => "declined",
+            },
+        )
+    }
+}
+
+/// `{reason}` of `finroute_accept_backoffs_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackoffLabels {
+    /// Why accept failed.
+    pub reason: AcceptFailure,
+}
+
+/// `{reason}` of `finroute_connections_closed_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// Which timeout closed the connection.
+    pub reason: CloseReason,
+}
+
+// -- channels ---------------------------------------------------------------
 
 const STATUSES: [ChannelStatus; 7] = [
     ChannelStatus::Ok,
@@ -84,35 +182,181 @@ fn status_index(s: ChannelStatus) -> usize {
     STATUSES.iter().position(|x| *x == s).unwrap_or(0)
 }
 
-/// One channel's series.
-#[derive(Debug, Default)]
+/// One channel's series, owned by its `fanout::Channel` and exposed, with
+/// the channel's id as label, by [`ChannelCollector`].
+#[derive(Debug)]
 pub struct ChannelMetrics {
-    calls: [AtomicU64; STATUSES.len()],
+    calls: [Counter; STATUSES.len()],
     latency: Histogram,
-    offers_returned: AtomicU64,
-    offers_rejected: AtomicU64,
+    offers_returned: Counter,
+    offers_rejected: Counter,
+}
+
+impl Default for ChannelMetrics {
+    fn default() -> Self {
+        ChannelMetrics {
+            calls: Default::default(),
+            latency: latency_histogram(),
+            offers_returned: Counter::default(),
+            offers_rejected: Counter::default(),
+        }
+    }
 }
 
 impl ChannelMetrics {
     /// Counts one channel report of a fan-out.
     pub fn record(&self, r: &ChannelReport) {
-        self.calls[status_index(r.status)].fetch_add(1, Ordering::Relaxed);
+        self.calls[status_index(r.status)].inc();
         // Channels that were not called have no latency to speak of.
         if !matches!(
             r.status,
             ChannelStatus::CircuitOpen | ChannelStatus::Ineligible | ChannelStatus::NoConsent
         ) {
-            self.latency.observe(Duration::from_millis(r.latency_ms));
+            self.latency
+                .observe(Duration::from_millis(r.latency_ms).as_secs_f64());
         }
-        self.offers_returned
-            .fetch_add(u64::from(r.offers_returned), Ordering::Relaxed);
-        self.offers_rejected
-            .fetch_add(u64::from(r.offers_rejected), Ordering::Relaxed);
+        self.offers_returned.inc_by(u64::from(r.offers_returned));
+        self.offers_rejected.inc_by(u64::from(r.offers_rejected));
     }
 }
 
+/// The per-channel families, read from the channels at scrape time (in
+/// config order): their counters and latency, breaker state, quotes in
+/// flight.
+#[derive(Debug)]
+pub struct ChannelCollector(Registry);
+
+impl ChannelCollector {
+    /// Exposes every channel of `channels`.
+    pub fn new(channels: Registry) -> Self {
+        ChannelCollector(channels)
+    }
+}
+
+impl Collector for ChannelCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let channels = self.0.channels();
+        let labels: Vec<ChannelLabels> = channels
+            .iter()
+            .map(|c| ChannelLabels {
+                channel: c.id.clone(),
+            })
+            .collect();
+        {
+            let mut family = encoder.encode_descriptor(
+                "finroute_channel_calls",
+                "Channel reports by status (one per channel per routed application).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (ch, l) in channels.iter().zip(&labels) {
+                for (status, counter) in STATUSES.iter().zip(&ch.metrics().calls) {
+                    let set = ChannelCallLabels {
+                        channel: l.channel.clone(),
+                        status: StatusLabel(*status),
+                    };
+                    counter.encode(family.encode_family(&set)?)?;
+                }
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "finroute_channel_latency_seconds",
+                "Time a called channel took to answer or time out.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (ch, l) in channels.iter().zip(&labels) {
+                ch.metrics().latency.encode(family.encode_family(l)?)?;
+            }
+        }
+        for (name, help, returned) in [
+            (
+                "finroute_channel_offers_returned",
+                "Offers a channel returned.",
+                true,
+            ),
+            (
+                "finroute_channel_offers_rejected",
+                "Offers rejected by validation, pricing or rate caps.",
+                false,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (ch, l) in channels.iter().zip(&labels) {
+                let m = ch.metrics();
+                let counter = if returned {
+                    &m.offers_returned
+                } else {
+                    &m.offers_rejected
+                };
+                counter.encode(family.encode_family(l)?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "finroute_channel_circuit_state",
+                "Circuit breaker: 0 closed, 1 open, 2 half-open.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (ch, l) in channels.iter().zip(&labels) {
+                ConstGauge::new(ch.breaker_state().as_gauge()).encode(family.encode_family(l)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "finroute_channel_in_flight",
+            "Quotes in flight per channel.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (ch, l) in channels.iter().zip(&labels) {
+            let n = i64::try_from(ch.in_flight()).unwrap_or(i64::MAX);
+            ConstGauge::new(n).encode(family.encode_family(l)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// A gauge without labels whose value is read at scrape time.
+pub struct GaugeFn {
+    name: &'static str,
+    help: &'static str,
+    read: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl GaugeFn {
+    /// `help` is the `# HELP` text as is (end it with a period).
+    pub fn new(
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Self {
+        GaugeFn {
+            name,
+            help,
+            read: Box::new(read),
+        }
+    }
+}
+
+impl std::fmt::Debug for GaugeFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GaugeFn").field("name", &self.name).finish()
+    }
+}
+
+impl Collector for GaugeFn {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let gauge = ConstGauge::new((self.read)());
+        gauge.encode(encoder.encode_descriptor(self.name, self.help, None, gauge.metric_type())?)
+    }
+}
+
+// -- connections ------------------------------------------------------------
+
 /// Why accept failed and the accept loop backed off.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum AcceptFailure {
     /// EMFILE/ENFILE: the open-file limit of the process or the system.
     FdLimit,
@@ -121,10 +365,27 @@ pub enum AcceptFailure {
     Other,
 }
 
-const ACCEPT_FAILURES: [&str; 3] = ["fd_limit", "memory", "other"];
+const ACCEPT_FAILURES: [AcceptFailure; 3] = [
+    AcceptFailure::FdLimit,
+    AcceptFailure::Memory,
+    AcceptFailure::Other,
+];
+
+impl EncodeLabelValue for AcceptFailure {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(
+            encoder,
+            match self {
+                AcceptFailure::FdLimit => "fd_limit",
+                AcceptFailure::Memory => "memory",
+                AcceptFailure::Other => "other",
+            },
+        )
+    }
+}
 
 /// Why the router closed a connection itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum CloseReason {
     /// No request within `server.first_request_timeout_ms` of the accept.
     FirstRequestTimeout,
@@ -132,119 +393,123 @@ pub enum CloseReason {
     IdleTimeout,
 }
 
-const CLOSE_REASONS: [&str; 2] = ["first_request_timeout", "idle_timeout"];
+const CLOSE_REASONS: [CloseReason; 2] =
+    [CloseReason::FirstRequestTimeout, CloseReason::IdleTimeout];
 
 impl CloseReason {
     pub fn name(self) -> &'static str {
-        CLOSE_REASONS[self as usize]
+        match self {
+            CloseReason::FirstRequestTimeout => "first_request_timeout",
+            CloseReason::IdleTimeout => "idle_timeout",
+        }
+    }
+}
+
+impl EncodeLabelValue for CloseReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(encoder, self.name())
     }
 }
 
 /// The gRPC port's connections (`listener.rs`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnectionMetrics {
-    open: AtomicU64,
-    accepted: AtomicU64,
-    limit_reached: AtomicU64,
-    accept_backoffs: [AtomicU64; ACCEPT_FAILURES.len()],
-    closed: [AtomicU64; CLOSE_REASONS.len()],
-    throttled: AtomicU64,
-    body_timeouts: AtomicU64,
+    open: Gauge,
+    accepted: Counter,
+    limit_reached: Counter,
+    accept_backoffs: Counters<BackoffLabels>,
+    closed: Counters<CloseLabels>,
+    throttled: Counter,
+    body_timeouts: Counter,
+}
+
+impl Default for ConnectionMetrics {
+    fn default() -> Self {
+        ConnectionMetrics {
+            open: Gauge::default(),
+            accepted: Counter::default(),
+            limit_reached: Counter::default(),
+            accept_backoffs: Counters::new(ACCEPT_FAILURES.map(|reason| BackoffLabels { reason })),
+            closed: Counters::new(CLOSE_REASONS.map(|reason| CloseLabels { reason })),
+            throttled: Counter::default(),
+            body_timeouts: Counter::default(),
+        }
+    }
 }
 
 impl ConnectionMetrics {
     pub fn opened(&self) {
-        self.open.fetch_add(1, Ordering::Relaxed);
-        self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.open.inc();
+        self.accepted.inc();
     }
 
     pub fn dropped(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.open.dec();
     }
 
     pub fn limit_reached(&self) {
-        self.limit_reached.fetch_add(1, Ordering::Relaxed);
+        self.limit_reached.inc();
     }
 
     pub fn accept_backoff(&self, why: AcceptFailure) {
-        self.accept_backoffs[why as usize].fetch_add(1, Ordering::Relaxed);
+        self.accept_backoffs.inc(why as usize);
     }
 
     pub fn closed(&self, why: CloseReason) {
-        self.closed[why as usize].fetch_add(1, Ordering::Relaxed);
+        self.closed.inc(why as usize);
     }
 
     pub fn throttled(&self) {
-        self.throttled.fetch_add(1, Ordering::Relaxed);
+        self.throttled.inc();
     }
 
     pub fn body_timed_out(&self) {
-        self.body_timeouts.fetch_add(1, Ordering::Relaxed);
+        self.body_timeouts.inc();
     }
 
-    fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP finroute_connections_open Connections open on the gRPC port.\n# TYPE finroute_connections_open gauge\nfinroute_connections_open {}",
-            self.open.load(Ordering::Relaxed)
+    fn register(&self, r: &mut MetricRegistry) {
+        r.register(
+            "finroute_connections_open",
+            "Connections open on the gRPC port",
+            self.open.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP finroute_connections_accepted_total Connections accepted on the gRPC port.\n# TYPE finroute_connections_accepted_total counter\nfinroute_connections_accepted_total {}",
-            self.accepted.load(Ordering::Relaxed)
+        r.register(
+            "finroute_connections_accepted",
+            "Connections accepted on the gRPC port",
+            self.accepted.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP finroute_connections_limit_reached_total Times server.max_connections was reached (and accepting paused until a connection closed).\n# TYPE finroute_connections_limit_reached_total counter\nfinroute_connections_limit_reached_total {}",
-            self.limit_reached.load(Ordering::Relaxed)
+        r.register(
+            "finroute_connections_limit_reached",
+            "Times server.max_connections was reached (and accepting paused until a connection closed)",
+            self.limit_reached.clone(),
         );
-        out.push_str("# HELP finroute_accept_backoffs_total Accept failures of the gRPC port the accept loop backed off from, by cause.\n# TYPE finroute_accept_backoffs_total counter\n");
-        for (i, name) in ACCEPT_FAILURES.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "finroute_accept_backoffs_total{{reason=\"{name}\"}} {}",
-                self.accept_backoffs[i].load(Ordering::Relaxed)
-            );
-        }
-        out.push_str("# HELP finroute_connections_closed_total Connections the router closed for a timeout, by which.\n# TYPE finroute_connections_closed_total counter\n");
-        for (i, name) in CLOSE_REASONS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "finroute_connections_closed_total{{reason=\"{name}\"}} {}",
-                self.closed[i].load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP finroute_connections_throttled_total Times a connection spent its read budget (server.connection_read_bytes_per_second) and was read more slowly.\n# TYPE finroute_connections_throttled_total counter\nfinroute_connections_throttled_total {}",
-            self.throttled.load(Ordering::Relaxed)
+        r.register(
+            "finroute_accept_backoffs",
+            "Accept failures of the gRPC port the accept loop backed off from, by cause",
+            self.accept_backoffs.family.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP finroute_request_body_timeouts_total Calls failed because the request body did not arrive within server.request_body_timeout_ms.\n# TYPE finroute_request_body_timeouts_total counter\nfinroute_request_body_timeouts_total {}",
-            self.body_timeouts.load(Ordering::Relaxed)
+        r.register(
+            "finroute_connections_closed",
+            "Connections the router closed for a timeout, by which",
+            self.closed.family.clone(),
+        );
+        r.register(
+            "finroute_connections_throttled",
+            "Times a connection spent its read budget (server.connection_read_bytes_per_second) and was read more slowly",
+            self.throttled.clone(),
+        );
+        r.register(
+            "finroute_request_body_timeouts",
+            "Calls failed because the request body did not arrive within server.request_body_timeout_ms",
+            self.body_timeouts.clone(),
         );
     }
 }
 
-/// Router-wide series.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// The gRPC port's connections.
-    pub connections: ConnectionMetrics,
-    /// Routing calls answered, by outcome: ok, stored (request_id
-    /// replay), invalid, shed, failed.
-    routes: [AtomicU64; 5],
-    route_latency: Histogram,
-    /// Acceptances finished: accepted, declined.
-    acceptances: [AtomicU64; 2],
-    /// Partner Accept attempts that failed and will be retried.
-    acceptance_retries: AtomicU64,
-    store_commit: Histogram,
-}
+// -- router-wide ------------------------------------------------------------
 
 /// How a routing call ended, for `finroute_routes_total`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum RouteOutcome {
     Ok,
     Stored,
@@ -253,171 +518,232 @@ pub enum RouteOutcome {
     Failed,
 }
 
-const ROUTE_OUTCOMES: [&str; 5] = ["ok", "stored", "invalid", "shed", "failed"];
+const ROUTE_OUTCOMES: [RouteOutcome; 5] = [
+    RouteOutcome::Ok,
+    RouteOutcome::Stored,
+    RouteOutcome::Invalid,
+    RouteOutcome::Shed,
+    RouteOutcome::Failed,
+];
+
+impl EncodeLabelValue for RouteOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(
+            encoder,
+            match self {
+                RouteOutcome::Ok => "ok",
+                RouteOutcome::Stored => "stored",
+                RouteOutcome::Invalid => "invalid",
+                RouteOutcome::Shed => "shed",
+                RouteOutcome::Failed => "failed",
+            },
+        )
+    }
+}
+
+/// Router-wide series.
+#[derive(Debug)]
+pub struct Metrics {
+    /// The gRPC port's connections.
+    pub connections: ConnectionMetrics,
+    /// Routing calls answered, by outcome: ok, stored (request_id
+    /// replay), invalid, shed, failed.
+    routes: Counters<OutcomeLabels>,
+    route_latency: Histogram,
+    /// Acceptances finished: accepted, declined.
+    acceptances: Counters<AcceptanceLabels>,
+    /// Partner Accept attempts that failed and will be retried.
+    acceptance_retries: Counter,
+    store_commit: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            connections: ConnectionMetrics::default(),
+            routes: Counters::new(ROUTE_OUTCOMES.map(|outcome| OutcomeLabels { outcome })),
+            route_latency: latency_histogram(),
+            acceptances: Counters::new(
+                [AcceptanceStatus::Accepted, AcceptanceStatus::Declined]
+                    .map(|status| AcceptanceLabels { status }),
+            ),
+            acceptance_retries: Counter::default(),
+            store_commit: latency_histogram(),
+        }
+    }
+}
 
 impl Metrics {
     pub fn route(&self, outcome: RouteOutcome, took: Duration) {
-        self.routes[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        self.routes.inc(outcome as usize);
         if matches!(outcome, RouteOutcome::Ok) {
-            self.route_latency.observe(took);
+            self.route_latency.observe(took.as_secs_f64());
         }
     }
 
     pub fn acceptance_finished(&self, accepted: bool) {
-        self.acceptances[usize::from(!accepted)].fetch_add(1, Ordering::Relaxed);
+        self.acceptances.inc(usize::from(!accepted));
     }
 
     pub fn acceptance_retry(&self) {
-        self.acceptance_retries.fetch_add(1, Ordering::Relaxed);
+        self.acceptance_retries.inc();
     }
 
     pub fn store_commit(&self, took: Duration) {
-        self.store_commit.observe(took);
+        self.store_commit.observe(took.as_secs_f64());
     }
 
-    /// The whole exposition text.
-    pub fn render(&self, registry: &Registry, routes_in_flight: usize) -> String {
-        let mut out = String::with_capacity(8 * 1024);
-        out.push_str("# HELP finroute_channel_calls_total Channel reports by status (one per channel per routed application).\n# TYPE finroute_channel_calls_total counter\n");
-        for ch in registry.channels() {
-            for (i, s) in STATUSES.iter().enumerate() {
-                let n = ch.metrics().calls[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "finroute_channel_calls_total{{channel=\"{}\",status=\"{}\"}} {n}",
-                    ch.id,
-                    channel_status_name(*s)
-                );
-            }
-        }
-        out.push_str("# HELP finroute_channel_latency_seconds Time a called channel took to answer or time out.\n# TYPE finroute_channel_latency_seconds histogram\n");
-        for ch in registry.channels() {
-            ch.metrics().latency.render(
-                &mut out,
-                "finroute_channel_latency_seconds",
-                &format!("channel=\"{}\"", ch.id),
-            );
-        }
-        for (name, help, pick) in [
-            (
-                "finroute_channel_offers_returned_total",
-                "Offers a channel returned.",
-                0,
-            ),
-            (
-                "finroute_channel_offers_rejected_total",
-                "Offers rejected by validation, pricing or rate caps.",
-                1,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for ch in registry.channels() {
-                let m = ch.metrics();
-                let n = if pick == 0 {
-                    &m.offers_returned
-                } else {
-                    &m.offers_rejected
-                };
-                let _ = writeln!(
-                    out,
-                    "{name}{{channel=\"{}\"}} {}",
-                    ch.id,
-                    n.load(Ordering::Relaxed)
-                );
-            }
-        }
-        out.push_str("# HELP finroute_channel_circuit_state Circuit breaker: 0 closed, 1 open, 2 half-open.\n# TYPE finroute_channel_circuit_state gauge\n");
-        for ch in registry.channels() {
-            let _ = writeln!(
-                out,
-                "finroute_channel_circuit_state{{channel=\"{}\"}} {}",
-                ch.id,
-                ch.breaker_state().as_gauge()
-            );
-        }
-        out.push_str("# HELP finroute_channel_in_flight Quotes in flight per channel.\n# TYPE finroute_channel_in_flight gauge\n");
-        for ch in registry.channels() {
-            let _ = writeln!(
-                out,
-                "finroute_channel_in_flight{{channel=\"{}\"}} {}",
-                ch.id,
-                ch.in_flight()
-            );
-        }
-        out.push_str("# HELP finroute_routes_total Routing calls by outcome.\n# TYPE finroute_routes_total counter\n");
-        for (i, name) in ROUTE_OUTCOMES.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "finroute_routes_total{{outcome=\"{name}\"}} {}",
-                self.routes[i].load(Ordering::Relaxed)
-            );
-        }
-        out.push_str("# HELP finroute_route_latency_seconds Routing calls answered with offers, receipt to reply.\n# TYPE finroute_route_latency_seconds histogram\n");
-        self.route_latency
-            .render(&mut out, "finroute_route_latency_seconds", "");
-        let _ = writeln!(
-            out,
-            "# HELP finroute_routes_in_flight Routing calls in flight.\n# TYPE finroute_routes_in_flight gauge\nfinroute_routes_in_flight {routes_in_flight}"
+    /// Adds these series to `r` (shared, not copied: later counts show).
+    pub fn register(&self, r: &mut MetricRegistry) {
+        r.register(
+            "finroute_routes",
+            "Routing calls by outcome",
+            self.routes.family.clone(),
         );
-        out.push_str("# HELP finroute_acceptances_total Acceptances finished, by status.\n# TYPE finroute_acceptances_total counter\n");
-        for (i, name) in ["accepted", "declined"].iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "finroute_acceptances_total{{status=\"{name}\"}} {}",
-                self.acceptances[i].load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP finroute_acceptance_retries_total Partner Accept attempts that failed and are retried with the same key.\n# TYPE finroute_acceptance_retries_total counter\nfinroute_acceptance_retries_total {}",
-            self.acceptance_retries.load(Ordering::Relaxed)
+        r.register(
+            "finroute_route_latency_seconds",
+            "Routing calls answered with offers, receipt to reply",
+            self.route_latency.clone(),
         );
-        out.push_str("# HELP finroute_store_commit_seconds Time to commit a routed application before its reply.\n# TYPE finroute_store_commit_seconds histogram\n");
-        self.store_commit
-            .render(&mut out, "finroute_store_commit_seconds", "");
-        self.connections.render(&mut out);
-        out
+        r.register(
+            "finroute_acceptances",
+            "Acceptances finished, by status",
+            self.acceptances.family.clone(),
+        );
+        r.register(
+            "finroute_acceptance_retries",
+            "Partner Accept attempts that failed and are retried with the same key",
+            self.acceptance_retries.clone(),
+        );
+        r.register(
+            "finroute_store_commit_seconds",
+            "Time to commit a routed application before its reply",
+            self.store_commit.clone(),
+        );
+        self.connections.register(r);
     }
 }
 
-/// Serves `GET /metrics` on `listener` until the task is aborted.
+/// Renders `registry` as Prometheus text.
+pub fn render(registry: &MetricRegistry) -> Result<String, std::fmt::Error> {
+    let mut text = String::with_capacity(16 * 1024);
+    prometheus_text::encode(&mut text, registry)?;
+    Ok(text)
+}
+
+async fn scrape(registry: Arc<MetricRegistry>) -> Response {
+    match render(&registry) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(_) => {
+            tracing::warn!("metrics: rendering the exposition failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// How long a connection to the metrics port may live: far more than a
+/// scrape takes; a client that sends nothing (or dribbles its request) is
+/// closed at this bound, not held for ever.
+pub const CONNECTION_LIFE: Duration = Duration::from_secs(10);
+
+/// A connection whose reads fail once its life is over (writes in
+/// progress are not cut; the next read ends the connection).
+pub struct Bounded<T> {
+    io: T,
+    end: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<T> Bounded<T> {
+    /// `io`, readable for `life` from now.
+    pub fn new(io: T, life: Duration) -> Self {
+        Bounded {
+            io,
+            end: Box::pin(tokio::time::sleep(life)),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Bounded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.end.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "metrics connection lived its bound",
+            )));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Bounded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The metrics port's listener for axum: every connection [`Bounded`] by
+/// [`CONNECTION_LIFE`]; accept failures (EMFILE...) are logged and retried
+/// after 50 ms.
+struct BoundedListener(TcpListener);
+
+impl axum::serve::Listener for BoundedListener {
+    type Io = Bounded<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, addr)) => return (Bounded::new(stream, CONNECTION_LIFE), addr),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// Serves `GET /metrics` (anything else is a 404) on `listener` until
+/// `stop` is cancelled; then it stops accepting, closes idle connections
+/// and returns once the scrapes being answered are done.
 pub async fn serve(
     listener: TcpListener,
-    render: Arc<dyn Fn() -> String + Send + Sync>,
-) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let render = render.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let render = render.clone();
-                async move {
-                    let response = if req.uri().path() == "/metrics" {
-                        hyper::Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from(render())))
-                    } else {
-                        hyper::Response::builder()
-                            .status(404)
-                            .body(Full::new(Bytes::from_static(b"not found: try /metrics\n")))
-                    };
-                    Ok::<_, Infallible>(response.unwrap_or_default())
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(5))
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    registry: Arc<MetricRegistry>,
+    stop: CancellationToken,
+) -> io::Result<()> {
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || scrape(registry.clone())),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics\n") });
+    axum::serve(BoundedListener(listener), app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
 }
 
 #[cfg(test)]
@@ -426,12 +752,16 @@ mod tests {
 
     #[test]
     fn histograms_are_cumulative_with_sum_and_count() {
-        let h = Histogram::default();
-        h.observe(Duration::from_millis(3));
-        h.observe(Duration::from_millis(40));
-        h.observe(Duration::from_secs(60));
-        let mut out = String::new();
-        h.render(&mut out, "x", "channel=\"a\"");
+        let family = Family::<ChannelLabels, Histogram>::new_with_constructor(latency_histogram);
+        let h = family.get_or_create_owned(&ChannelLabels {
+            channel: "a".into(),
+        });
+        h.observe(Duration::from_millis(3).as_secs_f64());
+        h.observe(Duration::from_millis(40).as_secs_f64());
+        h.observe(Duration::from_secs(60).as_secs_f64());
+        let mut r = MetricRegistry::default();
+        r.register("x", "X", family);
+        let out = render(&r).expect("render");
         assert!(
             out.contains("x_bucket{channel=\"a\",le=\"0.005\"} 1\n"),
             "{out}"
@@ -450,5 +780,46 @@ mod tests {
         );
         assert!(out.contains("x_count{channel=\"a\"} 3\n"), "{out}");
         assert!(out.contains("x_sum{channel=\"a\"} 60.043\n"), "{out}");
+    }
+
+    /// Every bound renders as the `le` value it always had.
+    #[test]
+    fn bucket_bounds_render_as_before() {
+        let h = latency_histogram();
+        let mut r = MetricRegistry::default();
+        r.register("x", "X", h);
+        let out = render(&r).expect("render");
+        for le in [
+            "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "2.5",
+            "10", "+Inf",
+        ] {
+            assert!(
+                out.contains(&format!("x_bucket{{le=\"{le}\"}} 0\n")),
+                "{out}"
+            );
+        }
+    }
+
+    /// A connection is readable for its life, then its reads fail (and
+    /// hyper closes it); writes are not cut.
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_connection_stops_reading_at_its_bound() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut conn = Bounded::new(near, Duration::from_secs(10));
+        far.write_all(b"GET").await.expect("write");
+        let mut buf = [0u8; 3];
+        conn.read_exact(&mut buf)
+            .await
+            .expect("read before the bound");
+        assert_eq!(&buf, b"GET");
+        let t = tokio::time::Instant::now();
+        let e = conn
+            .read(&mut buf)
+            .await
+            .expect_err("a read past the bound");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(t.elapsed(), Duration::from_secs(10));
+        conn.write_all(b"ok").await.expect("writes still go");
     }
 }

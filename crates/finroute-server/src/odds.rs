@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use finroute_core::{Learning, OddsBook, OddsInputs, OddsModel, Outcome};
 use finroute_store::{Store, StoreError};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -86,43 +90,6 @@ impl OddsLearner {
         Ok(())
     }
 
-    /// Prometheus text for what the book learned, per adapter with outcomes:
-    /// outcomes read, their (weighted) approval rate and the trust in the
-    /// partner's own estimates.
-    pub fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        let book = self.book();
-        let mut adapters: Vec<_> = book.adapters().collect();
-        adapters.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, help, pick) in [
-            (
-                "finroute_odds_outcomes",
-                "Final acceptance outcomes the odds model learned from (the newest, up to odds.window).",
-                0,
-            ),
-            (
-                "finroute_odds_approval_rate",
-                "Recency-weighted approval rate of those outcomes.",
-                1,
-            ),
-            (
-                "finroute_odds_partner_trust",
-                "Trust in the partner's own approval estimates, from their measured calibration (1 = calibrated).",
-                2,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-            for (id, a) in &adapters {
-                let value = match pick {
-                    0 => a.outcomes as f64,
-                    1 => a.approval_rate,
-                    _ => a.partner_trust,
-                };
-                let _ = writeln!(out, "{name}{{channel=\"{id}\"}} {value}");
-            }
-        }
-    }
-
     /// This replica recorded an outcome: learn from it soon.
     pub fn outcome_recorded(&self) {
         self.inner.wake.notify_one();
@@ -144,5 +111,57 @@ impl OddsLearner {
                 }
             }
         })
+    }
+}
+
+/// What the book learned, per adapter with outcomes, read at scrape time:
+/// outcomes read, their (weighted) approval rate and the trust in the
+/// partner's own estimates.
+impl Collector for OddsLearner {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let book = self.book();
+        let mut adapters: Vec<_> = book.adapters().collect();
+        adapters.sort_by(|a, b| a.0.cmp(b.0));
+        let labels: Vec<_> = adapters
+            .iter()
+            .map(|(id, _)| crate::metrics::ChannelLabels {
+                channel: (*id).to_owned(),
+            })
+            .collect();
+        {
+            let mut family = encoder.encode_descriptor(
+                "finroute_odds_outcomes",
+                "Final acceptance outcomes the odds model learned from (the newest, up to odds.window).",
+                None,
+                MetricType::Gauge,
+            )?;
+            for ((_, a), l) in adapters.iter().zip(&labels) {
+                let n = i64::try_from(a.outcomes).unwrap_or(i64::MAX);
+                ConstGauge::new(n).encode(family.encode_family(l)?)?;
+            }
+        }
+        for (name, help, trust) in [
+            (
+                "finroute_odds_approval_rate",
+                "Recency-weighted approval rate of those outcomes.",
+                false,
+            ),
+            (
+                "finroute_odds_partner_trust",
+                "Trust in the partner's own approval estimates, from their measured calibration (1 = calibrated).",
+                true,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for ((_, a), l) in adapters.iter().zip(&labels) {
+                let value = if trust {
+                    a.partner_trust
+                } else {
+                    a.approval_rate
+                };
+                ConstGauge::new(value).encode(family.encode_family(l)?)?;
+            }
+        }
+        Ok(())
     }
 }

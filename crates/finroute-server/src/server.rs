@@ -24,7 +24,7 @@ use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
 use crate::fanout::Registry;
 use crate::listener::{ConnSettings, TrackCallsLayer};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, ChannelCollector, GaugeFn, Metrics};
 use crate::odds::OddsLearner;
 use crate::review::ReviewService;
 use crate::router::{RouterService, RouterSettings};
@@ -50,10 +50,10 @@ pub enum ServeError {
     Metrics(SocketAddr, std::io::Error),
 }
 
-/// How long before the drain's bound the calls in flight are cut short
-/// (at most a quarter of the bound): the time a cut routing call has to
-/// rank what it has, store it and reply.
-const CUT_MARGIN: Duration = Duration::from_millis(250);
+/// How long the metrics endpoint may take, once the drain is over, to
+/// finish the scrapes it is answering (a connection stuck half-way through
+/// its request is dropped).
+const METRICS_STOP: Duration = Duration::from_millis(100);
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
@@ -165,16 +165,28 @@ pub async fn run(
         .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
     let metrics_addr = metrics_listener.local_addr()?;
     let conn_metrics = metrics.clone();
-    let metrics_task = {
+    // One registry: the router-wide series, and what is read at scrape
+    // time from the channels, the router and the odds book.
+    let mut exposition = prometheus_client::registry::Registry::default();
+    metrics.register(&mut exposition);
+    exposition.register_collector(Box::new(ChannelCollector::new(registry.clone())));
+    exposition.register_collector(Box::new({
         let router = router.clone();
-        let odds = odds.clone();
-        let render = move || {
-            let mut text = metrics.render(&registry, router.routes_in_flight());
-            odds.render(&mut text);
-            text
-        };
-        tokio::spawn(metrics::serve(metrics_listener, Arc::new(render)))
-    };
+        GaugeFn::new(
+            "finroute_routes_in_flight",
+            "Routing calls in flight.",
+            move || i64::try_from(router.routes_in_flight()).unwrap_or(i64::MAX),
+        )
+    }));
+    exposition.register_collector(Box::new(odds.clone()));
+    let metrics_stop = tokio_util::sync::CancellationToken::new();
+    // Stops the endpoint on every way out of `run`, errors included.
+    let _stop_metrics = metrics_stop.clone().drop_guard();
+    let mut metrics_task = tokio::spawn(metrics::serve(
+        metrics_listener,
+        Arc::new(exposition),
+        metrics_stop.clone(),
+    ));
     let max_in = config.server.max_request_bytes;
     let max_out = config.server.max_response_bytes;
     let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
@@ -330,18 +342,7 @@ pub async fn run(
         // Near the bound, the calls still running are cut short: they
         // answer with what they have (partial routes, PENDING acceptances)
         // in the time left instead of being dropped unanswered.
-        let cut_at = grace.saturating_sub(CUT_MARGIN.min(grace / 4));
-        let mut all = tokio::time::timeout(cut_at, in_flight.idle()).await.is_ok();
-        if !all {
-            tracing::info!(
-                in_flight = in_flight.count(),
-                "drain bound near: cutting the calls in flight short"
-            );
-            in_flight.cut();
-            all = tokio::time::timeout(grace - cut_at, in_flight.idle())
-                .await
-                .is_ok();
-        }
+        let all = in_flight.drain(grace).await;
         // The last replies are handed to hyper when their call ends: give
         // it a moment to write them before the connections are dropped.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -363,7 +364,15 @@ pub async fn run(
     // (or another replica) re-drives them with the same key.
     relay_task.abort();
     odds_task.abort();
-    metrics_task.abort();
+    // The metrics endpoint served the drain; now it stops accepting and
+    // closes its idle connections.
+    metrics_stop.cancel();
+    if tokio::time::timeout(METRICS_STOP, &mut metrics_task)
+        .await
+        .is_err()
+    {
+        metrics_task.abort();
+    }
     store.close().await;
     tracing::info!("finroute stopped");
     Ok(())
