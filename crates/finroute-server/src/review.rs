@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::caller_of;
 use crate::convert::appeal_pb;
 use crate::drain::InFlight;
-use crate::error::RouterError;
+use crate::error::{Precondition, Resource, RouterError};
 use crate::router::unix_millis;
 use crate::validate::{check_id, check_text, violation};
 
@@ -160,9 +160,9 @@ impl ReviewService {
                 Ok(appeal_pb(&a))
             }
             ResolveOutcome::AlreadyResolved(_) => Err(RouterError::FailedPrecondition(
-                "appeal_id: the appeal is already resolved".into(),
+                Precondition::AppealAlreadyResolved,
             )),
-            ResolveOutcome::NotFound => Err(RouterError::NotFound("appeal".into())),
+            ResolveOutcome::NotFound => Err(RouterError::NotFound(Resource::Appeal)),
         }
     }
 }
