@@ -167,7 +167,9 @@ async fn route_financing_and_stream_offers() {
     let mut client = router.client().await;
 
     // INVALID_FIELD, the field named; zh-CN from the request's locale.
+    // The test kit's borrower says `locale: "en"`; these say nothing.
     let mut bad = refused_borrower();
+    bad.locale = String::new();
     bad.requested_amount = Some(cny(-5));
     let s = client
         .route_financing(in_zh(bad.clone()))
@@ -177,7 +179,7 @@ async fn route_financing_and_stream_offers() {
         &s,
         Code::InvalidArgument,
         Reason::InvalidField,
-        "requested_amount",
+        "requested_amount.amount_minor",
     );
     zh(&s);
     // No locale sent: no LocalizedMessage.
@@ -203,6 +205,7 @@ async fn route_financing_and_stream_offers() {
 
     // REQUEST_ID_REUSED.
     let mut first = refused_borrower();
+    first.locale = String::new();
     first.request_id = "req-errors-1".into();
     route(&mut client, first.clone()).await;
     let mut other = first.clone();
@@ -225,7 +228,7 @@ async fn route_financing_and_stream_offers() {
         &s,
         Code::InvalidArgument,
         Reason::InvalidField,
-        "requested_amount",
+        "requested_amount.amount_minor",
     );
     zh(&s);
     let s = stream_err(&mut client, lang(other.clone(), "zh-Hans-CN")).await;
@@ -751,67 +754,69 @@ fn zh_call<T>(msg: T, auth: Option<&str>) -> tonic::Request<T> {
     r
 }
 
-/// Calls every RPC of both services with [`zh_call`]: their statuses.
-async fn call_all(router: &TestRouter, auth: Option<&str>) -> Vec<(&'static str, Status)> {
+/// Calls every RPC of both services with [`zh_call`]: their outcomes.
+async fn call_all(
+    router: &TestRouter,
+    auth: Option<&str>,
+) -> Vec<(&'static str, Result<(), Status>)> {
     let mut client = router.client().await;
     let mut review = ReviewServiceClient::new(router.channel().await);
-    let err = |r: Result<(), Status>| r.err().expect("refused");
     vec![
         (
             "RouteFinancing",
-            err(client
+            client
                 .route_financing(zh_call(refused_borrower(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "StreamOffers",
-            err(client
+            client
                 .stream_offers(zh_call(refused_borrower(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "AcceptOffer",
-            err(client
+            client
                 .accept_offer(zh_call(pb::AcceptOfferRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "GetApplication",
-            err(client
+            client
                 .get_application(zh_call(pb::GetApplicationRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "FileAppeal",
-            err(client
+            client
                 .file_appeal(zh_call(pb::FileAppealRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "GetAppeal",
-            err(client
+            client
                 .get_appeal(zh_call(pb::GetAppealRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "ListAppeals",
-            err(review
+            review
                 .list_appeals(zh_call(pb::ListAppealsRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
         (
             "ResolveAppeal",
-            err(review
+            review
                 .resolve_appeal(zh_call(pb::ResolveAppealRequest::default(), auth))
                 .await
-                .map(drop)),
+                .map(drop),
         ),
     ]
 }
@@ -844,7 +849,8 @@ async fn authentication_roles_and_rate_limits_on_every_rpc() {
     ] {
         let all = call_all(&router, auth).await;
         assert_eq!(all.len(), 8);
-        for (rpc, s) in all {
+        for (rpc, r) in all {
+            let s = r.expect_err(rpc);
             assert_eq!(
                 s.get_error_details().error_info().map(|i| i.reason.clone()),
                 Some(reason.as_str().to_owned()),
@@ -855,15 +861,17 @@ async fn authentication_roles_and_rate_limits_on_every_rpc() {
         }
     }
     // Each key on the other service: ROLE_REQUIRED naming the role.
-    for (rpc, s) in call_all(&router, Some(&format!("Bearer {ROUTER_KEY}"))).await {
+    for (rpc, r) in call_all(&router, Some(&format!("Bearer {ROUTER_KEY}"))).await {
         if !ROUTER_RPCS.contains(&rpc) {
+            let s = r.expect_err(rpc);
             let m = check(&s, Code::PermissionDenied, Reason::RoleRequired);
             assert_eq!(m.get("role").map(String::as_str), Some("operator"), "{rpc}");
             zh(&s);
         }
     }
-    for (rpc, s) in call_all(&router, Some(&format!("Bearer {OPS_KEY}"))).await {
+    for (rpc, r) in call_all(&router, Some(&format!("Bearer {OPS_KEY}"))).await {
         if ROUTER_RPCS.contains(&rpc) {
+            let s = r.expect_err(rpc);
             let m = check(&s, Code::PermissionDenied, Reason::RoleRequired);
             assert_eq!(m.get("role").map(String::as_str), Some("router"), "{rpc}");
             zh(&s);
@@ -883,12 +891,13 @@ async fn rate_limited_keys_on_both_services() {
     let router = TestRouter::start(config).await;
     // The first call takes the burst; the other seven are limited.
     let all = call_all(&router, Some(&format!("Bearer {SLOW}"))).await;
-    let limited: Vec<_> = all
+    let limited: Vec<&Status> = all
         .iter()
-        .filter(|(_, s)| s.code() == Code::ResourceExhausted)
+        .filter_map(|(_, r)| r.as_ref().err())
+        .filter(|s| s.code() == Code::ResourceExhausted)
         .collect();
     assert!(limited.len() >= 6, "{all:?}");
-    for (_, s) in limited {
+    for s in limited {
         let m = check(s, Code::ResourceExhausted, Reason::RateLimited);
         assert_eq!(m.get("rate_per_second").map(String::as_str), Some("1"));
         zh(s);
