@@ -697,4 +697,107 @@ mod tests {
         assert_eq!(s.code(), Code::Internal);
         assert_eq!(reason_of(&s), Reason::StoreError);
     }
+
+    #[test]
+    fn reasons_are_one_documented_list() {
+        let api = include_str!("../../../docs/api.md");
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            let name = r.as_str();
+            assert!(seen.insert(name), "{name} twice");
+            assert!(
+                name.len() <= 63
+                    && name.starts_with(|c: char| c.is_ascii_uppercase())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{name} is not UPPER_SNAKE"
+            );
+            assert_eq!(Reason::parse(name), Some(r));
+            assert!(
+                api.contains(&format!("| `{name}` |")),
+                "{name} missing from docs/api.md"
+            );
+            assert!(!r.text(Locale::En).is_empty());
+            assert!(
+                r.text(Locale::ZhCn)
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{name}: the zh-CN text is Chinese"
+            );
+        }
+        assert_eq!(Reason::parse("NOT_A_REASON"), None);
+    }
+
+    #[test]
+    fn every_router_error_carries_its_reason() {
+        let cases: Vec<(RouterError, Code, Reason, &str)> = vec![
+            (
+                RouterError::NotFound(Resource::Offer),
+                Code::NotFound,
+                Reason::OfferNotFound,
+                "offer not found",
+            ),
+            (
+                RouterError::NotFound(Resource::Application),
+                Code::NotFound,
+                Reason::ApplicationNotFound,
+                "application not found",
+            ),
+            (
+                RouterError::NotFound(Resource::Appeal),
+                Code::NotFound,
+                Reason::AppealNotFound,
+                "appeal not found",
+            ),
+            (
+                RouterError::AlreadyExists(Reused::RequestId),
+                Code::AlreadyExists,
+                Reason::RequestIdReused,
+                "request_id was already used with a different request body",
+            ),
+            (
+                RouterError::AlreadyExists(Reused::AppealKey),
+                Code::AlreadyExists,
+                Reason::IdempotencyKeyReused,
+                "idempotency_key was already used for a different appeal",
+            ),
+            (
+                RouterError::FailedPrecondition(Precondition::OfferExpired),
+                Code::FailedPrecondition,
+                Reason::OfferExpired,
+                "offer_id: the offer has expired; route again for fresh offers",
+            ),
+            (
+                RouterError::FailedPrecondition(Precondition::AppealAlreadyResolved),
+                Code::FailedPrecondition,
+                Reason::AppealAlreadyResolved,
+                "appeal_id: the appeal is already resolved",
+            ),
+            (
+                RouterError::Overloaded("busy".into()),
+                Code::ResourceExhausted,
+                Reason::Overloaded,
+                "busy",
+            ),
+            (
+                RouterError::Unimplemented("later"),
+                Code::Unimplemented,
+                Reason::Unimplemented,
+                "later",
+            ),
+            (
+                RouterError::Internal("secret cause".into()),
+                Code::Internal,
+                Reason::Internal,
+                "internal error",
+            ),
+        ];
+        for (e, code, reason, message) in cases {
+            assert_eq!(e.reason(), reason);
+            let s: Status = e.into();
+            assert_eq!((s.code(), s.message()), (code, message));
+            assert_eq!(reason_of(&s), reason);
+        }
+    }
 }
