@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
 
 use crate::config::{AuthConfig, ConfigError};
+use crate::error::{Reason, error_status};
 
 /// The tenant of an open router (no keys configured).
 pub const OPEN_TENANT: &str = "default";
@@ -176,10 +177,15 @@ impl Authenticator {
         // caller is whoever runs it.
         if !self.is_open() && entry.limiter.check().is_err() {
             tracing::warn!(key = %entry.caller.key_id, "call refused: rate limit");
-            return Err(Status::resource_exhausted(format!(
-                "rate limit of {} calls per second for this api key; retry with backoff",
-                entry.rate
-            )));
+            return Err(error_status(
+                Code::ResourceExhausted,
+                format!(
+                    "rate limit of {} calls per second for this api key; retry with backoff",
+                    entry.rate
+                ),
+                Reason::RateLimited,
+                &[("rate_per_second", &entry.rate.to_string())],
+            ));
         }
         Ok(entry.caller.clone())
     }
@@ -189,22 +195,33 @@ impl Authenticator {
             return Ok(&self.open);
         }
         let Some(value) = authorization else {
-            return Err(Status::unauthenticated(
+            return Err(error_status(
+                Code::Unauthenticated,
                 "missing `authorization: Bearer <api key>` metadata",
+                Reason::ApiKeyMissing,
+                &[],
             ));
         };
         let Some(key) = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
         else {
-            return Err(Status::unauthenticated(
+            return Err(error_status(
+                Code::Unauthenticated,
                 "authorization must use the Bearer scheme: `Bearer <api key>`",
+                Reason::ApiKeyMalformed,
+                &[],
             ));
         };
         let digest: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
-        self.keys
-            .get(&digest)
-            .ok_or_else(|| Status::unauthenticated("unknown api key"))
+        self.keys.get(&digest).ok_or_else(|| {
+            error_status(
+                Code::Unauthenticated,
+                "unknown api key",
+                Reason::ApiKeyUnknown,
+                &[],
+            )
+        })
     }
 
     /// A tonic interceptor for a service needing `need`.
@@ -225,10 +242,19 @@ impl Authenticator {
             };
             if !allowed {
                 tracing::warn!(key = %caller.key_id, ?need, "call refused: role missing");
-                return Err(Status::permission_denied(match need {
-                    Need::Router => "this api key lacks the `router` role",
-                    Need::Operator => "ReviewService needs an api key with the `operator` role",
-                }));
+                let (message, role) = match need {
+                    Need::Router => ("this api key lacks the `router` role", "router"),
+                    Need::Operator => (
+                        "ReviewService needs an api key with the `operator` role",
+                        "operator",
+                    ),
+                };
+                return Err(error_status(
+                    Code::PermissionDenied,
+                    message,
+                    Reason::RoleRequired,
+                    &[("role", role)],
+                ));
             }
             req.extensions_mut().insert(caller);
             Ok(req)

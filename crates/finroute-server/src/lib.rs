@@ -16,6 +16,7 @@ pub mod convert;
 pub mod deadline;
 pub mod drain;
 pub mod error;
+pub mod error_layer;
 pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;

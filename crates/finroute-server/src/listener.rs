@@ -47,6 +47,7 @@ use tokio::time::Sleep;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::config::ServerConfig;
+use crate::error::{Reason, error_status};
 use crate::metrics::{AcceptFailure, CloseReason, Metrics};
 
 /// What bounds a connection, from `[server]`.
@@ -724,10 +725,15 @@ impl HttpBody for TimedBody {
                 this.done = true;
                 this.sleep = None;
                 this.metrics.connections.body_timed_out();
-                Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(format!(
-                    "the request body did not arrive within {} ms (server.request_body_timeout_ms)",
-                    this.timeout.as_millis()
-                )))))
+                Poll::Ready(Some(Err(error_status(
+                    tonic::Code::DeadlineExceeded,
+                    format!(
+                        "the request body did not arrive within {} ms (server.request_body_timeout_ms)",
+                        this.timeout.as_millis()
+                    ),
+                    Reason::RequestBodyTimeout,
+                    &[],
+                ))))
             }
         }
     }

@@ -2,9 +2,14 @@
 //! resolve appeals. Scoped to the caller's tenant like every call; the
 //! operator role is checked by the auth interceptor before a handler runs.
 //!
-//! ListAppeals page tokens (`encode_page_token`, `decode_page_token`) bind
-//! the status filter they were issued for.
+//! ListAppeals page tokens ([`PageTokens`]) are sealed (AIP-158): opaque,
+//! unforgeable, and bound to the tenant and the status filter they were
+//! issued for.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use finroute_adapters::convert as c;
 use finroute_core::text;
 use finroute_proto::v1 as pb;
@@ -14,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::caller_of;
 use crate::convert::appeal_pb;
 use crate::drain::InFlight;
-use crate::error::RouterError;
+use crate::error::{Precondition, Resource, RouterError};
 use crate::router::unix_millis;
 use crate::validate::{check_id, check_text, violation};
 
@@ -22,31 +27,118 @@ use crate::validate::{check_id, check_text, violation};
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
-/// ListAppeals page tokens: opaque to clients, `v1.<status>.<filed_at_ms>.<appeal_id>`
-/// in hex, so a token is only valid with the filter it was issued for.
-fn encode_page_token(status: i32, cursor: &AppealCursor) -> String {
-    hex::encode(format!(
-        "v1.{status}.{}.{}",
-        cursor.filed_at_ms, cursor.appeal_id
-    ))
+/// The size of the secret that seals ListAppeals page tokens.
+pub const PAGE_TOKEN_SECRET_LEN: usize = 32;
+
+/// A fresh random page-token secret, for a router configured without
+/// one: its tokens then die with the process and do not work on another
+/// replica.
+pub fn random_page_token_secret() -> [u8; PAGE_TOKEN_SECRET_LEN] {
+    XChaCha20Poly1305::generate_key(&mut OsRng).into()
 }
 
-fn decode_page_token(token: &str, status: i32) -> Option<AppealCursor> {
-    if token.len() > 600 {
-        return None;
+/// ListAppeals page tokens (AIP-158): the cursor (`filed_at_ms`,
+/// `appeal_id`) sealed with XChaCha20-Poly1305 under the router's secret,
+/// the tenant and the status filter bound in as associated data. A client
+/// cannot read, forge or alter one, and one issued to another tenant or
+/// for another filter does not open.
+///
+/// Token: URL-safe base64 (no padding) of `1` (the version), a random
+/// 24-byte nonce, and the sealed `filed_at_ms` (8 bytes, big-endian)
+/// followed by the appeal id.
+#[derive(Clone)]
+pub struct PageTokens {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for PageTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageTokens(<secret>)")
     }
-    let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
-    let mut parts = raw.splitn(4, '.');
-    if parts.next()? != "v1" || parts.next()?.parse::<i32>().ok()? != status {
-        return None;
+}
+
+const TOKEN_VERSION: u8 = 1;
+const NONCE_LEN: usize = 24;
+/// Longer tokens are refused before any decoding.
+const MAX_TOKEN_LEN: usize = 600;
+
+impl PageTokens {
+    pub fn new(secret: &[u8; PAGE_TOKEN_SECRET_LEN]) -> PageTokens {
+        PageTokens {
+            cipher: XChaCha20Poly1305::new(secret.into()),
+        }
     }
-    let filed_at_ms = parts.next()?.parse().ok()?;
-    let appeal_id = parts.next()?.to_owned();
-    text::check_id(&appeal_id, c::MAX_ID_LEN).ok()?;
-    Some(AppealCursor {
-        filed_at_ms,
-        appeal_id,
-    })
+
+    /// What the token is bound to besides the secret.
+    fn binding(tenant: &str, status: i32) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(40 + tenant.len());
+        aad.extend_from_slice(b"finroute.v1.ListAppeals\0");
+        aad.extend_from_slice(&(tenant.len() as u64).to_be_bytes());
+        aad.extend_from_slice(tenant.as_bytes());
+        aad.extend_from_slice(&status.to_be_bytes());
+        aad
+    }
+
+    /// The token for the page after `cursor`, for `tenant` and `status`.
+    fn encode(
+        &self,
+        tenant: &str,
+        status: i32,
+        cursor: &AppealCursor,
+    ) -> Result<String, RouterError> {
+        let mut plain = Vec::with_capacity(8 + cursor.appeal_id.len());
+        plain.extend_from_slice(&cursor.filed_at_ms.to_be_bytes());
+        plain.extend_from_slice(cursor.appeal_id.as_bytes());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = Self::binding(tenant, status);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| RouterError::Internal("page token: sealing failed".into()))?;
+        let mut raw = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+        raw.push(TOKEN_VERSION);
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&sealed);
+        Ok(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// The cursor of a token this router issued for `tenant` and `status`,
+    /// or `None`.
+    fn decode(&self, token: &str, tenant: &str, status: i32) -> Option<AppealCursor> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (&version, rest) = raw.split_first()?;
+        if version != TOKEN_VERSION {
+            return None;
+        }
+        let (nonce, sealed) = rest.split_first_chunk::<NONCE_LEN>()?;
+        let aad = Self::binding(tenant, status);
+        let plain = self
+            .cipher
+            .decrypt(
+                &XNonce::from(*nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        let (filed_at, appeal_id) = plain.split_first_chunk::<8>()?;
+        let appeal_id = String::from_utf8(appeal_id.to_vec()).ok()?;
+        text::check_id(&appeal_id, c::MAX_ID_LEN).ok()?;
+        Some(AppealCursor {
+            filed_at_ms: i64::from_be_bytes(*filed_at),
+            appeal_id,
+        })
+    }
 }
 
 /// `finroute.v1.ReviewService`, for operators.
@@ -54,11 +146,22 @@ fn decode_page_token(token: &str, status: i32) -> Option<AppealCursor> {
 pub struct ReviewService {
     store: Store,
     in_flight: InFlight,
+    page_tokens: PageTokens,
 }
 
 impl ReviewService {
-    pub fn new(store: Store, in_flight: InFlight) -> Self {
-        Self { store, in_flight }
+    /// `page_token_secret` seals ListAppeals page tokens: the same on every
+    /// replica (and across restarts) for tokens to work there.
+    pub fn new(
+        store: Store,
+        in_flight: InFlight,
+        page_token_secret: &[u8; PAGE_TOKEN_SECRET_LEN],
+    ) -> Self {
+        Self {
+            store,
+            in_flight,
+            page_tokens: PageTokens::new(page_token_secret),
+        }
     }
 
     async fn list(
@@ -83,34 +186,31 @@ impl ReviewService {
             None
         } else {
             Some(
-                decode_page_token(&msg.page_token, msg.status).ok_or_else(|| {
-                    violation(
-                        "page_token",
-                        "not a token from a previous ListAppeals with the same status filter",
-                    )
-                })?,
+                self.page_tokens
+                    .decode(&msg.page_token, tenant, msg.status)
+                    .ok_or_else(|| {
+                        violation(
+                            "page_token",
+                            "not a token from a previous ListAppeals with the same status filter",
+                        )
+                    })?,
             )
         };
         let mut rows = self
             .store
             .list_appeals(tenant, status, after.as_ref(), size + 1)
             .await?;
-        let next_page_token = if rows.len() > size as usize {
+        let mut next_page_token = String::new();
+        if rows.len() > size as usize {
             rows.truncate(size as usize);
-            rows.last()
-                .map(|a| {
-                    encode_page_token(
-                        msg.status,
-                        &AppealCursor {
-                            filed_at_ms: a.filed_at_ms,
-                            appeal_id: a.appeal_id.clone(),
-                        },
-                    )
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+            if let Some(a) = rows.last() {
+                let cursor = AppealCursor {
+                    filed_at_ms: a.filed_at_ms,
+                    appeal_id: a.appeal_id.clone(),
+                };
+                next_page_token = self.page_tokens.encode(tenant, msg.status, &cursor)?;
+            }
+        }
         Ok(pb::ListAppealsResponse {
             appeals: rows.iter().map(appeal_pb).collect(),
             next_page_token,
@@ -160,9 +260,9 @@ impl ReviewService {
                 Ok(appeal_pb(&a))
             }
             ResolveOutcome::AlreadyResolved(_) => Err(RouterError::FailedPrecondition(
-                "appeal_id: the appeal is already resolved".into(),
+                Precondition::AppealAlreadyResolved,
             )),
-            ResolveOutcome::NotFound => Err(RouterError::NotFound("appeal".into())),
+            ResolveOutcome::NotFound => Err(RouterError::NotFound(Resource::Appeal)),
         }
     }
 }
@@ -194,18 +294,65 @@ impl pb::review_service_server::ReviewService for ReviewService {
 mod tests {
     use super::*;
 
-    #[test]
-    fn page_tokens_round_trip_and_bind_the_filter() {
-        let cursor = AppealCursor {
+    fn cursor() -> AppealCursor {
+        AppealCursor {
             filed_at_ms: 1_800_000_000_123,
             appeal_id: "apl_0193.x".into(),
-        };
-        let t = encode_page_token(1, &cursor);
-        assert_eq!(decode_page_token(&t, 1), Some(cursor));
-        assert_eq!(decode_page_token(&t, 0), None);
-        assert_eq!(decode_page_token("zz", 0), None);
-        assert_eq!(decode_page_token("abc", 0), None);
-        assert_eq!(decode_page_token("", 0), None);
-        assert_eq!(decode_page_token(&"ff".repeat(10), 0), None);
+        }
+    }
+
+    #[test]
+    fn page_tokens_round_trip_for_their_tenant_and_filter_only() {
+        let tokens = PageTokens::new(&[7; 32]);
+        let t = tokens.encode("tenant-a", 1, &cursor()).expect("sealed");
+        assert_eq!(tokens.decode(&t, "tenant-a", 1), Some(cursor()));
+        // Another filter, another tenant, another secret: useless.
+        assert_eq!(tokens.decode(&t, "tenant-a", 0), None);
+        assert_eq!(tokens.decode(&t, "tenant-b", 1), None);
+        assert_eq!(tokens.decode(&t, "tenant-a1", 1), None);
+        assert_eq!(PageTokens::new(&[8; 32]).decode(&t, "tenant-a", 1), None);
+        // Two tokens for the same cursor differ (random nonce).
+        let again = tokens.encode("tenant-a", 1, &cursor()).expect("sealed");
+        assert_ne!(t, again);
+        assert_eq!(tokens.decode(&again, "tenant-a", 1), Some(cursor()));
+    }
+
+    #[test]
+    fn page_tokens_cannot_be_read_or_altered() {
+        let tokens = PageTokens::new(&[7; 32]);
+        let t = tokens.encode("tenant-a", 1, &cursor()).expect("sealed");
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        let raw = URL_SAFE_NO_PAD.decode(&t).expect("base64");
+        let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+        assert!(!has(b"apl_0193.x"), "the appeal id is not readable");
+        assert!(!has(&cursor().filed_at_ms.to_be_bytes()), "nor the time");
+        assert!(!has(b"tenant-a"), "nor the tenant");
+        // Every single-bit change is refused.
+        for i in 0..raw.len() {
+            for bit in 0..8 {
+                let mut bad = raw.clone();
+                bad[i] ^= 1 << bit;
+                let bad = URL_SAFE_NO_PAD.encode(&bad);
+                assert_eq!(
+                    tokens.decode(&bad, "tenant-a", 1),
+                    None,
+                    "byte {i} bit {bit}"
+                );
+            }
+        }
+        for garbage in ["", "zz", "abc", "AQ", &"A".repeat(601), "djEuMS4xLmFwbA"] {
+            assert_eq!(tokens.decode(garbage, "tenant-a", 1), None, "{garbage}");
+        }
+        // The old readable hex format is refused.
+        let old = hex::encode("v1.1.1800000000123.apl_0193.x");
+        assert_eq!(tokens.decode(&old, "tenant-a", 1), None);
+    }
+
+    #[test]
+    fn random_secrets_differ() {
+        assert_ne!(random_page_token_secret(), random_page_token_secret());
     }
 }

@@ -31,7 +31,7 @@ use crate::convert::RequestDefaults;
 use crate::convert::{appeal_pb, appeal_reason_name};
 use crate::deadline;
 use crate::drain::{CallGuard, InFlight};
-use crate::error::RouterError;
+use crate::error::{Precondition, Resource, Reused, RouterError};
 use crate::fanout::Registry;
 use crate::metrics::Metrics;
 use crate::odds::OddsLearner;
@@ -309,7 +309,7 @@ impl RouterService {
             .get_application(&tenant, id)
             .await
             .map_err(RouterError::from)?
-            .ok_or_else(|| RouterError::NotFound("application".into()))?;
+            .ok_or_else(|| RouterError::NotFound(Resource::Application))?;
         // Application shares field numbers 1..=8 with RouteFinancingResponse,
         // so the stored answer decodes as the application directly.
         let mut app = pb::Application::decode(stored.response.as_slice())
@@ -358,7 +358,7 @@ impl RouterService {
             .get_appeal(&tenant, id)
             .await
             .map_err(RouterError::from)?
-            .ok_or_else(|| RouterError::NotFound("appeal".into()))?;
+            .ok_or_else(|| RouterError::NotFound(Resource::Appeal))?;
         Ok(appeal_pb(&appeal))
     }
 }
@@ -393,31 +393,29 @@ impl RouterService {
         let offer = store
             .get_offer(tenant, &msg.offer_id)
             .await?
-            .ok_or_else(|| RouterError::NotFound("offer".into()))?;
+            .ok_or_else(|| RouterError::NotFound(Resource::Offer))?;
         let application = store
             .get_application(tenant, &offer.application_id)
             .await?
-            .ok_or_else(|| RouterError::NotFound("offer".into()))?;
+            .ok_or_else(|| RouterError::NotFound(Resource::Offer))?;
         // Another applicant's offer is not theirs to see: the same answer
         // as an unknown id.
         if application.applicant_id != msg.applicant_id {
-            return Err(RouterError::NotFound("offer".into()));
+            return Err(RouterError::NotFound(Resource::Offer));
         }
         let now = unix_millis();
         if offer.expires_at_ms <= now {
-            return Err(RouterError::FailedPrecondition(
-                "offer_id: the offer has expired; route again for fresh offers".into(),
-            ));
+            return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));
         }
         match self.inner.registry.get(&offer.adapter_id) {
             None => {
                 return Err(RouterError::FailedPrecondition(
-                    "offer_id: the channel that made this offer is no longer configured".into(),
+                    Precondition::ChannelNotConfigured,
                 ));
             }
             Some(ch) if ch.description().is_some_and(|d| !d.supports_accept) => {
                 return Err(RouterError::FailedPrecondition(
-                    "offer_id: this channel does not take acceptances through the router; apply with the institution directly".into(),
+                    Precondition::ChannelTakesNoAcceptance,
                 ));
             }
             Some(_) => {}
@@ -460,7 +458,7 @@ impl RouterService {
             }
             ClaimOutcome::Existing(r) => self.answer_existing(r, &fingerprint, deadline).await,
             ClaimOutcome::OfferTaken(_) => Err(RouterError::FailedPrecondition(
-                "offer_id: the offer was already accepted under another idempotency_key".into(),
+                Precondition::OfferAlreadyAccepted,
             )),
         }
     }
@@ -475,9 +473,7 @@ impl RouterService {
         deadline: Instant,
     ) -> Result<pb::AcceptOfferResponse, RouterError> {
         if r.fingerprint != fingerprint {
-            return Err(RouterError::AlreadyExists(
-                "idempotency_key was already used for another offer or applicant".into(),
-            ));
+            return Err(RouterError::AlreadyExists(Reused::AcceptanceKey));
         }
         if r.status != AcceptanceState::Pending {
             return Ok(accept_response(&r));
@@ -521,13 +517,13 @@ impl RouterService {
         let stored = store
             .get_application(tenant, &msg.application_id)
             .await?
-            .ok_or_else(|| RouterError::NotFound("application".into()))?;
+            .ok_or_else(|| RouterError::NotFound(Resource::Application))?;
         let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
         if msg.adapter_id.is_empty() {
             if !routed.primary_decision.as_ref().is_some_and(|p| p.refused) {
                 return Err(RouterError::FailedPrecondition(
-                    "adapter_id: the application carries no refusal of the primary line; name the channel whose refusal is contested".into(),
+                    Precondition::NoPrimaryRefusal,
                 ));
             }
         } else if !routed
@@ -565,7 +561,7 @@ impl RouterService {
         let appeal = match filed {
             Ok(appeal) => appeal,
             Err(StoreError::NotFound) => {
-                return Err(RouterError::NotFound("application".into()));
+                return Err(RouterError::NotFound(Resource::Application));
             }
             Err(StoreError::Duplicate { .. }) if !msg.idempotency_key.is_empty() => {
                 let existing = store
@@ -577,9 +573,7 @@ impl RouterService {
                     && existing.reason == reason
                     && existing.details == msg.details;
                 if !same {
-                    return Err(RouterError::AlreadyExists(
-                        "idempotency_key was already used for a different appeal".into(),
-                    ));
+                    return Err(RouterError::AlreadyExists(Reused::AppealKey));
                 }
                 // The retry of a filing: the appeal as it is now.
                 return Ok(appeal_pb(&existing));

@@ -22,6 +22,7 @@ use crate::auth::{Authenticator, Need};
 use crate::config::Config;
 use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
+use crate::error_layer::ErrorDetailsLayer;
 use crate::fanout::Registry;
 use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, ChannelCollector, GaugeFn, Metrics};
@@ -192,6 +193,10 @@ pub async fn run(
     let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
     auth.check_listen(addr, config.auth.allow_open)
         .map_err(ServeError::Config)?;
+    // ListAppeals page tokens are sealed with this secret. None is
+    // configured yet: a random one per start, so tokens do not survive a
+    // restart or work on another replica (docs/api.md, ListAppeals).
+    let page_token_secret = crate::review::random_page_token_secret();
     // While the store is unreachable every call is refused at once.
     let store_health = StoreHealth::new();
     let router = InterceptedService::new(
@@ -204,6 +209,7 @@ pub async fn run(
         pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
             store.clone(),
             in_flight.clone(),
+            &page_token_secret,
         ))
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out),
@@ -322,6 +328,8 @@ pub async fn run(
             Duration::from_millis(config.server.request_body_timeout_ms),
             conn_metrics.clone(),
         ))
+        // ErrorInfo and LocalizedMessage on every error of our services.
+        .layer(ErrorDetailsLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

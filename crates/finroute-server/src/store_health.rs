@@ -32,9 +32,8 @@ use tokio::task::JoinHandle;
 use tonic::{Code, Request, Status};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::{ERROR_DOMAIN, STORE_UNAVAILABLE};
+use crate::error::{Reason, error_status};
 
 /// How often and how patiently the watcher pings.
 #[derive(Debug, Clone, Copy)]
@@ -133,14 +132,11 @@ impl Default for StoreHealth {
 
 /// The status of a call refused while the store is down.
 fn unavailable() -> Status {
-    Status::with_error_details(
+    error_status(
         Code::Unavailable,
         "the router's store is unreachable; retry with backoff",
-        ErrorDetails::with_error_info(
-            STORE_UNAVAILABLE,
-            ERROR_DOMAIN,
-            std::collections::HashMap::new(),
-        ),
+        Reason::StoreUnavailable,
+        &[],
     )
 }
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{Call, RouterService, unix_millis};
 use crate::convert;
-use crate::error::RouterError;
+use crate::error::{Reused, RouterError};
 use crate::fanout::{Fanout, FanoutEvent, FanoutResult};
 use crate::metrics::RouteOutcome;
 use finroute_adapters::convert as c;
@@ -138,9 +138,7 @@ impl RouterService {
             return Ok(None);
         };
         if app.request_fingerprint != fingerprint {
-            return Err(RouterError::AlreadyExists(
-                "request_id was already used with a different request body".into(),
-            ));
+            return Err(RouterError::AlreadyExists(Reused::RequestId));
         }
         pb::RouteFinancingResponse::decode(app.response.as_slice())
             .map(Some)
