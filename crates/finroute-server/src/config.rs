@@ -36,6 +36,8 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub odds: OddsConfig,
+    #[serde(default)]
+    pub review: ReviewConfig,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -359,6 +361,25 @@ impl Default for AuthConfig {
     }
 }
 
+/// `[review]`: the operators' ReviewService.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// 64 hex digits (32 bytes) that seal ListAppeals page tokens. The
+    /// same on every replica so a token from one works on another; absent:
+    /// a random secret per start (tokens then end with the process).
+    pub page_token_secret: Option<String>,
+}
+
+impl ReviewConfig {
+    /// The configured page-token secret, if any (`validate` has checked it).
+    pub fn page_token_secret(&self) -> Option<[u8; 32]> {
+        let hex = self.page_token_secret.as_deref()?;
+        let bytes = hex::decode(hex).ok()?;
+        bytes.try_into().ok()
+    }
+}
+
 /// One `[[auth.keys]]` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -422,6 +443,7 @@ impl Default for Config {
             acceptance: AcceptanceConfig::default(),
             auth: AuthConfig::default(),
             odds: OddsConfig::default(),
+            review: ReviewConfig::default(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -488,6 +510,7 @@ impl Config {
             client_ca_file: Some("clients-ca.pem".into()),
             handshake_timeout_ms: default_handshake_ms(),
         });
+        c.review.page_token_secret = Some("0".repeat(64));
         c.auth.keys = vec![ApiKeyConfig {
             id: "key".into(),
             sha256: "0".repeat(64),
@@ -507,6 +530,14 @@ impl Config {
                 message: message.into(),
             })
         };
+        if let Some(secret) = &self.review.page_token_secret
+            && (secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return bad(
+                "review.page_token_secret",
+                "must be 64 hex digits (32 bytes)",
+            );
+        }
         let r = &self.routing;
         if r.deadline_ms == 0 || r.deadline_ms > 60_000 {
             return bad("routing.deadline_ms", "must be within 1..=60000");
@@ -644,6 +675,23 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_token_secret_is_64_hex_digits() {
+        let c = Config::parse(&format!(
+            "[review]\npage_token_secret = \"{}\"\n",
+            "ab".repeat(32)
+        ))
+        .expect("valid secret");
+        assert_eq!(c.review.page_token_secret(), Some([0xab; 32]));
+        assert_eq!(Config::default().review.page_token_secret(), None);
+        for bad in ["ab".repeat(31), "zz".repeat(32), "ab".repeat(33)] {
+            let c = Config::parse(&format!("[review]\npage_token_secret = \"{bad}\"\n"))
+                .expect("parses");
+            let e = c.validate().expect_err("a bad secret is refused");
+            assert!(e.to_string().contains("review.page_token_secret"), "{e}");
+        }
+    }
 
     #[test]
     fn empty_file_is_the_embedded_default() {

@@ -193,10 +193,13 @@ pub async fn run(
     let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
     auth.check_listen(addr, config.auth.allow_open)
         .map_err(ServeError::Config)?;
-    // ListAppeals page tokens are sealed with this secret. None is
-    // configured yet: a random one per start, so tokens do not survive a
-    // restart or work on another replica (docs/api.md, ListAppeals).
-    let page_token_secret = crate::review::random_page_token_secret();
+    // ListAppeals page tokens are sealed with this secret: the configured
+    // one, else a random one per start, so tokens do not survive a restart
+    // or work on another replica (docs/api.md, ListAppeals).
+    let page_token_secret = config
+        .review
+        .page_token_secret()
+        .unwrap_or_else(crate::review::random_page_token_secret);
     // While the store is unreachable every call is refused at once.
     let store_health = StoreHealth::new();
     let router = InterceptedService::new(
