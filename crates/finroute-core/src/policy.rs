@@ -6,7 +6,10 @@ use crate::odds::OddsModel;
 /// A maximum APR for applicants whose region starts with `region_prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateCap {
+    /// ISO 3166 prefix the cap applies to (`CN` for a country, `CN-31` for
+    /// one subdivision); the longest matching prefix wins.
     pub region_prefix: String,
+    /// The highest APR allowed, in bp; offers above it are rejected.
     pub max_apr_bps: i32,
 }
 
@@ -58,9 +61,14 @@ impl PricingPolicy {
 pub struct ChannelTerms {
     /// The channel's config id.
     pub adapter_id: String,
+    /// Currencies the channel lends in.
     pub currencies: Vec<Currency>,
+    /// Smallest principal the channel lends, if it has a floor.
     pub min_amount: Option<Money>,
+    /// Largest principal the channel lends, if it has a ceiling.
     pub max_amount: Option<Money>,
+    /// Shortest term offered, in months.
     pub min_term_months: u32,
+    /// Longest term offered, in months.
     pub max_term_months: u32,
 }
