@@ -567,7 +567,7 @@ pub struct Suggestion {
 pub struct Explanation {
     /// The factors behind the primary line's refusal.
     pub factors: Vec<Factor>,
-    /// What the borrower could do, most useful first.
+    /// What the borrower could do to get more or better offers.
     pub suggestions: Vec<Suggestion>,
 }
 
