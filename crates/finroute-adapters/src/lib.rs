@@ -8,7 +8,10 @@
 //! adapter. Cross-cutting behaviour (timeouts, limits) is the server's, not
 //! the adapters'.
 
-pub mod convert;
+/// The wire <-> domain conversions, shared with the partner SDK: the
+/// `finroute-wire` crate, under the name the router has always used.
+pub use finroute_wire as convert;
+
 pub mod installment;
 pub mod partner_sim;
 pub mod remote;
@@ -17,42 +20,10 @@ pub mod spec;
 
 use std::time::Duration;
 
-use finroute_core::{
-    Applicant, ApplicantField, Currency, LoanPurpose, Money, PartnerOffer, ProductKind,
-};
-
-/// What an adapter declares it serves (`Describe`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Description {
-    /// The adapter's own id (informational; channels are named by config id).
-    pub adapter_id: String,
-    pub display_name: String,
-    pub product_kinds: Vec<ProductKind>,
-    pub currencies: Vec<Currency>,
-    pub min_amount: Option<Money>,
-    pub max_amount: Option<Money>,
-    pub min_term_months: u32,
-    pub max_term_months: u32,
-    /// Fields the adapter needs; a remote partner receives exactly these.
-    pub required_fields: Vec<ApplicantField>,
-    pub supports_accept: bool,
-}
-
-impl Description {
-    /// The terms the router validates this adapter's offers against, for
-    /// the channel named `adapter_id` (the fan-out and `check-adapter` both
-    /// take them from here).
-    pub fn terms(&self, adapter_id: &str) -> finroute_core::ChannelTerms {
-        finroute_core::ChannelTerms {
-            adapter_id: adapter_id.to_owned(),
-            currencies: self.currencies.clone(),
-            min_amount: self.min_amount,
-            max_amount: self.max_amount,
-            min_term_months: self.min_term_months,
-            max_term_months: self.max_term_months,
-        }
-    }
-}
+/// The channel contract's domain types (`finroute_core::channel`), at the
+/// paths the router has always used.
+pub use finroute_core::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
+use finroute_core::{Applicant, Currency, LoanPurpose, Money, PartnerOffer, ProductKind};
 
 /// One quote call.
 #[derive(Debug, Clone)]
@@ -85,35 +56,6 @@ pub struct QuoteOutcome {
     pub malformed: Vec<MalformedOffer>,
     /// Why no offer, when none.
     pub decline_reason: String,
-}
-
-/// An acceptance forwarded to the adapter.
-#[derive(Debug, Clone)]
-pub struct AcceptRequest {
-    pub partner_offer_ref: String,
-    /// Stable per acceptance (derived from the router's claim).
-    pub idempotency_key: String,
-    pub applicant_id: String,
-    /// How long the caller will wait for the answer; a remote adapter sends
-    /// it as `grpc-timeout` so the partner does not work past it (`None`:
-    /// 5 s).
-    pub budget: Option<std::time::Duration>,
-}
-
-/// The adapter's answer to an acceptance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptStatus {
-    Accepted,
-    Declined,
-    Pending,
-}
-
-/// What an acceptance returned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AcceptOutcome {
-    pub status: AcceptStatus,
-    pub partner_reference: String,
-    pub detail: String,
 }
 
 /// Why an adapter call failed. Messages never carry personal data.

@@ -34,10 +34,18 @@ pub enum AprError {
     NoPayments,
     /// Nothing (or less than nothing) was disbursed.
     #[error("disbursed amount {disbursed} must be positive")]
-    NonPositiveDisbursed { disbursed: i64 },
+    NonPositiveDisbursed {
+        /// The amount disbursed, in minor units.
+        disbursed: i64,
+    },
     /// A payment flows to the borrower; the IRR would not be unique.
     #[error("payment {index} is negative ({amount})")]
-    NegativePayment { index: usize, amount: i64 },
+    NegativePayment {
+        /// 0-based position of the payment.
+        index: usize,
+        /// The payment, in minor units.
+        amount: i64,
+    },
     /// Every payment is zero: the rate is -100 %.
     #[error("nothing is ever repaid")]
     NothingRepaid,

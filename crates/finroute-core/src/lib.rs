@@ -16,8 +16,11 @@
 //! in the request's locale by that locale's message catalog
 //! (`src/catalog/`); the domain code holds no borrower-facing wording.
 
+#![warn(unreachable_pub, missing_docs)]
+
 pub mod affordability;
 pub mod apr;
+pub mod channel;
 pub mod domain;
 pub mod explain;
 pub mod finalize;
@@ -40,6 +43,7 @@ mod fixtures;
 
 pub use affordability::{VOLATILITY_STRESS, debt_to_income};
 pub use apr::{AprError, AprResult, apr_from_cash_flows};
+pub use channel::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
 pub use domain::*;
 pub use explain::explain;
 pub use finalize::{Finalized, finalize};

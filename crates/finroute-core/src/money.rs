@@ -51,11 +51,14 @@ pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 /// An amount in minor units (fen, cents) of `currency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {
+    /// The ISO 4217 currency.
     pub currency: Currency,
+    /// The amount in the currency's minor units (600000 CNY is 6 000.00 yuan).
     pub amount_minor: i64,
 }
 
 impl Money {
+    /// `amount_minor` minor units of `currency`.
     pub fn new(currency: Currency, amount_minor: i64) -> Self {
         Self {
             currency,

@@ -254,6 +254,7 @@ impl Default for Learning {
 /// One final acceptance, as the book learns from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The channel that made the offer (its config id).
     pub adapter_id: String,
     /// [`risk_band`] of the applicant.
     pub risk_band: String,
@@ -283,7 +284,10 @@ pub struct AdapterOdds {
 /// A band's Beta posterior and the log-odds shift it implies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BandPosterior {
+    /// Weighted approvals seen, plus the prior's pseudo-approvals
+    /// (`band_strength` x the band's predicted mean).
     pub alpha: f64,
+    /// Weighted declines seen, plus the prior's pseudo-declines.
     pub beta: f64,
     /// `logit(alpha / (alpha + beta)) - logit(blend mean)`.
     pub shift: f64,

@@ -13,9 +13,11 @@ use crate::odds::OddsModel;
     serde(deny_unknown_fields)
 )]
 pub struct RateCap {
-    /// Matched against `Applicant.region` by prefix; `""` matches every region.
+    /// ISO 3166 prefix the cap applies to (`CN` for a country, `CN-31` for
+    /// one subdivision, `""` for every region); the longest matching prefix
+    /// wins.
     pub region_prefix: String,
-    /// Offers whose computed APR is above it are rejected.
+    /// The highest APR allowed, in bp; offers above it are rejected.
     pub max_apr_bps: i32,
 }
 
@@ -67,9 +69,14 @@ impl PricingPolicy {
 pub struct ChannelTerms {
     /// The channel's config id.
     pub adapter_id: String,
+    /// Currencies the channel lends in.
     pub currencies: Vec<Currency>,
+    /// Smallest principal the channel lends, if it has a floor.
     pub min_amount: Option<Money>,
+    /// Largest principal the channel lends, if it has a ceiling.
     pub max_amount: Option<Money>,
+    /// Shortest term offered, in months.
     pub min_term_months: u32,
+    /// Longest term offered, in months.
     pub max_term_months: u32,
 }

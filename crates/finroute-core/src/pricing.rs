@@ -25,13 +25,18 @@ use crate::wording;
 /// What a loan's cost is computed from: its terms as the router reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanTerms {
+    /// How a built schedule computes its payments.
     pub method: RepaymentMethod,
+    /// The amount lent, in minor units.
     pub principal: i64,
+    /// Term in months: one schedule row per month.
     pub term_months: u32,
     /// The rate a built schedule charges; 0: `stated_apr_bps` (a partner
     /// that quotes one figure means it as the rate).
     pub nominal_rate_bps: i32,
+    /// The APR the lender states (the rate when `nominal_rate_bps` is 0).
     pub stated_apr_bps: i32,
+    /// Flat-fee installments: fee per month on the original principal.
     pub monthly_fee_rate_bps: i32,
     /// Kept back from the principal at disbursement.
     pub upfront_fee: i64,
@@ -42,6 +47,7 @@ pub struct LoanTerms {
 /// A loan's schedule and its true cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Costed {
+    /// The schedule priced: the lender's own, checked, or the one built.
     pub schedule: Vec<Installment>,
     /// Every payment of the schedule, summed.
     pub repaid: i64,
@@ -52,8 +58,10 @@ pub struct Costed {
 /// Why a loan's cost cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CostError {
+    /// The terms or the lender's schedule are not a valid loan.
     #[error("{0}")]
     Schedule(ScheduleError),
+    /// The schedule's cash flows have no APR (see [`AprError`]).
     #[error("schedule cannot be priced: {0}")]
     Apr(AprError),
 }

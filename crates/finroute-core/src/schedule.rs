@@ -24,28 +24,50 @@ const BALANCE_LIMIT: i128 = 1 << 90;
 pub enum ScheduleError {
     /// The term is 0 or longer than [`MAX_TERM_MONTHS`].
     #[error("term of {term_months} months outside 1..={MAX_TERM_MONTHS}")]
-    TermOutOfRange { term_months: u32 },
+    TermOutOfRange {
+        /// The term asked for.
+        term_months: u32,
+    },
     /// The principal is zero or negative.
     #[error("principal {} must be positive", format_major(*principal))]
-    NonPositivePrincipal { principal: i64 },
+    NonPositivePrincipal {
+        /// The principal, in minor units.
+        principal: i64,
+    },
     /// A rate (`nominal_rate_bps`, `monthly_fee_rate_bps`) is negative.
     #[error("{field} {bps} must not be negative")]
-    NegativeRate { field: &'static str, bps: i32 },
+    NegativeRate {
+        /// Which rate.
+        field: &'static str,
+        /// Its value, in bp.
+        bps: i32,
+    },
     /// The schedule does not have one row per month of the term.
     #[error("schedule has {rows} rows for a {term_months}-month term")]
-    WrongLength { rows: usize, term_months: u32 },
+    WrongLength {
+        /// Rows in the schedule.
+        rows: usize,
+        /// The term, in months.
+        term_months: u32,
+    },
     /// Row `index` (0-based) does not carry period `index + 1`.
     #[error("schedule[{index}] has period {period}, expected {expected}")]
     PeriodOutOfOrder {
+        /// 0-based row.
         index: usize,
+        /// The period the row carries.
         period: u32,
+        /// The period it should carry (`index + 1`).
         expected: u32,
     },
     /// A row has a negative principal, interest or fee.
     #[error("schedule[{index}].{part} is negative ({})", format_major(*amount))]
     NegativeAmount {
+        /// 0-based row.
         index: usize,
+        /// `principal`, `interest` or `fee`.
         part: &'static str,
+        /// The amount, in minor units.
         amount: i64,
     },
     /// The principal column does not sum to the principal.
@@ -54,7 +76,12 @@ pub enum ScheduleError {
         format_major(*repaid),
         format_major(*principal)
     )]
-    PrincipalMismatch { repaid: i64, principal: i64 },
+    PrincipalMismatch {
+        /// What the principal column sums to, in minor units.
+        repaid: i64,
+        /// The loan's principal, in minor units.
+        principal: i64,
+    },
     /// Amounts (a payment, or all payments together) exceed what an `i64` holds.
     #[error("schedule amounts too large to represent")]
     Overflow,

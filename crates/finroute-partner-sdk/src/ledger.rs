@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use finroute_adapters::{AcceptOutcome, AcceptRequest, AcceptStatus};
+use finroute_core::{AcceptOutcome, AcceptRequest, AcceptStatus};
 use tonic::Status;
 
 use crate::PartnerError;

@@ -1,5 +1,5 @@
 //! finroute-partner-sdk: what a partner institution writes to receive
-//! finroute's traffic, and the checks that tell it whether it got it right.
+//! finroute's traffic.
 //!
 //! A partner implements one trait, [`Partner`] (`describe`, `quote`,
 //! `accept`), over plain Rust types — the router's own domain types
@@ -13,15 +13,20 @@
 //!   same answer and reaches [`Partner::accept`] once, concurrent calls with
 //!   one key included (see [`serve`] for the exact rules);
 //! - a graceful shutdown bounded by [`SHUTDOWN_GRACE`];
-//! - request checks with the router's own conversions (a malformed request
-//!   is `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming each field).
+//! - request checks with the router's own conversions (`finroute-wire`: a
+//!   malformed request is `INVALID_ARGUMENT` with a `google.rpc.BadRequest`
+//!   naming each field).
 //!
-//! [`conformance`] holds the contract checks that `finroute check-adapter`
-//! runs against a live adapter (in any language). They live here, not in the
-//! router, so a partner can run them from its own Rust tests without the
-//! router and its store; they call the router's validation code
-//! (`finroute-adapters` conversions, `finroute_core::price_offer`), never a
-//! copy of it.
+//! The SDK depends on the contract (`finroute-proto`), the domain
+//! (`finroute-core`) and the conversions between them (`finroute-wire`),
+//! never on the router: everything in its API is either defined here or a
+//! domain type re-exported from `finroute-core`. [`true_apr_bps`] prices an
+//! offer with the router's own code, so a partner can state the APR the
+//! router will compute.
+//!
+//! The contract checks that `finroute check-adapter` runs are the
+//! `finroute-conformance` crate: a partner can run them from its own Rust
+//! tests (as a dev-dependency) against the server it built with this SDK.
 //!
 //! ```no_run
 //! use finroute_partner_sdk::{
@@ -63,17 +68,18 @@
 //! # }
 //! ```
 
-pub mod conformance;
+#![warn(unreachable_pub, missing_docs)]
+
 mod ledger;
 mod serve;
 mod service;
 
 use std::future::Future;
 
-pub use finroute_adapters::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
 pub use finroute_core::{
-    Applicant, ApplicantField, CollateralKind, Currency, EmploymentType, Installment, LoanPurpose,
-    Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+    AcceptOutcome, AcceptRequest, AcceptStatus, Applicant, ApplicantField, CollateralKind,
+    Currency, Description, EmploymentType, Installment, LoanPurpose, Money, PartnerOffer,
+    ProductKind, Qualification, RepaymentMethod,
 };
 pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
 
@@ -88,15 +94,20 @@ pub struct QuoteRequest {
     pub applicant: Applicant,
     /// The amount asked for; offers must not exceed it and must be in its currency.
     pub requested_amount: Money,
-    /// Offers' terms must lie within `min_term_months..=max_term_months`.
+    /// Shortest term the applicant asked for, in months: offers' terms
+    /// must lie within `min_term_months..=max_term_months`.
     pub min_term_months: u32,
+    /// Longest term the applicant asked for, in months.
     pub max_term_months: u32,
+    /// What the money is for, as the applicant stated it (may be
+    /// `Unspecified`).
     pub purpose: LoanPurpose,
 }
 
 /// A partner's answer to a quote: offers, or why there are none.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Quote {
+    /// The offers, each validated and priced by the router; empty to decline.
     pub offers: Vec<PartnerOffer>,
     /// Why no offer, when none (never personal data).
     pub decline_reason: String,

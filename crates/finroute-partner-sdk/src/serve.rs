@@ -42,8 +42,11 @@ const SERVED: [&str; 4] = [
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The reflection service could not be built from the descriptor sets
+    /// (a build problem of the SDK, not of the partner).
     #[error("reflection: {0}")]
     Reflection(String),
+    /// The gRPC server failed (e.g. the listener broke).
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
 }

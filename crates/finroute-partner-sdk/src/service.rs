@@ -1,13 +1,14 @@
 //! The `finroute.v1.FinancingAdapter` service over a [`Partner`]: checks and
 //! converts each request with the router's own conversions
-//! (`finroute_adapters::convert`), calls the partner, converts the answer
+//! (`finroute_wire`, which the router uses as `finroute_adapters::convert`),
+//! calls the partner, converts the answer
 //! back. Accept goes through the [`Ledger`].
 
 use std::sync::Arc;
 
-use finroute_adapters::convert::{self, MAX_ID_LEN, Violations};
-use finroute_adapters::{AcceptRequest, AcceptStatus};
+use finroute_core::{AcceptRequest, AcceptStatus};
 use finroute_proto::v1 as pb;
+use finroute_wire::{self as convert, MAX_ID_LEN, Violations};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 

@@ -9,9 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use finroute_partner_sdk::conformance;
+use finroute_conformance as conformance;
 use finroute_server::Config;
 use finroute_server::config::ConfigError;
+
+mod signal;
 
 /// A multi-channel financing router: turns a refused draw into ranked, honestly priced offers.
 #[derive(Debug, Parser)]
@@ -161,7 +163,7 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
             return ExitCode::FAILURE;
         }
     };
-    match finroute_server::run(config, listener, finroute_partner_sdk::shutdown_signal()).await {
+    match finroute_server::run(config, listener, signal::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ finroute_server::ServeError::Config(_)) => {
             eprintln!("error: {e}");

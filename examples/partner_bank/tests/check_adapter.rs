@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use finroute_partner_sdk::conformance::{self, Settings, Verdict};
+use finroute_conformance::{self as conformance, Settings, Verdict};
 
 #[tokio::test]
 async fn the_example_bank_passes_every_check() {

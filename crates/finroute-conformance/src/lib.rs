@@ -1,6 +1,14 @@
-//! The adapter contract checks behind `finroute check-adapter`: run them
-//! against a live `FinancingAdapter` (in any language) and get a [`Report`]
-//! of PASS / FAIL / SKIP rows with the reason for each.
+//! finroute-conformance: the adapter contract checks behind `finroute
+//! check-adapter`. Run them against a live `FinancingAdapter` (in any
+//! language) and get a [`Report`] of PASS / FAIL / SKIP rows with the reason
+//! for each.
+//!
+//! A partner can run them from its own Rust tests with this crate as a
+//! dev-dependency, without the router and its store:
+//! `finroute_conformance::run(&Settings::new("http://127.0.0.1:50061")).await`.
+//! The kit is its own crate, not part of `finroute-partner-sdk`, because it
+//! uses the router's partner client: the SDK depends on the contract and the
+//! domain only.
 //!
 //! The partner is reached through the router's own client
 //! ([`RemoteAdapter`]: the same reply size limit, `grpc-timeout`, decoding
@@ -30,6 +38,8 @@
 //!
 //! The kit's applicant is synthetic (`applicant_id` `check-adapter`), and
 //! the partner receives only the fields it declared, as from the router.
+
+#![warn(unreachable_pub, missing_docs)]
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -80,7 +90,9 @@ impl Settings {
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// The adapter did what the contract asks.
     Pass,
+    /// The adapter broke the contract; the check's detail says how.
     Fail,
     /// Not applicable (e.g. accept checks of an adapter without Accept).
     Skip,
@@ -103,6 +115,7 @@ pub struct Check {
     /// Stable id: `health`, `describe`, `quote.latency`, `quote.offers`,
     /// `quote.apr`, `quote.narrow`, `accept.idempotent`, `accept.unknown_offer`.
     pub name: &'static str,
+    /// Passed, failed or skipped.
     pub verdict: Verdict,
     /// What was seen; for a failure, why.
     pub detail: String,
@@ -111,7 +124,9 @@ pub struct Check {
 /// Every check run against one adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// The adapter checked, as given in [`Settings::endpoint`].
     pub endpoint: String,
+    /// One row per check, in the order they ran (the module table's order).
     pub checks: Vec<Check>,
 }
 
@@ -171,6 +186,7 @@ impl fmt::Display for Report {
 /// Why the checks could not start at all (bad usage, not a failed check).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
+    /// The endpoint is not an `http://host:port` URL the client can use.
     #[error("--endpoint: {0}")]
     Endpoint(String),
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use finroute_partner_sdk::conformance::{self, Report, Settings, Verdict};
+use finroute_conformance::{self as conformance, Report, Settings, Verdict};
 use finroute_proto::v1 as pb;
 use finroute_testkit::{AcceptMode, Behaviour, FakePartner, cny, partner_offer};
 

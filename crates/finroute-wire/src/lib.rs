@@ -1,8 +1,15 @@
-//! Conversions between the wire types (`finroute_proto::v1`) and the domain
-//! (`finroute_core`) shared by every edge: the remote adapter, the server and
-//! the partner side. Wire-to-domain conversions collect [`Violation`]s that
-//! name the field by its path (`applicant.collateral[1].appraised_value`);
-//! messages never quote personal values.
+//! finroute-wire: conversions between the wire types of the finroute v1
+//! contract (`finroute_proto::v1`) and the domain (`finroute_core`), shared
+//! by every edge: the router's remote adapter and services
+//! (`finroute-adapters` re-exports this crate as `finroute_adapters::convert`)
+//! and the partner side (`finroute-partner-sdk`), so both check a message the
+//! same way.
+//!
+//! Wire-to-domain conversions collect [`Violation`]s that name the field by
+//! its path (`applicant.collateral[1].appraised_value`); messages never quote
+//! personal values. Domain-to-wire conversions cannot fail.
+
+#![warn(unreachable_pub, missing_docs)]
 
 use finroute_core as core;
 use finroute_core::money::MAX_AMOUNT_MINOR;
@@ -12,11 +19,13 @@ use finroute_proto::v1 as pb;
 /// One bad field: its path and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// The field's path in the message, e.g. `applicant.credit_score`.
     pub field: String,
+    /// What is wrong with it, in words that never quote the value.
     pub description: String,
 }
 
-/// Collects violations while converting.
+/// Collects violations while converting; empty when the input was good.
 #[derive(Debug, Default)]
 pub struct Violations(pub Vec<Violation>);
 
@@ -29,6 +38,7 @@ impl Violations {
         });
     }
 
+    /// True when no field was bad.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -524,7 +534,7 @@ pub fn partner_offer_to_pb(o: &core::PartnerOffer) -> pb::PartnerOffer {
 }
 
 /// Domain description from a partner's `Describe` answer.
-pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Description, String> {
+pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<core::Description, String> {
     let mut v = Violations::default();
     let mut currencies = Vec::new();
     for (i, c) in d.currencies.iter().enumerate() {
@@ -573,7 +583,7 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Descript
     if let Some(first) = v.0.first() {
         return Err(format!("{} {}", first.field, first.description));
     }
-    Ok(crate::Description {
+    Ok(core::Description {
         adapter_id: d.adapter_id.clone(),
         display_name: text::clean(&d.display_name, MAX_PRODUCT_NAME),
         product_kinds,
@@ -588,7 +598,7 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<crate::Descript
 }
 
 /// Wire description from the domain.
-pub fn description_to_pb(d: &crate::Description) -> pb::AdapterDescription {
+pub fn description_to_pb(d: &core::Description) -> pb::AdapterDescription {
     pb::AdapterDescription {
         adapter_id: d.adapter_id.clone(),
         display_name: d.display_name.clone(),
