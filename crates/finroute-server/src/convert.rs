@@ -34,36 +34,77 @@ pub fn financing_request_from_pb(
             None
         }
     };
-    let requested_amount = match &r.requested_amount {
-        Some(m) => {
-            let money = c::money_from_pb(m, "requested_amount", &mut v);
-            if let Some(m) = money
-                && m.amount_minor <= 0
-            {
-                v.add("requested_amount.amount_minor", "must be positive");
-            }
-            money
-        }
-        None => {
-            v.add("requested_amount", "required");
-            None
-        }
-    };
+    let requested_amount = requested_amount_from_pb(r, &mut v);
     if let (Some(a), Some(amount)) = (&applicant, requested_amount) {
-        for (field, m) in [
-            ("monthly_income", a.monthly_income),
-            ("monthly_debt_payments", a.monthly_debt_payments),
-        ] {
-            if let Some(m) = m
-                && m.currency != amount.currency
-            {
-                v.add(
-                    format!("applicant.{field}.currency_code"),
-                    "must be the requested amount's currency",
-                );
-            }
+        check_income_currencies(a, amount, &mut v);
+    }
+    let (min_t, max_t) = terms_from_pb(r, &mut v);
+    let purpose = c::purpose_from_pb(r.purpose).unwrap_or_else(|| {
+        v.add("purpose", format!("unknown LoanPurpose {}", r.purpose));
+        core::LoanPurpose::Unspecified
+    });
+    let options = options_from_pb(r, defaults, &mut v);
+    let primary_decision = r
+        .primary_decision
+        .as_ref()
+        .map(|p| primary_decision_from_pb(p, &mut v));
+    match (applicant, requested_amount, v.is_empty()) {
+        (Some(applicant), Some(requested_amount), true) => Ok(core::FinancingRequest {
+            request_id: r.request_id.clone(),
+            applicant,
+            requested_amount,
+            min_term_months: min_t,
+            max_term_months: max_t,
+            purpose,
+            primary_decision,
+            strategy: options.strategy,
+            product_kinds: options.product_kinds,
+            max_offers: options.max_offers,
+            locale: options.locale,
+        }),
+        _ => Err(RouterError::Invalid(v.0)),
+    }
+}
+
+/// `requested_amount`: required, positive.
+fn requested_amount_from_pb(
+    r: &pb::RouteFinancingRequest,
+    v: &mut Violations,
+) -> Option<core::Money> {
+    let Some(m) = &r.requested_amount else {
+        v.add("requested_amount", "required");
+        return None;
+    };
+    let money = c::money_from_pb(m, "requested_amount", v);
+    if let Some(m) = money
+        && m.amount_minor <= 0
+    {
+        v.add("requested_amount.amount_minor", "must be positive");
+    }
+    money
+}
+
+/// The applicant's income and debt payments are in the requested amount's
+/// currency.
+fn check_income_currencies(a: &core::Applicant, amount: core::Money, v: &mut Violations) {
+    for (field, m) in [
+        ("monthly_income", a.monthly_income),
+        ("monthly_debt_payments", a.monthly_debt_payments),
+    ] {
+        if let Some(m) = m
+            && m.currency != amount.currency
+        {
+            v.add(
+                format!("applicant.{field}.currency_code"),
+                "must be the requested amount's currency",
+            );
         }
     }
+}
+
+/// `min_term_months` and `max_term_months`: each within 1..=MAX_TERM_MONTHS,
+/// the maximum not below the minimum.
+fn terms_from_pb(r: &pb::RouteFinancingRequest, v: &mut Violations) -> (u32, u32) {
     let (min_t, max_t) = (r.min_term_months, r.max_term_months);
     if !(1..=MAX_TERM_MONTHS).contains(&min_t) {
         v.add(
@@ -79,10 +120,24 @@ pub fn financing_request_from_pb(
     } else if max_t < min_t {
         v.add("max_term_months", "must not be below min_term_months");
     }
-    let purpose = c::purpose_from_pb(r.purpose).unwrap_or_else(|| {
-        v.add("purpose", format!("unknown LoanPurpose {}", r.purpose));
-        core::LoanPurpose::Unspecified
-    });
+    (min_t as u32, max_t as u32)
+}
+
+/// How the caller wants the answer: strategy, product kinds, how many
+/// offers, locale (the router's defaults for what is unset).
+struct AnswerOptions {
+    strategy: core::Strategy,
+    product_kinds: Vec<core::ProductKind>,
+    max_offers: u32,
+    locale: core::Locale,
+}
+
+/// `strategy`, `product_kinds`, `max_offers` and `locale`.
+fn options_from_pb(
+    r: &pb::RouteFinancingRequest,
+    defaults: RequestDefaults,
+    v: &mut Violations,
+) -> AnswerOptions {
     let strategy = match r.strategy {
         0 => defaults.strategy,
         n => c::strategy_from_pb(n).unwrap_or_else(|| {
@@ -118,25 +173,11 @@ pub fn financing_request_from_pb(
         v.add("locale", "supported: en, zh-CN");
         core::Locale::En
     });
-    let primary_decision = r
-        .primary_decision
-        .as_ref()
-        .map(|p| primary_decision_from_pb(p, &mut v));
-    match (applicant, requested_amount, v.is_empty()) {
-        (Some(applicant), Some(requested_amount), true) => Ok(core::FinancingRequest {
-            request_id: r.request_id.clone(),
-            applicant,
-            requested_amount,
-            min_term_months: min_t as u32,
-            max_term_months: max_t as u32,
-            purpose,
-            primary_decision,
-            strategy,
-            product_kinds,
-            max_offers,
-            locale,
-        }),
-        _ => Err(RouterError::Invalid(v.0)),
+    AnswerOptions {
+        strategy,
+        product_kinds,
+        max_offers,
+        locale,
     }
 }
 

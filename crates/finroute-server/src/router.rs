@@ -18,7 +18,8 @@ use finroute_adapters::convert as c;
 use finroute_core::PricingPolicy;
 use finroute_proto::v1 as pb;
 use finroute_store::{
-    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, NewAppeal, Store, StoreError,
+    AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, NewAppeal, OfferRecord,
+    Store, StoreError,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -173,6 +174,43 @@ impl TailTracker {
         // read after the part measured here.
         configured.max((tail * 2).min(Self::CAP))
     }
+}
+
+/// FileAppeal's fields: the application and optional channel ids, a known
+/// reason (its store name is returned), the details text and the optional
+/// idempotency key.
+fn check_appeal_request(msg: &pb::FileAppealRequest) -> Result<&'static str, RouterError> {
+    let mut v = Vec::new();
+    check_id(&mut v, "application_id", &msg.application_id);
+    check_optional_id(&mut v, "adapter_id", &msg.adapter_id);
+    let reason = pb::AppealReason::try_from(msg.reason)
+        .ok()
+        .and_then(appeal_reason_name);
+    if reason.is_none() {
+        v.push(c::Violation {
+            field: "reason".into(),
+            description: "one of INCOME_CHANGED, DATA_ERROR, LINE_REDUCED_UNFAIRLY, OTHER".into(),
+        });
+    }
+    check_text(&mut v, "details", &msg.details);
+    check_optional_id(&mut v, "idempotency_key", &msg.idempotency_key);
+    reason
+        .filter(|_| v.is_empty())
+        .ok_or(RouterError::Invalid(v))
+}
+
+/// A new appeal's id. With an idempotency key it is derived from the key
+/// (and the tenant), so a retry collides with the first filing on the
+/// primary key.
+fn appeal_id(tenant: &str, idempotency_key: &str) -> String {
+    if idempotency_key.is_empty() {
+        return format!("apl_{}", uuid::Uuid::now_v7().simple());
+    }
+    let mut h = Sha256::new();
+    h.update(tenant.as_bytes());
+    h.update([0]);
+    h.update(idempotency_key.as_bytes());
+    format!("apl_k{}", &hex::encode(h.finalize())[..32])
 }
 
 /// sha256 over the fields that make two AcceptOffer calls the same call.
@@ -378,49 +416,19 @@ impl RouterService {
         if !v.is_empty() {
             return Err(RouterError::Invalid(v));
         }
-        let store = &self.inner.store;
         let fingerprint = accept_fingerprint(&msg.offer_id, &msg.applicant_id);
-
         // A key seen before: its acceptance, whatever happened since (the
         // offer may have expired after it was accepted).
-        if let Some(existing) = store
+        if let Some(existing) = self
+            .inner
+            .store
             .find_acceptance_by_key(tenant, &msg.idempotency_key)
             .await?
         {
             return self.answer_existing(existing, &fingerprint, deadline).await;
         }
-
-        let offer = store
-            .get_offer(tenant, &msg.offer_id)
-            .await?
-            .ok_or_else(|| RouterError::NotFound(Resource::Offer))?;
-        let application = store
-            .get_application(tenant, &offer.application_id)
-            .await?
-            .ok_or_else(|| RouterError::NotFound(Resource::Offer))?;
-        // Another applicant's offer is not theirs to see: the same answer
-        // as an unknown id.
-        if application.applicant_id != msg.applicant_id {
-            return Err(RouterError::NotFound(Resource::Offer));
-        }
         let now = unix_millis();
-        if offer.expires_at_ms <= now {
-            return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));
-        }
-        match self.inner.registry.get(&offer.adapter_id) {
-            None => {
-                return Err(RouterError::FailedPrecondition(
-                    Precondition::ChannelNotConfigured,
-                ));
-            }
-            Some(ch) if ch.description().is_some_and(|d| !d.supports_accept) => {
-                return Err(RouterError::FailedPrecondition(
-                    Precondition::ChannelTakesNoAcceptance,
-                ));
-            }
-            Some(_) => {}
-        }
-
+        let offer = self.acceptable_offer(&msg, tenant, now).await?;
         let claim = AcceptanceClaim {
             acceptance_id: format!("acc_{}", uuid::Uuid::now_v7().simple()),
             tenant: tenant.into(),
@@ -433,20 +441,7 @@ impl RouterService {
             fingerprint: fingerprint.clone(),
             now_ms: now,
         };
-        // Spawned: a caller that goes away mid-claim must not leave the
-        // claim half done, and a committed claim must reach the relay.
-        let relay = self.inner.relay.clone();
-        let claim_store = store.clone();
-        let claimed = tokio::spawn(async move {
-            let outcome = claim_store.claim_acceptance(claim).await;
-            if let Ok(ClaimOutcome::Created(r)) = &outcome {
-                relay.drive_now(r.acceptance_id.clone());
-            }
-            outcome
-        })
-        .await
-        .map_err(|e| RouterError::Internal(format!("claim task failed: {e}")))??;
-        match claimed {
+        match self.claim(claim).await? {
             ClaimOutcome::Created(r) => {
                 tracing::info!(
                     acceptance_id = %r.acceptance_id,
@@ -461,6 +456,60 @@ impl RouterService {
                 Precondition::OfferAlreadyAccepted,
             )),
         }
+    }
+
+    /// The offer `msg` names, if this applicant may accept it now: it
+    /// exists for the tenant, belongs to the applicant (another applicant's
+    /// offer answers as an unknown id), has not expired, and its channel is
+    /// configured and takes acceptances.
+    async fn acceptable_offer(
+        &self,
+        msg: &pb::AcceptOfferRequest,
+        tenant: &str,
+        now: i64,
+    ) -> Result<OfferRecord, RouterError> {
+        let store = &self.inner.store;
+        let offer = store
+            .get_offer(tenant, &msg.offer_id)
+            .await?
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
+        let application = store
+            .get_application(tenant, &offer.application_id)
+            .await?
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
+        if application.applicant_id != msg.applicant_id {
+            return Err(RouterError::NotFound(Resource::Offer));
+        }
+        if offer.expires_at_ms <= now {
+            return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));
+        }
+        match self.inner.registry.get(&offer.adapter_id) {
+            None => Err(RouterError::FailedPrecondition(
+                Precondition::ChannelNotConfigured,
+            )),
+            Some(ch) if ch.description().is_some_and(|d| !d.supports_accept) => Err(
+                RouterError::FailedPrecondition(Precondition::ChannelTakesNoAcceptance),
+            ),
+            Some(_) => Ok(offer),
+        }
+    }
+
+    /// Inserts the acceptance and its outbox row and hands a new one to the
+    /// relay. Spawned: a caller that goes away mid-claim must not leave the
+    /// claim half done, and a committed claim must reach the relay.
+    async fn claim(&self, claim: AcceptanceClaim) -> Result<ClaimOutcome, RouterError> {
+        let relay = self.inner.relay.clone();
+        let store = self.inner.store.clone();
+        let claimed = tokio::spawn(async move {
+            let outcome = store.claim_acceptance(claim).await;
+            if let Ok(ClaimOutcome::Created(r)) = &outcome {
+                relay.drive_now(r.acceptance_id.clone());
+            }
+            outcome
+        })
+        .await
+        .map_err(|e| RouterError::Internal(format!("claim task failed: {e}")))??;
+        Ok(claimed)
     }
 
     /// The answer for a key already claimed: ALREADY_EXISTS if it was for
@@ -489,35 +538,62 @@ impl RouterService {
         Ok(accept_response(&last))
     }
 
-    /// FileAppeal.
+    /// FileAppeal: checks the request, that the application has a refusal
+    /// to contest, and files the appeal once per idempotency key.
     async fn file(
         &self,
         msg: pb::FileAppealRequest,
         tenant: &str,
     ) -> Result<pb::Appeal, RouterError> {
-        let mut v = Vec::new();
-        check_id(&mut v, "application_id", &msg.application_id);
-        check_optional_id(&mut v, "adapter_id", &msg.adapter_id);
-        let reason = pb::AppealReason::try_from(msg.reason)
-            .ok()
-            .and_then(appeal_reason_name);
-        if reason.is_none() {
-            v.push(c::Violation {
-                field: "reason".into(),
-                description: "one of INCOME_CHANGED, DATA_ERROR, LINE_REDUCED_UNFAIRLY, OTHER"
-                    .into(),
-            });
-        }
-        check_text(&mut v, "details", &msg.details);
-        check_optional_id(&mut v, "idempotency_key", &msg.idempotency_key);
-        let Some(reason) = reason.filter(|_| v.is_empty()) else {
-            return Err(RouterError::Invalid(v));
+        let reason = check_appeal_request(&msg)?;
+        self.check_contestable(&msg, tenant).await?;
+        let appeal_id = appeal_id(tenant, &msg.idempotency_key);
+        let filed = self
+            .inner
+            .store
+            .file_appeal(NewAppeal {
+                appeal_id: appeal_id.clone(),
+                tenant: tenant.into(),
+                application_id: msg.application_id.clone(),
+                adapter_id: msg.adapter_id.clone(),
+                reason: reason.into(),
+                details: msg.details.clone(),
+                now_ms: unix_millis(),
+            })
+            .await;
+        let appeal = match filed {
+            Ok(appeal) => appeal,
+            Err(StoreError::NotFound) => {
+                return Err(RouterError::NotFound(Resource::Application));
+            }
+            Err(StoreError::Duplicate { .. }) if !msg.idempotency_key.is_empty() => {
+                return self.refiled(&msg, tenant, &appeal_id, reason).await;
+            }
+            Err(e) => return Err(e.into()),
         };
-        let store = &self.inner.store;
-        let stored = store
+        tracing::info!(
+            appeal_id = %appeal.appeal_id,
+            application_id = %appeal.application_id,
+            adapter = %appeal.adapter_id,
+            reason,
+            "appeal filed"
+        );
+        Ok(appeal_pb(&appeal))
+    }
+
+    /// The application exists and has the refusal the appeal contests: the
+    /// primary line's (no `adapter_id`) or one of its channels'.
+    async fn check_contestable(
+        &self,
+        msg: &pb::FileAppealRequest,
+        tenant: &str,
+    ) -> Result<(), RouterError> {
+        let stored = self
+            .inner
+            .store
             .get_application(tenant, &msg.application_id)
             .await?
-            .ok_or_else(|| RouterError::NotFound(Resource::Application))?;
+            .ok_or(RouterError::NotFound(Resource::Application))?;
         let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
         if msg.adapter_id.is_empty() {
@@ -536,58 +612,32 @@ impl RouterService {
                 "not a channel of this application (see its channel_reports)",
             ));
         }
-        // With an idempotency key the appeal id is derived from it (and the
-        // tenant), so a retry collides with the first filing on the primary key.
-        let appeal_id = if msg.idempotency_key.is_empty() {
-            format!("apl_{}", uuid::Uuid::now_v7().simple())
-        } else {
-            let mut h = Sha256::new();
-            h.update(tenant.as_bytes());
-            h.update([0]);
-            h.update(msg.idempotency_key.as_bytes());
-            format!("apl_k{}", &hex::encode(h.finalize())[..32])
-        };
-        let filed = store
-            .file_appeal(NewAppeal {
-                appeal_id: appeal_id.clone(),
-                tenant: tenant.into(),
-                application_id: msg.application_id.clone(),
-                adapter_id: msg.adapter_id.clone(),
-                reason: reason.into(),
-                details: msg.details.clone(),
-                now_ms: unix_millis(),
-            })
-            .await;
-        let appeal = match filed {
-            Ok(appeal) => appeal,
-            Err(StoreError::NotFound) => {
-                return Err(RouterError::NotFound(Resource::Application));
-            }
-            Err(StoreError::Duplicate { .. }) if !msg.idempotency_key.is_empty() => {
-                let existing = store
-                    .get_appeal(tenant, &appeal_id)
-                    .await?
-                    .ok_or_else(|| RouterError::Internal("appeal id taken by no appeal".into()))?;
-                let same = existing.application_id == msg.application_id
-                    && existing.adapter_id == msg.adapter_id
-                    && existing.reason == reason
-                    && existing.details == msg.details;
-                if !same {
-                    return Err(RouterError::AlreadyExists(Reused::AppealKey));
-                }
-                // The retry of a filing: the appeal as it is now.
-                return Ok(appeal_pb(&existing));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        tracing::info!(
-            appeal_id = %appeal.appeal_id,
-            application_id = %appeal.application_id,
-            adapter = %appeal.adapter_id,
-            reason,
-            "appeal filed"
-        );
-        Ok(appeal_pb(&appeal))
+        Ok(())
+    }
+
+    /// A filing whose idempotency key was used before: the appeal as it is
+    /// now if it is the same filing, ALREADY_EXISTS if not.
+    async fn refiled(
+        &self,
+        msg: &pb::FileAppealRequest,
+        tenant: &str,
+        appeal_id: &str,
+        reason: &str,
+    ) -> Result<pb::Appeal, RouterError> {
+        let existing = self
+            .inner
+            .store
+            .get_appeal(tenant, appeal_id)
+            .await?
+            .ok_or_else(|| RouterError::Internal("appeal id taken by no appeal".into()))?;
+        let same = existing.application_id == msg.application_id
+            && existing.adapter_id == msg.adapter_id
+            && existing.reason == reason
+            && existing.details == msg.details;
+        if !same {
+            return Err(RouterError::AlreadyExists(Reused::AppealKey));
+        }
+        Ok(appeal_pb(&existing))
     }
 }
 
