@@ -214,27 +214,8 @@ impl Relay {
     }
 
     async fn attempt_exclusive(&self, row: &AcceptanceRecord) {
-        let s = &self.inner.settings;
-        let outcome = match self.inner.registry.get(&row.adapter_id) {
-            None => Err(AttemptError::NoAdapter),
-            Some(channel) => {
-                let req = AcceptRequest {
-                    partner_offer_ref: row.partner_offer_ref.clone(),
-                    idempotency_key: partner_key(row),
-                    applicant_id: row.applicant_id.clone(),
-                    budget: Some(s.partner_timeout),
-                };
-                match tokio::time::timeout(s.partner_timeout, channel.adapter().accept(req)).await {
-                    Ok(Ok(o)) => Ok(o),
-                    Ok(Err(e)) => Err(AttemptError::Adapter(e)),
-                    Err(_) => Err(AttemptError::Adapter(AdapterError::Timeout(
-                        s.partner_timeout,
-                    ))),
-                }
-            }
-        };
+        let outcome = self.call_partner(row).await;
         let now = unix_millis();
-        let store = &self.inner.store;
         let result = match outcome {
             Ok(AcceptOutcome {
                 status: status @ (AcceptStatus::Accepted | AcceptStatus::Declined),
@@ -246,35 +227,8 @@ impl Relay {
                 } else {
                     AcceptanceState::Declined
                 };
-                let detail = text::clean(&detail, 200);
-                let partner_reference = text::clean(&partner_reference, 128);
-                match store
-                    .complete_acceptance(
-                        &row.acceptance_id,
-                        state,
-                        &partner_reference,
-                        &detail,
-                        now,
-                    )
+                self.finish(row, state, &partner_reference, &detail, now)
                     .await
-                {
-                    Ok(stored) => {
-                        tracing::info!(
-                            acceptance_id = %row.acceptance_id,
-                            adapter = %row.adapter_id,
-                            status = stored.status.as_str(),
-                            attempts = row.attempts,
-                            "acceptance finished"
-                        );
-                        self.inner
-                            .metrics
-                            .acceptance_finished(stored.status == AcceptanceState::Accepted);
-                        self.inner.odds.outcome_recorded();
-                        let _ = self.inner.finished.send(row.acceptance_id.clone());
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
             }
             Ok(AcceptOutcome {
                 status: AcceptStatus::Pending,
@@ -295,6 +249,60 @@ impl Relay {
             // The lease runs out and the poller retries the row.
             tracing::error!(acceptance_id = %row.acceptance_id, error = %e, "acceptance relay: store write failed");
         }
+    }
+
+    /// The partner's Accept for `row`, with the key derived from the
+    /// acceptance (the same on every attempt), under the partner timeout.
+    async fn call_partner(&self, row: &AcceptanceRecord) -> Result<AcceptOutcome, AttemptError> {
+        let timeout = self.inner.settings.partner_timeout;
+        let channel = self
+            .inner
+            .registry
+            .get(&row.adapter_id)
+            .ok_or(AttemptError::NoAdapter)?;
+        let req = AcceptRequest {
+            partner_offer_ref: row.partner_offer_ref.clone(),
+            idempotency_key: partner_key(row),
+            applicant_id: row.applicant_id.clone(),
+            budget: Some(timeout),
+        };
+        match tokio::time::timeout(timeout, channel.adapter().accept(req)).await {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(e)) => Err(AttemptError::Adapter(e)),
+            Err(_) => Err(AttemptError::Adapter(AdapterError::Timeout(timeout))),
+        }
+    }
+
+    /// Stores the partner's final answer (its text cleaned and bounded),
+    /// counts it, and wakes the handlers waiting for it.
+    async fn finish(
+        &self,
+        row: &AcceptanceRecord,
+        state: AcceptanceState,
+        partner_reference: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let detail = text::clean(detail, 200);
+        let partner_reference = text::clean(partner_reference, 128);
+        let stored = self
+            .inner
+            .store
+            .complete_acceptance(&row.acceptance_id, state, &partner_reference, &detail, now)
+            .await?;
+        tracing::info!(
+            acceptance_id = %row.acceptance_id,
+            adapter = %row.adapter_id,
+            status = stored.status.as_str(),
+            attempts = row.attempts,
+            "acceptance finished"
+        );
+        self.inner
+            .metrics
+            .acceptance_finished(stored.status == AcceptanceState::Accepted);
+        self.inner.odds.outcome_recorded();
+        let _ = self.inner.finished.send(row.acceptance_id.clone());
+        Ok(())
     }
 
     async fn retry_later(
