@@ -30,4 +30,4 @@ pub mod store_health;
 pub(crate) mod validate;
 
 pub use config::Config;
-pub use server::{ServeError, run};
+pub use server::{ServeError, bind_error, run};

@@ -32,6 +32,27 @@ use crate::router::{RouterService, RouterSettings};
 use crate::store_health::{StoreHealth, WatchSettings};
 use tonic::service::interceptor::InterceptedService;
 
+/// The message for an address the router could not bind: the setting,
+/// the `finroute serve` flag and the environment variable that move it,
+/// and, when the address is taken, whether another finroute holds it.
+pub fn bind_error(
+    what: &str,
+    addr: SocketAddr,
+    key: &str,
+    flag: &str,
+    e: &std::io::Error,
+) -> String {
+    let var = format!("FINROUTE_{}", key.replace('.', "_").to_ascii_uppercase());
+    let mut m = format!(
+        "cannot listen for {what} on {addr}: {e}; set {key} in the config, {flag} on \
+         `finroute serve` or {var} (port 0 picks a free port)"
+    );
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        m.push_str("; is another finroute (or another program) already using this port?");
+    }
+    m
+}
+
 /// Why the router could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -47,7 +68,7 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("config: {0}")]
     Config(crate::config::ConfigError),
-    #[error("cannot listen for metrics on {0} (server.metrics_listen): {1}")]
+    #[error("{}", bind_error("metrics", *.0, "server.metrics_listen", "--metrics-listen", .1))]
     Metrics(SocketAddr, std::io::Error),
 }
 

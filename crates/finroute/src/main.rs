@@ -33,6 +33,12 @@ enum Command {
         /// Address to listen on (overrides `server.listen`); port 0 picks a free one.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Address of the Prometheus endpoint (overrides
+        /// `server.metrics_listen`, default 127.0.0.1:9464); port 0 picks a
+        /// free one, which the ready line names. Two routers on one machine
+        /// need a different --listen and --metrics-listen each.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Conformance kit: run the adapter contract checks against a live
     /// partner adapter and print a PASS/FAIL table; exit 0 only when all pass.
@@ -105,7 +111,11 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { config, listen } => serve(config.as_ref(), listen).await,
+            Command::Serve {
+                config,
+                listen,
+                metrics_listen,
+            } => serve(config.as_ref(), listen, metrics_listen).await,
             Command::CheckAdapter {
                 endpoint,
                 quote_budget_ms,
@@ -140,7 +150,11 @@ fn main() -> ExitCode {
     })
 }
 
-async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode {
+async fn serve(
+    config: Option<&PathBuf>,
+    listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
+) -> ExitCode {
     let mut config = match load(config) {
         Ok(c) => c,
         Err(e) => {
@@ -156,10 +170,22 @@ async fn serve(config: Option<&PathBuf>, listen: Option<SocketAddr>) -> ExitCode
             return ExitCode::from(BAD_CONFIG);
         }
     }
+    if let Some(addr) = metrics_listen {
+        config.server.metrics_listen = addr;
+    }
     let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", config.server.listen);
+            eprintln!(
+                "error: {}",
+                finroute_server::bind_error(
+                    "calls",
+                    config.server.listen,
+                    "server.listen",
+                    "--listen",
+                    &e
+                )
+            );
             return ExitCode::FAILURE;
         }
     };

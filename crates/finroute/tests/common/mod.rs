@@ -18,6 +18,8 @@ use tonic::transport::Channel;
 pub struct RouterProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The metrics endpoint's address, from the ready line.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl RouterProcess {
@@ -29,10 +31,24 @@ impl RouterProcess {
 
     /// [`RouterProcess::start`], with what went wrong instead of a panic.
     pub fn try_start(config: &Path) -> Result<RouterProcess, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_finroute"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_finroute"));
+        command
             .args(["serve", "--config"])
             .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0"]);
+        RouterProcess::spawn(command)
+    }
+
+    /// `finroute serve ARGS` with `dir` as its working directory (where the
+    /// embedded default keeps `finroute.db`).
+    pub fn start_in(dir: &Path, args: &[&str]) -> RouterProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_finroute"));
+        command.arg("serve").args(args).current_dir(dir);
+        RouterProcess::spawn(command).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn spawn(mut command: Command) -> Result<RouterProcess, String> {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -57,7 +73,14 @@ impl RouterProcess {
                         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
                         .collect();
                     if let Ok(addr) = addr.parse::<SocketAddr>() {
-                        let _ = tx.send(addr);
+                        let metrics = line.find("metrics=http://").and_then(|i| {
+                            line[i + "metrics=http://".len()..]
+                                .split('/')
+                                .next()?
+                                .parse::<SocketAddr>()
+                                .ok()
+                        });
+                        let _ = tx.send((addr, metrics));
                         sent = true;
                     }
                 }
@@ -67,8 +90,9 @@ impl RouterProcess {
         let mut process = RouterProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics: None,
         };
-        process.addr = rx
+        (process.addr, process.metrics) = rx
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| "finroute printed no ready line within 60 s".to_string())?;
         Ok(process)
