@@ -137,7 +137,7 @@ fn main() -> ExitCode {
                         "{}: ok ({} adapters, store {})",
                         file.display(),
                         c.adapters.len(),
-                        c.store.url
+                        redacted(&c.store.url)
                     );
                     ExitCode::SUCCESS
                 }

@@ -84,3 +84,18 @@ fn bad_variables_and_values_are_refused_by_name_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_store_password_is_masked() {
+    let out = check(
+        "",
+        &[(
+            "FINROUTE_STORE_URL",
+            "postgres://finroute:s3cret@db:5432/finroute",
+        )],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+    assert!(stdout.contains("db:5432/finroute"), "{stdout}");
+}
