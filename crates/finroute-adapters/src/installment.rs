@@ -117,6 +117,7 @@ impl Installment {
             max_term_months: max_t,
             required_fields: vec![ApplicantField::CreditScore, ApplicantField::MonthlyIncome],
             supports_accept: true,
+            parties: Vec::new(),
         };
         Ok(Self {
             description,
@@ -175,6 +176,9 @@ impl Adapter for Installment {
                 approval_probability: None,
                 valid_for_ms: 24 * 3_600_000,
                 requires_collateral: false,
+                charges: Vec::new(),
+                parties: Vec::new(),
+                promotion: None,
                 disclosures: vec![format!(
                     "A monthly fee of {}.{:02} % of the amount financed is charged in each of the {} periods.",
                     p.monthly_fee_rate_bps / 100,
@@ -215,6 +219,7 @@ mod tests {
             max_term_months: max,
             purpose: LoanPurpose::Consumption,
             budget: Duration::from_millis(100),
+            locale: Default::default(),
         }
     }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 /// The channel contract's domain types (`finroute_core::channel`), at the
 /// paths the router has always used.
 pub use finroute_core::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
-use finroute_core::{Applicant, Currency, LoanPurpose, Money, PartnerOffer, ProductKind};
+use finroute_core::{Applicant, Currency, LoanPurpose, Locale, Money, PartnerOffer, ProductKind};
 
 /// One quote call.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct QuoteRequest {
     pub min_term_months: u32,
     pub max_term_months: u32,
     pub purpose: LoanPurpose,
+    /// The language the borrower reads: built-in channels name products in
+    /// it, remote partners receive it.
+    pub locale: Locale,
     /// The time this channel may take (sent to remote partners as `grpc-timeout`).
     pub budget: Duration,
 }

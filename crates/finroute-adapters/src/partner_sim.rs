@@ -115,6 +115,7 @@ impl PartnerSim {
                 ApplicantField::Employment,
             ],
             supports_accept: true,
+            parties: Vec::new(),
         };
         Ok(Self {
             description,
@@ -180,6 +181,9 @@ impl Adapter for PartnerSim {
                 approval_probability: Some(probability.clamp(0.02, 0.97)),
                 valid_for_ms: 3 * 24 * 3_600_000,
                 requires_collateral: false,
+                charges: Vec::new(),
+                parties: Vec::new(),
+                promotion: None,
                 disclosures: vec!["Subject to verification of income and identity.".into()],
             });
         }
@@ -217,6 +221,7 @@ mod tests {
             max_term_months: 24,
             purpose: LoanPurpose::Consumption,
             budget: Duration::from_millis(100),
+            locale: Default::default(),
         }
     }
 

@@ -179,6 +179,7 @@ impl Secured {
             max_term_months: max_t,
             required_fields: vec![ApplicantField::Collateral, ApplicantField::CreditScore],
             supports_accept: true,
+            parties: Vec::new(),
         };
         Ok(Self {
             description,
@@ -255,6 +256,9 @@ impl Adapter for Secured {
                     approval_probability: Some(probability),
                     valid_for_ms: 7 * 24 * 3_600_000,
                     requires_collateral: true,
+                    charges: Vec::new(),
+                    parties: Vec::new(),
+                    promotion: None,
                     disclosures: vec![format!(
                         "Secured by your {:?}; principal at most {} % of its appraised value.",
                         c.kind,
@@ -304,6 +308,7 @@ mod tests {
             max_term_months: 36,
             purpose: LoanPurpose::Consumption,
             budget: Duration::from_millis(100),
+            locale: Default::default(),
         }
     }
 

@@ -582,6 +582,7 @@ impl Kit<'_> {
             max_term_months: max_term,
             purpose: LoanPurpose::Consumption,
             budget: self.settings.quote_budget,
+            locale: Default::default(),
         };
         Probe { request, quote }
     }
@@ -793,6 +794,7 @@ fn kit_applicant(amount: Money) -> Applicant {
             consent_version: CHANNEL_ID.into(),
             given_at: None,
             recipients: Vec::new(),
+            named_recipients: Vec::new(),
         },
     }
 }

@@ -112,6 +112,9 @@ fn partner_offer(i: usize) -> PartnerOffer {
         valid_for_ms: 3_600_000,
         requires_collateral: false,
         disclosures: Vec::new(),
+        charges: Vec::new(),
+        parties: Vec::new(),
+        promotion: None,
     }
 }
 
@@ -161,6 +164,8 @@ fn bench(c: &mut Criterion) {
             offers_returned: 10,
             offers_rejected: 0,
             detail: String::new(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
         })
         .collect();
     for (name, locale) in [("en", Locale::En), ("zh_cn", Locale::ZhCn)] {

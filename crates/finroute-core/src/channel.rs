@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use crate::disclosure::Party;
 use crate::domain::{ApplicantField, ProductKind};
 use crate::money::{Currency, Money};
 use crate::policy::ChannelTerms;
@@ -40,6 +41,9 @@ pub struct Description {
     /// Whether the channel books offers through `Accept`; when false the
     /// router never forwards an acceptance to it.
     pub supports_accept: bool,
+    /// The parties to the channel's loans (lender of record, platform,
+    /// guarantor...); an offer's own parties replace a role given here.
+    pub parties: Vec<Party>,
 }
 
 impl Description {

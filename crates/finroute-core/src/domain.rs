@@ -6,7 +6,9 @@
 
 use std::fmt;
 
+use crate::disclosure::{Charge, CostLine, PartnerListCheck, Party, Promotion, RateLabels};
 use crate::money::{Currency, Money};
+use crate::rejection::RejectReason;
 
 /// Milliseconds since the Unix epoch. The core never reads a clock: callers pass `now`.
 pub type UnixMillis = i64;
@@ -126,6 +128,10 @@ pub struct Consent {
     pub given_at: Option<UnixMillis>,
     /// Adapter ids (config ids) named in the consent; empty = every disclosed partner.
     pub recipients: Vec<String>,
+    /// The recipients as the consent text names them; when any is given, a
+    /// partner's lender of record must be among them (matched by
+    /// [`Party::same_as`]).
+    pub named_recipients: Vec<Party>,
 }
 
 impl Consent {
@@ -133,6 +139,16 @@ impl Consent {
     pub fn covers(&self, adapter_id: &str) -> bool {
         self.share_with_partners
             && (self.recipients.is_empty() || self.recipients.iter().any(|r| r == adapter_id))
+    }
+
+    /// Whether the consent names `lender` as a recipient: true when it
+    /// names none (consent by adapter id only), else when one of its named
+    /// recipients is the same institution.
+    pub fn names(&self, lender: Option<&Party>) -> bool {
+        if self.named_recipients.is_empty() {
+            return true;
+        }
+        lender.is_some_and(|l| self.named_recipients.iter().any(|r| r.same_as(l)))
     }
 }
 
@@ -399,6 +415,12 @@ pub struct PartnerOffer {
     pub requires_collateral: bool,
     /// Legal texts the borrower must see.
     pub disclosures: Vec<String>,
+    /// Every charge besides interest, typed (validated by pricing).
+    pub charges: Vec<Charge>,
+    /// Parties of this offer; each role given replaces the channel's.
+    pub parties: Vec<Party>,
+    /// A promotion the borrower gets; pricing builds the schedule with it.
+    pub promotion: Option<Promotion>,
 }
 
 /// Where `approval_odds` came from.
@@ -481,6 +503,20 @@ pub struct Offer {
     pub expires_at: UnixMillis,
     /// Legal texts the borrower must see.
     pub disclosures: Vec<String>,
+    /// Every party to the loan, lender of record first.
+    pub parties: Vec<Party>,
+    /// The cost line by line: interest, then each charge; declinable last.
+    pub cost_breakdown: Vec<CostLine>,
+    /// The promotion the schedule and APR include, when any.
+    pub promotion: Option<Promotion>,
+    /// With a promotion: the annual rate once it ends, in bp (0 without one).
+    pub post_promotion_rate_bps: i32,
+    /// With a promotion: when it ends (`None` without one, or when it lasts the whole loan).
+    pub promotion_ends_at: Option<UnixMillis>,
+    /// The lender's partner name-list the offer was checked against.
+    pub partner_list: Option<PartnerListCheck>,
+    /// The rate figures in words with their methods, in the request's locale.
+    pub rate_labels: RateLabels,
 }
 
 /// Outcome of one channel in a fan-out.
@@ -519,6 +555,10 @@ pub struct ChannelReport {
     pub offers_rejected: u32,
     /// Why offers were rejected or what failed; never personal data.
     pub detail: String,
+    /// Who received the applicant's data through this channel.
+    pub recipients: Vec<Party>,
+    /// Each offer of the channel that was not shown, and why.
+    pub rejections: Vec<OfferRejection>,
 }
 
 /// One factor behind the refusal.
@@ -589,4 +629,17 @@ pub struct ApplicationPlan {
     pub expected_apr_bps: i32,
     /// The plan in plain words, in the request's locale.
     pub summary: String,
+}
+
+/// An offer of a channel that was not shown, as its channel report lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferRejection {
+    /// The partner's reference for the offer.
+    pub partner_offer_ref: String,
+    /// Why.
+    pub reason: RejectReason,
+    /// The `PartnerOffer` field at fault.
+    pub field: String,
+    /// What is wrong; never personal data.
+    pub message: String,
 }

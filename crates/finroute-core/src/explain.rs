@@ -489,6 +489,8 @@ mod tests {
             offers_returned: 0,
             offers_rejected: 0,
             detail: String::new(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
         }];
         FanOut {
             offers,

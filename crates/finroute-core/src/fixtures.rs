@@ -102,6 +102,9 @@ pub(crate) fn partner_offer(reference: &str) -> PartnerOffer {
         valid_for_ms: 600_000,
         requires_collateral: false,
         disclosures: vec!["terms apply".into()],
+        charges: Vec::new(),
+        parties: Vec::new(),
+        promotion: None,
     }
 }
 
@@ -139,5 +142,12 @@ pub(crate) fn offer(id: &str, apr_bps: i32, odds: f64) -> Offer {
         warnings: Vec::new(),
         expires_at: 0,
         disclosures: Vec::new(),
+        parties: Vec::new(),
+        cost_breakdown: Vec::new(),
+        promotion: None,
+        post_promotion_rate_bps: 0,
+        promotion_ends_at: None,
+        partner_list: None,
+        rate_labels: Default::default(),
     }
 }

@@ -21,6 +21,7 @@
 pub mod affordability;
 pub mod apr;
 pub mod channel;
+pub mod disclosure;
 pub mod domain;
 pub mod explain;
 pub mod finalize;
@@ -44,6 +45,10 @@ mod fixtures;
 pub use affordability::{VOLATILITY_STRESS, debt_to_income};
 pub use apr::{AprError, AprResult, apr_from_cash_flows};
 pub use channel::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
+pub use disclosure::{
+    Charge, ChargeKind, ChargeTiming, CostLine, LenderType, PartnerListCheck, Party, PartyRole,
+    Promotion, RateLabels,
+};
 pub use domain::*;
 pub use explain::explain;
 pub use finalize::{Finalized, finalize};

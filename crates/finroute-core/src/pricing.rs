@@ -235,6 +235,13 @@ pub fn price_offer_learned(
         warnings,
         expires_at: now.saturating_add(offer.valid_for_ms),
         disclosures: offer.disclosures,
+        parties: offer.parties,
+        cost_breakdown: Vec::new(),
+        promotion: None,
+        post_promotion_rate_bps: 0,
+        promotion_ends_at: None,
+        partner_list: None,
+        rate_labels: crate::disclosure::RateLabels::default(),
     };
 
     if let Some(cap) = cap

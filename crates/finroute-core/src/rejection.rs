@@ -28,6 +28,14 @@ pub enum RejectReason {
     AboveRateCap,
     /// Debt-to-income after the loan is above the affordability hard limit.
     Unaffordable,
+    /// A charge is malformed (kind, payee, timing, amount or rate), or a
+    /// required party is missing.
+    InvalidCharge,
+    /// The (lender, platform, guarantor) of the offer is not on the
+    /// lender's partner name-list in force.
+    NotOnPartnerList,
+    /// The applicant's consent does not name the offer's lender.
+    LenderNotConsented,
 }
 
 impl RejectReason {
@@ -43,7 +51,16 @@ impl RejectReason {
             RejectReason::Unpriceable => "unpriceable",
             RejectReason::AboveRateCap => "above_rate_cap",
             RejectReason::Unaffordable => "unaffordable",
+            RejectReason::InvalidCharge => "invalid_charge",
+            RejectReason::NotOnPartnerList => "not_on_partner_list",
+            RejectReason::LenderNotConsented => "lender_not_consented",
         }
+    }
+
+    /// The stable UPPER_SNAKE code channel reports carry
+    /// (`OfferRejection.reason`), e.g. `NOT_ON_PARTNER_LIST`.
+    pub fn code(&self) -> String {
+        self.as_str().to_ascii_uppercase()
     }
 }
 

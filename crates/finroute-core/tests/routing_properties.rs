@@ -168,6 +168,9 @@ fn partner_offer() -> impl Strategy<Value = PartnerOffer> {
                 valid_for_ms,
                 requires_collateral,
                 disclosures: Vec::new(),
+                charges: Vec::new(),
+                parties: Vec::new(),
+                promotion: None,
             },
         )
 }
@@ -200,6 +203,13 @@ fn offer(id: usize, apr_bps: i32, odds: f64, dti: Option<f64>) -> Offer {
         warnings: Vec::new(),
         expires_at: 0,
         disclosures: Vec::new(),
+        parties: Vec::new(),
+        cost_breakdown: Vec::new(),
+        promotion: None,
+        post_promotion_rate_bps: 0,
+        promotion_ends_at: None,
+        partner_list: None,
+        rate_labels: Default::default(),
     }
 }
 

@@ -77,9 +77,10 @@ mod service;
 use std::future::Future;
 
 pub use finroute_core::{
-    AcceptOutcome, AcceptRequest, AcceptStatus, Applicant, ApplicantField, CollateralKind,
-    Currency, Description, EmploymentType, Installment, LoanPurpose, Money, PartnerOffer,
-    ProductKind, Qualification, RepaymentMethod,
+    AcceptOutcome, AcceptRequest, AcceptStatus, Applicant, ApplicantField, Charge, ChargeKind,
+    ChargeTiming, CollateralKind, Currency, Description, EmploymentType, Installment, LenderType,
+    LoanPurpose, Locale, Money, PartnerOffer, Party, PartyRole, ProductKind, Promotion,
+    Qualification, RepaymentMethod,
 };
 pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
 

@@ -230,6 +230,7 @@ mod tests {
             min_term_months: 12,
             max_term_months: 6,
             purpose: 99,
+            locale: Default::default(),
         };
         let s = quote_request_from_pb(&q).unwrap_err();
         assert_eq!(s.code(), Code::InvalidArgument);

@@ -46,6 +46,7 @@ impl Partner for Counting {
             max_term_months: 12,
             required_fields: vec![],
             supports_accept: true,
+            parties: Vec::new(),
         })
     }
 
@@ -68,6 +69,9 @@ impl Partner for Counting {
             valid_for_ms: 60_000,
             requires_collateral: false,
             disclosures: vec![],
+            charges: Vec::new(),
+            parties: Vec::new(),
+            promotion: None,
         }]))
     }
 
@@ -133,6 +137,7 @@ fn quote_request(quote_id: &str) -> pb::QuoteRequest {
         min_term_months: 6,
         max_term_months: 24,
         purpose: 0,
+        locale: String::new(),
     }
 }
 

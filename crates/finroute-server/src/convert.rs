@@ -256,6 +256,13 @@ pub fn offer_to_pb(o: &core::Offer) -> pb::Offer {
         warnings: o.warnings.iter().map(|w| c::warning_to_pb(*w)).collect(),
         expires_at: Some(c::timestamp_from_millis(o.expires_at)),
         disclosures: o.disclosures.clone(),
+        parties: o.parties.iter().map(c::party_to_pb).collect(),
+        cost_breakdown: o.cost_breakdown.iter().map(c::cost_line_to_pb).collect(),
+        promotion: o.promotion.as_ref().map(c::promotion_to_pb),
+        post_promotion_rate_bps: o.post_promotion_rate_bps,
+        promotion_ends_at: o.promotion_ends_at.map(c::timestamp_from_millis),
+        partner_list: o.partner_list.as_ref().map(c::partner_list_check_to_pb),
+        rate_labels: Some(c::rate_labels_to_pb(&o.rate_labels)),
     }
 }
 
@@ -269,6 +276,17 @@ pub fn report_to_pb(r: &core::ChannelReport) -> pb::ChannelReport {
         offers_returned: r.offers_returned as i32,
         offers_rejected: r.offers_rejected as i32,
         detail: r.detail.clone(),
+        recipients: r.recipients.iter().map(c::party_to_pb).collect(),
+        rejections: r
+            .rejections
+            .iter()
+            .map(|x| pb::OfferRejection {
+                partner_offer_ref: x.partner_offer_ref.clone(),
+                reason: x.reason.code(),
+                field: x.field.clone(),
+                message: x.message.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -292,6 +292,8 @@ impl Fanout<'_> {
             offers_returned: 0,
             offers_rejected: 0,
             detail: detail.to_owned(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
         };
         if let Some(detail) = self.ineligible(channel) {
             return Err(skip(ChannelStatus::Ineligible, detail));

@@ -311,6 +311,13 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
     ) -> Result<Response<pb::Appeal>, Status> {
         self.handle(request, |call| self.get_appeal_op(call)).await
     }
+
+    async fn get_key_facts(
+        &self,
+        _request: Request<pb::GetKeyFactsRequest>,
+    ) -> Result<Response<pb::KeyFacts>, Status> {
+        Err(Status::unimplemented("GetKeyFacts is not implemented yet"))
+    }
 }
 
 impl RouterService {

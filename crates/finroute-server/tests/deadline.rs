@@ -51,6 +51,7 @@ impl Adapter for Scripted {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
+            parties: Vec::new(),
         })
     }
 

@@ -419,6 +419,7 @@ impl FakePartner {
             max_term_months: 60,
             required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
             supports_accept: true,
+            parties: Vec::new(),
         };
         let behaviour = Arc::new(Mutex::new(behaviour));
         let timeouts = Arc::new(Mutex::new(Vec::new()));
@@ -563,6 +564,7 @@ pub fn refused_borrower() -> pb::RouteFinancingRequest {
                     nanos: 0,
                 }),
                 recipients: vec![],
+                named_recipients: Vec::new(),
             }),
         }),
         requested_amount: Some(cny(1_000_000)),

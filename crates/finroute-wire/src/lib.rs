@@ -196,6 +196,178 @@ enum_map!(suggestion_kind_from_pb, suggestion_kind_to_pb, pb::SuggestionKind, co
     Appeal => Appeal,
 });
 
+enum_map!(party_role_from_pb, party_role_to_pb, pb::PartyRole, core::PartyRole, {
+    Lender => Lender, Platform => Platform, Guarantor => Guarantor, Insurer => Insurer,
+    Other => Other,
+});
+enum_map!(lender_type_from_pb, lender_type_to_pb, pb::LenderType, core::LenderType, {
+    Bank => Bank, ConsumerFinance => ConsumerFinance, Microlender => Microlender, Other => Other,
+});
+enum_map!(charge_kind_from_pb, charge_kind_to_pb, pb::ChargeKind, core::ChargeKind, {
+    Interest => Interest, ServiceFee => ServiceFee, GuaranteeFee => GuaranteeFee,
+    InsurancePremium => InsurancePremium, Membership => Membership,
+    ArrangementFee => ArrangementFee, Other => Other,
+});
+enum_map!(charge_timing_from_pb, charge_timing_to_pb, pb::ChargeTiming, core::ChargeTiming, {
+    DeductedAtDisbursement => DeductedAtDisbursement, PaidAtDisbursement => PaidAtDisbursement,
+    PerPeriodAmount => PerPeriodAmount, PerPeriodRateOnPrincipal => PerPeriodRateOnPrincipal,
+    PerPeriodRateOnBalance => PerPeriodRateOnBalance, AtEnd => AtEnd,
+});
+
+/// Longest legal name, registration id or contact kept, in bytes.
+pub const MAX_PARTY_TEXT: usize = 200;
+/// Most parties an offer or a description may name.
+pub const MAX_PARTIES: usize = 8;
+/// Most charges an offer may carry.
+pub const MAX_CHARGES: usize = 16;
+/// Longest charge or promotion description kept, in bytes.
+pub const MAX_CHARGE_TEXT: usize = 400;
+
+/// Domain party from the wire: texts cleaned and cut; `None` when the role
+/// is unspecified or unknown, or the legal name is empty (the caller names
+/// the field).
+pub fn party_from_pb(p: &pb::Party) -> Option<core::Party> {
+    let role = party_role_from_pb(p.role)?;
+    let legal_name = text::clean(&p.legal_name, MAX_PARTY_TEXT);
+    if legal_name.is_empty() {
+        return None;
+    }
+    Some(core::Party {
+        role,
+        legal_name,
+        registration_id: text::clean(&p.registration_id, MAX_PARTY_TEXT),
+        contact: text::clean(&p.contact, MAX_PARTY_TEXT),
+        lender_type: lender_type_from_pb(p.lender_type),
+    })
+}
+
+/// Wire party from the domain.
+pub fn party_to_pb(p: &core::Party) -> pb::Party {
+    pb::Party {
+        role: party_role_to_pb(p.role),
+        legal_name: p.legal_name.clone(),
+        registration_id: p.registration_id.clone(),
+        contact: p.contact.clone(),
+        lender_type: p.lender_type.map(lender_type_to_pb).unwrap_or(0),
+    }
+}
+
+/// Domain parties from the wire; the first unusable one is an `Err`
+/// naming its index under `field`.
+pub fn parties_from_pb(ps: &[pb::Party], field: &str) -> Result<Vec<core::Party>, String> {
+    if ps.len() > MAX_PARTIES {
+        return Err(format!("{field} at most {MAX_PARTIES} parties"));
+    }
+    ps.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            party_from_pb(p)
+                .ok_or_else(|| format!("{field}[{i}] needs a known role and a legal_name"))
+        })
+        .collect()
+}
+
+/// Domain charge from the wire. Unknown enum values become `None` (pricing
+/// refuses the offer naming the field); the amount's currency is checked
+/// by pricing against the principal's.
+pub fn charge_from_pb(c: &pb::Charge, field: &str, v: &mut Violations) -> core::Charge {
+    core::Charge {
+        kind: charge_kind_from_pb(c.kind),
+        payee: party_role_from_pb(c.payee),
+        payee_name: text::clean(&c.payee_name, MAX_PARTY_TEXT),
+        timing: charge_timing_from_pb(c.timing),
+        amount: c
+            .amount
+            .as_ref()
+            .and_then(|m| money_from_pb(m, &format!("{field}.amount"), v)),
+        period_rate_bps: c.period_rate_bps,
+        declinable: c.declinable,
+        description: text::clean(&c.description, MAX_CHARGE_TEXT),
+    }
+}
+
+/// Wire charge from the domain.
+pub fn charge_to_pb(c: &core::Charge) -> pb::Charge {
+    pb::Charge {
+        kind: c.kind.map(charge_kind_to_pb).unwrap_or(0),
+        payee: c.payee.map(party_role_to_pb).unwrap_or(0),
+        payee_name: c.payee_name.clone(),
+        timing: c.timing.map(charge_timing_to_pb).unwrap_or(0),
+        amount: c.amount.map(money_to_pb),
+        period_rate_bps: c.period_rate_bps,
+        declinable: c.declinable,
+        description: c.description.clone(),
+    }
+}
+
+/// Domain promotion from the wire: negative counts read as 0, unknown
+/// charge kinds are dropped from the waiver.
+pub fn promotion_from_pb(p: &pb::Promotion) -> core::Promotion {
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    core::Promotion {
+        interest_free_days: count(p.interest_free_days),
+        interest_free_periods: count(p.interest_free_periods),
+        discounted_rate_bps: p.discounted_rate_bps,
+        discounted_periods: count(p.discounted_periods),
+        waived_charges: p
+            .waived_charges
+            .iter()
+            .filter_map(|k| charge_kind_from_pb(*k))
+            .collect(),
+        waiver_periods: count(p.waiver_periods),
+        description: text::clean(&p.description, MAX_CHARGE_TEXT),
+    }
+}
+
+/// Wire promotion from the domain.
+pub fn promotion_to_pb(p: &core::Promotion) -> pb::Promotion {
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    pb::Promotion {
+        interest_free_days: count(p.interest_free_days),
+        interest_free_periods: count(p.interest_free_periods),
+        discounted_rate_bps: p.discounted_rate_bps,
+        discounted_periods: count(p.discounted_periods),
+        waived_charges: p
+            .waived_charges
+            .iter()
+            .map(|k| charge_kind_to_pb(*k))
+            .collect(),
+        waiver_periods: count(p.waiver_periods),
+        description: p.description.clone(),
+    }
+}
+
+/// Wire cost line from the domain.
+pub fn cost_line_to_pb(l: &core::CostLine) -> pb::CostLine {
+    pb::CostLine {
+        kind: charge_kind_to_pb(l.kind),
+        payee: party_role_to_pb(l.payee),
+        payee_name: l.payee_name.clone(),
+        timing: l.timing.map(charge_timing_to_pb).unwrap_or(0),
+        total: Some(money_to_pb(l.total)),
+        apr_share_bps: l.apr_share_bps,
+        declinable: l.declinable,
+        text: l.text.clone(),
+    }
+}
+
+/// Wire partner-list check from the domain.
+pub fn partner_list_check_to_pb(c: &core::PartnerListCheck) -> pb::PartnerListCheck {
+    pb::PartnerListCheck {
+        lender: c.lender.clone(),
+        version: c.version.clone(),
+        effective_from: Some(timestamp_from_millis(c.effective_from)),
+    }
+}
+
+/// Wire rate labels from the domain.
+pub fn rate_labels_to_pb(l: &core::RateLabels) -> pb::RateLabels {
+    pb::RateLabels {
+        apr: l.apr.clone(),
+        effective_annual_rate: l.effective_annual_rate.clone(),
+    }
+}
+
 /// Domain consent from the wire.
 pub fn consent_from_pb(c: &pb::Consent) -> core::Consent {
     core::Consent {
@@ -203,6 +375,11 @@ pub fn consent_from_pb(c: &pb::Consent) -> core::Consent {
         consent_version: c.consent_version.clone(),
         given_at: c.given_at.as_ref().map(millis_from_timestamp),
         recipients: c.recipients.clone(),
+        named_recipients: c
+            .named_recipients
+            .iter()
+            .filter_map(party_from_pb)
+            .collect(),
     }
 }
 
@@ -213,6 +390,7 @@ pub fn consent_to_pb(c: &core::Consent) -> pb::Consent {
         consent_version: c.consent_version.clone(),
         given_at: c.given_at.map(timestamp_from_millis),
         recipients: c.recipients.clone(),
+        named_recipients: c.named_recipients.iter().map(party_to_pb).collect(),
     }
 }
 
@@ -470,6 +648,17 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
     if o.disclosures.len() > MAX_DISCLOSURES {
         v.add("disclosures", format!("at most {MAX_DISCLOSURES} texts"));
     }
+    if o.charges.len() > MAX_CHARGES {
+        v.add("charges", format!("at most {MAX_CHARGES} charges"));
+    }
+    let charges: Vec<_> = o
+        .charges
+        .iter()
+        .take(MAX_CHARGES)
+        .enumerate()
+        .map(|(i, c)| charge_from_pb(c, &format!("charges[{i}]"), &mut v))
+        .collect();
+    let parties = parties_from_pb(&o.parties, "parties")?;
     if let Some(first) = v.0.first() {
         return Err(format!("{} {}", first.field, first.description));
     }
@@ -498,6 +687,13 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
             .map(|d| text::clean(d, MAX_DISCLOSURE))
             .filter(|d| !d.is_empty())
             .collect(),
+        charges,
+        parties,
+        promotion: o
+            .promotion
+            .as_ref()
+            .map(promotion_from_pb)
+            .filter(|p| !p.is_empty()),
     })
 }
 
@@ -530,6 +726,9 @@ pub fn partner_offer_to_pb(o: &core::PartnerOffer) -> pb::PartnerOffer {
         requires_collateral: o.requires_collateral,
         disclosures: o.disclosures.clone(),
         nominal_rate_bps: o.nominal_rate_bps,
+        charges: o.charges.iter().map(charge_to_pb).collect(),
+        parties: o.parties.iter().map(party_to_pb).collect(),
+        promotion: o.promotion.as_ref().map(promotion_to_pb),
     }
 }
 
@@ -580,6 +779,10 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<core::Descripti
         }
     }
     v.optional_id("adapter_id", &d.adapter_id);
+    let parties = parties_from_pb(&d.parties, "parties");
+    if let Err(e) = &parties {
+        v.add("parties", e.clone());
+    }
     if let Some(first) = v.0.first() {
         return Err(format!("{} {}", first.field, first.description));
     }
@@ -594,6 +797,7 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<core::Descripti
         max_term_months: max_t as u32,
         required_fields,
         supports_accept: d.supports_accept,
+        parties: parties.unwrap_or_default(),
     })
 }
 
@@ -614,6 +818,7 @@ pub fn description_to_pb(d: &core::Description) -> pb::AdapterDescription {
         max_term_months: d.max_term_months as i32,
         required_fields: d.required_fields.iter().map(|f| field_to_pb(*f)).collect(),
         supports_accept: d.supports_accept,
+        parties: d.parties.iter().map(party_to_pb).collect(),
     }
 }
 
@@ -675,6 +880,9 @@ mod tests {
             valid_for_ms: 86_400_000,
             requires_collateral: false,
             disclosures: vec!["d".into()],
+            charges: Vec::new(),
+            parties: Vec::new(),
+            promotion: None,
         };
         assert_eq!(partner_offer_from_pb(&partner_offer_to_pb(&o)), Ok(o));
     }

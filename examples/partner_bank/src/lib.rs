@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use finroute_partner_sdk::{
-    AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description, Money,
-    Partner, PartnerError, PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest,
-    RepaymentMethod,
+    AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description, LenderType,
+    Money, Partner, PartnerError, PartnerOffer, Party, PartyRole, ProductKind, Qualification,
+    Quote, QuoteRequest, RepaymentMethod,
 };
 use tokio::net::TcpListener;
 
@@ -98,6 +98,9 @@ impl PartnerBank {
             valid_for_ms: 2 * 24 * 3600 * 1000,
             requires_collateral: false,
             disclosures: vec!["Offer subject to identity and income verification.".into()],
+            charges: Vec::new(),
+            parties: Vec::new(),
+            promotion: None,
         };
         // The fee raises the true APR above the nominal rate: state the
         // rate the router will compute from the cash flows.
@@ -122,6 +125,13 @@ impl Partner for PartnerBank {
             max_term_months: s.terms.iter().copied().max().unwrap_or(12),
             required_fields: vec![ApplicantField::CreditScore, ApplicantField::Employment],
             supports_accept: true,
+            parties: vec![Party {
+                role: PartyRole::Lender,
+                legal_name: format!("{} Co., Ltd.", s.display_name),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: Some(LenderType::Bank),
+            }],
         })
     }
 

@@ -33,6 +33,8 @@ impl Fanout<'_> {
             offers_returned: 0,
             offers_rejected: 0,
             detail: String::new(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
         };
         // A call refused before the channel was reached took no time.
         let called = !matches!(

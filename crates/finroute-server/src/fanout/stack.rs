@@ -497,6 +497,7 @@ where
                 min_term_months: request.min_term_months,
                 max_term_months: request.max_term_months,
                 purpose: request.purpose,
+                locale: request.locale,
                 // Set by `QuoteService` when it sends the Quote.
                 budget: Duration::ZERO,
             };
