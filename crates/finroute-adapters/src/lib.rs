@@ -172,6 +172,8 @@ pub(crate) fn honest_apr_bps(
         monthly_fee_rate_bps,
         upfront_fee,
         schedule: Vec::new(),
+        charges: Vec::new(),
+        promotion: None,
     })
     .map(|c| c.apr.apr_bps)
     .unwrap_or(nominal_rate_bps)

@@ -60,6 +60,7 @@ fn policy() -> PricingPolicy {
         rate_caps: vec![RateCap {
             region_prefix: "CN".into(),
             max_apr_bps: 2400,
+            lender_types: Vec::new(),
         }],
         ..PricingPolicy::default()
     }

@@ -153,7 +153,7 @@ impl ChargeTiming {
 }
 
 /// One charge of an offer besides interest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     /// `None` when the partner sent an unknown or unspecified kind (refused).
     pub kind: Option<ChargeKind>,
@@ -174,7 +174,7 @@ pub struct Charge {
 }
 
 /// A promotion: the schedule and APR are what the borrower pays with it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Promotion {
     /// No interest for this many days from disbursement (30 days a month).
     pub interest_free_days: u32,

@@ -21,6 +21,7 @@
 pub mod affordability;
 pub mod apr;
 pub mod channel;
+pub mod charges;
 pub mod disclosure;
 pub mod domain;
 pub mod explain;

@@ -1,5 +1,6 @@
 //! The router's pricing policy (from config) and each channel's declared terms.
 
+use crate::disclosure::LenderType;
 use crate::money::{Currency, Money};
 use crate::odds::OddsModel;
 
@@ -17,8 +18,17 @@ pub struct RateCap {
     /// one subdivision, `""` for every region); the longest matching prefix
     /// wins.
     pub region_prefix: String,
-    /// The highest APR allowed, in bp; offers above it are rejected.
+    /// The highest comprehensive APR allowed, in bp; offers above it are
+    /// rejected.
     pub max_apr_bps: i32,
+    /// The lender types the cap applies to; empty = every type. A cap
+    /// naming the offer's lender type wins over one naming none for the
+    /// same region prefix.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub lender_types: Vec<LenderType>,
 }
 
 /// Everything pricing and ranking need from config.
@@ -55,12 +65,15 @@ impl Default for PricingPolicy {
 }
 
 impl PricingPolicy {
-    /// The cap applying to `region` (longest matching prefix), if any.
-    pub fn rate_cap_for(&self, region: &str) -> Option<&RateCap> {
+    /// The cap applying to `region` and a lender of `lender_type`: among
+    /// caps whose prefix matches and whose types are empty or name the
+    /// type, the longest prefix; at equal length one naming the type wins.
+    pub fn rate_cap_for(&self, region: &str, lender_type: LenderType) -> Option<&RateCap> {
         self.rate_caps
             .iter()
             .filter(|c| region.starts_with(&c.region_prefix))
-            .max_by_key(|c| c.region_prefix.len())
+            .filter(|c| c.lender_types.is_empty() || c.lender_types.contains(&lender_type))
+            .max_by_key(|c| (c.region_prefix.len(), !c.lender_types.is_empty()))
     }
 }
 

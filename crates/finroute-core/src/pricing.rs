@@ -8,7 +8,9 @@
 //! rejected after pricing (rate cap, affordability) carry the priced offer.
 
 use crate::affordability::debt_to_income_of;
-use crate::apr::{AprError, AprResult, apr_from_payments};
+use crate::apr::{AprError, AprResult};
+use crate::charges::{ChargeError, CostShare, LegacyFees, apply_promotion, price_charges};
+use crate::disclosure::{Charge, CostLine, Party, PartyRole, Promotion, RateLabels, lender_of};
 use crate::domain::{
     FinancingRequest, Installment, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod,
     UnixMillis,
@@ -41,18 +43,36 @@ pub struct LoanTerms {
     /// Kept back from the principal at disbursement.
     pub upfront_fee: i64,
     /// The lender's own schedule, checked; empty: built from the terms.
+    /// Its fee column is the lender's own fees; typed charges come on top.
     pub schedule: Vec<Installment>,
+    /// Every typed charge (mandatory ones are cash flows of the APR).
+    pub charges: Vec<Charge>,
+    /// A promotion applied to a built schedule (a lender's own schedule is
+    /// taken as already including it) and to the charges it waives.
+    pub promotion: Option<Promotion>,
 }
 
 /// A loan's schedule and its true cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Costed {
-    /// The schedule priced: the lender's own, checked, or the one built.
+    /// The schedule priced: the lender's own, checked, or the one built,
+    /// with every mandatory per-period charge in its fee column.
     pub schedule: Vec<Installment>,
     /// Every payment of the schedule, summed.
     pub repaid: i64,
-    /// From the cash flows: +(principal - upfront fee), -each payment.
+    /// Kept back from the principal at disbursement (upfront fee and
+    /// deducted charges): the borrower receives `principal - deducted`.
+    pub deducted: i64,
+    /// Charges the borrower pays at disbursement, apart from the schedule.
+    pub paid_at_disbursement: i64,
+    /// From the cash flows: +(principal - deducted - paid at disbursement),
+    /// -each payment: the comprehensive APR.
     pub apr: AprResult,
+    /// The rate the schedule was built at (the rate after any promotion).
+    pub rate_bps: i32,
+    /// The cost line by line: interest, each mandatory charge (shares sum
+    /// to the APR), then declinable charges.
+    pub lines: Vec<CostShare>,
 }
 
 /// Why a loan's cost cannot be computed.
@@ -64,6 +84,10 @@ pub enum CostError {
     /// The schedule's cash flows have no APR (see [`AprError`]).
     #[error("schedule cannot be priced: {0}")]
     Apr(AprError),
+    /// A charge or the promotion is malformed, or the flows with charges
+    /// cannot be priced.
+    #[error("{0}")]
+    Charge(ChargeError),
 }
 
 /// The one schedule-plus-APR computation: the schedule (the lender's,
@@ -71,32 +95,49 @@ pub enum CostError {
 /// [`price_offer`], by the built-in channels to state their own APR, and by
 /// the partner SDK's `true_apr_bps`, so all three always agree.
 pub fn cost(mut terms: LoanTerms) -> Result<Costed, CostError> {
-    let schedule = if terms.schedule.is_empty() {
-        let rate = if terms.nominal_rate_bps == 0 {
-            terms.stated_apr_bps
-        } else {
-            terms.nominal_rate_bps
-        };
-        build_schedule(
-            terms.method,
-            terms.principal,
-            terms.term_months,
-            rate,
-            terms.monthly_fee_rate_bps,
-        )
+    let rate = if terms.nominal_rate_bps == 0 {
+        terms.stated_apr_bps
+    } else {
+        terms.nominal_rate_bps
+    };
+    let built = terms.schedule.is_empty();
+    let mut schedule = if built {
+        if terms.monthly_fee_rate_bps < 0 {
+            return Err(CostError::Schedule(ScheduleError::NegativeRate {
+                field: "monthly_fee_rate_bps",
+                bps: terms.monthly_fee_rate_bps,
+            }));
+        }
+        // The flat fee is priced as a charge (a line of its own).
+        build_schedule(terms.method, terms.principal, terms.term_months, rate, 0)
     } else {
         check_schedule(&terms.schedule, terms.principal, terms.term_months)
             .map(|()| std::mem::take(&mut terms.schedule))
     }
     .map_err(CostError::Schedule)?;
-    let repaid = total_payments(&schedule).map_err(CostError::Schedule)?;
-    let disbursed = terms.principal.saturating_sub(terms.upfront_fee);
-    let apr = apr_from_payments(disbursed, schedule.iter().map(|r| r.payment()))
-        .map_err(CostError::Apr)?;
+    let promotion = terms.promotion.as_ref().filter(|p| !p.is_empty());
+    if built && let Some(p) = promotion {
+        apply_promotion(&mut schedule, terms.method, terms.principal, rate, p)
+            .map_err(CostError::Charge)?;
+    }
+    let legacy = LegacyFees {
+        upfront: terms.upfront_fee,
+        monthly_rate_bps: if built { terms.monthly_fee_rate_bps } else { 0 },
+    };
+    let charged = price_charges(terms.principal, schedule, legacy, &terms.charges, promotion)
+        .map_err(|e| match e {
+            ChargeError::Apr(e) => CostError::Apr(e),
+            e => CostError::Charge(e),
+        })?;
+    let repaid = total_payments(&charged.schedule).map_err(CostError::Schedule)?;
     Ok(Costed {
-        schedule,
+        schedule: charged.schedule,
         repaid,
-        apr,
+        deducted: charged.deducted,
+        paid_at_disbursement: charged.paid_at_disbursement,
+        apr: charged.apr,
+        rate_bps: rate,
+        lines: charged.lines,
     })
 }
 
@@ -138,9 +179,6 @@ pub fn price_offer_learned(
     };
     let currency = req.currency();
     let principal = offer.principal.amount_minor;
-    // check_terms: 0 <= upfront < principal, so disbursed > 0; the principal
-    // column alone sums to the principal, so repaid >= disbursed.
-    let disbursed = principal - valid.upfront;
     let costed = cost(LoanTerms {
         method: valid.method,
         principal,
@@ -150,15 +188,34 @@ pub fn price_offer_learned(
         monthly_fee_rate_bps: offer.monthly_fee_rate_bps,
         upfront_fee: valid.upfront,
         schedule: std::mem::take(&mut offer.schedule),
+        charges: std::mem::take(&mut offer.charges),
+        promotion: offer.promotion.clone(),
     });
     let Costed {
         schedule,
         repaid,
+        deducted,
+        paid_at_disbursement,
         apr,
+        rate_bps,
+        lines,
     } = match costed {
         Ok(c) => c,
         Err(CostError::Schedule(e)) => {
             return Err(schedule_problem(e).reject(offer.partner_offer_ref));
+        }
+        Err(CostError::Charge(ChargeError::Invalid { field, message })) => {
+            let reason = if field.starts_with("charges") {
+                RejectReason::InvalidCharge
+            } else {
+                RejectReason::InvalidField
+            };
+            let message = format!("{field} {message}");
+            return Err(Problem::new(reason, field, message).reject(offer.partner_offer_ref));
+        }
+        Err(CostError::Charge(e)) => {
+            let problem = Problem::new(RejectReason::Unpriceable, "charges", e.to_string());
+            return Err(problem.reject(offer.partner_offer_ref));
         }
         Err(CostError::Apr(e)) => {
             let problem = Problem::new(
@@ -169,7 +226,20 @@ pub fn price_offer_learned(
             return Err(problem.reject(offer.partner_offer_ref));
         }
     };
+    // cost: deducted < principal (the net flow at disbursement is
+    // positive), and the principal column alone sums to the principal.
+    let disbursed = principal - deducted;
     let first_payment = schedule.first().map_or(0, |r| r.payment());
+    let parties = with_payees(offer.parties, &lines);
+    let lender_type = lender_of(&parties)
+        .and_then(|l| l.lender_type)
+        .unwrap_or_default();
+    let cost_breakdown = cost_lines(&lines, &parties, currency);
+    let promotion = offer.promotion.filter(|p| !p.is_empty());
+    let (post_promotion_rate_bps, promotion_ends_at) = match &promotion {
+        Some(p) => (rate_bps, p.ends_at(now, valid.term)),
+        None => (0, None),
+    };
 
     let mut warnings = Vec::new();
     if apr.apr_bps
@@ -187,7 +257,7 @@ pub fn price_offer_learned(
     if needs_collateral {
         warnings.push(OfferWarning::RequiresCollateral);
     }
-    let cap = policy.rate_cap_for(&req.applicant.region);
+    let cap = policy.rate_cap_for(&req.applicant.region, lender_type);
     if let Some(cap) = cap
         && apr.apr_bps >= cap.max_apr_bps.saturating_sub(policy.near_cap_margin_bps)
         && apr.apr_bps <= cap.max_apr_bps
@@ -222,7 +292,12 @@ pub fn price_offer_learned(
         apr_bps: apr.apr_bps,
         stated_apr_bps: offer.stated_apr_bps,
         effective_annual_rate_bps: apr.effective_annual_rate_bps,
-        total_cost: Money::new(currency, repaid - disbursed),
+        total_cost: Money::new(
+            currency,
+            repaid
+                .saturating_add(paid_at_disbursement)
+                .saturating_sub(disbursed),
+        ),
         first_payment: Money::new(currency, first_payment),
         approval_odds: odds.odds,
         odds_source: odds.source,
@@ -235,13 +310,13 @@ pub fn price_offer_learned(
         warnings,
         expires_at: now.saturating_add(offer.valid_for_ms),
         disclosures: offer.disclosures,
-        parties: offer.parties,
-        cost_breakdown: Vec::new(),
-        promotion: None,
-        post_promotion_rate_bps: 0,
-        promotion_ends_at: None,
+        parties,
+        cost_breakdown,
+        promotion,
+        post_promotion_rate_bps,
+        promotion_ends_at,
         partner_list: None,
-        rate_labels: crate::disclosure::RateLabels::default(),
+        rate_labels: RateLabels::default(),
     };
 
     if let Some(cap) = cap
@@ -267,6 +342,61 @@ pub fn price_offer_learned(
         );
     }
     Ok(priced)
+}
+
+/// `parties` with a party for every charge payee it does not name (a
+/// guarantor paid by a charge is a party to the loan even when the offer
+/// forgot to list it), roles in order.
+fn with_payees(mut parties: Vec<Party>, lines: &[CostShare]) -> Vec<Party> {
+    for l in lines {
+        if l.payee == PartyRole::Lender || l.payee_name.is_empty() {
+            continue;
+        }
+        let named = parties
+            .iter()
+            .any(|p| p.role == l.payee && p.legal_name == l.payee_name);
+        if !named {
+            parties.push(Party {
+                role: l.payee,
+                legal_name: l.payee_name.clone(),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            });
+        }
+    }
+    parties.sort_by_key(|p| p.role);
+    parties
+}
+
+/// The shown breakdown: each line in the offer's currency, a lender
+/// payee named after the lender of record. Texts are rendered later, in
+/// the request's locale.
+fn cost_lines(
+    lines: &[CostShare],
+    parties: &[Party],
+    currency: crate::money::Currency,
+) -> Vec<CostLine> {
+    let lender = lender_of(parties)
+        .map(|p| p.legal_name.as_str())
+        .unwrap_or("");
+    lines
+        .iter()
+        .map(|l| CostLine {
+            kind: l.kind,
+            payee: l.payee,
+            payee_name: if l.payee == PartyRole::Lender && l.payee_name.is_empty() {
+                lender.to_owned()
+            } else {
+                l.payee_name.clone()
+            },
+            timing: l.timing,
+            total: Money::new(currency, l.total),
+            apr_share_bps: l.apr_share_bps,
+            declinable: l.declinable,
+            text: String::new(),
+        })
+        .collect()
 }
 
 /// What validation established about an offer.
@@ -417,6 +547,21 @@ fn check_terms(
                 fee.currency
             ),
         ));
+    }
+
+    for (i, c) in o.charges.iter().enumerate() {
+        if let Some(a) = c.amount
+            && a.currency != currency
+        {
+            return Err(Problem::new(
+                CurrencyMismatch,
+                format!("charges[{i}].amount"),
+                format!(
+                    "charges[{i}].amount currency {} is not the requested {currency}",
+                    a.currency
+                ),
+            ));
+        }
     }
 
     let principal = o.principal;
@@ -587,6 +732,153 @@ mod tests {
         let dti = offer.debt_to_income.expect("income known");
         assert!((dti - 0.1444245).abs() < 1e-6, "{dti}");
         assert_eq!(offer.disclosures, vec!["terms apply".to_string()]);
+    }
+
+    /// The example: a 13 % annuity with a guarantee fee of 0.75 %
+    /// of the original principal a month, stated as 13 %.
+    fn guaranteed(reference: &str) -> PartnerOffer {
+        PartnerOffer {
+            stated_apr_bps: 1300,
+            nominal_rate_bps: 1300,
+            charges: vec![Charge {
+                kind: Some(crate::disclosure::ChargeKind::GuaranteeFee),
+                payee: Some(PartyRole::Guarantor),
+                payee_name: "Example Financing Guarantee Co., Ltd.".into(),
+                timing: Some(crate::disclosure::ChargeTiming::PerPeriodRateOnPrincipal),
+                amount: None,
+                period_rate_bps: 75,
+                declinable: false,
+                description: String::new(),
+            }],
+            parties: vec![Party {
+                role: PartyRole::Lender,
+                legal_name: "Example Bank Co., Ltd.".into(),
+                registration_id: "91310000000000000A".into(),
+                contact: "95500".into(),
+                lender_type: Some(crate::disclosure::LenderType::Bank),
+            }],
+            ..partner_offer(reference)
+        }
+    }
+
+    #[test]
+    fn a_guarantee_fee_is_in_the_apr_the_breakdown_and_the_parties() {
+        let req = FinancingRequest {
+            applicant: crate::domain::Applicant {
+                region: String::new(),
+                ..request().applicant
+            },
+            ..request()
+        };
+        let offer =
+            price_offer(&req, &terms("bank-a"), &policy(), guaranteed("G-1"), NOW).expect("valid");
+        // 888.49-ish annuity + 75.00 a month on 10 000.00: by hand.
+        let payments: Vec<i64> = offer.schedule.iter().map(|r| r.payment()).collect();
+        assert!(offer.schedule.iter().all(|r| r.fee == 7_500));
+        let by_hand = crate::apr::apr_from_cash_flows(1_000_000, &payments).expect("apr");
+        assert_eq!(offer.apr_bps, by_hand.apr_bps);
+        assert!(offer.apr_bps > 2600, "{}", offer.apr_bps);
+        assert_eq!(offer.warnings, vec![OfferWarning::StatedAprUnderstated]);
+        let lines: Vec<_> = offer
+            .cost_breakdown
+            .iter()
+            .map(|l| (l.kind, l.apr_share_bps))
+            .collect();
+        assert_eq!(lines[0], (crate::disclosure::ChargeKind::Interest, 1300));
+        assert_eq!(lines[1].0, crate::disclosure::ChargeKind::GuaranteeFee);
+        assert_eq!(lines[0].1 + lines[1].1, offer.apr_bps);
+        assert_eq!(offer.cost_breakdown[1].total, cny(90_000));
+        assert_eq!(offer.cost_breakdown[0].payee_name, "Example Bank Co., Ltd.");
+        let roles: Vec<_> = offer
+            .parties
+            .iter()
+            .map(|p| (p.role, p.legal_name.as_str()))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                (PartyRole::Lender, "Example Bank Co., Ltd."),
+                (
+                    PartyRole::Guarantor,
+                    "Example Financing Guarantee Co., Ltd."
+                ),
+            ]
+        );
+        // In Shanghai the comprehensive figure is above the 24 % cap.
+        let capped = price(guaranteed("G-2")).expect_err("above the cap");
+        assert_eq!(capped.reason, RejectReason::AboveRateCap);
+    }
+
+    #[test]
+    fn caps_can_differ_by_lender_type() {
+        use crate::disclosure::LenderType;
+        let mut policy = policy();
+        policy.rate_caps.push(crate::policy::RateCap {
+            region_prefix: "CN".into(),
+            max_apr_bps: 3600,
+            lender_types: vec![LenderType::Microlender],
+        });
+        let bank = guaranteed("G-3");
+        let mut micro = guaranteed("G-4");
+        micro.parties[0].lender_type = Some(LenderType::Microlender);
+        let req = request();
+        assert_eq!(
+            price_offer(&req, &terms("a"), &policy, bank, NOW)
+                .map(|_| ())
+                .map_err(|r| r.reason),
+            Err(RejectReason::AboveRateCap)
+        );
+        let shown = price_offer(&req, &terms("a"), &policy, micro, NOW).expect("under 36 %");
+        assert!(shown.apr_bps > 2400);
+        assert_eq!(
+            policy
+                .rate_cap_for("CN-31", LenderType::Bank)
+                .map(|c| c.max_apr_bps),
+            Some(2400)
+        );
+        assert_eq!(
+            policy
+                .rate_cap_for("CN-31", LenderType::Microlender)
+                .map(|c| c.max_apr_bps),
+            Some(3600)
+        );
+    }
+
+    #[test]
+    fn a_promotion_is_priced_as_paid_and_shows_the_rate_after_it() {
+        let o = PartnerOffer {
+            promotion: Some(Promotion {
+                interest_free_days: 30,
+                ..Promotion::default()
+            }),
+            ..partner_offer("P-30")
+        };
+        let offer = price(o).expect("valid");
+        assert_eq!(offer.schedule[0].interest, 0);
+        let payments: Vec<i64> = offer.schedule.iter().map(|r| r.payment()).collect();
+        let by_hand = crate::apr::apr_from_cash_flows(1_000_000, &payments).expect("apr");
+        assert_eq!(offer.apr_bps, by_hand.apr_bps);
+        assert!(offer.apr_bps < 1200);
+        assert_eq!(offer.post_promotion_rate_bps, 1200);
+        assert_eq!(offer.promotion_ends_at, Some(NOW + 30 * 86_400_000));
+        assert!(offer.promotion.is_some());
+        // A 12 % stated rate is not understated by a promotion.
+        assert!(offer.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_charge_in_another_currency_is_refused() {
+        let mut o = guaranteed("G-5");
+        o.charges[0].timing = Some(crate::disclosure::ChargeTiming::AtEnd);
+        o.charges[0].amount = Some(usd(100));
+        let r = price(o).expect_err("currency");
+        assert_eq!(r.reason, RejectReason::CurrencyMismatch);
+        assert_eq!(r.field, "charges[0].amount");
+        let mut o = guaranteed("G-6");
+        o.charges[0].payee_name.clear();
+        let r = price(o).expect_err("no payee name");
+        assert_eq!(r.reason, RejectReason::InvalidCharge);
+        assert_eq!(r.field, "charges[0].payee_name");
     }
 
     #[test]

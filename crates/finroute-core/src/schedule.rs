@@ -285,7 +285,7 @@ fn to_i64(v: i128) -> Result<i64, ScheduleError> {
 }
 
 /// `numerator / denominator` rounded half away from zero (`denominator > 0`).
-fn round_div(numerator: i128, denominator: i128) -> i128 {
+pub(crate) fn round_div(numerator: i128, denominator: i128) -> i128 {
     let half = denominator / 2;
     if numerator >= 0 {
         (numerator + half) / denominator
@@ -297,7 +297,7 @@ fn round_div(numerator: i128, denominator: i128) -> i128 {
 /// One month of interest on `balance` at `annual_bps / 12`, rounded to the
 /// minor unit. `|balance| <= BALANCE_LIMIT`, so the product fits `i128`;
 /// ordinary amounts take the `i64` path.
-fn monthly_interest(balance: i128, annual_bps: i32) -> i128 {
+pub(crate) fn monthly_interest(balance: i128, annual_bps: i32) -> i128 {
     if let Ok(b) = i64::try_from(balance)
         && let Some(product) = b.checked_mul(i64::from(annual_bps))
         && product >= 0

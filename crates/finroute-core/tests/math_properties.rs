@@ -1,10 +1,12 @@
 //! Property tests of the money math: schedules always repay the principal
 //! exactly, the APR solver always converges to a rate that zeroes the NPV,
 //! the IRR of a generated schedule recovers the rate it was built at within
-//! 0.01 bp, and the APR never falls when a fee or the nominal rate rises.
+//! 0.01 bp, and the APR never falls when a fee, a mandatory charge or the
+//! nominal rate rises.
 
 use finroute_core::{
-    AprError, Installment, RepaymentMethod, apr_from_cash_flows, build_schedule, check_schedule,
+    AprError, Charge, ChargeKind, ChargeTiming, Currency, Installment, LoanTerms, Money, PartyRole,
+    RepaymentMethod, apr_from_cash_flows, build_schedule, check_schedule, cost,
 };
 use proptest::prelude::*;
 
@@ -275,5 +277,94 @@ proptest! {
         if slack == 0.0 {
             prop_assert!(l.effective_annual_rate_bps <= h.effective_annual_rate_bps, "{:?} > {:?}", l, h);
         }
+    }
+}
+
+fn charge_timing() -> impl Strategy<Value = ChargeTiming> {
+    prop_oneof![
+        Just(ChargeTiming::DeductedAtDisbursement),
+        Just(ChargeTiming::PaidAtDisbursement),
+        Just(ChargeTiming::PerPeriodAmount),
+        Just(ChargeTiming::PerPeriodRateOnPrincipal),
+        Just(ChargeTiming::PerPeriodRateOnBalance),
+        Just(ChargeTiming::AtEnd),
+    ]
+}
+
+/// A mandatory charge of any timing, small enough to leave a positive net
+/// disbursement on a principal of at least 1 000.00.
+fn charge() -> impl Strategy<Value = Charge> {
+    (charge_timing(), 0i64..50_000, 0i32..=500, any::<bool>()).prop_map(
+        |(timing, amount, rate, declinable)| Charge {
+            kind: Some(ChargeKind::GuaranteeFee),
+            payee: Some(PartyRole::Guarantor),
+            payee_name: "G".into(),
+            timing: Some(timing),
+            amount: timing
+                .is_amount()
+                .then(|| Money::new(Currency::parse("CNY").expect("code"), amount)),
+            period_rate_bps: rate,
+            declinable,
+            description: String::new(),
+        },
+    )
+}
+
+fn loan(
+    method: RepaymentMethod,
+    principal: i64,
+    term: u32,
+    rate: i32,
+    charges: Vec<Charge>,
+) -> LoanTerms {
+    LoanTerms {
+        method,
+        principal,
+        term_months: term,
+        nominal_rate_bps: rate,
+        stated_apr_bps: rate,
+        monthly_fee_rate_bps: 0,
+        upfront_fee: 0,
+        schedule: Vec::new(),
+        charges,
+        promotion: None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Adding a mandatory charge never lowers the APR; a declinable one
+    /// never changes it; the mandatory shares always sum to the APR.
+    #[test]
+    fn a_mandatory_charge_never_lowers_the_apr(
+        method in interest_method(),
+        principal in 100_000i64..100_000_000,
+        term in 1u32..=60,
+        rate in 0i32..=3_600,
+        before in proptest::collection::vec(charge(), 0..3),
+        added in charge(),
+    ) {
+        let base = cost(loan(method, principal, term, rate, before.clone()));
+        let mut more = before.clone();
+        more.push(added.clone());
+        let with = cost(loan(method, principal, term, rate, more));
+        let (Ok(base), Ok(with)) = (base, with) else {
+            // Charges at disbursement reaching the principal are refused
+            // (both or only the larger set); nothing to compare.
+            return Ok(());
+        };
+        if added.declinable {
+            prop_assert_eq!(with.apr, base.apr);
+        } else {
+            prop_assert!(with.apr.apr_bps >= base.apr.apr_bps,
+                "{} < {}", with.apr.apr_bps, base.apr.apr_bps);
+        }
+        let shares: i32 = with.lines.iter().filter(|l| !l.declinable).map(|l| l.apr_share_bps).sum();
+        prop_assert_eq!(shares, with.apr.apr_bps);
+        let fees: i64 = with.schedule.iter().map(|r| r.fee).sum();
+        let periodic: i64 = with.lines.iter().filter(|l| !l.declinable && l.kind != ChargeKind::Interest)
+            .map(|l| l.total).sum::<i64>() - with.deducted - with.paid_at_disbursement;
+        prop_assert_eq!(fees, periodic);
     }
 }

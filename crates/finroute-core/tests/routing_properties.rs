@@ -45,6 +45,7 @@ fn policy() -> PricingPolicy {
         rate_caps: vec![RateCap {
             region_prefix: "CN".into(),
             max_apr_bps: 3600,
+            lender_types: Vec::new(),
         }],
         ..PricingPolicy::default()
     }

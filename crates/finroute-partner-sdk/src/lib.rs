@@ -210,9 +210,10 @@ pub trait Partner: Send + Sync + 'static {
 }
 
 /// The APR the router will compute for `offer`, in bp: its schedule (the
-/// one given, or the one the router builds from the terms) priced against
-/// the amount disbursed (principal less upfront fee) by the router's own
-/// IRR code. State this as `stated_apr_bps` and the router will not flag
+/// one given, or the one the router builds from the terms, with any
+/// promotion) and every mandatory charge, priced against the amount the
+/// borrower nets at disbursement by the router's own IRR code: the
+/// comprehensive APR. State this as `stated_apr_bps` and the router will not flag
 /// the offer as understating its rate.
 pub fn true_apr_bps(offer: &PartnerOffer) -> Result<i32, String> {
     let term_months = u32::try_from(offer.term_months)
@@ -232,6 +233,8 @@ pub fn true_apr_bps(offer: &PartnerOffer) -> Result<i32, String> {
         monthly_fee_rate_bps: offer.monthly_fee_rate_bps,
         upfront_fee: offer.upfront_fee.map_or(0, |f| f.amount_minor),
         schedule: offer.schedule.clone(),
+        charges: offer.charges.clone(),
+        promotion: offer.promotion.clone(),
     })
     .map(|c| c.apr.apr_bps)
     .map_err(|e| e.to_string())

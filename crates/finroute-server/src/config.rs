@@ -414,6 +414,7 @@ impl Default for ComplianceConfig {
             rate_caps: vec![RateCap {
                 region_prefix: "CN".into(),
                 max_apr_bps: 2400,
+                lender_types: Vec::new(),
             }],
         }
     }
@@ -1058,7 +1059,8 @@ max_in_flight = 256
             c.pricing_policy().rate_caps,
             vec![RateCap {
                 region_prefix: "US".into(),
-                max_apr_bps: 3600
+                max_apr_bps: 3600,
+                lender_types: Vec::new(),
             }]
         );
         assert_eq!(c.routing.strategy, Strategy::HighestApproval);

@@ -43,6 +43,7 @@ pub fn quote_response(data: &[u8]) {
         rate_caps: vec![RateCap {
             region_prefix: "CN".into(),
             max_apr_bps: 2400,
+            lender_types: Vec::new(),
         }],
         ..PricingPolicy::default()
     };
