@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use finroute_partner_sdk::{
-    AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description, LenderType,
-    Money, Partner, PartnerError, PartnerOffer, Party, PartyRole, ProductKind, Qualification,
-    Quote, QuoteRequest, RepaymentMethod,
+    AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Charge, ChargeKind, ChargeTiming,
+    Currency, Description, LenderType, Money, Partner, PartnerError, PartnerOffer, Party,
+    PartyRole, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
 };
 use tokio::net::TcpListener;
 
@@ -31,6 +31,11 @@ pub struct Settings {
     /// Its own id (informational; finroute names the channel by config id).
     pub bank_id: String,
     pub display_name: String,
+    /// The bank's registration id (unified social credit code), named in
+    /// Describe as the lender of record's.
+    pub registration_id: String,
+    /// How borrowers reach the bank (service line or address).
+    pub contact: String,
     /// Nominal rate for a 750+ score; +5 bp per point below.
     pub base_rate_bps: i32,
     /// Arrangement fee in bp of principal.
@@ -48,6 +53,8 @@ impl Default for Settings {
         Self {
             bank_id: "partner-bank".into(),
             display_name: "Example Partner Bank".into(),
+            registration_id: "91310000EXAMPLE001".into(),
+            contact: "+86 21 0000 0000".into(),
             base_rate_bps: 720,
             upfront_fee_bps: 100,
             min_credit_score: 600,
@@ -90,7 +97,7 @@ impl PartnerBank {
             stated_apr_bps: rate,
             nominal_rate_bps: rate,
             monthly_fee_rate_bps: 0,
-            upfront_fee: Some(Money::new(principal.currency, fee)),
+            upfront_fee: None,
             schedule: Vec::new(),
             approval_probability: Some(
                 (1.0 / (1.0 + (-(f64::from(score) - 640.0) / 40.0).exp())).clamp(0.05, 0.95),
@@ -98,7 +105,18 @@ impl PartnerBank {
             valid_for_ms: 2 * 24 * 3600 * 1000,
             requires_collateral: false,
             disclosures: vec!["Offer subject to identity and income verification.".into()],
-            charges: Vec::new(),
+            // The arrangement fee, typed: kept back at disbursement, paid
+            // to the bank (the lender of record Describe names).
+            charges: vec![Charge {
+                kind: Some(ChargeKind::ArrangementFee),
+                payee: Some(PartyRole::Lender),
+                payee_name: String::new(),
+                timing: Some(ChargeTiming::DeductedAtDisbursement),
+                amount: Some(Money::new(principal.currency, fee)),
+                period_rate_bps: 0,
+                declinable: false,
+                description: String::new(),
+            }],
             parties: Vec::new(),
             promotion: None,
         };
@@ -128,8 +146,8 @@ impl Partner for PartnerBank {
             parties: vec![Party {
                 role: PartyRole::Lender,
                 legal_name: format!("{} Co., Ltd.", s.display_name),
-                registration_id: String::new(),
-                contact: String::new(),
+                registration_id: s.registration_id.clone(),
+                contact: s.contact.clone(),
                 lender_type: Some(LenderType::Bank),
             }],
         })
