@@ -281,6 +281,21 @@ pub enum Locale {
 }
 
 impl Locale {
+    /// The locale an answer is written in for the tag `tag`, never failing:
+    /// a supported tag as [`Locale::parse`] reads it, any other Chinese tag
+    /// (`zh-TW`, `zh-Hant`, `zh-HK`) Simplified Chinese (closer to its reader
+    /// than English), anything else English.
+    pub fn negotiate(tag: &str) -> Locale {
+        Locale::parse(tag).unwrap_or_else(|| {
+            let t = tag.to_ascii_lowercase();
+            if t.starts_with("zh-") || t.starts_with("zh_") {
+                Locale::ZhCn
+            } else {
+                Locale::En
+            }
+        })
+    }
+
     /// Parses a BCP 47 tag: `zh`, `zh-CN`, `zh-Hans*` are Chinese; `en*` and empty are English.
     /// Anything else is `None` (the caller decides whether that is an error).
     pub fn parse(tag: &str) -> Option<Locale> {

@@ -169,10 +169,9 @@ fn options_from_pb(
             defaults.max_offers
         }
     };
-    let locale = core::Locale::parse(&r.locale).unwrap_or_else(|| {
-        v.add("locale", "supported: en, zh-CN");
-        core::Locale::En
-    });
+    // An unsupported language is no reason to refuse a borrower: the
+    // answer falls back (docs/api.md).
+    let locale = core::Locale::negotiate(&r.locale);
     AnswerOptions {
         strategy,
         product_kinds,
@@ -440,19 +439,33 @@ mod tests {
     }
 
     #[test]
+    fn unsupported_locales_fall_back_instead_of_failing() {
+        for (tag, want) in [
+            ("fr", core::Locale::En),
+            ("xx-YY", core::Locale::En),
+            ("zh-TW", core::Locale::ZhCn),
+            ("zh-Hant-HK", core::Locale::ZhCn),
+            ("zh-CN", core::Locale::ZhCn),
+        ] {
+            let mut r = valid();
+            r.locale = tag.into();
+            let converted = financing_request_from_pb(&r, DEFAULTS).expect("valid");
+            assert_eq!(converted.locale, want, "{tag}");
+        }
+    }
+
+    #[test]
     fn every_bad_field_is_named() {
         let mut r = valid();
         r.requested_amount = Some(cny(-5));
         r.min_term_months = 30;
         r.max_term_months = 12;
-        r.locale = "xx-YY".into();
         r.strategy = 42;
         r.product_kinds = vec![9];
         let f = fields(r);
         for want in [
             "requested_amount.amount_minor",
             "max_term_months",
-            "locale",
             "strategy",
             "product_kinds[0]",
         ] {

@@ -171,12 +171,12 @@ pub fn accept_language(value: &str) -> Option<Locale> {
 }
 
 /// The locale a request message's `locale` field asks for: `None` when
-/// empty, `en` when unsupported.
+/// empty, else the answer's own fallback ([`Locale::negotiate`]).
 fn body_locale(tag: &str) -> Option<Locale> {
     if tag.is_empty() {
         None
     } else {
-        Some(Locale::parse(tag).unwrap_or(Locale::En))
+        Some(Locale::negotiate(tag))
     }
 }
 

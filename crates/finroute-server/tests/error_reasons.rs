@@ -196,12 +196,19 @@ async fn route_financing_and_stream_offers() {
     en.locale = "en".into();
     let s = client.route_financing(lang(en, "zh-CN")).await.unwrap_err();
     localized(&s, Locale::En);
-    // An unsupported locale is itself invalid, and told in en.
+    // An unsupported locale falls back: an error is told in en (fr) or
+    // zh-CN (zh-TW), and a valid request is answered.
+    let mut fr = bad.clone();
+    fr.locale = "fr".into();
+    let s = client.route_financing(fr).await.unwrap_err();
+    localized(&s, Locale::En);
+    let mut tw = bad.clone();
+    tw.locale = "zh-TW".into();
+    let s = client.route_financing(tw).await.unwrap_err();
+    zh(&s);
     let mut xx = refused_borrower();
     xx.locale = "xx-YY".into();
-    let s = client.route_financing(xx).await.unwrap_err();
-    check_field(&s, Code::InvalidArgument, Reason::InvalidField, "locale");
-    localized(&s, Locale::En);
+    route(&mut client, xx).await;
 
     // REQUEST_ID_REUSED.
     let mut first = refused_borrower();
