@@ -293,14 +293,28 @@ pub fn locale_tag(locale: Locale) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Offer,
+    /// AcceptOffer's offer: the id and the applicant are checked together,
+    /// and one message covers both (it does not say which was wrong, so it
+    /// tells no caller whether an offer id exists for someone else).
+    ApplicantOffer,
     Application,
     Appeal,
 }
 
 impl Resource {
+    fn message(self) -> String {
+        match self {
+            Resource::ApplicantOffer => "no offer with this offer_id was routed for this \
+                                         applicant_id: check both (the applicant must be the \
+                                         one the application was routed for)"
+                .to_owned(),
+            r => format!("{} not found", r.name()),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
-            Resource::Offer => "offer",
+            Resource::Offer | Resource::ApplicantOffer => "offer",
             Resource::Application => "application",
             Resource::Appeal => "appeal",
         }
@@ -309,7 +323,7 @@ impl Resource {
     /// The request field that names it.
     fn field(self) -> &'static str {
         match self {
-            Resource::Offer => "offer_id",
+            Resource::Offer | Resource::ApplicantOffer => "offer_id",
             Resource::Application => "application_id",
             Resource::Appeal => "appeal_id",
         }
@@ -317,7 +331,7 @@ impl Resource {
 
     fn reason(self) -> Reason {
         match self {
-            Resource::Offer => Reason::OfferNotFound,
+            Resource::Offer | Resource::ApplicantOffer => Reason::OfferNotFound,
             Resource::Application => Reason::ApplicationNotFound,
             Resource::Appeal => Reason::AppealNotFound,
         }
@@ -515,7 +529,7 @@ impl From<RouterError> for Status {
             }
             RouterError::NotFound(r) => error_status(
                 Code::NotFound,
-                format!("{} not found", r.name()),
+                r.message(),
                 r.reason(),
                 &[("field", r.field())],
             ),
@@ -737,6 +751,13 @@ mod tests {
                 Code::NotFound,
                 Reason::OfferNotFound,
                 "offer not found",
+            ),
+            (
+                RouterError::NotFound(Resource::ApplicantOffer),
+                Code::NotFound,
+                Reason::OfferNotFound,
+                "no offer with this offer_id was routed for this applicant_id: check both (the \
+                 applicant must be the one the application was routed for)",
             ),
             (
                 RouterError::NotFound(Resource::Application),

@@ -479,13 +479,13 @@ impl RouterService {
         let offer = store
             .get_offer(tenant, &msg.offer_id)
             .await?
-            .ok_or(RouterError::NotFound(Resource::Offer))?;
+            .ok_or(RouterError::NotFound(Resource::ApplicantOffer))?;
         let application = store
             .get_application(tenant, &offer.application_id)
             .await?
-            .ok_or(RouterError::NotFound(Resource::Offer))?;
+            .ok_or(RouterError::NotFound(Resource::ApplicantOffer))?;
         if application.applicant_id != msg.applicant_id {
-            return Err(RouterError::NotFound(Resource::Offer));
+            return Err(RouterError::NotFound(Resource::ApplicantOffer));
         }
         if offer.expires_at_ms <= now {
             return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));

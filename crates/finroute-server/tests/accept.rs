@@ -176,8 +176,11 @@ async fn conflicting_keys_offers_and_bad_requests_get_the_right_codes() {
     assert_eq!(s.code(), Code::NotFound);
     let mut stranger = accept_req(&other, "key-d");
     stranger.applicant_id = "someone-else".into();
-    let s = client.accept_offer(stranger).await.unwrap_err();
-    assert_eq!(s.code(), Code::NotFound);
+    let t = client.accept_offer(stranger).await.unwrap_err();
+    assert_eq!(t.code(), Code::NotFound);
+    // One message for both, saying what to check (and not which was wrong).
+    assert_eq!(s.message(), t.message());
+    assert!(t.message().contains("applicant_id"), "{t:?}");
     // Missing fields are named.
     let s = client
         .accept_offer(pb::AcceptOfferRequest::default())
