@@ -232,7 +232,7 @@ impl ReviewService {
         if decision.is_none() {
             v.push(c::Violation {
                 field: "decision".into(),
-                description: "one of UPHELD, OVERTURNED".into(),
+                description: "one of APPEAL_STATUS_UPHELD, APPEAL_STATUS_OVERTURNED".into(),
             });
         }
         if msg.note.trim().is_empty() {

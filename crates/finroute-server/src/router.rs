@@ -189,7 +189,7 @@ fn check_appeal_request(msg: &pb::FileAppealRequest) -> Result<&'static str, Rou
     if reason.is_none() {
         v.push(c::Violation {
             field: "reason".into(),
-            description: "one of INCOME_CHANGED, DATA_ERROR, LINE_REDUCED_UNFAIRLY, OTHER".into(),
+            description: "one of APPEAL_REASON_INCOME_CHANGED, APPEAL_REASON_DATA_ERROR, APPEAL_REASON_LINE_REDUCED_UNFAIRLY, APPEAL_REASON_OTHER".into(),
         });
     }
     check_text(&mut v, "details", &msg.details);
