@@ -100,7 +100,13 @@ impl Authenticator {
                 key: field(name),
                 message: message.into(),
             };
-            let digest: [u8; 32] = hex::decode(k.sha256.trim())
+            // `sha256sum` prints `<hex>  -` for its standard input: the
+            // digest pasted with its marker is accepted as the digest.
+            let hex_digest = k.sha256.trim();
+            let hex_digest = hex_digest
+                .strip_suffix('-')
+                .map_or(hex_digest, str::trim_end);
+            let digest: [u8; 32] = hex::decode(hex_digest)
                 .ok()
                 .and_then(|d| d.try_into().ok())
                 .ok_or_else(|| invalid("sha256", "64 hex digits: the sha256 of the api key"))?;
@@ -361,5 +367,23 @@ mod tests {
         })
         .expect_err("short hash");
         assert!(e.to_string().contains("auth.keys[0].sha256"), "{e}");
+    }
+
+    #[test]
+    fn sha256sum_output_is_accepted_as_pasted() {
+        let digest = hex::encode(Sha256::digest(b"secret-s"));
+        let a = Authenticator::from_config(&AuthConfig {
+            keys: vec![ApiKeyConfig {
+                id: "s".into(),
+                sha256: format!("{digest}  -"),
+                tenant: "t".into(),
+                roles: vec!["router".into()],
+                rate_per_second: None,
+                burst: None,
+            }],
+            ..AuthConfig::default()
+        })
+        .expect("sha256sum's own output");
+        assert!(a.authenticate(Some("Bearer secret-s")).is_ok());
     }
 }
