@@ -162,6 +162,11 @@ impl Authenticator {
         self.keys.is_empty()
     }
 
+    /// How many api keys are configured.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// Refuses an open router on a non-loopback address unless allowed.
     pub fn check_listen(&self, addr: SocketAddr, allow_open: bool) -> Result<(), ConfigError> {
         if self.is_open() && !addr.ip().is_loopback() && !allow_open {

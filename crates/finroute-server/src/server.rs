@@ -289,10 +289,14 @@ pub async fn run(
         adapters = config.adapters.len(),
         described,
         metrics = %format!("http://{metrics_addr}/metrics"),
-        auth = if auth.is_open() {
-            "none: open to any caller (run on loopback only)"
+        auth = %if auth.is_open() {
+            "none: no [[auth.keys]] configured, open to any caller (run on loopback only)"
+                .to_owned()
         } else {
-            "api keys required (authorization: Bearer)"
+            format!(
+                "{} api keys configured, one required on every call (authorization: Bearer)",
+                auth.key_count()
+            )
         },
         "finroute ready: listening on {addr}"
     );
