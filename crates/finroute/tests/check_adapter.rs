@@ -38,6 +38,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
     for check in [
         "health",
         "describe",
+        "describe.parties",
         "quote.latency",
         "quote.offers",
         "quote.apr",
@@ -52,7 +53,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
             "{check} did not pass:\n{table}"
         );
     }
-    assert!(table.contains("8 checks: 8 passed, 0 failed"), "{table}");
+    assert!(table.contains("9 checks: 9 passed, 0 failed"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

