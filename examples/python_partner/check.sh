@@ -5,12 +5,16 @@
 # check-adapter's code (0: every check passed). The partner is stopped on
 # any exit.
 #
+# The binary is the argument, else $CARGO_TARGET_DIR/debug/finroute (where
+# cargo builds it when CARGO_TARGET_DIR is set; a relative one is taken
+# from the repository root, as cargo does), else target/debug/finroute.
+#
 #   cargo build -p finroute && bash examples/python_partner/check.sh
 #   bash examples/python_partner/check.sh path/to/finroute
 #   VENV=/tmp/pyvenv bash examples/python_partner/check.sh   # reuse a venv
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-finroute="${1:-target/debug/finroute}"
+finroute="${1:-${CARGO_TARGET_DIR:-target}/debug/finroute}"
 [ -x "$finroute" ] || { echo "no $finroute: build it first (cargo build -p finroute)" >&2; exit 2; }
 
 work=$(mktemp -d)

@@ -9,6 +9,16 @@ into a temporary directory: nothing generated is committed, and the partner
 always speaks the contract of the checkout it runs from.
 
     python partner.py --listen 127.0.0.1:50071     # port 0: any free port
+    python partner.py --guarantee-fee ...          # also the guaranteed offer
+
+Describe names the parties to its loans (the lender of record with its
+registration id and contact, and the platform operator). With
+--guarantee-fee, every quote that allows 12 months also carries a 13 %
+annuity with a monthly guarantee fee of 0.75 % of the principal, paid to a
+guarantor named in the offer's parties, stated as 13 %: an understated APR
+on purpose (the fee is left out), which the router flags
+STATED_APR_UNDERSTATED and which fails check-adapter's quote.apr. The
+default run states every APR in full and passes.
 
 The ready line on stdout names the address. SIGINT or SIGTERM: health goes
 NOT_SERVING, calls in flight finish (at most 5 s), exit 0.
@@ -41,6 +51,28 @@ MIN_SCORE = 620
 UPFRONT_FEE_BPS = 150
 VALID_FOR_S = 3600
 GRACE_S = 5
+
+# Who lends, who operates the platform, who guarantees the --guarantee-fee
+# offer. Registration ids in the form of a unified social credit code
+# (examples, not real institutions); partner name-lists match on them.
+LENDER = {
+    "legal_name": "Python Example Bank Co., Ltd.",
+    "registration_id": "91310000MA1FL4XQ3T",
+    "contact": "+86 21 5000 0071",
+}
+PLATFORM = {
+    "legal_name": "Python Example Platform Technology Co., Ltd.",
+    "registration_id": "91310000MA1FL5PL8K",
+    "contact": "https://platform.example.com/help",
+}
+GUARANTOR = {
+    "legal_name": "Python Example Financing Guarantee Co., Ltd.",
+    "registration_id": "91310000MA1FL6GT2B",
+    "contact": "+86 21 5000 0072",
+}
+GUARANTEE_TERM = 12
+GUARANTEE_RATE_BPS = 1300
+GUARANTEE_FEE_BPS = 75  # of the original principal, every month
 
 
 def generate_stubs(proto_root, out_dir):
@@ -96,11 +128,44 @@ def apr_bps(disbursed, payments):
     return round((lo + hi) / 2 * 12 * 10_000)
 
 
-def build_service(pb, pb_grpc, grpc):
-    """The servicer class, over the generated modules."""
+def build_service(pb, pb_grpc, grpc, guarantee_fee=False):
+    """The servicer class, over the generated modules. With guarantee_fee,
+    quotes also carry the guaranteed offer (understated on purpose)."""
 
     def money(amount):
         return pb.types_pb2.Money(currency_code=CURRENCY, amount_minor=amount)
+
+    def party(role, who, lender_type=0):
+        return pb.types_pb2.Party(role=role, lender_type=lender_type, **who)
+
+    def guaranteed_offer(quote_id, principal, odds):
+        """12 months at 13 % plus 0.75 % of the principal a month to the
+        guarantor, stated as 13 %: the fee is left out of the stated APR."""
+        return pb.adapter_pb2.PartnerOffer(
+            partner_offer_ref=f"py-{quote_id}-{GUARANTEE_TERM}-gf",
+            product_kind=pb.types_pb2.PRODUCT_KIND_PARTNER_LOAN,
+            product_name="Python Example Bank guaranteed loan",
+            principal=money(principal),
+            term_months=GUARANTEE_TERM,
+            repayment_method=pb.types_pb2.REPAYMENT_METHOD_EQUAL_INSTALLMENT,
+            qualification=pb.types_pb2.QUALIFICATION_PRE_QUALIFIED,
+            nominal_rate_bps=GUARANTEE_RATE_BPS,
+            stated_apr_bps=GUARANTEE_RATE_BPS,
+            charges=[
+                pb.types_pb2.Charge(
+                    kind=pb.types_pb2.CHARGE_KIND_GUARANTEE_FEE,
+                    payee=pb.types_pb2.PARTY_ROLE_GUARANTOR,
+                    payee_name=GUARANTOR["legal_name"],
+                    timing=pb.types_pb2.CHARGE_TIMING_PER_PERIOD_RATE_ON_PRINCIPAL,
+                    period_rate_bps=GUARANTEE_FEE_BPS,
+                    description="guarantee fee, 0.75 % of the principal a month",
+                )
+            ],
+            parties=[party(pb.types_pb2.PARTY_ROLE_GUARANTOR, GUARANTOR)],
+            approval_probability=odds,
+            valid_for={"seconds": VALID_FOR_S},
+            disclosures=["Guaranteed by Python Example Financing Guarantee Co., Ltd."],
+        )
 
     class PythonBank(pb_grpc.FinancingAdapterServicer):
         def __init__(self):
@@ -124,6 +189,14 @@ def build_service(pb, pb_grpc, grpc):
                 max_term_months=max(TERMS),
                 required_fields=[pb.types_pb2.APPLICANT_FIELD_CREDIT_SCORE],
                 supports_accept=True,
+                parties=[
+                    party(
+                        pb.types_pb2.PARTY_ROLE_LENDER,
+                        LENDER,
+                        lender_type=pb.types_pb2.LENDER_TYPE_BANK,
+                    ),
+                    party(pb.types_pb2.PARTY_ROLE_PLATFORM, PLATFORM),
+                ],
             )
 
         def Quote(self, request, context):
@@ -171,6 +244,8 @@ def build_service(pb, pb_grpc, grpc):
                         disclosures=["Subject to identity and income verification."],
                     )
                 )
+            if guarantee_fee and request.min_term_months <= GUARANTEE_TERM <= request.max_term_months:
+                offers.append(guaranteed_offer(request.quote_id, principal, odds))
             if not offers:
                 return decline("no product in the requested terms")
             with self.lock:
@@ -225,6 +300,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listen", default="127.0.0.1:50071", help="host:port (port 0: any free)")
     parser.add_argument("--proto-root", default=DEFAULT_PROTO_ROOT, help="the repository's proto/")
+    parser.add_argument(
+        "--guarantee-fee",
+        action="store_true",
+        help="also offer 12 months at 13 %% plus a 0.75 %%/month guarantee fee, stated as 13 %% "
+        "(understated on purpose: check-adapter fails it)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -245,7 +326,7 @@ def main():
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         adapter_pb2_grpc.add_FinancingAdapterServicer_to_server(
-            build_service(pb, adapter_pb2_grpc, grpc), server
+            build_service(pb, adapter_pb2_grpc, grpc, guarantee_fee=args.guarantee_fee), server
         )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -25,12 +25,19 @@
 //! |---|---|
 //! | `health` | `grpc.health.v1.Health/Check` answers SERVING for `""` or `finroute.v1.FinancingAdapter` |
 //! | `describe` | `Describe` answers within the call budget and the router accepts the description; amounts positive, in a declared currency, min <= max; ids non-empty |
+//! | `describe.parties` | `Describe` names the lender of record (a party with role LENDER and its legal name); WARN when its registration id is empty |
 //! | `quote.latency` | `Quote` for the kit's applicant answers within the quote budget (the router's default channel timeout, 300 ms) |
-//! | `quote.offers` | at least one offer, and every offer passes the router's validation: known kind and method, requested currency, principal positive and within the request and the channel's amounts, term within the request and the described range, probability in [0, 1], a schedule (when sent) that repays the principal, a priceable APR, a future expiry; references unique |
-//! | `quote.apr` | no offer's `stated_apr_bps` is below the APR the router computes from its cash flows by more than the router's tolerance (10 bp) |
-//! | `quote.narrow` | offers to a narrower request (half the amount, the shortest term) stay within it (declining is fine) |
+//! | `quote.offers` | at least one offer, and every offer passes the router's validation: known kind and method, requested currency, principal positive and within the request and the channel's amounts, term within the request and the described range, probability in [0, 1], a schedule (when sent) that repays the principal, a priceable APR, a future expiry; references unique; every charge well-formed (known kind other than INTEREST, known payee, a payee name unless the payee is the lender, known timing, an amount in the principal's currency >= 0 for amount timings, `period_rate_bps` in 0..=10000 for rate timings, a guarantor or insurer payee named among the parties). A valid offer the router would not show to the kit's applicant (above the affordability limit, above a rate cap) is a WARN with the reason |
+//! | `quote.apr` | no offer is flagged STATED_APR_UNDERSTATED by the router: its `stated_apr_bps` is not below the APR the router computes from its cash flows, every mandatory charge included, by more than the router's tolerance (10 bp) |
+//! | `quote.narrow` | offers to a narrower request (half the amount, the shortest term) stay within it (declining is fine; WARN as in `quote.offers`) |
 //! | `accept.idempotent` | the same idempotency key sent twice at once and once more gets one answer (status and partner reference); PENDING may precede a final answer; a concurrent duplicate may be refused with UNAVAILABLE or ABORTED |
 //! | `accept.unknown_offer` | an offer reference never issued is refused with NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT |
+//!
+//! A WARN is not a failure: the report passes. It says the partner kept
+//! the contract but something deserves a look; in particular an offer
+//! refused for the kit's synthetic applicant alone (its debt-to-income, its
+//! region's cap) is the router protecting that applicant, not a fault of
+//! the partner's.
 //!
 //! The accept checks book one acceptance (key prefix `check-adapter-`) of
 //! the first valid offer: run the kit against a test deployment. They are
@@ -49,10 +56,12 @@ use finroute_adapters::{
     AcceptOutcome, AcceptRequest, AcceptStatus, Adapter, AdapterError, Description, QuoteOutcome,
     QuoteRequest,
 };
+use finroute_core::disclosure::{lender_of, merge_parties};
 use finroute_core::text;
 use finroute_core::{
-    Applicant, Collateral, CollateralKind, Consent, EmploymentType, FinancingRequest, LoanPurpose,
-    Locale, Money, Offer, OfferWarning, PricingPolicy, Strategy,
+    Applicant, ChargeKind, ChargeTiming, Collateral, CollateralKind, Consent, EmploymentType,
+    FinancingRequest, LoanPurpose, Locale, Money, Offer, OfferWarning, PartnerOffer, Party,
+    PartyRole, PricingPolicy, RejectReason, Strategy,
 };
 use tokio::time::Instant;
 use tonic::Code;
@@ -96,6 +105,11 @@ pub enum Verdict {
     Fail,
     /// Not applicable (e.g. accept checks of an adapter without Accept).
     Skip,
+    /// The adapter keeps the contract, but something deserves a look: a
+    /// recommended field left empty, or a valid offer the router would not
+    /// show to the kit's particular applicant (affordability, a rate cap).
+    /// Not a failure: the report still passes.
+    Warn,
 }
 
 impl fmt::Display for Verdict {
@@ -105,6 +119,7 @@ impl fmt::Display for Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
             Verdict::Skip => "SKIP",
+            Verdict::Warn => "WARN",
         })
     }
 }
@@ -112,10 +127,11 @@ impl fmt::Display for Verdict {
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
-    /// Stable id: `health`, `describe`, `quote.latency`, `quote.offers`,
-    /// `quote.apr`, `quote.narrow`, `accept.idempotent`, `accept.unknown_offer`.
+    /// Stable id: `health`, `describe`, `describe.parties`, `quote.latency`,
+    /// `quote.offers`, `quote.apr`, `quote.narrow`, `accept.idempotent`,
+    /// `accept.unknown_offer`.
     pub name: &'static str,
-    /// Passed, failed or skipped.
+    /// Passed, failed, skipped, or passed with a warning.
     pub verdict: Verdict,
     /// What was seen; for a failure, why.
     pub detail: String,
@@ -143,9 +159,18 @@ impl Report {
 
     /// The names of the failed checks.
     pub fn failed(&self) -> Vec<&'static str> {
+        self.named(Verdict::Fail)
+    }
+
+    /// The names of the checks that passed with a warning.
+    pub fn warned(&self) -> Vec<&'static str> {
+        self.named(Verdict::Warn)
+    }
+
+    fn named(&self, verdict: Verdict) -> Vec<&'static str> {
         self.checks
             .iter()
-            .filter(|c| c.verdict == Verdict::Fail)
+            .filter(|c| c.verdict == verdict)
             .map(|c| c.name)
             .collect()
     }
@@ -175,9 +200,16 @@ impl fmt::Display for Report {
             count(Verdict::Fail),
             count(Verdict::Skip)
         )?;
+        let warned = self.warned();
+        if !warned.is_empty() {
+            write!(f, ", {} warned", warned.len())?;
+        }
         let failed = self.failed();
         if !failed.is_empty() {
             write!(f, " (failed: {})", failed.join(", "))?;
+        }
+        if !warned.is_empty() {
+            write!(f, " (warned: {})", warned.join(", "))?;
         }
         Ok(())
     }
@@ -211,6 +243,10 @@ pub async fn run(settings: &Settings) -> Result<Report, CheckError> {
     let kit = Kit { settings, adapter };
     let mut checks = vec![kit.health().await];
     let description = kit.describe(&mut checks).await;
+    checks.push(match &description {
+        Some(d) => describe_parties(d),
+        None => fail("describe.parties", "not run: Describe failed"),
+    });
     let valid_offer = match &description {
         Some(d) => kit.quotes(d, &mut checks).await,
         None => {
@@ -266,6 +302,25 @@ fn fail(name: &'static str, detail: impl Into<String>) -> Check {
         // The partner's own text is in it: no escapes reach the terminal.
         detail: text::clean(&detail.into(), MAX_CHECK_DETAIL),
     }
+}
+
+fn warn(name: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        verdict: Verdict::Warn,
+        // The partner's own text is in it: no escapes reach the terminal.
+        detail: text::clean(&detail.into(), MAX_CHECK_DETAIL),
+    }
+}
+
+/// A check's detail when valid offers would not be shown to the kit's
+/// applicant: what passed, then why each was held back.
+fn not_shown_detail(valid: &str, not_shown: &[String]) -> String {
+    format!(
+        "{valid}; the router would not show {} of them to the kit's applicant, which is about this applicant, not the contract: {}",
+        not_shown.len(),
+        not_shown.join("; ")
+    )
 }
 
 /// 12 random hex digits: enough to keep the kit's runs apart.
@@ -498,9 +553,20 @@ impl Kit<'_> {
             ),
         ));
         let decline = outcome.decline_reason.clone();
-        let (priced, problems) = validate(&full.request, d, outcome);
+        let Validated {
+            priced,
+            problems,
+            not_shown,
+        } = validate(&full.request, d, outcome);
         if !problems.is_empty() {
-            checks.push(fail("quote.offers", problems.join("; ")));
+            let mut detail = problems.join("; ");
+            if !not_shown.is_empty() {
+                detail.push_str(&format!(
+                    "; and, not a failure, not shown to the kit's applicant: {}",
+                    not_shown.join("; ")
+                ));
+            }
+            checks.push(fail("quote.offers", detail));
         } else if priced.is_empty() {
             checks.push(fail(
                 "quote.offers",
@@ -514,15 +580,17 @@ impl Kit<'_> {
         } else {
             let refs: Vec<_> = priced
                 .iter()
-                .map(|o| o.partner_offer_ref.as_str())
+                .map(|c| c.offer.partner_offer_ref.as_str())
                 .collect();
-            checks.push(pass(
-                "quote.offers",
-                format!(
-                    "{} offers pass the router's validation: {refs:?}",
-                    priced.len()
-                ),
-            ));
+            let valid = format!(
+                "{} offers pass the router's validation: {refs:?}",
+                priced.len()
+            );
+            checks.push(if not_shown.is_empty() {
+                pass("quote.offers", valid)
+            } else {
+                warn("quote.offers", not_shown_detail(&valid, &not_shown))
+            });
         }
         checks.push(stated_apr(&priced));
 
@@ -537,25 +605,31 @@ impl Kit<'_> {
             Err(e) => fail("quote.narrow", failure(&e)),
             Ok(outcome) => {
                 let decline = outcome.decline_reason.clone();
-                let (ok, problems) = validate(&narrow.request, d, outcome);
+                let Validated {
+                    priced: ok,
+                    problems,
+                    not_shown,
+                } = validate(&narrow.request, d, outcome);
                 if !problems.is_empty() {
                     fail("quote.narrow", problems.join("; "))
                 } else if ok.is_empty() {
                     pass("quote.narrow", format!("declined ({decline:?}): allowed"))
                 } else {
-                    pass(
-                        "quote.narrow",
-                        format!(
-                            "{} offers within {} and {} months",
-                            ok.len(),
-                            narrow.request.requested_amount.display_major(),
-                            narrow.request.min_term_months
-                        ),
-                    )
+                    let within = format!(
+                        "{} offers within {} and {} months",
+                        ok.len(),
+                        narrow.request.requested_amount.display_major(),
+                        narrow.request.min_term_months
+                    );
+                    if not_shown.is_empty() {
+                        pass("quote.narrow", within)
+                    } else {
+                        warn("quote.narrow", not_shown_detail(&within, &not_shown))
+                    }
                 }
             }
         });
-        priced.first().map(|o| o.partner_offer_ref.clone())
+        priced.first().map(|c| c.offer.partner_offer_ref.clone())
     }
 
     fn probe(&self, d: &Description, amount: Money, min_term: u32, max_term: u32) -> Probe {
@@ -689,13 +763,36 @@ impl Kit<'_> {
     }
 }
 
-/// Every offer of `outcome` through the router's validation against
-/// `request` and the terms `d` declares: the priced offers and the problems.
-fn validate(
-    request: &FinancingRequest,
-    d: &Description,
-    outcome: QuoteOutcome,
-) -> (Vec<Offer>, Vec<String>) {
+/// What the router's validation made of one quote's offers.
+struct Validated {
+    /// The offers that are valid, applicant-specific rejections included.
+    priced: Vec<Checked>,
+    /// Contract failures, each naming its offer and field.
+    problems: Vec<String>,
+    /// Valid offers the router would not show to the kit's applicant
+    /// (affordability, a rate cap), with the reason: warnings, not failures.
+    not_shown: Vec<String>,
+}
+
+/// A valid offer as the router priced it, with its mandatory charges in words.
+struct Checked {
+    offer: Offer,
+    mandatory: Vec<String>,
+}
+
+/// Whether a rejection is about the kit's particular applicant (its income,
+/// its region's cap) rather than the partner's contract: a valid offer the
+/// router would show to another applicant.
+fn applicant_specific(reason: RejectReason) -> bool {
+    matches!(
+        reason,
+        RejectReason::Unaffordable | RejectReason::AboveRateCap
+    )
+}
+
+/// Every offer of `outcome` through the kit's charge checks and the
+/// router's validation against `request` and the terms `d` declares.
+fn validate(request: &FinancingRequest, d: &Description, outcome: QuoteOutcome) -> Validated {
     let mut problems: Vec<String> = outcome
         .malformed
         .iter()
@@ -716,17 +813,228 @@ fn validate(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let mut priced = Vec::new();
+    let mut not_shown = Vec::new();
     for offer in outcome.offers {
+        let parties = merge_parties(&offer.parties, &d.parties);
+        let faults = charge_problems(&offer, &parties);
+        if !faults.is_empty() {
+            for f in faults {
+                problems.push(format!("offer {:?}: {f}", offer.partner_offer_ref));
+            }
+            continue;
+        }
+        let mandatory = mandatory_charges(&offer);
         match finroute_core::price_offer(request, &terms, &policy, offer, now) {
-            Ok(o) => priced.push(o),
+            Ok(o) => priced.push(Checked {
+                offer: o,
+                mandatory,
+            }),
+            Err(r) if applicant_specific(r.reason) => {
+                not_shown.push(format!("{r} ({})", r.reason.code()));
+                if let Some(o) = r.priced {
+                    priced.push(Checked {
+                        offer: *o,
+                        mandatory,
+                    });
+                }
+            }
             Err(r) => problems.push(r.to_string()),
         }
     }
-    (priced, problems)
+    Validated {
+        priced,
+        problems,
+        not_shown,
+    }
 }
 
-/// The `quote.apr` check over the offers that passed validation.
-fn stated_apr(priced: &[Offer]) -> Check {
+/// A party role as the proto spells it.
+fn role_name(role: PartyRole) -> &'static str {
+    match role {
+        PartyRole::Lender => "LENDER",
+        PartyRole::Platform => "PLATFORM",
+        PartyRole::Guarantor => "GUARANTOR",
+        PartyRole::Insurer => "INSURER",
+        PartyRole::Other => "OTHER",
+    }
+}
+
+/// A charge timing as the proto spells it.
+fn timing_name(timing: ChargeTiming) -> &'static str {
+    match timing {
+        ChargeTiming::DeductedAtDisbursement => "DEDUCTED_AT_DISBURSEMENT",
+        ChargeTiming::PaidAtDisbursement => "PAID_AT_DISBURSEMENT",
+        ChargeTiming::PerPeriodAmount => "PER_PERIOD_AMOUNT",
+        ChargeTiming::PerPeriodRateOnPrincipal => "PER_PERIOD_RATE_ON_PRINCIPAL",
+        ChargeTiming::PerPeriodRateOnBalance => "PER_PERIOD_RATE_ON_BALANCE",
+        ChargeTiming::AtEnd => "AT_END",
+    }
+}
+
+/// Highest `period_rate_bps` a rate charge may have (100 % a period).
+const MAX_PERIOD_RATE_BPS: i32 = 10_000;
+
+/// What is wrong with `offer`'s charges, each starting with the field
+/// (`charges[1].payee_name ...`); `parties` are the offer's merged with
+/// Describe's, where a guarantor or insurer payee must be named.
+fn charge_problems(offer: &PartnerOffer, parties: &[Party]) -> Vec<String> {
+    let mut out = Vec::new();
+    let currency = offer.principal.currency;
+    for (i, c) in offer.charges.iter().enumerate() {
+        let field = format!("charges[{i}]");
+        match c.kind {
+            None => out.push(format!(
+                "{field}.kind is unspecified or unknown (SERVICE_FEE, GUARANTEE_FEE, INSURANCE_PREMIUM, MEMBERSHIP, ARRANGEMENT_FEE or OTHER)"
+            )),
+            Some(ChargeKind::Interest) => out.push(format!(
+                "{field}.kind is INTEREST: interest is the schedule's (nominal_rate_bps), never a charge"
+            )),
+            Some(_) => {}
+        }
+        match c.payee {
+            None => out.push(format!("{field}.payee is unspecified or unknown")),
+            Some(PartyRole::Lender) => {}
+            Some(role) if c.payee_name.trim().is_empty() => out.push(format!(
+                "{field}.payee_name is empty: name the {} paid (required unless the payee is the lender)",
+                role_name(role)
+            )),
+            Some(role @ (PartyRole::Guarantor | PartyRole::Insurer)) => {
+                if !parties
+                    .iter()
+                    .any(|p| p.role == role && p.legal_name == c.payee_name)
+                {
+                    out.push(format!(
+                        "{field}.payee_name {:?} is not a {} among the parties: name it in PartnerOffer.parties or AdapterDescription.parties",
+                        c.payee_name,
+                        role_name(role)
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+        match c.timing {
+            None => out.push(format!("{field}.timing is unspecified or unknown")),
+            Some(t) if t.is_amount() => match c.amount {
+                None => out.push(format!(
+                    "{field}.amount is required for timing {}",
+                    timing_name(t)
+                )),
+                Some(m) if m.currency != currency => out.push(format!(
+                    "{field}.amount is in {}, not the principal's {currency}",
+                    m.currency
+                )),
+                Some(m) if m.amount_minor < 0 => {
+                    out.push(format!("{field}.amount {} is negative", m.amount_minor))
+                }
+                Some(_) => {}
+            },
+            Some(t) => {
+                if !(0..=MAX_PERIOD_RATE_BPS).contains(&c.period_rate_bps) {
+                    out.push(format!(
+                        "{field}.period_rate_bps {} outside 0..={MAX_PERIOD_RATE_BPS} (timing {})",
+                        c.period_rate_bps,
+                        timing_name(t)
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The offer's mandatory costs besides interest, in words: the upfront
+/// fee and every charge the borrower may not decline.
+fn mandatory_charges(offer: &PartnerOffer) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(fee) = offer.upfront_fee.filter(|f| f.amount_minor > 0) {
+        out.push(format!("upfront_fee {}", fee.display_major()));
+    }
+    for (i, c) in offer.charges.iter().enumerate() {
+        if c.declinable {
+            continue;
+        }
+        let kind = match c.kind {
+            Some(ChargeKind::ServiceFee) => "service fee",
+            Some(ChargeKind::GuaranteeFee) => "guarantee fee",
+            Some(ChargeKind::InsurancePremium) => "insurance premium",
+            Some(ChargeKind::Membership) => "membership",
+            Some(ChargeKind::ArrangementFee) => "arrangement fee",
+            _ => "charge",
+        };
+        let amount = |m: Option<Money>| m.map_or_else(|| "?".to_owned(), |m| m.display_major());
+        let how = match c.timing {
+            Some(ChargeTiming::DeductedAtDisbursement) => {
+                format!("{} deducted at disbursement", amount(c.amount))
+            }
+            Some(ChargeTiming::PaidAtDisbursement) => {
+                format!("{} paid at disbursement", amount(c.amount))
+            }
+            Some(ChargeTiming::PerPeriodAmount) => format!("{} a month", amount(c.amount)),
+            Some(ChargeTiming::AtEnd) => format!("{} at the end", amount(c.amount)),
+            Some(ChargeTiming::PerPeriodRateOnPrincipal) => {
+                format!("{} of the principal a month", percent(c.period_rate_bps))
+            }
+            Some(ChargeTiming::PerPeriodRateOnBalance) => {
+                format!("{} of the balance a month", percent(c.period_rate_bps))
+            }
+            None => String::new(),
+        };
+        let to = if c.payee_name.is_empty() {
+            String::new()
+        } else {
+            format!(" to {}", c.payee_name)
+        };
+        out.push(
+            format!("charges[{i}] {kind}{to} {how}")
+                .trim_end()
+                .to_owned(),
+        );
+    }
+    out
+}
+
+/// The `describe.parties` check: Describe names the lender of record.
+fn describe_parties(d: &Description) -> Check {
+    const NAME: &str = "describe.parties";
+    let Some(lender) = lender_of(&d.parties) else {
+        return fail(
+            NAME,
+            "no lender of record: AdapterDescription.parties needs a Party with role PARTY_ROLE_LENDER and its legal_name (the router shows it with every offer)",
+        );
+    };
+    let named: Vec<String> = d
+        .parties
+        .iter()
+        .map(|p| {
+            if p.registration_id.is_empty() {
+                format!("{} {:?}", role_name(p.role), p.legal_name)
+            } else {
+                format!(
+                    "{} {:?} ({})",
+                    role_name(p.role),
+                    p.legal_name,
+                    p.registration_id
+                )
+            }
+        })
+        .collect();
+    if lender.registration_id.trim().is_empty() {
+        warn(
+            NAME,
+            format!(
+                "{}; the lender of record has no registration_id (recommended: partner name-lists and consents match parties by it)",
+                named.join(", ")
+            ),
+        )
+    } else {
+        pass(NAME, named.join(", "))
+    }
+}
+
+/// The `quote.apr` check over the offers that passed validation: the
+/// router's own STATED_APR_UNDERSTATED flag, so a stated APR that leaves a
+/// mandatory charge out fails here.
+fn stated_apr(priced: &[Checked]) -> Check {
     const NAME: &str = "quote.apr";
     if priced.is_empty() {
         return fail(NAME, "not run: no valid offer");
@@ -734,17 +1042,30 @@ fn stated_apr(priced: &[Offer]) -> Check {
     let tolerance = PricingPolicy::default().understatement_tolerance_bps;
     let mut under = Vec::new();
     let mut seen = Vec::new();
-    for o in priced {
-        let line = format!(
-            "{:?} states {}, cash flows give {}",
-            o.partner_offer_ref,
-            percent(o.stated_apr_bps),
-            percent(o.apr_bps)
-        );
+    for Checked {
+        offer: o,
+        mandatory,
+    } in priced
+    {
         if o.warnings.contains(&OfferWarning::StatedAprUnderstated) {
-            under.push(line);
+            let charges = if mandatory.is_empty() {
+                "none besides interest".to_owned()
+            } else {
+                mandatory.join(", ")
+            };
+            under.push(format!(
+                "offer {:?}: stated APR {} understates the comprehensive APR {} (mandatory charges: {charges})",
+                o.partner_offer_ref,
+                percent(o.stated_apr_bps),
+                percent(o.apr_bps)
+            ));
         } else {
-            seen.push(line);
+            seen.push(format!(
+                "{:?} states {}, cash flows give {}",
+                o.partner_offer_ref,
+                percent(o.stated_apr_bps),
+                percent(o.apr_bps)
+            ));
         }
     }
     if under.is_empty() {
@@ -753,7 +1074,7 @@ fn stated_apr(priced: &[Offer]) -> Check {
         fail(
             NAME,
             format!(
-                "stated APR understated by more than {tolerance} bp (the router flags STATED_APR_UNDERSTATED): {}",
+                "the router flags STATED_APR_UNDERSTATED (stated more than {tolerance} bp below the APR of the cash flows, every mandatory charge included): {}",
                 under.join("; ")
             ),
         )
@@ -801,7 +1122,9 @@ fn kit_applicant(amount: Money) -> Applicant {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use finroute_core::Charge;
 
     #[test]
     fn a_partner_text_in_a_check_cannot_reach_the_terminal_raw() {
@@ -824,6 +1147,147 @@ mod tests {
     fn percent_shows_two_decimals() {
         assert_eq!(percent(1302), "13.02 %");
         assert_eq!(percent(5), "0.05 %");
+    }
+
+    fn cny(minor: i64) -> Money {
+        Money::new(finroute_core::Currency::parse("CNY").unwrap(), minor)
+    }
+
+    fn party(role: PartyRole, name: &str, id: &str) -> Party {
+        Party {
+            role,
+            legal_name: name.into(),
+            registration_id: id.into(),
+            contact: String::new(),
+            lender_type: None,
+        }
+    }
+
+    fn guarantee(rate: i32) -> Charge {
+        Charge {
+            kind: Some(ChargeKind::GuaranteeFee),
+            payee: Some(PartyRole::Guarantor),
+            payee_name: "G Guarantee Co.".into(),
+            timing: Some(ChargeTiming::PerPeriodRateOnPrincipal),
+            amount: None,
+            period_rate_bps: rate,
+            declinable: false,
+            description: String::new(),
+        }
+    }
+
+    fn offer(charges: Vec<Charge>) -> PartnerOffer {
+        PartnerOffer {
+            partner_offer_ref: "o".into(),
+            product_kind: Some(finroute_core::ProductKind::PartnerLoan),
+            product_name: String::new(),
+            principal: cny(1_000_000),
+            term_months: 12,
+            repayment_method: Some(finroute_core::RepaymentMethod::EqualInstallment),
+            qualification: Default::default(),
+            stated_apr_bps: 1300,
+            nominal_rate_bps: 1300,
+            monthly_fee_rate_bps: 0,
+            upfront_fee: None,
+            schedule: Vec::new(),
+            approval_probability: None,
+            valid_for_ms: 60_000,
+            requires_collateral: false,
+            disclosures: Vec::new(),
+            charges,
+            parties: Vec::new(),
+            promotion: None,
+        }
+    }
+
+    #[test]
+    fn a_charge_to_the_lender_needs_no_name_a_guarantor_must_be_a_party() {
+        let guarantor = party(PartyRole::Guarantor, "G Guarantee Co.", "9131");
+        let ok = offer(vec![guarantee(75)]);
+        assert!(charge_problems(&ok, std::slice::from_ref(&guarantor)).is_empty());
+        // The same name under another role does not count.
+        let p = charge_problems(&ok, &[party(PartyRole::Insurer, "G Guarantee Co.", "")]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("charges[0].payee_name \"G Guarantee Co.\" is not a GUARANTOR"));
+        let to_lender = Charge {
+            kind: Some(ChargeKind::ServiceFee),
+            payee: Some(PartyRole::Lender),
+            payee_name: String::new(),
+            timing: Some(ChargeTiming::PerPeriodAmount),
+            amount: Some(cny(1_000)),
+            ..guarantee(0)
+        };
+        assert!(charge_problems(&offer(vec![to_lender.clone()]), &[]).is_empty());
+        // A platform payee must be named, but need not be a party.
+        let to_platform = Charge {
+            payee: Some(PartyRole::Platform),
+            ..to_lender
+        };
+        let p = charge_problems(&offer(vec![guarantee(75), to_platform]), &[guarantor]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("charges[1].payee_name is empty: name the PLATFORM"));
+    }
+
+    #[test]
+    fn rate_bounds_are_inclusive() {
+        let g = party(PartyRole::Guarantor, "G Guarantee Co.", "");
+        for (rate, ok) in [(-1, false), (0, true), (10_000, true), (10_001, false)] {
+            let p = charge_problems(&offer(vec![guarantee(rate)]), std::slice::from_ref(&g));
+            assert_eq!(p.is_empty(), ok, "{rate}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn mandatory_charges_leave_declinable_ones_out() {
+        let mut o = offer(vec![
+            guarantee(75),
+            Charge {
+                kind: Some(ChargeKind::InsurancePremium),
+                payee: Some(PartyRole::Insurer),
+                declinable: true,
+                ..guarantee(10)
+            },
+        ]);
+        o.upfront_fee = Some(cny(15_000));
+        assert_eq!(
+            mandatory_charges(&o),
+            [
+                "upfront_fee 150 CNY",
+                "charges[0] guarantee fee to G Guarantee Co. 0.75 % of the principal a month"
+            ]
+        );
+        assert!(mandatory_charges(&offer(vec![])).is_empty());
+    }
+
+    #[test]
+    fn only_affordability_and_rate_caps_are_about_the_applicant() {
+        assert!(applicant_specific(RejectReason::Unaffordable));
+        assert!(applicant_specific(RejectReason::AboveRateCap));
+        for r in [
+            RejectReason::InvalidField,
+            RejectReason::InvalidCharge,
+            RejectReason::ScheduleInconsistent,
+            RejectReason::NotOnPartnerList,
+            RejectReason::Unpriceable,
+        ] {
+            assert!(!applicant_specific(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_warning_passes_the_report_and_is_named_in_the_summary() {
+        let r = Report {
+            endpoint: "http://x".into(),
+            checks: vec![pass("health", "ok"), warn("quote.offers", "not shown")],
+        };
+        assert!(r.passed());
+        assert_eq!(r.warned(), ["quote.offers"]);
+        let t = r.to_string();
+        assert!(t.contains("WARN    quote.offers  not shown"), "{t}");
+        assert!(
+            t.ends_with("2 checks: 1 passed, 0 failed, 0 skipped, 1 warned (warned: quote.offers)"),
+            "{t}"
+        );
     }
 
     #[test]

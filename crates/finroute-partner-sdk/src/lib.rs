@@ -31,7 +31,8 @@
 //! ```no_run
 //! use finroute_partner_sdk::{
 //!     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description,
-//!     LenderType, Money, Partner, PartnerError, Party, PartyRole, ProductKind, Quote, QuoteRequest,
+//!     LenderType, Money, Partner, PartnerError, Party, PartyRole, ProductKind, Quote,
+//!     QuoteRequest,
 //! };
 //!
 //! struct MyBank;
@@ -51,11 +52,12 @@
 //!             max_term_months: 24,
 //!             required_fields: vec![ApplicantField::CreditScore],
 //!             supports_accept: true,
-//!             // The lender of record, as disclosure rules require.
+//!             // The lender of record, shown with every offer (check-adapter
+//!             // fails a description without one).
 //!             parties: vec![Party {
 //!                 role: PartyRole::Lender,
 //!                 legal_name: "My Bank Co., Ltd.".into(),
-//!                 registration_id: "91310000MYBANK0001".into(),
+//!                 registration_id: "91310000MA1FL9MB0X".into(),
 //!                 contact: "+86 21 0000 0000".into(),
 //!                 lender_type: Some(LenderType::Bank),
 //!             }],

@@ -398,6 +398,17 @@ impl FakePartner {
         Self::start_full(port, behaviour, required_fields, AcceptMode::Book, None).await
     }
 
+    /// [`FakePartner::start_with`] answering `Describe` with `description`
+    /// (start from [`fake_description`] and change what the test needs,
+    /// e.g. its parties).
+    pub async fn start_described(
+        behaviour: Behaviour,
+        description: pb::AdapterDescription,
+        accept_mode: AcceptMode,
+    ) -> FakePartner {
+        Self::start_full_described(0, behaviour, description, accept_mode, None).await
+    }
+
     async fn start_full(
         port: u16,
         behaviour: Behaviour,
@@ -405,22 +416,20 @@ impl FakePartner {
         accept_mode: AcceptMode,
         tls: Option<tonic::transport::ServerTlsConfig>,
     ) -> FakePartner {
+        let description = fake_description(required_fields);
+        Self::start_full_described(port, behaviour, description, accept_mode, tls).await
+    }
+
+    async fn start_full_described(
+        port: u16,
+        behaviour: Behaviour,
+        description: pb::AdapterDescription,
+        accept_mode: AcceptMode,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> FakePartner {
         let booked = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let quotes = Arc::new(Mutex::new(Vec::new()));
         let accepts = Arc::new(Mutex::new(Vec::new()));
-        let description = pb::AdapterDescription {
-            adapter_id: "fake".into(),
-            display_name: "Fake partner".into(),
-            product_kinds: vec![pb::ProductKind::PartnerLoan as i32],
-            currencies: vec!["CNY".into()],
-            min_amount: Some(cny(10_000)),
-            max_amount: Some(cny(100_000_000)),
-            min_term_months: 1,
-            max_term_months: 60,
-            required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
-            supports_accept: true,
-            parties: Vec::new(),
-        };
         let behaviour = Arc::new(Mutex::new(behaviour));
         let timeouts = Arc::new(Mutex::new(Vec::new()));
         let accept_timeouts = Arc::new(Mutex::new(Vec::new()));
@@ -507,6 +516,25 @@ pub fn remote_spec(id: &str, endpoint: &str, timeout_ms: u64) -> AdapterSpec {
         "id = {id:?}\nkind = \"remote\"\nendpoint = {endpoint:?}\ntimeout_ms = {timeout_ms}\n"
     );
     toml::from_str(&text).expect("valid remote entry")
+}
+
+/// What a [`FakePartner`] answers to `Describe` by default: partner loans
+/// in CNY, 100 to 1 000 000 CNY, 1..=60 months, `required_fields`, Accept
+/// supported, no parties.
+pub fn fake_description(required_fields: Vec<pb::ApplicantField>) -> pb::AdapterDescription {
+    pb::AdapterDescription {
+        adapter_id: "fake".into(),
+        display_name: "Fake partner".into(),
+        product_kinds: vec![pb::ProductKind::PartnerLoan as i32],
+        currencies: vec!["CNY".into()],
+        min_amount: Some(cny(10_000)),
+        max_amount: Some(cny(100_000_000)),
+        min_term_months: 1,
+        max_term_months: 60,
+        required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
+        supports_accept: true,
+        parties: Vec::new(),
+    }
 }
 
 /// Money in CNY minor units.

@@ -41,7 +41,8 @@ enum Command {
         metrics_listen: Option<SocketAddr>,
     },
     /// Conformance kit: run the adapter contract checks against a live
-    /// partner adapter and print a PASS/FAIL table; exit 0 only when all pass.
+    /// partner adapter and print a PASS/WARN/FAIL/SKIP table; exit 0 only
+    /// when none fails (a WARN does not).
     CheckAdapter {
         /// The adapter's `http://host:port`.
         #[arg(long)]

@@ -8,7 +8,7 @@
 use std::process::{Command, Output};
 
 use finroute_proto::v1 as pb;
-use finroute_testkit::{Behaviour, FakePartner, partner_offer};
+use finroute_testkit::{AcceptMode, Behaviour, FakePartner, cny, fake_description, partner_offer};
 
 /// Runs the binary on its own thread (it blocks) and returns its output.
 async fn check_adapter(args: &[&str]) -> Output {
@@ -38,6 +38,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
     for check in [
         "health",
         "describe",
+        "describe.parties",
         "quote.latency",
         "quote.offers",
         "quote.apr",
@@ -52,7 +53,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
             "{check} did not pass:\n{table}"
         );
     }
-    assert!(table.contains("8 checks: 8 passed, 0 failed"), "{table}");
+    assert!(table.contains("9 checks: 9 passed, 0 failed"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +81,46 @@ async fn a_partner_sending_garbage_fails_with_exit_1_and_the_checks_named() {
     assert!(
         a.credit_score.is_some() && a.monthly_income.is_none(),
         "{a:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_only_the_kit_applicant_cannot_afford_warns_and_exits_0() {
+    // 50 000 CNY over 3 months: debt-to-income 0.704 for the kit's
+    // applicant, above the 0.70 limit; the offer itself is honest.
+    let mut offer = partner_offer("three", 5_000_000, 1200, 0.8);
+    offer.term_months = 3;
+    let mut d = fake_description(vec![]);
+    d.min_amount = Some(cny(5_000_000));
+    d.max_amount = Some(cny(5_000_000));
+    d.min_term_months = 3;
+    d.max_term_months = 3;
+    d.parties = vec![pb::Party {
+        role: pb::PartyRole::Lender as i32,
+        legal_name: "Fake Lender Co., Ltd.".into(),
+        registration_id: "91310000MA1FL0000X".into(),
+        contact: String::new(),
+        lender_type: 0,
+    }];
+    // No Accept: the accept checks are skipped (the fake would book any
+    // reference, failing accept.unknown_offer), so nothing fails.
+    d.supports_accept = false;
+    let p = FakePartner::start_described(Behaviour::Offers(vec![offer]), d, AcceptMode::Book).await;
+    let out = check_adapter(&["--endpoint", &format!("http://{}", p.addr)]).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let offers = table.lines().find(|l| l.contains("quote.offers")).unwrap();
+    assert!(offers.starts_with("WARN"), "{table}");
+    assert!(offers.contains("UNAFFORDABLE"), "{table}");
+    assert!(
+        table.contains(
+            "9 checks: 5 passed, 0 failed, 2 skipped, 2 warned (warned: quote.offers, quote.narrow)"
+        ),
+        "{table}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a WARN is not a failure: {table}"
     );
 }
 

@@ -53,7 +53,7 @@ impl Default for Settings {
         Self {
             bank_id: "partner-bank".into(),
             display_name: "Example Partner Bank".into(),
-            registration_id: "91310000EXAMPLE001".into(),
+            registration_id: "91310000MA1FL2XB7K".into(),
             contact: "+86 21 0000 0000".into(),
             base_rate_bps: 720,
             upfront_fee_bps: 100,

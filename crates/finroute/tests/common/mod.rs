@@ -110,6 +110,16 @@ impl RouterProcess {
         self.child.wait().unwrap();
     }
 
+    /// Sends signal `name` (`HUP`, `TERM`...) with `kill`, and returns at once.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// SIGTERM, and the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
