@@ -272,6 +272,25 @@ async fn unknown_foreign_and_malformed_offer_ids() {
         assert_eq!(fields, ["offer_id"], "{bad:?}");
     }
 
+    // The error speaks the request's locale (the field wins over accept-language).
+    let s = client
+        .get_key_facts(with_key(facts("off_nope", "zh-CN"), KEY_A))
+        .await
+        .unwrap_err();
+    let m = s.get_error_details().localized_message().cloned().unwrap();
+    assert_eq!(m.locale, "zh-CN");
+    assert!(
+        m.message
+            .chars()
+            .any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
+    );
+    let mut r = with_key(facts("off_nope", "en"), KEY_A);
+    r.metadata_mut()
+        .insert("accept-language", "zh-CN".parse().unwrap());
+    let s = client.get_key_facts(r).await.unwrap_err();
+    let m = s.get_error_details().localized_message().cloned().unwrap();
+    assert_eq!(m.locale, "en");
+
     // Without a key: UNAUTHENTICATED, like every FinancingRouter call.
     let s = client.get_key_facts(facts(mine, "en")).await.unwrap_err();
     assert_eq!(s.code(), Code::Unauthenticated);
