@@ -27,23 +27,16 @@ pub(crate) fn resolve_locale(tag: &str, routed: Locale) -> Locale {
 }
 
 /// The locale a stored answer was written in. The store keeps the answer,
-/// not the request: its plan summary (always written, in the request's
-/// locale) and rank reasons tell, as only Chinese texts hold CJK characters.
+/// not the request; its plan summary is always written, in the request's
+/// locale, and a Chinese one ends with the full-width full stop "。" (an
+/// English one with "."; finroute-core's catalog tests hold both to it).
+/// Product names inside it, in whatever script a partner chose, do not
+/// change its last character.
 pub(crate) fn routed_locale(routed: &pb::RouteFinancingResponse) -> Locale {
-    let summary = routed.plan.iter().map(|p| p.summary.as_str());
-    let reasons = routed
-        .offers
-        .iter()
-        .flat_map(|o| o.rank_reasons.iter().map(String::as_str));
-    if summary.chain(reasons).any(|t| t.chars().any(is_cjk)) {
-        Locale::ZhCn
-    } else {
-        Locale::En
+    match routed.plan.as_ref().map(|p| p.summary.trim_end()) {
+        Some(summary) if summary.ends_with('。') => Locale::ZhCn,
+        _ => Locale::En,
     }
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}')
 }
 
 /// The BCP 47 tag `KeyFacts.locale` carries.
@@ -291,6 +284,10 @@ fn cost_line(l: &pb::CostLine, currency: Currency) -> Result<CostLine, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_cjk(c: char) -> bool {
+        matches!(c, '\u{4E00}'..='\u{9FFF}')
+    }
 
     fn cny(minor: i64) -> Option<pb::Money> {
         Some(pb::Money {
@@ -569,10 +566,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(routed_locale(&routed), Locale::En);
-        routed.offers.push(pb::Offer {
-            rank_reasons: vec!["唯一的报价".into()],
+        // A partner's Chinese product name in an English answer.
+        routed.plan = Some(pb::ApplicationPlan {
+            summary: "Apply to 闪电贷 (bank-a): 90 % chance of approval at APR 9.40 %.".into(),
+            ..Default::default()
+        });
+        assert_eq!(routed_locale(&routed), Locale::En);
+        routed.plan = Some(pb::ApplicationPlan {
+            summary: "申请 Car loan（bank-a）：获批概率 90%，年化利率 9.40%。".into(),
             ..Default::default()
         });
         assert_eq!(routed_locale(&routed), Locale::ZhCn);
+        assert_eq!(
+            routed_locale(&pb::RouteFinancingResponse::default()),
+            Locale::En
+        );
     }
 }

@@ -773,6 +773,18 @@ mod tests {
         }
     }
 
+    /// GetKeyFacts tells the locale an answer was routed in by its plan
+    /// summary's last character: keep every summary ending so.
+    #[test]
+    fn plan_summaries_end_with_the_locales_full_stop() {
+        for (msg, _) in samples() {
+            if index(&msg) >= 30 {
+                assert!(render(&msg, Locale::En).ends_with('.'), "{msg:?}");
+                assert!(render(&msg, Locale::ZhCn).ends_with('。'), "{msg:?}");
+            }
+        }
+    }
+
     #[test]
     fn percent_signs_per_locale() {
         assert_eq!(percent_suffix(Locale::En), " %");
