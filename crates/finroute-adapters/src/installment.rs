@@ -3,7 +3,7 @@
 //! APR of each (a 0.60 %/month fee is 13.03 %, not the 7.2 % ads show).
 
 use finroute_core::{
-    ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+    ApplicantField, Locale, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +41,42 @@ pub struct Product {
     /// Shown to the borrower; defaults to "<n>-period installment".
     #[serde(default)]
     pub name: Option<String>,
+    /// Shown to the borrower in Chinese (`zh-CN`); defaults to `name` when
+    /// that is set, else "<n> 期分期".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
+}
+
+impl Product {
+    /// The product's name in `locale`.
+    pub fn name_in(&self, locale: Locale) -> String {
+        let own = match locale {
+            Locale::En => self.name.as_ref(),
+            Locale::ZhCn => self.name_zh.as_ref().or(self.name.as_ref()),
+        };
+        match (own, locale) {
+            (Some(name), _) => name.clone(),
+            (None, Locale::En) => format!("{}-period installment", self.periods),
+            (None, Locale::ZhCn) => format!("{} 期分期", self.periods),
+        }
+    }
+
+    /// The fee disclosure, in `locale`.
+    pub fn disclosure_in(&self, locale: Locale) -> String {
+        let (whole, cents, n) = (
+            self.monthly_fee_rate_bps / 100,
+            self.monthly_fee_rate_bps % 100,
+            self.periods,
+        );
+        match locale {
+            Locale::En => format!(
+                "A monthly fee of {whole}.{cents:02} % of the amount financed is charged in each of the {n} periods."
+            ),
+            Locale::ZhCn => {
+                format!("每期按分期金额的 {whole}.{cents:02}% 收取手续费，共 {n} 期。")
+            }
+        }
+    }
 }
 
 fn default_currencies() -> Vec<String> {
@@ -62,6 +98,7 @@ fn default_products() -> Vec<Product> {
             periods,
             monthly_fee_rate_bps,
             name: None,
+            name_zh: None,
         })
         .collect()
 }
@@ -163,12 +200,19 @@ impl Adapter for Installment {
             out.offers.push(PartnerOffer {
                 partner_offer_ref: format!("inst-{}-{}", req.quote_id, p.periods),
                 product_kind: Some(ProductKind::Installment),
-                product_name: p.name.clone().unwrap_or_else(|| format!("{}-period installment", p.periods)),
+                product_name: p.name_in(req.locale),
                 principal: Money::new(currency, principal),
                 term_months: p.periods as i32,
                 repayment_method: Some(method),
                 qualification: Qualification::PreQualified,
-                stated_apr_bps: crate::honest_apr_bps(method, principal, p.periods, 0, p.monthly_fee_rate_bps, 0),
+                stated_apr_bps: crate::honest_apr_bps(
+                    method,
+                    principal,
+                    p.periods,
+                    0,
+                    p.monthly_fee_rate_bps,
+                    0,
+                ),
                 nominal_rate_bps: 0,
                 monthly_fee_rate_bps: p.monthly_fee_rate_bps,
                 upfront_fee: None,
@@ -179,12 +223,7 @@ impl Adapter for Installment {
                 charges: Vec::new(),
                 parties: Vec::new(),
                 promotion: None,
-                disclosures: vec![format!(
-                    "A monthly fee of {}.{:02} % of the amount financed is charged in each of the {} periods.",
-                    p.monthly_fee_rate_bps / 100,
-                    p.monthly_fee_rate_bps % 100,
-                    p.periods
-                )],
+                disclosures: vec![p.disclosure_in(req.locale)],
             });
         }
         if out.offers.is_empty() {
@@ -234,6 +273,37 @@ mod tests {
         assert_eq!(
             twelve.stated_apr_bps, 1303,
             "the true APR of 0.60 %/month, ranking.md"
+        );
+    }
+
+    #[tokio::test]
+    async fn names_and_disclosures_follow_the_locale() {
+        let mut c = Config::default();
+        let a = Installment::build(&c).expect("default");
+        let mut r = request(1_000_000, 12, 12);
+        r.locale = Locale::ZhCn;
+        let out = a.quote(r.clone()).await.expect("quote");
+        assert_eq!(out.offers[0].product_name, "12 期分期");
+        assert_eq!(
+            out.offers[0].disclosures,
+            vec!["每期按分期金额的 0.60% 收取手续费，共 12 期。".to_string()]
+        );
+        r.locale = Locale::En;
+        let out = a.quote(r.clone()).await.expect("quote");
+        assert_eq!(out.offers[0].product_name, "12-period installment");
+        assert!(out.offers[0].disclosures[0].contains("0.60 %"));
+        c.products[2].name = Some("12-month plan".into());
+        let a = Installment::build(&c).expect("catalog");
+        r.locale = Locale::ZhCn;
+        assert_eq!(
+            a.quote(r.clone()).await.expect("quote").offers[0].product_name,
+            "12-month plan"
+        );
+        c.products[2].name_zh = Some("12 个月分期".into());
+        let a = Installment::build(&c).expect("catalog");
+        assert_eq!(
+            a.quote(r).await.expect("quote").offers[0].product_name,
+            "12 个月分期"
         );
     }
 

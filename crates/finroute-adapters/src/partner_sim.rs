@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use finroute_core::{
-    ApplicantField, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
+    ApplicantField, Locale, Money, PartnerOffer, ProductKind, Qualification, RepaymentMethod,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,10 @@ pub struct Config {
     /// Shown as the product name.
     #[serde(default = "default_name")]
     pub name: String,
+    /// Shown as the product name in Chinese (`zh-CN`). When absent: the
+    /// built-in Chinese name if `name` is the default, else `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
     #[serde(default = "default_currencies")]
     pub currencies: Vec<String>,
     /// Declines applicants below this score.
@@ -48,6 +52,8 @@ pub struct Config {
 fn default_name() -> String {
     "Partner Bank personal loan".into()
 }
+/// The default product's Chinese name.
+const DEFAULT_NAME_ZH: &str = "合作银行个人贷款";
 fn default_currencies() -> Vec<String> {
     vec!["CNY".into()]
 }
@@ -71,6 +77,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             name: default_name(),
+            name_zh: None,
             currencies: default_currencies(),
             min_credit_score: default_min_score(),
             base_rate_bps: default_base_rate(),
@@ -79,6 +86,26 @@ impl Default for Config {
             terms: default_terms(),
             latency_ms: 0,
         }
+    }
+}
+
+impl Config {
+    /// The product's name in `locale`.
+    pub fn name_in(&self, locale: Locale) -> String {
+        match (locale, &self.name_zh) {
+            (Locale::En, _) => self.name.clone(),
+            (Locale::ZhCn, Some(zh)) => zh.clone(),
+            (Locale::ZhCn, None) if self.name == default_name() => DEFAULT_NAME_ZH.into(),
+            (Locale::ZhCn, None) => self.name.clone(),
+        }
+    }
+}
+
+/// The partner's disclosure, in `locale`.
+fn disclosure(locale: Locale) -> String {
+    match locale {
+        Locale::En => "Subject to verification of income and identity.".into(),
+        Locale::ZhCn => "需核实收入与身份后方可放款。".into(),
     }
 }
 
@@ -167,7 +194,7 @@ impl Adapter for PartnerSim {
             out.offers.push(PartnerOffer {
                 partner_offer_ref: format!("sim-{}-{term}", req.quote_id),
                 product_kind: Some(ProductKind::PartnerLoan),
-                product_name: self.config.name.clone(),
+                product_name: self.config.name_in(req.locale),
                 principal: Money::new(currency, principal),
                 term_months: term as i32,
                 repayment_method: Some(RepaymentMethod::EqualInstallment),
@@ -184,7 +211,7 @@ impl Adapter for PartnerSim {
                 charges: Vec::new(),
                 parties: Vec::new(),
                 promotion: None,
-                disclosures: vec!["Subject to verification of income and identity.".into()],
+                disclosures: vec![disclosure(req.locale)],
             });
         }
         if out.offers.is_empty() {
@@ -248,5 +275,34 @@ mod tests {
         assert_eq!(fair.offers[0].stated_apr_bps, 880 + 400);
         assert!(good.offers[0].upfront_fee.is_some());
         assert!(good.offers[0].approval_probability > fair.offers[0].approval_probability);
+    }
+
+    #[tokio::test]
+    async fn names_and_disclosures_follow_the_locale() {
+        let a = PartnerSim::build("p", &Config::default()).expect("default");
+        let mut r = request(Some(780));
+        r.locale = Locale::ZhCn;
+        let out = a.quote(r.clone()).await.expect("q");
+        assert_eq!(out.offers[0].product_name, "合作银行个人贷款");
+        assert_eq!(out.offers[0].disclosures, vec![disclosure(Locale::ZhCn)]);
+        r.locale = Locale::En;
+        let out = a.quote(r.clone()).await.expect("q");
+        assert_eq!(out.offers[0].product_name, "Partner Bank personal loan");
+        let mut c = Config {
+            name: "Other loan".into(),
+            ..Config::default()
+        };
+        r.locale = Locale::ZhCn;
+        let a = PartnerSim::build("p", &c).expect("config");
+        assert_eq!(
+            a.quote(r.clone()).await.expect("q").offers[0].product_name,
+            "Other loan"
+        );
+        c.name_zh = Some("其他贷款".into());
+        let a = PartnerSim::build("p", &c).expect("config");
+        assert_eq!(
+            a.quote(r).await.expect("q").offers[0].product_name,
+            "其他贷款"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! kind's loan-to-value ratio.
 
 use finroute_core::{
-    ApplicantField, CollateralKind, Money, PartnerOffer, ProductKind, Qualification,
+    ApplicantField, CollateralKind, Locale, Money, PartnerOffer, ProductKind, Qualification,
     RepaymentMethod,
 };
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,12 @@ pub struct Config {
 pub struct Product {
     /// `vehicle`, `property`, `deposit` or `securities`.
     pub collateral: CollateralName,
+    /// Shown to the borrower in English (and in any locale without its own name).
     pub name: String,
+    /// Shown to the borrower in Chinese (`zh-CN`). When absent: the
+    /// built-in Chinese name if `name` is the built-in English one, else `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_zh: Option<String>,
     /// Principal at most this share of the appraised value (7000 = 70 %).
     pub max_ltv_bps: u32,
     /// Nominal annual rate of the annuity.
@@ -54,6 +59,66 @@ pub enum CollateralName {
     Property,
     Deposit,
     Securities,
+}
+
+impl CollateralName {
+    /// The built-in product's English and Chinese names.
+    fn builtin_names(self) -> (&'static str, &'static str) {
+        match self {
+            CollateralName::Vehicle => ("Vehicle-secured loan", "车辆抵押贷款"),
+            CollateralName::Property => ("Property-secured loan", "房产抵押贷款"),
+            CollateralName::Deposit => ("Deposit-secured loan", "存单质押贷款"),
+            CollateralName::Securities => ("Securities-secured loan", "证券质押贷款"),
+        }
+    }
+
+    /// The collateral in words, in `locale`: "vehicle", "车辆".
+    fn in_words(self, locale: Locale) -> &'static str {
+        match (self, locale) {
+            (CollateralName::Vehicle, Locale::En) => "vehicle",
+            (CollateralName::Property, Locale::En) => "property",
+            (CollateralName::Deposit, Locale::En) => "deposit",
+            (CollateralName::Securities, Locale::En) => "securities",
+            (CollateralName::Vehicle, Locale::ZhCn) => "车辆",
+            (CollateralName::Property, Locale::ZhCn) => "房产",
+            (CollateralName::Deposit, Locale::ZhCn) => "存单",
+            (CollateralName::Securities, Locale::ZhCn) => "证券",
+        }
+    }
+}
+
+impl Product {
+    /// The product's name in `locale`.
+    pub fn name_in(&self, locale: Locale) -> String {
+        match locale {
+            Locale::En => self.name.clone(),
+            Locale::ZhCn => match &self.name_zh {
+                Some(zh) => zh.clone(),
+                None => {
+                    let (en, zh) = self.collateral.builtin_names();
+                    if self.name == en {
+                        zh.into()
+                    } else {
+                        self.name.clone()
+                    }
+                }
+            },
+        }
+    }
+
+    /// The disclosure of an offer secured by this product's collateral, in `locale`.
+    pub fn disclosure_in(&self, locale: Locale) -> String {
+        let what = self.collateral.in_words(locale);
+        let ltv = self.max_ltv_bps / 100;
+        match locale {
+            Locale::En => {
+                format!("Secured by your {what}; principal at most {ltv} % of its appraised value.")
+            }
+            Locale::ZhCn => {
+                format!("以您的{what}作担保，借款本金不超过其评估价值的 {ltv}%。")
+            }
+        }
+    }
 }
 
 impl From<CollateralName> for CollateralKind {
@@ -76,50 +141,26 @@ fn default_min_amount() -> i64 {
 }
 
 fn default_products() -> Vec<Product> {
-    let p =
-        |collateral, name: &str, max_ltv_bps, nominal_rate_bps, upfront_fee_bps, terms: &[u32]| {
-            Product {
-                collateral,
-                name: name.into(),
-                max_ltv_bps,
-                nominal_rate_bps,
-                upfront_fee_bps,
-                terms: terms.to_vec(),
-            }
-        };
+    let p = |collateral: CollateralName,
+             max_ltv_bps,
+             nominal_rate_bps,
+             upfront_fee_bps,
+             terms: &[u32]| {
+        Product {
+            collateral,
+            name: collateral.builtin_names().0.into(),
+            name_zh: None,
+            max_ltv_bps,
+            nominal_rate_bps,
+            upfront_fee_bps,
+            terms: terms.to_vec(),
+        }
+    };
     vec![
-        p(
-            CollateralName::Vehicle,
-            "Vehicle-secured loan",
-            6000,
-            890,
-            50,
-            &[12, 24, 36],
-        ),
-        p(
-            CollateralName::Property,
-            "Property-secured loan",
-            7000,
-            490,
-            30,
-            &[12, 36, 60, 120],
-        ),
-        p(
-            CollateralName::Deposit,
-            "Deposit-secured loan",
-            9000,
-            390,
-            0,
-            &[3, 6, 12, 24],
-        ),
-        p(
-            CollateralName::Securities,
-            "Securities-secured loan",
-            5000,
-            650,
-            0,
-            &[6, 12, 24],
-        ),
+        p(CollateralName::Vehicle, 6000, 890, 50, &[12, 24, 36]),
+        p(CollateralName::Property, 7000, 490, 30, &[12, 36, 60, 120]),
+        p(CollateralName::Deposit, 9000, 390, 0, &[3, 6, 12, 24]),
+        p(CollateralName::Securities, 5000, 650, 0, &[6, 12, 24]),
     ]
 }
 
@@ -236,7 +277,7 @@ impl Adapter for Secured {
                 out.offers.push(PartnerOffer {
                     partner_offer_ref: format!("sec-{}-{ci}-{term}", req.quote_id),
                     product_kind: Some(ProductKind::SecuredLoan),
-                    product_name: product.name.clone(),
+                    product_name: product.name_in(req.locale),
                     principal: Money::new(currency, principal),
                     term_months: term as i32,
                     repayment_method: Some(method),
@@ -259,11 +300,7 @@ impl Adapter for Secured {
                     charges: Vec::new(),
                     parties: Vec::new(),
                     promotion: None,
-                    disclosures: vec![format!(
-                        "Secured by your {:?}; principal at most {} % of its appraised value.",
-                        c.kind,
-                        product.max_ltv_bps / 100
-                    )],
+                    disclosures: vec![product.disclosure_in(req.locale)],
                 });
             }
         }
@@ -368,6 +405,37 @@ mod tests {
             one.partner_reference,
             a.accept(r("k2")).await.expect("accept").partner_reference
         );
+    }
+
+    #[tokio::test]
+    async fn names_and_disclosures_follow_the_locale() {
+        let mut c = Config::default();
+        let a = Secured::build(&c).expect("default catalog");
+        let mut r = request(vec![vehicle(5_000_000, false)], 1_000_000);
+        r.locale = Locale::ZhCn;
+        let out = a.quote(r.clone()).await.expect("quote");
+        assert!(!out.offers.is_empty());
+        for o in &out.offers {
+            assert_eq!(o.product_name, "车辆抵押贷款");
+            assert_eq!(
+                o.disclosures,
+                vec!["以您的车辆作担保，借款本金不超过其评估价值的 60%。".to_string()]
+            );
+        }
+        r.locale = Locale::En;
+        let out = a.quote(r.clone()).await.expect("quote");
+        assert_eq!(out.offers[0].product_name, "Vehicle-secured loan");
+        assert!(out.offers[0].disclosures[0].contains("vehicle; principal at most 60 %"));
+        // A configured name: its own Chinese name, else the configured name.
+        c.products[0].name = "Auto loan".into();
+        let a = Secured::build(&c).expect("catalog");
+        r.locale = Locale::ZhCn;
+        let out = a.quote(r.clone()).await.expect("quote");
+        assert_eq!(out.offers[0].product_name, "Auto loan");
+        c.products[0].name_zh = Some("汽车贷".into());
+        let a = Secured::build(&c).expect("catalog");
+        let out = a.quote(r).await.expect("quote");
+        assert_eq!(out.offers[0].product_name, "汽车贷");
     }
 
     #[test]

@@ -69,3 +69,4 @@ pub use rejection::{RejectReason, Rejection};
 pub use schedule::{
     MAX_TERM_MONTHS, ScheduleError, build_schedule, check_schedule, total_payments,
 };
+pub use wording::{Fact, apr_label, cost_line_text, ear_label, fact_text, rate_labels};

@@ -10,7 +10,7 @@
 use crate::affordability::debt_to_income_of;
 use crate::apr::{AprError, AprResult};
 use crate::charges::{ChargeError, CostShare, LegacyFees, apply_promotion, price_charges};
-use crate::disclosure::{Charge, CostLine, Party, PartyRole, Promotion, RateLabels, lender_of};
+use crate::disclosure::{Charge, CostLine, Party, PartyRole, Promotion, lender_of};
 use crate::domain::{
     FinancingRequest, Installment, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod,
     UnixMillis,
@@ -234,7 +234,7 @@ pub fn price_offer_learned(
     let lender_type = lender_of(&parties)
         .and_then(|l| l.lender_type)
         .unwrap_or_default();
-    let cost_breakdown = cost_lines(&lines, &parties, currency);
+    let cost_breakdown = cost_lines(&lines, &parties, currency, req.locale);
     let promotion = offer.promotion.filter(|p| !p.is_empty());
     let (post_promotion_rate_bps, promotion_ends_at) = match &promotion {
         Some(p) => (rate_bps, p.ends_at(now, valid.term)),
@@ -316,7 +316,7 @@ pub fn price_offer_learned(
         post_promotion_rate_bps,
         promotion_ends_at,
         partner_list: None,
-        rate_labels: RateLabels::default(),
+        rate_labels: wording::rate_labels(apr.apr_bps, apr.effective_annual_rate_bps, req.locale),
     };
 
     if let Some(cap) = cap
@@ -370,12 +370,12 @@ fn with_payees(mut parties: Vec<Party>, lines: &[CostShare]) -> Vec<Party> {
 }
 
 /// The shown breakdown: each line in the offer's currency, a lender
-/// payee named after the lender of record. Texts are rendered later, in
-/// the request's locale.
+/// payee named after the lender of record, its text in `locale`.
 fn cost_lines(
     lines: &[CostShare],
     parties: &[Party],
     currency: crate::money::Currency,
+    locale: crate::domain::Locale,
 ) -> Vec<CostLine> {
     let lender = lender_of(parties)
         .map(|p| p.legal_name.as_str())
@@ -395,6 +395,10 @@ fn cost_lines(
             apr_share_bps: l.apr_share_bps,
             declinable: l.declinable,
             text: String::new(),
+        })
+        .map(|mut line| {
+            line.text = wording::cost_line_text(&line, locale);
+            line
         })
         .collect()
 }
@@ -789,6 +793,23 @@ mod tests {
         assert_eq!(lines[0].1 + lines[1].1, offer.apr_bps);
         assert_eq!(offer.cost_breakdown[1].total, cny(90_000));
         assert_eq!(offer.cost_breakdown[0].payee_name, "Example Bank Co., Ltd.");
+        // Every rate says how it is computed.
+        assert!(
+            offer.rate_labels.apr.starts_with("APR (12 × monthly IRR)"),
+            "{:?}",
+            offer.rate_labels
+        );
+        assert!(
+            offer
+                .rate_labels
+                .effective_annual_rate
+                .contains("effective annual rate")
+        );
+        let fee = &offer.cost_breakdown[1].text;
+        assert!(
+            fee.contains("guarantee fee") && fee.contains("Example Financing Guarantee"),
+            "{fee}"
+        );
         let roles: Vec<_> = offer
             .parties
             .iter()

@@ -7,8 +7,8 @@
 //!   over the size limit, an unknown method, a body that is not protobuf)
 //!   gets one with the reason of its code ([`Reason::of_code`]);
 //! - when the caller sent a locale, a `google.rpc.LocalizedMessage` in it
-//!   ([`Reason::text`]): RouteFinancing's and StreamOffers' `locale` field,
-//!   else the standard `accept-language` metadata. Unsupported locales
+//!   ([`Reason::text`]): RouteFinancing's, StreamOffers' and GetKeyFacts'
+//!   `locale` field, else the standard `accept-language` metadata. Unsupported locales
 //!   fall back to `en`; a caller that sent none gets no LocalizedMessage.
 //!
 //! Errors refused before the request body is read (authentication, rate
@@ -45,12 +45,32 @@ const SERVICES: [&str; 2] = [
     "/finroute.v1.FinancingRouter/",
     "/finroute.v1.ReviewService/",
 ];
-/// The methods whose request carries a `locale` field.
-const LOCALE_IN_BODY: [&str; 2] = [
-    "/finroute.v1.FinancingRouter/RouteFinancing",
-    "/finroute.v1.FinancingRouter/StreamOffers",
+/// The methods whose request carries a `locale` field, and how to read it
+/// from the request message.
+const LOCALE_IN_BODY: [(&str, ReadLocale); 3] = [
+    (
+        "/finroute.v1.FinancingRouter/RouteFinancing",
+        routing_locale,
+    ),
+    ("/finroute.v1.FinancingRouter/StreamOffers", routing_locale),
+    ("/finroute.v1.FinancingRouter/GetKeyFacts", key_facts_locale),
 ];
-/// A routing request larger than this is not searched for its locale.
+
+/// Reads the `locale` field of one encoded request message.
+type ReadLocale = fn(&[u8]) -> Option<String>;
+
+fn routing_locale(message: &[u8]) -> Option<String> {
+    pb::RouteFinancingRequest::decode(message)
+        .ok()
+        .map(|m| m.locale)
+}
+
+fn key_facts_locale(message: &[u8]) -> Option<String> {
+    pb::GetKeyFactsRequest::decode(message)
+        .ok()
+        .map(|m| m.locale)
+}
+/// A request larger than this is not searched for its locale.
 const MAX_TAPPED: usize = 1 << 20;
 
 /// See the module documentation.
@@ -102,13 +122,18 @@ where
                 .find_map(accept_language),
             body: Arc::new(OnceLock::new()),
         };
-        let req = if LOCALE_IN_BODY.contains(&path) {
+        let read = LOCALE_IN_BODY
+            .iter()
+            .find(|(method, _)| *method == path)
+            .map(|(_, read)| *read);
+        let req = if let Some(read) = read {
             let slot = locale.body.clone();
             req.map(|body| {
                 tonic::body::Body::new(LocaleTap {
                     inner: body,
                     buf: BytesMut::new(),
                     slot,
+                    read,
                 })
             })
         } else {
@@ -181,11 +206,13 @@ fn body_locale(tag: &str) -> Option<Locale> {
 }
 
 /// A request body that passes through unchanged and reads the `locale` of
-/// the (one) routing request message in it on the way.
+/// the (one) request message in it on the way.
 struct LocaleTap {
     inner: tonic::body::Body,
     buf: BytesMut,
     slot: Arc<OnceLock<Option<Locale>>>,
+    /// How this method's message carries its locale.
+    read: ReadLocale,
 }
 
 impl LocaleTap {
@@ -204,9 +231,7 @@ impl LocaleTap {
             return;
         }
         if self.buf.len() >= 5 + len {
-            let locale = pb::RouteFinancingRequest::decode(&self.buf[5..5 + len])
-                .ok()
-                .and_then(|m| body_locale(&m.locale));
+            let locale = (self.read)(&self.buf[5..5 + len]).and_then(|tag| body_locale(&tag));
             let _ = self.slot.set(locale);
             self.buf = BytesMut::new();
         }

@@ -20,6 +20,7 @@ pub mod error_layer;
 pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod keyfacts;
 pub mod listener;
 pub mod metrics;
 pub mod odds;

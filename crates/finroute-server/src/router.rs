@@ -4,7 +4,8 @@
 //! RouteFinancing's stages are in `router/route.rs` (admit, prepare, fan
 //! out, finalize) and `router/record.rs` (record), StreamOffers in
 //! `router/stream.rs`; AcceptOffer claims and waits for the relay;
-//! GetApplication, FileAppeal and GetAppeal are here. ReviewService is in
+//! GetApplication, FileAppeal, GetAppeal and GetKeyFacts are here (the
+//! key facts themselves are built in `keyfacts.rs`). ReviewService is in
 //! `review.rs`, field checks in `validate.rs` (see docs/architecture.md).
 
 mod record;
@@ -34,6 +35,7 @@ use crate::deadline;
 use crate::drain::{CallGuard, InFlight};
 use crate::error::{Precondition, Resource, Reused, RouterError};
 use crate::fanout::Registry;
+use crate::keyfacts;
 use crate::metrics::Metrics;
 use crate::odds::OddsLearner;
 use crate::validate::{check_id, check_optional_id, check_text, violation};
@@ -314,9 +316,10 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
 
     async fn get_key_facts(
         &self,
-        _request: Request<pb::GetKeyFactsRequest>,
+        request: Request<pb::GetKeyFactsRequest>,
     ) -> Result<Response<pb::KeyFacts>, Status> {
-        Err(Status::unimplemented("GetKeyFacts is not implemented yet"))
+        self.handle(request, |call| self.get_key_facts_op(call))
+            .await
     }
 }
 
@@ -375,6 +378,40 @@ impl RouterService {
             .map(appeal_pb)
             .collect();
         Ok(app)
+    }
+
+    /// GetKeyFacts: the facts of one of the tenant's offers (another
+    /// tenant's answers as unknown), in the request's locale or, when it
+    /// sends none, the locale the offer was routed in.
+    async fn get_key_facts_op(
+        &self,
+        call: Call<pb::GetKeyFactsRequest>,
+    ) -> Result<pb::KeyFacts, RouterError> {
+        let tenant = call.tenant;
+        let msg = call.message;
+        let mut v = Vec::new();
+        check_id(&mut v, "offer_id", &msg.offer_id);
+        if !v.is_empty() {
+            return Err(RouterError::Invalid(v));
+        }
+        let store = &self.inner.store;
+        let offer = store
+            .get_offer(&tenant, &msg.offer_id)
+            .await?
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
+        let stored = store
+            .get_application(&tenant, &offer.application_id)
+            .await?
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
+        let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
+            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
+        let shown = routed
+            .offers
+            .iter()
+            .find(|o| o.offer_id == msg.offer_id)
+            .ok_or_else(|| RouterError::Internal("offer missing from its stored answer".into()))?;
+        let locale = keyfacts::resolve_locale(&msg.locale, keyfacts::routed_locale(&routed));
+        keyfacts::key_facts(&routed.application_id, shown, locale).map_err(RouterError::Internal)
     }
 
     /// FileAppeal.

@@ -598,6 +598,23 @@ async fn applications_appeals_and_review() {
     check_field(&s, Code::NotFound, Reason::AppealNotFound, "appeal_id");
     zh(&s);
 
+    // GetKeyFacts: the request's locale field, else accept-language.
+    let s = client
+        .get_key_facts(lang(pb::GetKeyFactsRequest::default(), "zh-CN"))
+        .await
+        .unwrap_err();
+    check_field(&s, Code::InvalidArgument, Reason::InvalidField, "offer_id");
+    zh(&s);
+    let s = client
+        .get_key_facts(pb::GetKeyFactsRequest {
+            offer_id: "off_nope".into(),
+            locale: "zh-CN".into(),
+        })
+        .await
+        .unwrap_err();
+    check_field(&s, Code::NotFound, Reason::OfferNotFound, "offer_id");
+    zh(&s);
+
     // ListAppeals.
     let list = |status: i32, page_size: i32, page_token: &str| pb::ListAppealsRequest {
         status,
@@ -813,6 +830,13 @@ async fn call_all(
                 .map(drop),
         ),
         (
+            "GetKeyFacts",
+            client
+                .get_key_facts(zh_call(pb::GetKeyFactsRequest::default(), auth))
+                .await
+                .map(drop),
+        ),
+        (
             "ListAppeals",
             review
                 .list_appeals(zh_call(pb::ListAppealsRequest::default(), auth))
@@ -829,13 +853,14 @@ async fn call_all(
     ]
 }
 
-const ROUTER_RPCS: [&str; 6] = [
+const ROUTER_RPCS: [&str; 7] = [
     "RouteFinancing",
     "StreamOffers",
     "AcceptOffer",
     "GetApplication",
     "FileAppeal",
     "GetAppeal",
+    "GetKeyFacts",
 ];
 
 #[tokio::test]
@@ -856,7 +881,7 @@ async fn authentication_roles_and_rate_limits_on_every_rpc() {
         (Some("Bearer not-a-key"), Reason::ApiKeyUnknown),
     ] {
         let all = call_all(&router, auth).await;
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), 9);
         for (rpc, r) in all {
             let s = r.expect_err(rpc);
             assert_eq!(
@@ -897,14 +922,14 @@ async fn rate_limited_keys_on_both_services() {
     slow.burst = Some(1);
     config.auth.keys = vec![slow];
     let router = TestRouter::start(config).await;
-    // The first call takes the burst; the other seven are limited.
+    // The first call takes the burst; the other eight are limited.
     let all = call_all(&router, Some(&format!("Bearer {SLOW}"))).await;
     let limited: Vec<&Status> = all
         .iter()
         .filter_map(|(_, r)| r.as_ref().err())
         .filter(|s| s.code() == Code::ResourceExhausted)
         .collect();
-    assert!(limited.len() >= 6, "{all:?}");
+    assert!(limited.len() >= 7, "{all:?}");
     for s in limited {
         let m = check(s, Code::ResourceExhausted, Reason::RateLimited);
         assert_eq!(m.get("rate_per_second").map(String::as_str), Some("1"));

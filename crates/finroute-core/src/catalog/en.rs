@@ -6,12 +6,15 @@
 
 use std::fmt::{self, Formatter};
 
-use super::{Catalog, Effect, LineNumbers, Message, Withheld, write_list};
+use super::{Amount, Catalog, Effect, Fact, LineNumbers, Message, Utc, Withheld, write_list};
+use crate::disclosure::{ChargeKind, CostLine, PartyRole, Promotion};
+use crate::domain::RepaymentMethod;
 use crate::wording::{Percent, ShownPercent};
 
 pub(super) static CATALOG: Catalog = Catalog {
     percent_suffix: PERCENT,
     write,
+    write_fact,
 };
 
 const PERCENT: &str = " %";
@@ -263,4 +266,196 @@ fn withheld_sentence(f: &mut Formatter<'_>, w: Withheld) -> fmt::Result {
         "{count} {subject} not shown because the repayments, with your existing debts, would take more than {} of your income in a bad month.",
         p(limit)
     )
+}
+
+// --- Disclosure texts (rate labels, cost lines, key facts) ---
+
+fn write_fact(fact: &Fact<'_>, f: &mut Formatter<'_>) -> fmt::Result {
+    match *fact {
+        Fact::AprLabel { apr_bps } => write!(f, "APR (12 × monthly IRR) {}", bp(apr_bps)),
+        Fact::EarLabel { ear_bps } => write!(f, "effective annual rate {}", bp(ear_bps)),
+        Fact::CostLine(line) => cost_line(f, line),
+        Fact::Title { offer_id } => write!(f, "Key facts of offer {offer_id}"),
+        Fact::Product { name } => write!(f, "Product: {name}"),
+        Fact::Party {
+            role,
+            legal_name,
+            registration_id,
+            contact,
+        } => {
+            write!(f, "{}: {legal_name}", capitalised_role(role))?;
+            match (registration_id.is_empty(), contact.is_empty()) {
+                (true, true) => Ok(()),
+                (false, true) => write!(f, " (registration {registration_id})"),
+                (true, false) => write!(f, " (contact {contact})"),
+                (false, false) => {
+                    write!(f, " (registration {registration_id}; contact {contact})")
+                }
+            }
+        }
+        Fact::NoLender => f.write_str("Lender: not named by the channel"),
+        Fact::Principal(m) => write!(f, "Amount lent: {}", Amount(m)),
+        Fact::Disbursed(m) => write!(f, "You receive: {}", Amount(m)),
+        Fact::Term { months } => {
+            let unit = if months == 1 { "month" } else { "months" };
+            write!(f, "Term: {months} {unit}")
+        }
+        Fact::Method(m) => write!(f, "Repayment: {}", method(m)),
+        Fact::Payments { count, first, last } => {
+            let noun = if count == 1 { "payment" } else { "payments" };
+            write!(
+                f,
+                "Payments: {count} {noun}, the first {}, the last {}",
+                Amount(first),
+                Amount(last)
+            )
+        }
+        Fact::TotalRepaid(m) => write!(f, "Total repaid: {}", Amount(m)),
+        Fact::Cost { line } => {
+            f.write_str("Cost: ")?;
+            cost_line(f, line)?;
+            write!(f, ", {} in all", Amount(line.total))
+        }
+        Fact::TotalCost(m) => write!(f, "Total cost: {}", Amount(m)),
+        Fact::Promotion(p) => promotion(f, p),
+        Fact::PromotionEnds { at } => write!(f, "Promotion ends: {}", time(at)),
+        Fact::PostPromotionRate { rate_bps } => {
+            write!(f, "Annual rate after the promotion: {}", bp(rate_bps))
+        }
+        Fact::ValidUntil { at } => write!(f, "Valid until: {}", time(at)),
+        Fact::Complaints { lender, platform } => {
+            f.write_str("To complain, contact ")?;
+            match (lender, platform) {
+                (None, None) => f.write_str("the lender or the platform where you applied")?,
+                (Some(l), None) => named(f, "the lender", l)?,
+                (None, Some(p)) => named(f, "the platform", p)?,
+                (Some(l), Some(p)) => {
+                    named(f, "the lender", l)?;
+                    f.write_str(" or ")?;
+                    named(f, "the platform", p)?;
+                }
+            }
+            f.write_str(". To contest a refusal, you can appeal with FileAppeal.")
+        }
+        Fact::Disclosure { text } => write!(f, "Disclosure: {text}"),
+    }
+}
+
+fn bp(bps: i32) -> ShownPercent {
+    p(Percent::rate_bps(bps))
+}
+
+/// "the lender Example Bank (95555)".
+fn named(f: &mut Formatter<'_>, who: &str, (name, contact): (&str, &str)) -> fmt::Result {
+    write!(f, "{who} {name}")?;
+    if !contact.is_empty() {
+        write!(f, " ({contact})")?;
+    }
+    Ok(())
+}
+
+/// "2026-12-13 09:00 UTC".
+fn time(at: i64) -> impl fmt::Display {
+    let t = Utc::from_millis(at);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
+}
+
+fn capitalised_role(role: PartyRole) -> &'static str {
+    match role {
+        PartyRole::Lender => "Lender",
+        PartyRole::Platform => "Platform",
+        PartyRole::Guarantor => "Guarantor",
+        PartyRole::Insurer => "Insurer",
+        PartyRole::Other => "Also paid",
+    }
+}
+
+fn method(m: RepaymentMethod) -> &'static str {
+    match m {
+        RepaymentMethod::EqualInstallment => "equal monthly payments (annuity)",
+        RepaymentMethod::EqualPrincipal => {
+            "equal principal each month plus interest on the balance"
+        }
+        RepaymentMethod::InterestOnlyBalloon => {
+            "interest each month, the principal with the last payment"
+        }
+        RepaymentMethod::FlatFeeInstallment => {
+            "installments with a flat monthly fee on the amount financed"
+        }
+    }
+}
+
+fn charge(kind: ChargeKind) -> &'static str {
+    match kind {
+        ChargeKind::Interest => "interest",
+        ChargeKind::ServiceFee => "service fee",
+        ChargeKind::GuaranteeFee => "guarantee fee",
+        ChargeKind::InsurancePremium => "insurance premium",
+        ChargeKind::Membership => "membership package",
+        ChargeKind::ArrangementFee => "arrangement fee",
+        ChargeKind::Other => "other charge",
+    }
+}
+
+/// "interest 13.00 %", "guarantee fee (Example Guarantee Co.) +16.53 %",
+/// "membership package (X) +2.00 % if taken (optional)".
+fn cost_line(f: &mut Formatter<'_>, line: &CostLine) -> fmt::Result {
+    f.write_str(charge(line.kind))?;
+    if line.kind == ChargeKind::Interest {
+        return write!(f, " {}", bp(line.apr_share_bps));
+    }
+    if !line.payee_name.is_empty() {
+        write!(f, " ({})", line.payee_name)?;
+    }
+    write!(f, " +{}", bp(line.apr_share_bps))?;
+    if line.declinable {
+        f.write_str(" if taken (optional)")?;
+    }
+    Ok(())
+}
+
+/// "Promotion: no interest for 30 days; 9.00 % for the first 3 periods;
+/// service fee waived for the first 3 periods; <description>".
+fn promotion(f: &mut Formatter<'_>, pr: &Promotion) -> fmt::Result {
+    f.write_str("Promotion: ")?;
+    let mut sep = "";
+    if pr.interest_free_days > 0 {
+        write!(f, "no interest for {} days", pr.interest_free_days)?;
+        sep = "; ";
+    }
+    if pr.interest_free_periods > 0 {
+        write!(
+            f,
+            "{sep}no interest for the first {} periods",
+            pr.interest_free_periods
+        )?;
+        sep = "; ";
+    }
+    if pr.discounted_periods > 0 {
+        write!(
+            f,
+            "{sep}{} a year for the first {} periods",
+            bp(pr.discounted_rate_bps),
+            pr.discounted_periods
+        )?;
+        sep = "; ";
+    }
+    if !pr.waived_charges.is_empty() {
+        f.write_str(sep)?;
+        let names: Vec<&str> = pr.waived_charges.iter().map(|k| charge(*k)).collect();
+        write_list(f, &names, ", ")?;
+        if pr.waiver_periods == 0 {
+            f.write_str(" waived for the whole loan")?;
+        } else {
+            write!(f, " waived for the first {} periods", pr.waiver_periods)?;
+        }
+        sep = "; ";
+    }
+    if !pr.description.is_empty() {
+        write!(f, "{sep}{}", pr.description)?;
+    }
+    Ok(())
 }

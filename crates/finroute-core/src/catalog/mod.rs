@@ -31,8 +31,9 @@
 
 use std::fmt;
 
-use crate::domain::Locale;
-use crate::money::Money;
+use crate::disclosure::{CostLine, PartyRole, Promotion};
+use crate::domain::{Locale, RepaymentMethod, UnixMillis};
+use crate::money::{Money, format_major};
 use crate::wording::Percent;
 
 mod en;
@@ -44,6 +45,9 @@ pub(super) struct Catalog {
     percent_suffix: &'static str,
     /// Writes one message (the locale file's exhaustive `match`).
     write: fn(&Message<'_>, &mut fmt::Formatter<'_>) -> fmt::Result,
+    /// Writes one disclosure text (the locale file's exhaustive `match`
+    /// over [`Fact`]).
+    write_fact: fn(&Fact<'_>, &mut fmt::Formatter<'_>) -> fmt::Result,
 }
 
 /// The catalog of `locale`: the one place that lists the locales.
@@ -68,6 +72,180 @@ pub(crate) fn render(msg: &Message<'_>, locale: Locale) -> String {
     // Writing into a `String` fails only if a `Display` impl does.
     let _ = write!(text, "{}", msg.in_locale(locale));
     text
+}
+
+/// `fact` as a text in `locale`.
+pub(crate) fn render_fact(fact: &Fact<'_>, locale: Locale) -> String {
+    use fmt::Write as _;
+    let mut text = String::with_capacity(RENDER_CAPACITY);
+    // Writing into a `String` fails only if a `Display` impl does.
+    let _ = write!(text, "{}", FactIn { fact, locale });
+    text
+}
+
+/// A [`Fact`] in a locale, as `Display`.
+struct FactIn<'f, 'a> {
+    fact: &'f Fact<'a>,
+    locale: Locale,
+}
+
+impl fmt::Display for FactIn<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (catalog(self.locale).write_fact)(self.fact, f)
+    }
+}
+
+/// Every disclosure text: the rate labels, a cost line, and each line of an
+/// offer's key facts (`GetKeyFacts`). Numbers are typed (rates in bp,
+/// amounts as [`Money`], times in unix milliseconds); names, ids, contacts
+/// and partner descriptions are passed through as given (untrusted text
+/// the caller has cleaned). Each locale file writes every variant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fact<'a> {
+    /// The comprehensive APR with its method: "APR (12 × monthly IRR) 29.41 %".
+    AprLabel {
+        /// The APR in bp.
+        apr_bps: i32,
+    },
+    /// The effective annual rate with its method: "effective annual rate 33.52 %".
+    EarLabel {
+        /// The effective annual rate in bp.
+        ear_bps: i32,
+    },
+    /// One cost line: "interest 13.00 %", "guarantee fee (Example
+    /// Guarantee Co.) +16.53 %", a declinable one marked optional.
+    CostLine(&'a CostLine),
+    /// The first line of the key facts: which offer they are of.
+    Title {
+        /// The router's offer id.
+        offer_id: &'a str,
+    },
+    /// The product's name.
+    Product {
+        /// As the borrower sees it.
+        name: &'a str,
+    },
+    /// One party with its registration id and contact (each when given).
+    Party {
+        /// Its part in the loan.
+        role: PartyRole,
+        /// Registered legal name.
+        legal_name: &'a str,
+        /// Registration id; may be empty.
+        registration_id: &'a str,
+        /// Business contact; may be empty.
+        contact: &'a str,
+    },
+    /// The offer names no lender of record.
+    NoLender,
+    /// The amount lent.
+    Principal(Money),
+    /// What reaches the borrower.
+    Disbursed(Money),
+    /// The term in months.
+    Term {
+        /// Months.
+        months: i32,
+    },
+    /// How the payments are computed.
+    Method(RepaymentMethod),
+    /// The schedule: how many payments, the first and the last.
+    Payments {
+        /// Number of payments.
+        count: i32,
+        /// The first payment, whole.
+        first: Money,
+        /// The last payment, whole.
+        last: Money,
+    },
+    /// Every payment plus charges paid at disbursement.
+    TotalRepaid(Money),
+    /// One cost line with its total over the loan.
+    Cost {
+        /// The line (its text is re-rendered, not read).
+        line: &'a CostLine,
+    },
+    /// Everything paid beyond what is received.
+    TotalCost(Money),
+    /// The promotion's terms.
+    Promotion(&'a Promotion),
+    /// When the promotion ends.
+    PromotionEnds {
+        /// Unix milliseconds.
+        at: UnixMillis,
+    },
+    /// The annual rate once the promotion ends.
+    PostPromotionRate {
+        /// In bp.
+        rate_bps: i32,
+    },
+    /// Until when the offer can be accepted.
+    ValidUntil {
+        /// Unix milliseconds.
+        at: UnixMillis,
+    },
+    /// How to complain (the lender's and the platform's contacts, when
+    /// known) or appeal.
+    Complaints {
+        /// The lender's legal name and contact.
+        lender: Option<(&'a str, &'a str)>,
+        /// The platform's legal name and contact.
+        platform: Option<(&'a str, &'a str)>,
+    },
+    /// A legal text the borrower must see, as the channel wrote it.
+    Disclosure {
+        /// The text.
+        text: &'a str,
+    },
+}
+
+/// An amount with two decimals and its currency: "10 000.00 CNY".
+struct Amount(Money);
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            format_major(self.0.amount_minor),
+            self.0.currency
+        )
+    }
+}
+
+/// A UTC calendar time, to the minute, from unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Utc {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+}
+
+impl Utc {
+    fn from_millis(ms: UnixMillis) -> Utc {
+        let secs = ms.div_euclid(1_000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        // Days to civil date (proleptic Gregorian), after H. Hinnant.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Utc {
+            year,
+            month,
+            day,
+            hour: (rem / 3_600) as u32,
+            minute: (rem % 3_600 / 60) as u32,
+        }
+    }
 }
 
 /// Bytes reserved per rendered text: most English texts and short Chinese
@@ -591,6 +769,18 @@ mod tests {
                     format!("[{}]", msg.in_locale(locale)),
                     format!("[{}]", render(&msg, locale))
                 );
+            }
+        }
+    }
+
+    /// GetKeyFacts tells the locale an answer was routed in by its plan
+    /// summary's last character: keep every summary ending so.
+    #[test]
+    fn plan_summaries_end_with_the_locales_full_stop() {
+        for (msg, _) in samples() {
+            if index(&msg) >= 30 {
+                assert!(render(&msg, Locale::En).ends_with('.'), "{msg:?}");
+                assert!(render(&msg, Locale::ZhCn).ends_with('。'), "{msg:?}");
             }
         }
     }

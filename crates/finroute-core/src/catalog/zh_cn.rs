@@ -6,12 +6,15 @@
 
 use std::fmt::{self, Formatter};
 
-use super::{Catalog, Effect, LineNumbers, Message, Withheld, write_list};
+use super::{Amount, Catalog, Effect, Fact, LineNumbers, Message, Utc, Withheld, write_list};
+use crate::disclosure::{ChargeKind, CostLine, PartyRole, Promotion};
+use crate::domain::RepaymentMethod;
 use crate::wording::{Percent, ShownPercent};
 
 pub(super) static CATALOG: Catalog = Catalog {
     percent_suffix: PERCENT,
     write,
+    write_fact,
 };
 
 const PERCENT: &str = "%";
@@ -225,4 +228,179 @@ fn withheld_sentence(f: &mut Formatter<'_>, w: Withheld) -> fmt::Result {
         "有 {count} 个报价未予展示：加上现有债务，其月供将超过收入欠佳月份的 {}。",
         p(limit)
     )
+}
+
+// --- 信息披露（利率标注、费用明细、关键信息） ---
+
+fn write_fact(fact: &Fact<'_>, f: &mut Formatter<'_>) -> fmt::Result {
+    match *fact {
+        Fact::AprLabel { apr_bps } => write!(f, "年化利率（单利）{}", bp(apr_bps)),
+        Fact::EarLabel { ear_bps } => write!(f, "年化利率（复利，IRR）{}", bp(ear_bps)),
+        Fact::CostLine(line) => cost_line(f, line),
+        Fact::Title { offer_id } => write!(f, "报价 {offer_id} 关键信息"),
+        Fact::Product { name } => write!(f, "产品：{name}"),
+        Fact::Party {
+            role,
+            legal_name,
+            registration_id,
+            contact,
+        } => {
+            write!(f, "{}：{legal_name}", role_name(role))?;
+            match (registration_id.is_empty(), contact.is_empty()) {
+                (true, true) => Ok(()),
+                (false, true) => write!(f, "（登记编号 {registration_id}）"),
+                (true, false) => write!(f, "（联系方式 {contact}）"),
+                (false, false) => {
+                    write!(f, "（登记编号 {registration_id}；联系方式 {contact}）")
+                }
+            }
+        }
+        Fact::NoLender => f.write_str("贷款机构：渠道未披露"),
+        Fact::Principal(m) => write!(f, "借款金额：{}", Amount(m)),
+        Fact::Disbursed(m) => write!(f, "实际到账：{}", Amount(m)),
+        Fact::Term { months } => write!(f, "期限：{months} 个月"),
+        Fact::Method(m) => write!(f, "还款方式：{}", method(m)),
+        Fact::Payments { count, first, last } => write!(
+            f,
+            "还款期数：{count} 期，首期 {}，末期 {}",
+            Amount(first),
+            Amount(last)
+        ),
+        Fact::TotalRepaid(m) => write!(f, "还款总额：{}", Amount(m)),
+        Fact::Cost { line } => {
+            f.write_str("费用：")?;
+            cost_line(f, line)?;
+            write!(f, "，合计 {}", Amount(line.total))
+        }
+        Fact::TotalCost(m) => write!(f, "借款总成本：{}", Amount(m)),
+        Fact::Promotion(p) => promotion(f, p),
+        Fact::PromotionEnds { at } => write!(f, "优惠截止：{}", time(at)),
+        Fact::PostPromotionRate { rate_bps } => {
+            write!(f, "优惠结束后年化利率：{}", bp(rate_bps))
+        }
+        Fact::ValidUntil { at } => write!(f, "有效期至：{}", time(at)),
+        Fact::Complaints { lender, platform } => {
+            f.write_str("如需投诉，请联系")?;
+            match (lender, platform) {
+                (None, None) => f.write_str("贷款机构或您申请所在的平台")?,
+                (Some(l), None) => named(f, "贷款机构", l)?,
+                (None, Some(p)) => named(f, "平台", p)?,
+                (Some(l), Some(p)) => {
+                    named(f, "贷款机构", l)?;
+                    f.write_str("或")?;
+                    named(f, "平台", p)?;
+                }
+            }
+            f.write_str("。对拒绝结果有异议的，可通过申诉渠道提出申诉。")
+        }
+        Fact::Disclosure { text } => write!(f, "提示：{text}"),
+    }
+}
+
+fn bp(bps: i32) -> ShownPercent {
+    p(Percent::rate_bps(bps))
+}
+
+/// "贷款机构 Example Bank（95555）".
+fn named(f: &mut Formatter<'_>, who: &str, (name, contact): (&str, &str)) -> fmt::Result {
+    write!(f, "{who} {name}")?;
+    if !contact.is_empty() {
+        write!(f, "（{contact}）")?;
+    }
+    Ok(())
+}
+
+/// "2026年12月13日 09:00（协调世界时）".
+fn time(at: i64) -> impl fmt::Display {
+    let t = Utc::from_millis(at);
+    format!(
+        "{}年{}月{}日 {:02}:{:02}（协调世界时）",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
+}
+
+fn role_name(role: PartyRole) -> &'static str {
+    match role {
+        PartyRole::Lender => "贷款机构",
+        PartyRole::Platform => "平台运营方",
+        PartyRole::Guarantor => "担保机构",
+        PartyRole::Insurer => "保险机构",
+        PartyRole::Other => "其他收费方",
+    }
+}
+
+fn method(m: RepaymentMethod) -> &'static str {
+    match m {
+        RepaymentMethod::EqualInstallment => "等额本息",
+        RepaymentMethod::EqualPrincipal => "等额本金",
+        RepaymentMethod::InterestOnlyBalloon => "按月付息、到期还本",
+        RepaymentMethod::FlatFeeInstallment => "分期（每期按借款金额收取固定手续费）",
+    }
+}
+
+fn charge(kind: ChargeKind) -> &'static str {
+    match kind {
+        ChargeKind::Interest => "利息",
+        ChargeKind::ServiceFee => "服务费",
+        ChargeKind::GuaranteeFee => "担保费",
+        ChargeKind::InsurancePremium => "保险费",
+        ChargeKind::Membership => "会员权益费",
+        ChargeKind::ArrangementFee => "手续费",
+        ChargeKind::Other => "其他费用",
+    }
+}
+
+/// "利息 13.00%"、"担保费（Example Guarantee Co.）+16.53%"、
+/// "会员权益费（X）+2.00%（可选）".
+fn cost_line(f: &mut Formatter<'_>, line: &CostLine) -> fmt::Result {
+    f.write_str(charge(line.kind))?;
+    if line.kind == ChargeKind::Interest {
+        return write!(f, " {}", bp(line.apr_share_bps));
+    }
+    if !line.payee_name.is_empty() {
+        write!(f, "（{}）", line.payee_name)?;
+    }
+    write!(f, "+{}", bp(line.apr_share_bps))?;
+    if line.declinable {
+        f.write_str("（可选）")?;
+    }
+    Ok(())
+}
+
+/// "优惠：免息 30 天；前 3 期年化利率 9.00%；前 3 期免收服务费；<说明>".
+fn promotion(f: &mut Formatter<'_>, pr: &Promotion) -> fmt::Result {
+    f.write_str("优惠：")?;
+    let mut sep = "";
+    if pr.interest_free_days > 0 {
+        write!(f, "免息 {} 天", pr.interest_free_days)?;
+        sep = "；";
+    }
+    if pr.interest_free_periods > 0 {
+        write!(f, "{sep}前 {} 期免息", pr.interest_free_periods)?;
+        sep = "；";
+    }
+    if pr.discounted_periods > 0 {
+        write!(
+            f,
+            "{sep}前 {} 期年化利率 {}",
+            pr.discounted_periods,
+            bp(pr.discounted_rate_bps)
+        )?;
+        sep = "；";
+    }
+    if !pr.waived_charges.is_empty() {
+        f.write_str(sep)?;
+        if pr.waiver_periods == 0 {
+            f.write_str("全程免收")?;
+        } else {
+            write!(f, "前 {} 期免收", pr.waiver_periods)?;
+        }
+        let names: Vec<&str> = pr.waived_charges.iter().map(|k| charge(*k)).collect();
+        write_list(f, &names, "、")?;
+        sep = "；";
+    }
+    if !pr.description.is_empty() {
+        write!(f, "{sep}{}", pr.description)?;
+    }
+    Ok(())
 }
