@@ -590,12 +590,12 @@ mod tests {
                 ),
                 (
                     SuggestionKind::UseCollateral,
-                    "pledge collateral for Car Loan (bank-s): APR 8.00 % at 90 % odds, 4.00 % \
+                    "pledge collateral for Car Loan (bank-s): APR (12 × monthly IRR) 8.00 % at 90 % odds, 4.00 % \
                      below the best unsecured offer"
                 ),
                 (
                     SuggestionKind::Installment,
-                    "for a short need, Phone Plan (inst): 6 payments starting at 522.50 CNY, APR 15.27 %"
+                    "for a short need, Phone Plan (inst): 6 payments starting at 522.50 CNY, APR (12 × monthly IRR) 15.27 %"
                 ),
                 (
                     SuggestionKind::ShareWithPartners,
@@ -640,7 +640,7 @@ mod tests {
         );
         assert_eq!(
             t[2].1,
-            "抵押资产申请 Car Loan（bank-s）：年化利率 8.00%，获批概率 90%，比最优无抵押报价低 4.00%"
+            "抵押资产申请 Car Loan（bank-s）：年化利率（单利）8.00%，获批概率 90%，比最优无抵押报价低 4.00%"
         );
         assert_eq!(
             t[4].1,

@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(
             plan.summary,
             "Apply to Loan a (ad-a) first and, if refused, to the next offer: \
-             98 % chance of at least one approval, expected APR 10.97 %."
+             98 % chance of at least one approval, expected APR (12 × monthly IRR) 10.97 %."
         );
         let more = vec![
             offer("a", 1000, 0.5),
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(plan.expected_apr_bps, 1033);
         assert_eq!(
             plan.summary,
-            "先申请 Loan a（ad-a），如被拒再依次申请其后 1 个：至少一个获批的概率 75%，预期年化利率 10.33%。"
+            "先申请 Loan a（ad-a），如被拒再依次申请其后 1 个：至少一个获批的概率 75%，预期年化利率（单利）10.33%。"
         );
     }
 
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(plan.expected_apr_bps, 1000);
         assert_eq!(
             plan.summary,
-            "Apply to Loan a (ad-a): 99 % chance of approval at APR 10.00 %."
+            "Apply to Loan a (ad-a): 99 % chance of approval at APR (12 × monthly IRR) 10.00 %."
         );
     }
 

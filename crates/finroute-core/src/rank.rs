@@ -297,14 +297,14 @@ mod tests {
         assert_eq!(
             offers[0].rank_reasons,
             vec![
-                "best balance of cost and approval odds: APR 10.00 % at 50 % odds, expected cost 13.00 %",
+                "best balance of cost and approval odds: APR (12 × monthly IRR) 10.00 % at 50 % odds, expected cost 13.00 %",
                 "lowest APR of all offers",
             ]
         );
         assert_eq!(
             offers[1].rank_reasons,
             vec![
-                "expected cost 13.58 %: APR 12.00 % plus 1.58 % for the chance of a refusal at 95 % odds",
+                "expected cost 13.58 %: APR (12 × monthly IRR) 12.00 % plus 1.58 % for the chance of a refusal at 95 % odds",
                 "lowest APR among offers with >= 80 % odds",
                 "highest approval odds of all offers",
             ]
@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(
             offers[2].rank_reasons,
             vec![
-                "expected cost 18.75 %: APR 15.00 % plus 3.75 % for the chance of a refusal at 40 % odds",
+                "expected cost 18.75 %: APR (12 × monthly IRR) 15.00 % plus 3.75 % for the chance of a refusal at 40 % odds",
                 "dominated by Loan a (ad-a): lower APR and higher odds",
             ]
         );
@@ -337,11 +337,11 @@ mod tests {
         assert_eq!(offers[0].rank_reasons[0], "lowest APR: 10.00 %");
         assert_eq!(
             offers[1].rank_reasons[0],
-            "APR 10.00 %, equal to the lowest; ranked by approval odds (50 %)"
+            "APR (12 × monthly IRR) 10.00 %, equal to the lowest; ranked by approval odds (50 %)"
         );
         assert_eq!(
             offers[2].rank_reasons[0],
-            "APR 12.00 %, 2.00 % above the lowest"
+            "APR (12 × monthly IRR) 12.00 %, 2.00 % above the lowest"
         );
         let dominated_by_d = "dominated by Loan d (ad-d): lower APR and higher odds".to_string();
         assert!(
@@ -425,7 +425,7 @@ mod tests {
         );
         assert_eq!(
             offers[0].rank_reasons[0],
-            "成本与获批概率的最佳平衡：年化利率 10.00%，获批概率 50%，预期成本 13.00%"
+            "成本与获批概率的最佳平衡：年化利率（单利）10.00%，获批概率 50%，预期成本 13.00%"
         );
         assert_eq!(offers[0].rank_reasons[1], "所有报价中年化利率最低");
         assert_eq!(
@@ -435,9 +435,9 @@ mod tests {
         assert_eq!(
             offers[2].rank_reasons,
             vec![
-                "预期成本 18.75%：年化利率 15.00%，加上获批概率 40% 下被拒风险折合 3.75%",
+                "预期成本 18.75%：年化利率（单利）15.00%，加上获批概率 40% 下被拒风险折合 3.75%",
                 "劣于 Loan a（ad-a）：对方年化利率更低、获批概率更高",
-                "按实际计算的年化利率 15.00% 排名，而非宣称的 7.20%",
+                "按实际计算的年化利率（单利）15.00% 排名，而非宣称的 7.20%",
             ]
         );
     }

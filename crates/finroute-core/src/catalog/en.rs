@@ -82,7 +82,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (apr, odds) = (p(apr), p(odds));
             write!(
                 f,
-                "pledge collateral for {name} ({adapter}): APR {apr} at {odds} odds"
+                "pledge collateral for {name} ({adapter}): APR (12 × monthly IRR) {apr} at {odds} odds"
             )?;
             match saving {
                 Some(diff) => write!(f, ", {} below the best unsecured offer", p(diff)),
@@ -97,7 +97,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             apr,
         } => write!(
             f,
-            "for a short need, {name} ({adapter}): {payments} payments starting at {}, APR {}",
+            "for a short need, {name} ({adapter}): {payments} payments starting at {}, APR (12 × monthly IRR) {}",
             first_payment.display_major(),
             p(apr)
         ),
@@ -130,7 +130,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (apr, odds, cost) = (p(apr), p(odds), p(cost));
             write!(
                 f,
-                "best balance of cost and approval odds: APR {apr} at {odds} odds, expected cost {cost}"
+                "best balance of cost and approval odds: APR (12 × monthly IRR) {apr} at {odds} odds, expected cost {cost}"
             )
         }
         Message::RankBalanced {
@@ -142,24 +142,24 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (cost, apr, extra, odds) = (p(cost), p(apr), p(refusal_cost), p(odds));
             write!(
                 f,
-                "expected cost {cost}: APR {apr} plus {extra} for the chance of a refusal at {odds} odds"
+                "expected cost {cost}: APR (12 × monthly IRR) {apr} plus {extra} for the chance of a refusal at {odds} odds"
             )
         }
         Message::RankLowestCostFirst { apr } => write!(f, "lowest APR: {}", p(apr)),
         Message::RankAprEqualsLowest { apr, odds } => write!(
             f,
-            "APR {}, equal to the lowest; ranked by approval odds ({})",
+            "APR (12 × monthly IRR) {}, equal to the lowest; ranked by approval odds ({})",
             p(apr),
             p(odds)
         ),
         Message::RankAprAboveLowest { apr, above } => {
-            write!(f, "APR {}, {} above the lowest", p(apr), p(above))
+            write!(f, "APR (12 × monthly IRR) {}, {} above the lowest", p(apr), p(above))
         }
         Message::RankHighestApprovalFirst { odds } => {
             write!(f, "highest approval odds: {}", p(odds))
         }
         Message::RankHighestApproval { odds, apr } => {
-            write!(f, "approval odds {}, APR {}", p(odds), p(apr))
+            write!(f, "approval odds {}, APR (12 × monthly IRR) {}", p(odds), p(apr))
         }
         Message::RankOnlyOffer => f.write_str("the only offer"),
         Message::RankLowestApr => f.write_str("lowest APR of all offers"),
@@ -184,7 +184,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         }
         Message::RankAprUnderstated { apr, stated } => write!(
             f,
-            "ranked on the computed APR {}, not the stated {}",
+            "ranked on the computed APR (12 × monthly IRR) {}, not the stated {}",
             p(apr),
             p(stated)
         ),
@@ -198,7 +198,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             apr,
         } => write!(
             f,
-            "Apply to {name} ({adapter}): {} chance of approval at APR {}.",
+            "Apply to {name} ({adapter}): {} chance of approval at APR (12 × monthly IRR) {}.",
             p(chance),
             p(apr)
         ),
@@ -217,7 +217,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             }
             write!(
                 f,
-                ": {} chance of at least one approval, expected APR {}.",
+                ": {} chance of at least one approval, expected APR (12 × monthly IRR) {}.",
                 p(chance),
                 p(apr)
             )

@@ -71,7 +71,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (apr, odds) = (p(apr), p(odds));
             write!(
                 f,
-                "抵押资产申请 {name}（{adapter}）：年化利率 {apr}，获批概率 {odds}"
+                "抵押资产申请 {name}（{adapter}）：年化利率（单利）{apr}，获批概率 {odds}"
             )?;
             match saving {
                 Some(diff) => write!(f, "，比最优无抵押报价低 {}", p(diff)),
@@ -86,7 +86,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             apr,
         } => write!(
             f,
-            "短期资金需求可选 {name}（{adapter}）：分 {payments} 期，首期 {}，年化利率 {}",
+            "短期资金需求可选 {name}（{adapter}）：分 {payments} 期，首期 {}，年化利率（单利）{}",
             first_payment.display_major(),
             p(apr)
         ),
@@ -111,7 +111,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (apr, odds, cost) = (p(apr), p(odds), p(cost));
             write!(
                 f,
-                "成本与获批概率的最佳平衡：年化利率 {apr}，获批概率 {odds}，预期成本 {cost}"
+                "成本与获批概率的最佳平衡：年化利率（单利）{apr}，获批概率 {odds}，预期成本 {cost}"
             )
         }
         Message::RankBalanced {
@@ -123,22 +123,22 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             let (cost, apr, extra, odds) = (p(cost), p(apr), p(refusal_cost), p(odds));
             write!(
                 f,
-                "预期成本 {cost}：年化利率 {apr}，加上获批概率 {odds} 下被拒风险折合 {extra}"
+                "预期成本 {cost}：年化利率（单利）{apr}，加上获批概率 {odds} 下被拒风险折合 {extra}"
             )
         }
         Message::RankLowestCostFirst { apr } => write!(f, "年化利率最低：{}", p(apr)),
         Message::RankAprEqualsLowest { apr, odds } => write!(
             f,
-            "年化利率 {}，与最低持平；按获批概率（{}）排序",
+            "年化利率（单利）{}，与最低持平；按获批概率（{}）排序",
             p(apr),
             p(odds)
         ),
         Message::RankAprAboveLowest { apr, above } => {
-            write!(f, "年化利率 {}，比最低高 {}", p(apr), p(above))
+            write!(f, "年化利率（单利）{}，比最低高 {}", p(apr), p(above))
         }
         Message::RankHighestApprovalFirst { odds } => write!(f, "获批概率最高：{}", p(odds)),
         Message::RankHighestApproval { odds, apr } => {
-            write!(f, "获批概率 {}，年化利率 {}", p(odds), p(apr))
+            write!(f, "获批概率 {}，年化利率（单利）{}", p(odds), p(apr))
         }
         Message::RankOnlyOffer => f.write_str("唯一的报价"),
         Message::RankLowestApr => f.write_str("所有报价中年化利率最低"),
@@ -159,7 +159,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         }
         Message::RankAprUnderstated { apr, stated } => write!(
             f,
-            "按实际计算的年化利率 {} 排名，而非宣称的 {}",
+            "按实际计算的年化利率（单利）{} 排名，而非宣称的 {}",
             p(apr),
             p(stated)
         ),
@@ -173,7 +173,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             apr,
         } => write!(
             f,
-            "申请 {name}（{adapter}）：获批概率 {}，年化利率 {}。",
+            "申请 {name}（{adapter}）：获批概率 {}，年化利率（单利）{}。",
             p(chance),
             p(apr)
         ),
@@ -186,7 +186,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         } => write!(
             f,
             "先申请 {name}（{adapter}），如被拒再依次申请其后 {more} 个：\
-             至少一个获批的概率 {}，预期年化利率 {}。",
+             至少一个获批的概率 {}，预期年化利率（单利）{}。",
             p(chance),
             p(apr)
         ),
