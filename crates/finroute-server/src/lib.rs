@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod listener;
 pub mod metrics;
 pub mod odds;
+pub mod partner_lists;
 pub mod review;
 pub mod router;
 pub mod server;

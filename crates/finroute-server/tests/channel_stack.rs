@@ -22,7 +22,7 @@ use finroute_core::{
 use finroute_server::breaker::{BreakerSettings, BreakerState};
 use finroute_server::convert::{RequestDefaults, financing_request_from_pb};
 use finroute_server::drain::InFlight;
-use finroute_server::fanout::{Fanout, FanoutResult, Registry};
+use finroute_server::fanout::{Disclosure, Fanout, FanoutResult, Registry};
 use finroute_testkit::{partner_offer, refused_borrower};
 use tokio::time::Instant;
 
@@ -154,6 +154,7 @@ impl Setup {
             channel_deadline: Instant::now() + Duration::from_secs(5),
             cut: &self.cut,
             now_ms: 1_790_000_000_000,
+            disclosure: &Disclosure::default(),
         }
         .run(None)
         .await

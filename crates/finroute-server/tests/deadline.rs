@@ -20,7 +20,7 @@ use finroute_core::{
 use finroute_server::breaker::BreakerSettings;
 use finroute_server::convert::{RequestDefaults, financing_request_from_pb};
 use finroute_server::drain::InFlight;
-use finroute_server::fanout::{Fanout, Registry};
+use finroute_server::fanout::{Disclosure, Fanout, Registry};
 use finroute_testkit::{partner_offer, refused_borrower};
 use tokio::time::Instant;
 
@@ -136,6 +136,7 @@ async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
                     channel_deadline: started + deadline - margin,
                     cut: in_flight,
                     now_ms: 1_790_000_000_000,
+                    disclosure: &Disclosure::default(),
                 }
                 .run(None)
                 .await;
@@ -201,6 +202,7 @@ async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
         channel_deadline: started + Duration::from_millis(650),
         cut: &in_flight,
         now_ms: 1_790_000_000_000,
+        disclosure: &Disclosure::default(),
     }
     .run(None)
     .await;
