@@ -51,6 +51,14 @@
 //!             max_term_months: 24,
 //!             required_fields: vec![ApplicantField::CreditScore],
 //!             supports_accept: true,
+//!             // The lender of record: the router refuses offers naming none.
+//!             parties: vec![finroute_core::Party {
+//!                 role: finroute_core::PartyRole::Lender,
+//!                 legal_name: "My Bank Co., Ltd.".into(),
+//!                 registration_id: "91310000MYBANK0001".into(),
+//!                 contact: "+86 400 000 0000".into(),
+//!                 lender_type: Some(finroute_core::LenderType::Bank),
+//!             }],
 //!         })
 //!     }
 //!     async fn quote(&self, request: QuoteRequest) -> Result<Quote, PartnerError> {

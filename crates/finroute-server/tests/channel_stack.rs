@@ -63,7 +63,14 @@ impl Adapter for Scripted {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
-            parties: Vec::new(),
+            // A partner names its lender of record, or its offers are refused.
+            parties: vec![finroute_core::Party {
+                role: finroute_core::PartyRole::Lender,
+                legal_name: "Scripted Lender".into(),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            }],
         })
     }
 

@@ -51,7 +51,13 @@ impl Adapter for Scripted {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
-            parties: Vec::new(),
+            parties: vec![finroute_core::Party {
+                role: finroute_core::PartyRole::Lender,
+                legal_name: "Slow Lender".into(),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            }],
         })
     }
 

@@ -343,3 +343,70 @@ async fn a_partner_that_names_no_lender_has_its_offers_rejected() {
     assert!(report.rejections[0].message.contains("no lender of record"));
     router.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_partner_that_timed_out_still_names_who_received_the_data() {
+    let partner = FakePartner::start(Behaviour::Hung, vec![]).await;
+    let router = TestRouter::start(config_with(vec![partner.spec("bank-a", 200)])).await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+    let report = report_of(&r, "bank-a");
+    assert_eq!(report.status, pb::ChannelStatus::Timeout as i32);
+    assert_eq!(partner.quotes().len(), 1);
+    let ids: Vec<_> = report
+        .recipients
+        .iter()
+        .map(|p| p.registration_id.as_str())
+        .collect();
+    assert_eq!(ids, [FAKE_LENDER_ID]);
+    router.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn built_in_channels_lend_as_the_platform_when_they_name_no_lender() {
+    let mut config = finroute_server::Config::default();
+    config.platform = PlatformConfig {
+        legal_name: "Router Platform Co., Ltd.".into(),
+        registration_id: PLATFORM_ID.into(),
+        contact: String::new(),
+    };
+    let router = TestRouter::start(config).await;
+    let mut client = router.client().await;
+    let r = client
+        .route_financing(refused_borrower())
+        .await
+        .unwrap()
+        .into_inner();
+    let builtin: Vec<_> = (r.offers.iter())
+        .filter(|o| o.adapter_id == "secured" || o.adapter_id == "installment")
+        .collect();
+    assert!(!builtin.is_empty(), "{:?}", r.channel_reports);
+    for o in builtin {
+        let parties: Vec<_> = (o.parties.iter())
+            .map(|p| (p.role, p.registration_id.as_str()))
+            .collect();
+        assert_eq!(
+            parties,
+            [
+                (pb::PartyRole::Lender as i32, PLATFORM_ID),
+                (pb::PartyRole::Platform as i32, PLATFORM_ID)
+            ],
+            "{}",
+            o.adapter_id
+        );
+    }
+    // The simulated partner names its own lender; only it received data.
+    assert!(r.offers.iter().any(|o| o.adapter_id == "partner-sim"));
+    assert!(report_of(&r, "secured").recipients.is_empty());
+    let sim = report_of(&r, "partner-sim");
+    let roles: Vec<_> = sim.recipients.iter().map(|p| p.role).collect();
+    assert_eq!(
+        roles,
+        [pb::PartyRole::Lender as i32, pb::PartyRole::Platform as i32]
+    );
+    router.stop().await.unwrap();
+}

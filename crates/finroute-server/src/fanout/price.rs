@@ -46,6 +46,12 @@ impl Fanout<'_> {
         );
         if called {
             report.latency_ms = started.elapsed().as_millis() as u64;
+            // Whoever received the applicant's data, answered or not.
+            if channel.adapter.is_partner()
+                && let Some(d) = channel.cached()
+            {
+                report.recipients = self.recipients(&d.description.parties);
+            }
         }
         match ended {
             Ok(quoted) => self.price(index, channel, report, quoted),
@@ -76,14 +82,6 @@ impl Fanout<'_> {
         let Quoted { outcome, described } = quoted;
         let partner = channel.adapter.is_partner();
         let defaults = self.channel_parties(&described.description.parties, partner);
-        if partner {
-            // Who received the applicant's data: the partner's lender of
-            // record and the platform it names.
-            report.recipients = (defaults.iter())
-                .filter(|p| matches!(p.role, PartyRole::Lender | PartyRole::Platform))
-                .cloned()
-                .collect();
-        }
         let returned = outcome.offers.len() + outcome.malformed.len();
         let mut rejections: Vec<Rejection> = (outcome.malformed.iter())
             .map(|m| Rejection {
@@ -188,6 +186,14 @@ impl Fanout<'_> {
             offers,
             rejections,
         }
+    }
+
+    /// Who a partner channel's call shared the applicant's data with: its
+    /// lender of record and the platform (its own, else `[platform]`).
+    fn recipients(&self, described: &[Party]) -> Vec<Party> {
+        let mut parties = self.channel_parties(described, true);
+        parties.retain(|p| matches!(p.role, PartyRole::Lender | PartyRole::Platform));
+        parties
     }
 
     /// The parties every offer of a channel starts from (its own replace

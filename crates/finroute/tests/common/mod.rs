@@ -110,6 +110,16 @@ impl RouterProcess {
         self.child.wait().unwrap();
     }
 
+    /// SIGHUP (the router reloads its partner lists).
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -HUP failed");
+    }
+
     /// SIGTERM, and the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
