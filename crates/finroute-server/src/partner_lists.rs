@@ -421,7 +421,7 @@ impl PartnerLists {
         // Refuse the whole file before storing anything when one of its
         // versions would overwrite a stored one.
         let stored =
-            ListIndex::from_records(&self.store.partner_lists().await?).map_err(|m| invalid(m))?;
+            ListIndex::from_records(&self.store.partner_lists().await?).map_err(invalid)?;
         for (i, v) in versions.iter().enumerate() {
             if let Some(s) = stored.get(&v.lender, &v.version)
                 && (s.effective_from, &s.entries) != (v.effective_from, &v.entries)

@@ -368,11 +368,13 @@ async fn a_partner_that_timed_out_still_names_who_received_the_data() {
 
 #[tokio::test]
 async fn built_in_channels_lend_as_the_platform_when_they_name_no_lender() {
-    let mut config = finroute_server::Config::default();
-    config.platform = PlatformConfig {
-        legal_name: "Router Platform Co., Ltd.".into(),
-        registration_id: PLATFORM_ID.into(),
-        contact: String::new(),
+    let config = finroute_server::Config {
+        platform: PlatformConfig {
+            legal_name: "Router Platform Co., Ltd.".into(),
+            registration_id: PLATFORM_ID.into(),
+            contact: String::new(),
+        },
+        ..finroute_server::Config::default()
     };
     let router = TestRouter::start(config).await;
     let mut client = router.client().await;
