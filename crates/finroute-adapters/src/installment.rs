@@ -28,6 +28,10 @@ pub struct Config {
     /// The catalog, one entry per period count.
     #[serde(default = "default_products")]
     pub products: Vec<Product>,
+    /// `[adapters.lender]`: the lender of record; none = the router names
+    /// its `[platform]` operator, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lender: Option<crate::spec::LenderConfig>,
 }
 
 /// One installment product.
@@ -110,6 +114,7 @@ impl Default for Config {
             min_amount_minor: default_min_amount(),
             max_amount_minor: default_max_amount(),
             products: default_products(),
+            lender: None,
         }
     }
 }
@@ -154,7 +159,7 @@ impl Installment {
             max_term_months: max_t,
             required_fields: vec![ApplicantField::CreditScore, ApplicantField::MonthlyIncome],
             supports_accept: true,
-            parties: Vec::new(),
+            parties: crate::spec::LenderConfig::parties(config.lender.as_ref())?,
         };
         Ok(Self {
             description,

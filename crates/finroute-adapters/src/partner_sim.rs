@@ -142,7 +142,15 @@ impl PartnerSim {
                 ApplicantField::Employment,
             ],
             supports_accept: true,
-            parties: Vec::new(),
+            // A simulated institution still names its lender of record
+            // (partner offers without one are refused by the router).
+            parties: vec![finroute_core::Party {
+                role: finroute_core::PartyRole::Lender,
+                legal_name: format!("{} (simulated lender)", config.name),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            }],
         };
         Ok(Self {
             description,

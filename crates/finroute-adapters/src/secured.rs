@@ -26,6 +26,10 @@ pub struct Config {
     /// One product per collateral kind.
     #[serde(default = "default_products")]
     pub products: Vec<Product>,
+    /// `[adapters.lender]`: the lender of record; none = the router names
+    /// its `[platform]` operator, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lender: Option<crate::spec::LenderConfig>,
 }
 
 /// A secured product for one collateral kind.
@@ -170,6 +174,7 @@ impl Default for Config {
             currencies: default_currencies(),
             min_amount_minor: default_min_amount(),
             products: default_products(),
+            lender: None,
         }
     }
 }
@@ -220,7 +225,7 @@ impl Secured {
             max_term_months: max_t,
             required_fields: vec![ApplicantField::Collateral, ApplicantField::CreditScore],
             supports_accept: true,
-            parties: Vec::new(),
+            parties: crate::spec::LenderConfig::parties(config.lender.as_ref())?,
         };
         Ok(Self {
             description,

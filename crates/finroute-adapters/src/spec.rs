@@ -52,6 +52,44 @@ impl AdapterKind {
     }
 }
 
+/// `[adapters.lender]` of a built-in channel: the lender of record of its
+/// loans, named in its description (docs/disclosure.md).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LenderConfig {
+    /// Registered legal name (required, non-empty).
+    pub legal_name: String,
+    /// Official registration id (e.g. the unified social credit code).
+    #[serde(default)]
+    pub registration_id: String,
+    /// How a borrower reaches the lender.
+    #[serde(default)]
+    pub contact: String,
+    /// What kind of institution it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lender_type: Option<finroute_core::LenderType>,
+}
+
+impl LenderConfig {
+    /// The lender as a party of the channel's description; an empty legal
+    /// name is an error naming the key.
+    pub fn parties(lender: Option<&LenderConfig>) -> Result<Vec<finroute_core::Party>, String> {
+        let Some(l) = lender else {
+            return Ok(Vec::new());
+        };
+        if l.legal_name.trim().is_empty() {
+            return Err("`lender.legal_name` must not be empty".into());
+        }
+        Ok(vec![finroute_core::Party {
+            role: finroute_core::PartyRole::Lender,
+            legal_name: finroute_core::text::clean(&l.legal_name, 200),
+            registration_id: finroute_core::text::clean(&l.registration_id, 100),
+            contact: finroute_core::text::clean(&l.contact, 200),
+            lender_type: l.lender_type,
+        }])
+    }
+}
+
 /// Why an adapter could not be built from its entry.
 #[derive(Debug, thiserror::Error)]
 #[error("adapters[{id}]: {message}")]
@@ -222,6 +260,30 @@ mod tests {
         })
         .expect("serializes");
         assert_eq!(parse(&text).expect("parses back"), specs);
+    }
+
+    #[test]
+    fn a_builtin_lender_is_described_and_misspelt_keys_refused() {
+        let a = parse("[[adapters]]\nid = \"s\"\nkind = \"secured\"\n[adapters.lender]\nlegal_name = \"Bank A\"\nregistration_id = \"913100\"\nlender_type = \"bank\"\n")
+            .expect("valid");
+        let AdapterKind::Secured(c) = &a[0].kind else {
+            panic!("secured")
+        };
+        let parties = LenderConfig::parties(c.lender.as_ref()).expect("named");
+        assert_eq!(parties[0].key(), "913100");
+        assert_eq!(
+            parties[0].lender_type,
+            Some(finroute_core::LenderType::Bank)
+        );
+        let e = parse("[[adapters]]\nid = \"i\"\nkind = \"installment\"\n[adapters.lender]\nlegal_nam = \"x\"\n")
+            .expect_err("misspelt");
+        assert!(e.contains("legal_nam"), "{e}");
+        let empty = parse("[[adapters]]\nid = \"i\"\nkind = \"installment\"\n[adapters.lender]\nlegal_name = \" \"\n")
+            .expect("parses");
+        let Err(e) = empty[0].build() else {
+            panic!("an empty lender name is refused")
+        };
+        assert!(e.to_string().contains("lender.legal_name"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Config {
     pub odds: OddsConfig,
     #[serde(default)]
     pub review: ReviewConfig,
+    #[serde(default)]
+    pub platform: PlatformConfig,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -406,6 +408,14 @@ pub struct ApiKeyConfig {
 pub struct ComplianceConfig {
     /// `[[compliance.rate_caps]]`; default: mainland China at 2400 bp.
     pub rate_caps: Vec<RateCap>,
+    /// The lenders' partner name-lists (TOML, `[[lists]]`); default none.
+    /// A relative path is relative to the working directory.
+    pub partner_lists_file: Option<std::path::PathBuf>,
+    /// How often the list file is looked at for a change, in ms.
+    pub partner_lists_poll_ms: u64,
+    /// Refuse offers whose lender has no partner list loaded (default false:
+    /// they pass unchecked).
+    pub require_partner_list: bool,
 }
 
 impl Default for ComplianceConfig {
@@ -416,7 +426,37 @@ impl Default for ComplianceConfig {
                 max_apr_bps: 2400,
                 lender_types: Vec::new(),
             }],
+            partner_lists_file: None,
+            partner_lists_poll_ms: 5_000,
+            require_partner_list: false,
         }
+    }
+}
+
+/// `[platform]`: the platform operator running this router, named as a
+/// party of every offer (docs/disclosure.md, "Parties and consent").
+/// Empty (the default): no platform party.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformConfig {
+    /// Registered legal name; empty = no platform party.
+    pub legal_name: String,
+    /// Official registration id (e.g. the unified social credit code).
+    pub registration_id: String,
+    /// How a borrower reaches the operator (service phone, web address).
+    pub contact: String,
+}
+
+impl PlatformConfig {
+    /// The operator as a party in `role`, when named.
+    pub fn party(&self, role: finroute_core::PartyRole) -> Option<finroute_core::Party> {
+        (!self.legal_name.trim().is_empty()).then(|| finroute_core::Party {
+            role,
+            legal_name: self.legal_name.clone(),
+            registration_id: self.registration_id.clone(),
+            contact: self.contact.clone(),
+            lender_type: None,
+        })
     }
 }
 
@@ -445,6 +485,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             odds: OddsConfig::default(),
             review: ReviewConfig::default(),
+            platform: PlatformConfig::default(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -512,6 +553,7 @@ impl Config {
             handshake_timeout_ms: default_handshake_ms(),
         });
         c.review.page_token_secret = Some("0".repeat(64));
+        c.compliance.partner_lists_file = Some("partner_lists.toml".into());
         c.auth.keys = vec![ApiKeyConfig {
             id: "key".into(),
             sha256: "0".repeat(64),
@@ -611,6 +653,30 @@ impl Config {
                     message: "must be positive".into(),
                 });
             }
+        }
+        let c = &self.compliance;
+        if c.partner_lists_poll_ms < 100 || c.partner_lists_poll_ms > 3_600_000 {
+            return bad(
+                "compliance.partner_lists_poll_ms",
+                "must be within 100..=3600000",
+            );
+        }
+        if c.partner_lists_file
+            .as_ref()
+            .is_some_and(|f| f.as_os_str().is_empty())
+        {
+            return bad(
+                "compliance.partner_lists_file",
+                "must name a file (leave the key out for none)",
+            );
+        }
+        let p = &self.platform;
+        if p.legal_name.trim().is_empty() && !(p.registration_id.is_empty() && p.contact.is_empty())
+        {
+            return bad(
+                "platform.legal_name",
+                "must be set when platform.registration_id or platform.contact is",
+            );
         }
         if r.breaker_failure_threshold == 0 {
             return bad("routing.breaker_failure_threshold", "must be at least 1");

@@ -23,11 +23,12 @@ use std::time::Duration;
 use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState};
 use crate::drain::InFlight;
 use crate::metrics::ChannelMetrics;
+use crate::partner_lists::ListIndex;
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description};
 use finroute_core::{
-    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, OddsBook, Offer, PricingPolicy,
-    ProductKind, Rejection, UnixMillis,
+    ChannelReport, ChannelStatus, ChannelTerms, FinancingRequest, OddsBook, Offer, Party,
+    PricingPolicy, ProductKind, Rejection, UnixMillis, disclosure::lender_of,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -222,6 +223,19 @@ pub struct FanoutResult {
     pub partial: bool,
 }
 
+/// Who lends and with whom (docs/disclosure.md): what the fan-out names
+/// as parties of every offer and checks each offer against.
+#[derive(Debug, Clone, Default)]
+pub struct Disclosure {
+    /// The router's operator (`[platform]`) as the platform party, if named.
+    pub platform: Option<Party>,
+    /// The lenders' partner name-lists in force.
+    pub lists: Arc<ListIndex>,
+    /// Whether an offer whose lender has no list is refused
+    /// (`compliance.require_partner_list`).
+    pub require_list: bool,
+}
+
 /// What one fan-out needs to know.
 pub struct Fanout<'a> {
     pub registry: &'a Registry,
@@ -237,6 +251,8 @@ pub struct Fanout<'a> {
     /// still working then are reported as timed out, as at the deadline.
     pub cut: &'a InFlight,
     pub now_ms: UnixMillis,
+    /// The platform party and the partner name-lists.
+    pub disclosure: &'a Disclosure,
 }
 
 impl Fanout<'_> {
@@ -304,10 +320,14 @@ impl Fanout<'_> {
                 "the applicant has not consented to share data with this partner; it was not called",
             ));
         }
-        if let Some(detail) = channel
-            .cached()
-            .and_then(|d| outside_terms(self.request, &d))
+        let cached = channel.cached();
+        if channel.adapter.is_partner()
+            && let Some(d) = &cached
+            && !consents_to(self.request, d)
         {
+            return Err(skip(ChannelStatus::NoConsent, NOT_NAMED));
+        }
+        if let Some(detail) = cached.and_then(|d| outside_terms(self.request, &d)) {
             return Err(skip(ChannelStatus::Ineligible, detail));
         }
         // Last: a refused call must not use up the half-open probe.
@@ -354,6 +374,18 @@ impl Fanout<'_> {
             Err(e) => self.report(index, channel, started, started, Err(e)),
         }
     }
+}
+
+/// The report of a partner whose lender the consent does not name.
+pub(crate) const NOT_NAMED: &str = "the applicant's consent does not name this partner's lender \
+     of record as a recipient; it was not called";
+
+/// Whether the applicant's consent names the described channel's lender
+/// of record (true when the consent names no recipient by name).
+fn consents_to(req: &FinancingRequest, d: &Described) -> bool {
+    req.applicant
+        .consent
+        .names(lender_of(&d.description.parties))
 }
 
 /// Why a described channel cannot serve the request (currency, terms,

@@ -24,6 +24,7 @@ pub(crate) mod keyfacts;
 pub mod listener;
 pub mod metrics;
 pub mod odds;
+pub mod partner_lists;
 pub mod review;
 pub mod router;
 pub mod server;

@@ -54,6 +54,10 @@ pub struct RouterSettings {
     pub accept_wait: Duration,
     /// Routing calls in flight at most (process-wide).
     pub max_in_flight_routes: usize,
+    /// The `[platform]` operator as the platform party, if named.
+    pub platform: Option<finroute_core::Party>,
+    /// The lenders' partner name-lists (reloaded while the router runs).
+    pub partner_lists: Arc<crate::partner_lists::PartnerLists>,
 }
 
 /// The FinancingRouter service. Cheap to clone.

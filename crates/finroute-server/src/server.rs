@@ -27,6 +27,7 @@ use crate::fanout::Registry;
 use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, ChannelCollector, GaugeFn, Metrics};
 use crate::odds::OddsLearner;
+use crate::partner_lists::PartnerLists;
 use crate::review::ReviewService;
 use crate::router::{RouterService, RouterSettings};
 use crate::store_health::{StoreHealth, WatchSettings};
@@ -129,6 +130,19 @@ pub async fn run(
     }
 
     let store = Store::connect(&config.store.url).await?;
+    // A list file that cannot be loaded refuses the start, naming the entry.
+    let partner_lists = PartnerLists::start(
+        store.clone(),
+        config.compliance.partner_lists_file.clone(),
+        config.compliance.require_partner_list,
+    )
+    .await
+    .map_err(|e| {
+        ServeError::Config(crate::config::ConfigError::Invalid {
+            key: "compliance.partner_lists_file".into(),
+            message: e.to_string(),
+        })
+    })?;
     let registry = Registry::build(&config.adapters, config.breaker_settings())?;
     let described = registry.describe_all().await;
 
@@ -142,6 +156,8 @@ pub async fn run(
         reply_margin: Duration::from_millis(config.routing.reply_margin_ms),
         accept_wait: Duration::from_millis(config.acceptance.wait_ms),
         max_in_flight_routes: config.server.max_in_flight_routes,
+        platform: config.platform.party(finroute_core::PartyRole::Platform),
+        partner_lists: partner_lists.clone(),
     };
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
@@ -170,6 +186,14 @@ pub async fn run(
         odds.clone(),
     );
     let relay_task = relay.spawn_poller();
+    // Reloads the partner lists on SIGHUP and when the file changes; stops
+    // on every way out of `run`.
+    let lists_stop = tokio_util::sync::CancellationToken::new();
+    let _stop_lists = lists_stop.clone().drop_guard();
+    let lists_task = partner_lists.spawn_watch(
+        Duration::from_millis(config.compliance.partner_lists_poll_ms),
+        lists_stop.clone(),
+    );
     // Calls of the router's own services in flight (health and reflection
     // are not waited for).
     let in_flight = InFlight::default();
@@ -400,6 +424,10 @@ pub async fn run(
     // (or another replica) re-drives them with the same key.
     relay_task.abort();
     odds_task.abort();
+    lists_stop.cancel();
+    if let Some(task) = lists_task {
+        task.abort();
+    }
     // The metrics endpoint served the drain; now it stops accepting and
     // closes its idle connections.
     metrics_stop.cancel();

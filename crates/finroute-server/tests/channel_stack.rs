@@ -22,7 +22,7 @@ use finroute_core::{
 use finroute_server::breaker::{BreakerSettings, BreakerState};
 use finroute_server::convert::{RequestDefaults, financing_request_from_pb};
 use finroute_server::drain::InFlight;
-use finroute_server::fanout::{Fanout, FanoutResult, Registry};
+use finroute_server::fanout::{Disclosure, Fanout, FanoutResult, Registry};
 use finroute_testkit::{partner_offer, refused_borrower};
 use tokio::time::Instant;
 
@@ -63,7 +63,14 @@ impl Adapter for Scripted {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
-            parties: Vec::new(),
+            // A partner names its lender of record, or its offers are refused.
+            parties: vec![finroute_core::Party {
+                role: finroute_core::PartyRole::Lender,
+                legal_name: "Scripted Lender".into(),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            }],
         })
     }
 
@@ -154,6 +161,7 @@ impl Setup {
             channel_deadline: Instant::now() + Duration::from_secs(5),
             cut: &self.cut,
             now_ms: 1_790_000_000_000,
+            disclosure: &Disclosure::default(),
         }
         .run(None)
         .await

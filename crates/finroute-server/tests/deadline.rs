@@ -20,7 +20,7 @@ use finroute_core::{
 use finroute_server::breaker::BreakerSettings;
 use finroute_server::convert::{RequestDefaults, financing_request_from_pb};
 use finroute_server::drain::InFlight;
-use finroute_server::fanout::{Fanout, Registry};
+use finroute_server::fanout::{Disclosure, Fanout, Registry};
 use finroute_testkit::{partner_offer, refused_borrower};
 use tokio::time::Instant;
 
@@ -51,7 +51,13 @@ impl Adapter for Scripted {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
-            parties: Vec::new(),
+            parties: vec![finroute_core::Party {
+                role: finroute_core::PartyRole::Lender,
+                legal_name: "Slow Lender".into(),
+                registration_id: String::new(),
+                contact: String::new(),
+                lender_type: None,
+            }],
         })
     }
 
@@ -136,6 +142,7 @@ async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
                     channel_deadline: started + deadline - margin,
                     cut: in_flight,
                     now_ms: 1_790_000_000_000,
+                    disclosure: &Disclosure::default(),
                 }
                 .run(None)
                 .await;
@@ -201,6 +208,7 @@ async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
         channel_deadline: started + Duration::from_millis(650),
         cut: &in_flight,
         now_ms: 1_790_000_000_000,
+        disclosure: &Disclosure::default(),
     }
     .run(None)
     .await;

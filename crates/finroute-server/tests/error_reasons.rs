@@ -389,7 +389,7 @@ impl pb::financing_adapter_server::FinancingAdapter for NoAccept {
             max_term_months: 60,
             required_fields: vec![],
             supports_accept: false,
-            parties: Vec::new(),
+            parties: vec![finroute_testkit::fake_lender()],
         }))
     }
 

@@ -273,6 +273,9 @@ pub enum DuplicateKey {
     RequestId,
     /// Another offer has one of this record's `offer_id`s.
     OfferId,
+    /// This (lender, version) of a partner name-list is stored with other
+    /// content (versions are never overwritten).
+    PartnerListVersion,
     /// Another unique constraint (e.g. two channel reports at one position).
     Other,
 }
@@ -283,6 +286,7 @@ impl fmt::Display for DuplicateKey {
             DuplicateKey::ApplicationId => "application_id",
             DuplicateKey::RequestId => "(tenant, request_id)",
             DuplicateKey::OfferId => "offer_id",
+            DuplicateKey::PartnerListVersion => "(lender, version) of a partner list",
             DuplicateKey::Other => "key",
         })
     }

@@ -22,7 +22,8 @@
 //!   waits until its record is committed, and one commit serves as many
 //!   records as arrived while the previous one ran.
 //! - `read`, `acceptance`, `appeal`: the SQL text (one column list per
-//!   table), the row types and their decoding; `record`: what the router
+//!   table), the row types and their decoding; `partner_list`: the
+//!   lenders' partner name-lists, append-only; `record`: what the router
 //!   records; `error`: [`StoreError`] and its kinds; `text`, `blob`: what
 //!   can be stored, and the compressed response.
 //!
@@ -44,6 +45,7 @@ mod engine;
 mod error;
 mod ops;
 mod options;
+mod partner_list;
 mod postgres;
 mod read;
 mod record;
@@ -59,5 +61,6 @@ pub use acceptance::{
 pub use appeal::{AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome};
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
 pub use options::{Backend, StoreOptions};
+pub use partner_list::{PartnerListRecord, PartnerListWrite};
 pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};
 pub use store::{Store, StoreStats};

@@ -40,6 +40,10 @@ use crate::appeal::{
 };
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
+use crate::partner_list::{
+    self, ALL_PARTNER_LISTS, GET_PARTNER_LIST, INSERT_PARTNER_LIST, PartnerListRecord,
+    PartnerListWrite,
+};
 use crate::read::{self, FIND_BY_REQUEST_ID, GET_APPLICATION, GET_OFFER};
 use crate::record::{OfferRecord, StoredApplication};
 
@@ -370,6 +374,62 @@ where
             .iter()
             .map(acceptance::outcome_record)
             .collect()
+    }
+
+    /// Writes a version of a partner name-list unless stored; a stored
+    /// version with other content is refused (never overwritten).
+    pub(crate) async fn insert_partner_list(
+        &self,
+        list: &PartnerListRecord,
+    ) -> Result<PartnerListWrite, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let inserted = E::rows_affected(
+            &sqlx::query(INSERT_PARTNER_LIST)
+                .bind(list.lender.as_str())
+                .bind(list.version.as_str())
+                .bind(list.effective_from_ms)
+                .bind(list.entries.as_str())
+                .bind(list.loaded_at_ms)
+                .execute(&mut *tx)
+                .await?,
+        );
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(PartnerListWrite::Inserted);
+        }
+        let stored = sqlx::query(GET_PARTNER_LIST)
+            .bind(list.lender.as_str())
+            .bind(list.version.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let stored = partner_list::partner_list(&stored)?;
+        tx.rollback().await?;
+        if stored.effective_from_ms == list.effective_from_ms && stored.entries == list.entries {
+            Ok(PartnerListWrite::Unchanged)
+        } else {
+            Err(StoreError::Duplicate {
+                key: DuplicateKey::PartnerListVersion,
+            })
+        }
+    }
+
+    pub(crate) async fn partner_lists(&self) -> Result<Vec<PartnerListRecord>, sqlx::Error> {
+        let mut lists = sqlx::query(ALL_PARTNER_LISTS)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(partner_list::partner_list)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Byte order, the same on both backends (PostgreSQL's ORDER BY
+        // follows the database's collation).
+        lists.sort_by(|a, b| {
+            (a.lender.as_str(), a.effective_from_ms, a.version.as_str()).cmp(&(
+                b.lender.as_str(),
+                b.effective_from_ms,
+                b.version.as_str(),
+            ))
+        });
+        Ok(lists)
     }
 
     pub(crate) async fn file_appeal(&self, new: &NewAppeal) -> Result<AppealRecord, StoreError> {

@@ -23,6 +23,7 @@ use crate::engine::Engine;
 use crate::error::StoreError;
 use crate::ops::Ops;
 use crate::options::{Backend, StoreOptions};
+use crate::partner_list::{PartnerListRecord, PartnerListWrite};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
@@ -471,6 +472,37 @@ impl Store {
         Ok(match &self.inner.db {
             Db::Sqlite(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
             Db::Postgres(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
+        }?)
+    }
+
+    /// Stores a version of a lender's partner name-list. Append-only: a
+    /// version already stored with the same date and entries is
+    /// [`PartnerListWrite::Unchanged`]; with other content it is refused
+    /// with [`StoreError::Duplicate`] ([`DuplicateKey::PartnerListVersion`])
+    /// and the stored one stays.
+    ///
+    /// [`DuplicateKey::PartnerListVersion`]: crate::DuplicateKey::PartnerListVersion
+    pub async fn insert_partner_list(
+        &self,
+        list: &PartnerListRecord,
+    ) -> Result<PartnerListWrite, StoreError> {
+        self.check_open()?;
+        text::storable("lender", &list.lender)?;
+        text::storable("version", &list.version)?;
+        text::storable("entries", &list.entries)?;
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).insert_partner_list(list).await,
+            Db::Postgres(db) => Ops(db).insert_partner_list(list).await,
+        }
+    }
+
+    /// Every stored version of every lender's partner name-list, by
+    /// lender (byte order), then effective date, then version.
+    pub async fn partner_lists(&self) -> Result<Vec<PartnerListRecord>, StoreError> {
+        self.check_open()?;
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).partner_lists().await,
+            Db::Postgres(db) => Ops(db).partner_lists().await,
         }?)
     }
 

@@ -934,6 +934,93 @@ mod suite {
             .expect("record");
         assert_stored(h, &app).await;
     }
+
+    /// Partner name-lists are append-only: a version is written once, the
+    /// same version again with the same content changes nothing, with other
+    /// content is refused and the stored one stays; every version is read
+    /// back (the history survives a reopen).
+    pub async fn partner_lists_are_append_only(h: &Harness) {
+        use finroute_store::{DuplicateKey, PartnerListRecord, PartnerListWrite};
+        let list = |version: &str, from: i64, entries: &str| PartnerListRecord {
+            lender: "91310000MA1FL0000X".into(),
+            version: version.into(),
+            effective_from_ms: from,
+            entries: entries.into(),
+            loaded_at_ms: 1_800_000_000_000,
+        };
+        assert!(h.store.partner_lists().await.expect("read").is_empty());
+        let v1 = list("2026-09", 1_000, r#"{"platforms":["P"],"guarantors":[]}"#);
+        let v2 = list(
+            "2026-10",
+            2_000,
+            r#"{"platforms":["P"],"guarantors":["G"]}"#,
+        );
+        assert_eq!(
+            h.store.insert_partner_list(&v2).await.expect("v2"),
+            PartnerListWrite::Inserted
+        );
+        assert_eq!(
+            h.store.insert_partner_list(&v1).await.expect("v1"),
+            PartnerListWrite::Inserted
+        );
+        let again = PartnerListRecord {
+            loaded_at_ms: 1_900_000_000_000,
+            ..v1.clone()
+        };
+        assert_eq!(
+            h.store
+                .insert_partner_list(&again)
+                .await
+                .expect("same again"),
+            PartnerListWrite::Unchanged
+        );
+        for changed in [
+            list("2026-09", 1_000, r#"{"platforms":[],"guarantors":[]}"#),
+            list("2026-09", 1_500, &v1.entries),
+        ] {
+            let e = h
+                .store
+                .insert_partner_list(&changed)
+                .await
+                .expect_err("a stored version is never overwritten");
+            assert!(
+                matches!(
+                    e,
+                    StoreError::Duplicate {
+                        key: DuplicateKey::PartnerListVersion
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+        let other = PartnerListRecord {
+            lender: "Other Bank".into(),
+            ..v1.clone()
+        };
+        h.store
+            .insert_partner_list(&other)
+            .await
+            .expect("other lender");
+        let bad = PartnerListRecord {
+            version: "v\0".into(),
+            ..v1.clone()
+        };
+        assert!(matches!(
+            h.store.insert_partner_list(&bad).await,
+            Err(StoreError::Rejected {
+                field: Some("version"),
+                ..
+            })
+        ));
+        // By lender (byte order), oldest first; the stored content (and
+        // first load time) kept.
+        let reopened = h.reopen().await;
+        assert_eq!(
+            reopened.partner_lists().await.expect("history"),
+            vec![v1, v2, other]
+        );
+        reopened.close().await;
+    }
 }
 
 mod acceptance_suite {
@@ -2279,6 +2366,16 @@ mod sqlite {
     async fn appeals_paginate() {
         case(Sqlite, StoreOptions::default(), suite::appeals_paginate).await;
     }
+
+    #[tokio::test]
+    async fn partner_lists_are_append_only() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::partner_lists_are_append_only,
+        )
+        .await;
+    }
 }
 
 mod postgres {
@@ -2521,6 +2618,16 @@ mod postgres {
     #[tokio::test]
     async fn appeals_paginate() {
         case(Postgres, StoreOptions::default(), suite::appeals_paginate).await;
+    }
+
+    #[tokio::test]
+    async fn partner_lists_are_append_only() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::partner_lists_are_append_only,
+        )
+        .await;
     }
 }
 

@@ -203,6 +203,7 @@ pub enum AcceptMode {
 pub struct FakePartner {
     pub addr: SocketAddr,
     behaviour: Arc<Mutex<Behaviour>>,
+    description: Arc<Mutex<pb::AdapterDescription>>,
     timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
     /// The `grpc-timeout` each accept carried.
     accept_timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
@@ -221,7 +222,7 @@ struct FakeService {
     /// The `grpc-timeout` each accept carried.
     accept_timeouts: Arc<Mutex<Vec<Option<Duration>>>>,
     accept_mode: AcceptMode,
-    description: pb::AdapterDescription,
+    description: Arc<Mutex<pb::AdapterDescription>>,
     quotes: Arc<Mutex<Vec<pb::QuoteRequest>>>,
     accepts: Arc<Mutex<Vec<pb::AcceptRequest>>>,
     /// Idempotency key -> partner reference, one entry per effect.
@@ -234,7 +235,7 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
         &self,
         _r: Request<pb::DescribeRequest>,
     ) -> Result<Response<pb::AdapterDescription>, Status> {
-        Ok(Response::new(self.description.clone()))
+        Ok(Response::new(self.description.lock().unwrap().clone()))
     }
 
     async fn quote(
@@ -430,6 +431,7 @@ impl FakePartner {
         let booked = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let quotes = Arc::new(Mutex::new(Vec::new()));
         let accepts = Arc::new(Mutex::new(Vec::new()));
+        let description = Arc::new(Mutex::new(description));
         let behaviour = Arc::new(Mutex::new(behaviour));
         let timeouts = Arc::new(Mutex::new(Vec::new()));
         let accept_timeouts = Arc::new(Mutex::new(Vec::new()));
@@ -440,7 +442,7 @@ impl FakePartner {
             accept_mode,
             booked: booked.clone(),
             decided: Default::default(),
-            description,
+            description: description.clone(),
             quotes: quotes.clone(),
             accepts: accepts.clone(),
         };
@@ -465,12 +467,19 @@ impl FakePartner {
         FakePartner {
             addr,
             behaviour,
+            description,
             timeouts,
             accept_timeouts,
             quotes,
             accepts,
             booked,
         }
+    }
+
+    /// Changes the parties the partner's next Describe names (by default
+    /// its lender of record, [`fake_lender`]).
+    pub fn set_description_parties(&self, parties: Vec<pb::Party>) {
+        self.description.lock().unwrap().parties = parties;
     }
 
     /// Changes what the partner does with the next quotes.
@@ -520,7 +529,7 @@ pub fn remote_spec(id: &str, endpoint: &str, timeout_ms: u64) -> AdapterSpec {
 
 /// What a [`FakePartner`] answers to `Describe` by default: partner loans
 /// in CNY, 100 to 1 000 000 CNY, 1..=60 months, `required_fields`, Accept
-/// supported, no parties.
+/// supported, the lender of record [`fake_lender`].
 pub fn fake_description(required_fields: Vec<pb::ApplicantField>) -> pb::AdapterDescription {
     pb::AdapterDescription {
         adapter_id: "fake".into(),
@@ -533,7 +542,21 @@ pub fn fake_description(required_fields: Vec<pb::ApplicantField>) -> pb::Adapter
         max_term_months: 60,
         required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
         supports_accept: true,
-        parties: Vec::new(),
+        parties: vec![fake_lender()],
+    }
+}
+
+/// The registration id of the lender of record every fake partner describes.
+pub const FAKE_LENDER_ID: &str = "91310000FAKELEND0X";
+
+/// The lender of record every fake partner describes.
+pub fn fake_lender() -> pb::Party {
+    pb::Party {
+        role: pb::PartyRole::Lender as i32,
+        legal_name: "Fake Lender Bank Co., Ltd.".into(),
+        registration_id: FAKE_LENDER_ID.into(),
+        contact: "+86 400 000 0000".into(),
+        lender_type: pb::LenderType::Bank as i32,
     }
 }
 

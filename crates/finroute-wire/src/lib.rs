@@ -368,7 +368,9 @@ pub fn rate_labels_to_pb(l: &core::RateLabels) -> pb::RateLabels {
     }
 }
 
-/// Domain consent from the wire.
+/// Domain consent from the wire. A named recipient without a known role
+/// or a legal name is left out here; [`applicant_from_pb`] refuses it,
+/// naming it.
 pub fn consent_from_pb(c: &pb::Consent) -> core::Consent {
     core::Consent {
         share_with_partners: c.share_with_partners,
@@ -538,6 +540,26 @@ pub fn applicant_from_pb(a: &pb::Applicant, prefix: &str, v: &mut Violations) ->
     }
     for (i, r) in consent.recipients.iter().take(MAX_RECIPIENTS).enumerate() {
         v.id(format!("{prefix}.consent.recipients[{i}]"), r);
+    }
+    // Consent to share is consent to a named recipient: one that names no
+    // one is refused, never silently dropped.
+    let named = a
+        .consent
+        .as_ref()
+        .map_or(&[][..], |c| &c.named_recipients[..]);
+    if named.len() > MAX_RECIPIENTS {
+        v.add(
+            format!("{prefix}.consent.named_recipients"),
+            format!("at most {MAX_RECIPIENTS} items"),
+        );
+    }
+    for (i, p) in named.iter().take(MAX_RECIPIENTS).enumerate() {
+        if party_from_pb(p).is_none() {
+            v.add(
+                format!("{prefix}.consent.named_recipients[{i}]"),
+                "needs a known role and a legal_name",
+            );
+        }
     }
     v.optional_id(
         format!("{prefix}.consent.consent_version"),
@@ -859,6 +881,40 @@ mod tests {
         assert!(fields.contains(&"applicant.collateral[0].appraised_value.amount_minor"));
         let all = format!("{:?}", v.0);
         assert!(!all.contains("1200") && !all.contains("987654"), "{all}");
+    }
+
+    #[test]
+    fn a_named_recipient_without_role_or_name_is_refused_and_named() {
+        let named = |role: i32, name: &str| pb::Party {
+            role,
+            legal_name: name.into(),
+            ..Default::default()
+        };
+        let lender = pb::PartyRole::Lender as i32;
+        let a = pb::Applicant {
+            applicant_id: "a-1".into(),
+            consent: Some(pb::Consent {
+                share_with_partners: true,
+                named_recipients: vec![
+                    named(lender, "Bank A"),
+                    named(0, "Bank B"),
+                    named(lender, " "),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut v = Violations::default();
+        let applicant = applicant_from_pb(&a, "applicant", &mut v);
+        let fields: Vec<_> = v.0.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "applicant.consent.named_recipients[1]",
+                "applicant.consent.named_recipients[2]"
+            ]
+        );
+        assert_eq!(applicant.consent.named_recipients.len(), 1);
     }
 
     #[test]

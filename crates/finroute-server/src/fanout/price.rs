@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use finroute_adapters::AdapterError;
-use finroute_core::{ChannelReport, ChannelStatus, text};
+use finroute_core::disclosure::{lender_of, merge_parties};
+use finroute_core::{
+    ChannelReport, ChannelStatus, OfferRejection, Party, PartyRole, RejectReason, Rejection, text,
+};
 use tokio::time::Instant;
 
 use super::stack::{CallError, Quoted};
@@ -39,13 +42,19 @@ impl Fanout<'_> {
         // A call refused before the channel was reached took no time.
         let called = !matches!(
             ended,
-            Err(CallError::NoTimeLeft | CallError::LimitReached { .. })
+            Err(CallError::NoTimeLeft | CallError::LimitReached { .. } | CallError::NotConsented)
         );
         if called {
             report.latency_ms = started.elapsed().as_millis() as u64;
+            // Whoever received the applicant's data, answered or not.
+            if channel.adapter.is_partner()
+                && let Some(d) = channel.cached()
+            {
+                report.recipients = self.recipients(&d.description.parties);
+            }
         }
         match ended {
-            Ok(quoted) => self.price(index, report, quoted),
+            Ok(quoted) => self.price(index, channel, report, quoted),
             Err(e) => {
                 let budget = deadline.saturating_duration_since(started);
                 (report.status, report.detail) = failure(channel, budget, e);
@@ -66,36 +75,104 @@ impl Fanout<'_> {
     pub(super) fn price(
         &self,
         index: usize,
+        channel: &Channel,
         mut report: ChannelReport,
         quoted: Quoted,
     ) -> ChannelDone {
         let Quoted { outcome, described } = quoted;
+        let partner = channel.adapter.is_partner();
+        let defaults = self.channel_parties(&described.description.parties, partner);
         let returned = outcome.offers.len() + outcome.malformed.len();
-        let mut reasons: Vec<String> = (outcome.malformed.iter())
-            .map(|m| format!("offer {}: {}", m.partner_offer_ref, m.reason))
+        let mut rejections: Vec<Rejection> = (outcome.malformed.iter())
+            .map(|m| Rejection {
+                partner_offer_ref: m.partner_offer_ref.clone(),
+                reason: RejectReason::InvalidField,
+                field: malformed_field(&m.reason),
+                message: m.reason.clone(),
+                priced: None,
+            })
             .collect();
-        let (mut offers, mut rejections) = (Vec::new(), Vec::new());
+        let mut offers = Vec::new();
         let id_prefix = self.application_id.replacen("app_", "off_", 1);
-        for (i, offer) in outcome.offers.into_iter().enumerate() {
+        let consent = &self.request.applicant.consent;
+        for (i, mut offer) in outcome.offers.into_iter().enumerate() {
+            offer.parties = merge_parties(&offer.parties, &defaults);
+            let reject = |reason, message: String| Rejection {
+                partner_offer_ref: offer.partner_offer_ref.clone(),
+                reason,
+                field: "parties".into(),
+                message,
+                priced: None,
+            };
+            if partner && lender_of(&offer.parties).is_none() {
+                rejections.push(reject(
+                    RejectReason::InvalidField,
+                    "parties: no lender of record named".into(),
+                ));
+                continue;
+            }
+            let charges = offer.charges.clone();
             let terms = &described.terms;
-            match finroute_core::price_offer_learned(
+            let priced = finroute_core::price_offer_learned(
                 self.request,
                 terms,
                 self.policy,
                 self.odds,
                 offer,
                 self.now_ms,
-            ) {
-                Ok(mut o) => {
-                    o.offer_id = format!("{id_prefix}-{index}-{i}");
-                    offers.push(o);
-                }
+            );
+            let mut o = match priced {
+                Ok(o) => o,
                 Err(r) => {
-                    reasons.push(r.to_string());
                     rejections.push(r);
+                    continue;
+                }
+            };
+            let rejected = |reason, message: String, o: finroute_core::Offer| Rejection {
+                partner_offer_ref: o.partner_offer_ref.clone(),
+                reason,
+                field: "parties".into(),
+                message,
+                priced: Some(Box::new(o)),
+            };
+            if partner && !consent.names(lender_of(&o.parties)) {
+                rejections.push(rejected(
+                    RejectReason::LenderNotConsented,
+                    "parties: the applicant's consent does not name the offer's lender of record"
+                        .into(),
+                    o,
+                ));
+                continue;
+            }
+            let list = (self.disclosure.lists).check(
+                &o.parties,
+                &charges,
+                self.disclosure.require_list,
+                self.now_ms,
+            );
+            match list {
+                Ok(check) => o.partner_list = check,
+                Err(not_on) => {
+                    let message = text::clean(&format!("parties: {}", not_on.0), MAX_DETAIL);
+                    rejections.push(rejected(RejectReason::NotOnPartnerList, message, o));
+                    continue;
                 }
             }
+            o.offer_id = format!("{id_prefix}-{index}-{i}");
+            offers.push(o);
         }
+        let reasons: Vec<String> = rejections.iter().map(ToString::to_string).collect();
+        report.rejections = (rejections.iter())
+            .map(|r| OfferRejection {
+                partner_offer_ref: r.partner_offer_ref.clone(),
+                reason: r.reason,
+                field: r.field.clone(),
+                message: text::clean(&r.message, MAX_DETAIL),
+            })
+            .collect();
+        // Malformed offers are the adapter's, not a `Rejection` of pricing.
+        let malformed = outcome.malformed.len();
+        let rejections = rejections.split_off(malformed);
         report.offers_returned = returned as u32;
         report.offers_rejected = (returned - offers.len()) as u32;
         report.status = if offers.is_empty() {
@@ -109,6 +186,43 @@ impl Fanout<'_> {
             offers,
             rejections,
         }
+    }
+
+    /// Who a partner channel's call shared the applicant's data with: its
+    /// lender of record and the platform (its own, else `[platform]`).
+    fn recipients(&self, described: &[Party]) -> Vec<Party> {
+        let mut parties = self.channel_parties(described, true);
+        parties.retain(|p| matches!(p.role, PartyRole::Lender | PartyRole::Platform));
+        parties
+    }
+
+    /// The parties every offer of a channel starts from (its own replace
+    /// a role): the channel's description's, and the `[platform]` operator
+    /// as the platform; for a built-in channel that names no lender, the
+    /// operator as the lender too.
+    fn channel_parties(&self, described: &[Party], partner: bool) -> Vec<Party> {
+        let mut parties = described.to_vec();
+        if let Some(platform) = &self.disclosure.platform {
+            if !parties.iter().any(|p| p.role == PartyRole::Platform) {
+                parties.push(platform.clone());
+            }
+            if !partner && lender_of(&parties).is_none() {
+                parties.push(Party {
+                    role: PartyRole::Lender,
+                    ..platform.clone()
+                });
+            }
+        }
+        merge_parties(&parties, &[])
+    }
+}
+
+/// The field a malformed offer's reason starts with (`term_months: ...`),
+/// else empty.
+fn malformed_field(reason: &str) -> String {
+    match reason.split_once(": ") {
+        Some((field, _)) if !field.contains(' ') => field.to_owned(),
+        _ => String::new(),
     }
 }
 
@@ -128,6 +242,7 @@ fn failure(channel: &Channel, budget: Duration, e: CallError) -> (ChannelStatus,
             ChannelStatus::Timeout,
             "cut short: the router is shutting down".to_owned(),
         ),
+        CallError::NotConsented => (ChannelStatus::NoConsent, super::NOT_NAMED.to_owned()),
         CallError::Elapsed | CallError::Adapter(AdapterError::Timeout(_)) => (
             ChannelStatus::Timeout,
             format!("no answer within {} ms", budget.as_millis()),

@@ -74,6 +74,9 @@ pub(super) enum CallError {
     Elapsed,
     /// The router's shutdown cut the call short.
     CutShort,
+    /// Described on first use, the partner's lender of record is not named
+    /// by the applicant's consent: not quoted.
+    NotConsented,
     /// Describe or Quote failed.
     Adapter(AdapterError),
 }
@@ -461,11 +464,11 @@ where
     S::Future: Send,
 {
     type Response = Quoted;
-    type Error = AdapterError;
-    type Future = BoxFuture<'a, Result<Quoted, AdapterError>>;
+    type Error = CallError;
+    type Future = BoxFuture<'a, Result<Quoted, CallError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AdapterError>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), CallError>> {
+        self.inner.poll_ready(cx).map_err(CallError::Adapter)
     }
 
     fn call(&mut self, call: ChannelCall<'a>) -> Self::Future {
@@ -484,6 +487,12 @@ where
                 }
             };
             let request = call.request;
+            // The consent names its recipients: a partner whose lender it
+            // does not name gets nothing (checked here too for a channel
+            // described only now).
+            if channel.adapter.is_partner() && !super::consents_to(request, &described) {
+                return Err(CallError::NotConsented);
+            }
             let applicant = if channel.adapter.is_partner() {
                 let required = &described.description.required_fields;
                 request.applicant.minimised(required)

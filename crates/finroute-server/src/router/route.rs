@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::{Call, RouterService, unix_millis};
 use crate::convert;
 use crate::error::{Reused, RouterError};
-use crate::fanout::{Fanout, FanoutEvent, FanoutResult};
+use crate::fanout::{Disclosure, Fanout, FanoutEvent, FanoutResult};
 use crate::metrics::RouteOutcome;
 use finroute_adapters::convert as c;
 
@@ -187,6 +187,11 @@ impl RouterService {
             .checked_sub(self.inner.tail.margin(s.reply_margin))
             .unwrap_or_else(Instant::now);
         let book = self.inner.odds.book();
+        let disclosure = Disclosure {
+            platform: s.platform.clone(),
+            lists: s.partner_lists.index(),
+            require_list: s.partner_lists.require,
+        };
         Fanout {
             registry: &self.inner.registry,
             request: &routing.request,
@@ -196,6 +201,7 @@ impl RouterService {
             channel_deadline,
             cut: &self.inner.in_flight,
             now_ms,
+            disclosure: &disclosure,
         }
         .run(events)
         .await

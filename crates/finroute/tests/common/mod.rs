@@ -120,6 +120,11 @@ impl RouterProcess {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// SIGHUP (the router reloads its partner lists).
+    pub fn hangup(&self) {
+        self.signal("HUP");
+    }
+
     /// SIGTERM, and the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
