@@ -277,6 +277,36 @@ async fn a_python_partners_guarantee_fee_is_priced_listed_and_capped() {
     }
     let r = shown.expect("the guaranteed offer is shown within 10 s of the new list version");
     let offer = guaranteed_offer(&r).unwrap();
+    // The figures, for whoever reads the test's output (--nocapture).
+    eprintln!(
+        "guaranteed offer {}: principal {} disbursed {} first payment {} total cost {}; \
+         apr_bps {} (stated {}), effective {}; labels {:?}; warnings {:?}",
+        offer.offer_id,
+        minor(&offer.principal),
+        minor(&offer.disbursed),
+        minor(&offer.first_payment),
+        minor(&offer.total_cost),
+        offer.apr_bps,
+        offer.stated_apr_bps,
+        offer.effective_annual_rate_bps,
+        offer.rate_labels,
+        offer.warnings,
+    );
+    for line in &offer.cost_breakdown {
+        eprintln!(
+            "  line: {} (total {}, share {} bp)",
+            line.text,
+            minor(&line.total),
+            line.apr_share_bps
+        );
+    }
+    for p in &offer.parties {
+        eprintln!(
+            "  party: role {} {} {} {}",
+            p.role, p.legal_name, p.registration_id, p.contact
+        );
+    }
+    eprintln!("  partner list: {:?}", offer.partner_list);
 
     // The schedule: 12 months, the guarantee fee in the fee column.
     assert_eq!(offer.term_months, 12);
