@@ -106,7 +106,9 @@ impl TestRouter {
 
     async fn wait_serving(&self) {
         use tonic_health::pb::health_client::HealthClient;
-        for _ in 0..200 {
+        // Up to about 20 s: a router starting on a loaded 2-core machine
+        // (CI building and testing at once) has been seen to take over 5.
+        for _ in 0..800 {
             if let Ok(ch) = Channel::from_shared(self.url())
                 .expect("valid url")
                 .connect()
