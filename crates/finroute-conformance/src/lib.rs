@@ -1154,13 +1154,7 @@ mod tests {
     }
 
     fn party(role: PartyRole, name: &str, id: &str) -> Party {
-        Party {
-            role,
-            legal_name: name.into(),
-            registration_id: id.into(),
-            contact: String::new(),
-            lender_type: None,
-        }
+        Party::new(role, name, id)
     }
 
     fn guarantee(rate: i32) -> Charge {

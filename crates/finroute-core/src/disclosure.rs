@@ -66,6 +66,18 @@ pub struct Party {
 }
 
 impl Party {
+    /// A party with its role, legal name and registration id, no contact
+    /// and no lender type.
+    pub fn new(role: PartyRole, legal_name: &str, registration_id: &str) -> Party {
+        Party {
+            role,
+            legal_name: legal_name.to_owned(),
+            registration_id: registration_id.to_owned(),
+            contact: String::new(),
+            lender_type: None,
+        }
+    }
+
     /// The key a partner name-list or a consent matches this party by: its
     /// registration id, or its legal name when it has none.
     pub fn key(&self) -> &str {
@@ -275,13 +287,7 @@ mod tests {
     use super::*;
 
     fn party(role: PartyRole, name: &str, id: &str) -> Party {
-        Party {
-            role,
-            legal_name: name.into(),
-            registration_id: id.into(),
-            contact: String::new(),
-            lender_type: None,
-        }
+        Party::new(role, name, id)
     }
 
     #[test]

@@ -542,13 +542,7 @@ mod tests {
     use super::*;
 
     fn party(role: PartyRole, name: &str, id: &str) -> Party {
-        Party {
-            role,
-            legal_name: name.into(),
-            registration_id: id.into(),
-            contact: String::new(),
-            lender_type: None,
-        }
+        Party::new(role, name, id)
     }
 
     fn record(
