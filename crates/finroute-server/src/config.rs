@@ -494,6 +494,15 @@ impl Default for Config {
 impl Config {
     /// Reads and checks a config file, then applies environment overrides.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config = Self::load_unchecked(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The file read and parsed with environment overrides applied, its
+    /// rules not yet checked (`finroute config check` checks them along
+    /// with everything else `serve` checks, `crate::preflight`).
+    pub fn load_unchecked(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
@@ -503,7 +512,6 @@ impl Config {
             message,
         })?;
         config.apply_env(env::process_vars()?)?;
-        config.validate()?;
         Ok(config)
     }
 

@@ -32,4 +32,4 @@ pub mod store_health;
 pub(crate) mod validate;
 
 pub use config::Config;
-pub use server::{ServeError, bind_error, run};
+pub use server::{ServeError, bind_error, preflight, run};

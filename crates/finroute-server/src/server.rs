@@ -114,6 +114,47 @@ fn tls_config(tls: &crate::config::ServerTlsConfig) -> Result<ServerTlsConfig, S
     Ok(config)
 }
 
+/// Every check `run` makes of `config` before it opens the store or binds
+/// a port, each problem naming its key: the config's own rules, the
+/// adapters (an endpoint written without `http://`...), the api keys, the
+/// TLS files and the partner-lists file. `finroute config check` prints
+/// them all; `run` refuses to start on the first, before anything is
+/// written (a refused start leaves no `finroute.db` behind).
+pub fn preflight(config: &Config) -> Vec<ServeError> {
+    let mut problems = Vec::new();
+    if let Err(e) = config.validate() {
+        problems.push(ServeError::Config(e));
+    }
+    for spec in &config.adapters {
+        if let Err(e) = spec.build() {
+            problems.push(ServeError::Adapter(e));
+        }
+    }
+    if let Err(e) = Authenticator::from_config(&config.auth) {
+        problems.push(ServeError::Config(e));
+    }
+    if let Some(tls) = &config.server.tls
+        && let Err(e) = tls_config(tls)
+    {
+        problems.push(e);
+    }
+    if let Some(path) = &config.compliance.partner_lists_file {
+        let read = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| crate::partner_lists::parse_file(&text).map(|_| ()));
+        if let Err(message) = read {
+            problems.push(ServeError::Config(crate::config::ConfigError::Invalid {
+                key: "compliance.partner_lists_file".into(),
+                message,
+            }));
+        }
+    }
+    // `validate` checks some of the same (the api keys): each problem once.
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert(p.to_string()));
+    problems
+}
+
 /// Runs the router on `listener` until `shutdown` completes, then drains
 /// (bounded by `server.shutdown_grace_ms`) and flushes the store.
 pub async fn run(
@@ -129,6 +170,10 @@ pub async fn run(
             .await;
     }
 
+    // Nothing is written before the config is known to be usable.
+    if let Some(problem) = preflight(&config).into_iter().next() {
+        return Err(problem);
+    }
     let store = Store::connect(&config.store.url).await?;
     // A list file that cannot be loaded refuses the start, naming the entry.
     let partner_lists = PartnerLists::start(

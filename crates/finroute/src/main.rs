@@ -132,23 +132,41 @@ fn main() -> ExitCode {
             Command::Migrate { config } => migrate(config.as_ref()).await,
             Command::Config {
                 command: ConfigCommand::Check { file },
-            } => match Config::load(&file) {
-                Ok(c) => {
-                    println!(
-                        "{}: ok ({} adapters, store {})",
-                        file.display(),
-                        c.adapters.len(),
-                        redacted(&c.store.url)
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(BAD_CONFIG)
-                }
-            },
+            } => config_check(&file),
         }
     })
+}
+
+/// `finroute config check FILE`: every problem `serve` would refuse the
+/// file for, one per line (each names its key), or a one-line summary.
+fn config_check(file: &std::path::Path) -> ExitCode {
+    let config = match Config::load_unchecked(file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
+    let problems = finroute_server::preflight(&config);
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} adapters, store {})",
+            file.display(),
+            config.adapters.len(),
+            redacted(&config.store.url)
+        );
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!(
+        "{}: {} problem{}; `finroute serve` would refuse it",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    ExitCode::from(BAD_CONFIG)
 }
 
 async fn serve(

@@ -1,7 +1,8 @@
 //! `finroute config check FILE` as an operator runs it: human-readable
 //! durations in the file, `FINROUTE_<SECTION>_<KEY>` variables of every
 //! section applied, and a misspelt or unparsable variable refused by name
-//! with exit code 2.
+//! with exit code 2; every problem `serve` would refuse the file for is
+//! printed, and a refused `serve` writes nothing.
 
 use std::process::{Command, Output};
 
@@ -10,7 +11,13 @@ fn check(text: &str, vars: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("finroute.toml");
     std::fs::write(&file, text).expect("config written");
+    // The TLS files FILE names, relative to the working directory (their
+    // content is read, not parsed, before the port opens).
+    for name in ["server.pem", "server.key"] {
+        std::fs::write(dir.path().join(name), "pem").expect("file written");
+    }
     let mut command = Command::new(env!("CARGO_BIN_EXE_finroute"));
+    command.current_dir(dir.path());
     command.arg("config").arg("check").arg(&file);
     // Only this test's config variables: none inherited from the shell.
     for (name, _) in std::env::vars_os() {
@@ -98,4 +105,70 @@ fn the_store_password_is_masked() {
     assert!(out.status.success(), "{stdout}");
     assert!(!stdout.contains("s3cret"), "{stdout}");
     assert!(stdout.contains("db:5432/finroute"), "{stdout}");
+}
+
+/// An endpoint without `http://`, a key hash that is not one and a missing
+/// partner-lists file: three problems `serve` refuses, all printed.
+const BROKEN: &str = r#"
+[compliance]
+partner_lists_file = "no-such-lists.toml"
+
+[[adapters]]
+id = "bank"
+kind = "remote"
+endpoint = "127.0.0.1:50061"
+
+[[auth.keys]]
+id = "k"
+sha256 = "not-a-hash"
+tenant = "t"
+roles = ["router"]
+"#;
+
+#[test]
+fn every_problem_serve_would_refuse_is_printed() {
+    let out = check(BROKEN, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for says in [
+        "adapters",
+        "auth.keys[0].sha256",
+        "compliance.partner_lists_file",
+        "3 problems",
+    ] {
+        assert!(stderr.contains(says), "{says}: {stderr}");
+    }
+}
+
+#[test]
+fn a_refused_serve_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("finroute.toml");
+    std::fs::write(&file, BROKEN).expect("config written");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_finroute"));
+    command
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(&file);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("FINROUTE_")) {
+            command.env_remove(name);
+        }
+    }
+    let out = command.output().expect("finroute runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "finroute.toml")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
