@@ -206,10 +206,7 @@ impl Adapter for RemoteAdapter {
             min_term_months: req.min_term_months as i32,
             max_term_months: req.max_term_months as i32,
             purpose: convert::purpose_to_pb(req.purpose),
-            locale: match req.locale {
-                finroute_core::Locale::En => "en".into(),
-                finroute_core::Locale::ZhCn => "zh-CN".into(),
-            },
+            locale: req.locale.tag().to_owned(),
         };
         let mut c = self.client.clone();
         let reply = bounded(req.budget, c.quote(request_with_timeout(msg, req.budget))).await?;

@@ -282,18 +282,18 @@ pub enum Locale {
 
 impl Locale {
     /// The locale an answer is written in for the tag `tag`, never failing:
-    /// a supported tag as [`Locale::parse`] reads it, any other Chinese tag
-    /// (`zh-TW`, `zh-Hant`, `zh-HK`) Simplified Chinese (closer to its reader
-    /// than English), anything else English.
+    /// a supported tag as [`Locale::parse`] reads it, anything else
+    /// (`fr`, `zh-TW`) English; the answer names the locale it used.
     pub fn negotiate(tag: &str) -> Locale {
-        Locale::parse(tag).unwrap_or_else(|| {
-            let t = tag.to_ascii_lowercase();
-            if t.starts_with("zh-") || t.starts_with("zh_") {
-                Locale::ZhCn
-            } else {
-                Locale::En
-            }
-        })
+        Locale::parse(tag).unwrap_or(Locale::En)
+    }
+
+    /// The BCP 47 tag of the locale: `en` or `zh-CN`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::ZhCn => "zh-CN",
+        }
     }
 
     /// Parses a BCP 47 tag: `zh`, `zh-CN`, `zh-Hans*` are Chinese; `en*` and empty are English.

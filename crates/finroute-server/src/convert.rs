@@ -170,7 +170,7 @@ fn options_from_pb(
         }
     };
     // An unsupported language is no reason to refuse a borrower: the
-    // answer falls back (docs/api.md).
+    // answer falls back to en and says so in its `locale` (docs/api.md).
     let locale = core::Locale::negotiate(&r.locale);
     AnswerOptions {
         strategy,
@@ -443,8 +443,8 @@ mod tests {
         for (tag, want) in [
             ("fr", core::Locale::En),
             ("xx-YY", core::Locale::En),
-            ("zh-TW", core::Locale::ZhCn),
-            ("zh-Hant-HK", core::Locale::ZhCn),
+            ("zh-TW", core::Locale::En),
+            ("zh-Hant-HK", core::Locale::En),
             ("zh-CN", core::Locale::ZhCn),
         ] {
             let mut r = valid();

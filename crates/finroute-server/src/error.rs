@@ -293,10 +293,10 @@ pub fn locale_tag(locale: Locale) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Offer,
-    /// AcceptOffer's offer: the id and the applicant are checked together,
-    /// and one message covers both (it does not say which was wrong, so it
-    /// tells no caller whether an offer id exists for someone else).
-    ApplicantOffer,
+    /// AcceptOffer's offer exists but was routed for another applicant: the
+    /// message says so (the caller's own tenant), and nothing about that
+    /// applicant; the code and reason are an unknown offer's.
+    OfferOfAnotherApplicant,
     Application,
     Appeal,
 }
@@ -304,9 +304,9 @@ pub enum Resource {
 impl Resource {
     fn message(self) -> String {
         match self {
-            Resource::ApplicantOffer => "no offer with this offer_id was routed for this \
-                                         applicant_id: check both (the applicant must be the \
-                                         one the application was routed for)"
+            Resource::OfferOfAnotherApplicant => "the offer exists but was routed for another \
+                                                  applicant: applicant_id must be the one the \
+                                                  application was routed for"
                 .to_owned(),
             r => format!("{} not found", r.name()),
         }
@@ -314,7 +314,7 @@ impl Resource {
 
     fn name(self) -> &'static str {
         match self {
-            Resource::Offer | Resource::ApplicantOffer => "offer",
+            Resource::Offer | Resource::OfferOfAnotherApplicant => "offer",
             Resource::Application => "application",
             Resource::Appeal => "appeal",
         }
@@ -323,7 +323,7 @@ impl Resource {
     /// The request field that names it.
     fn field(self) -> &'static str {
         match self {
-            Resource::Offer | Resource::ApplicantOffer => "offer_id",
+            Resource::Offer | Resource::OfferOfAnotherApplicant => "offer_id",
             Resource::Application => "application_id",
             Resource::Appeal => "appeal_id",
         }
@@ -331,7 +331,7 @@ impl Resource {
 
     fn reason(self) -> Reason {
         match self {
-            Resource::Offer | Resource::ApplicantOffer => Reason::OfferNotFound,
+            Resource::Offer | Resource::OfferOfAnotherApplicant => Reason::OfferNotFound,
             Resource::Application => Reason::ApplicationNotFound,
             Resource::Appeal => Reason::AppealNotFound,
         }
@@ -753,11 +753,11 @@ mod tests {
                 "offer not found",
             ),
             (
-                RouterError::NotFound(Resource::ApplicantOffer),
+                RouterError::NotFound(Resource::OfferOfAnotherApplicant),
                 Code::NotFound,
                 Reason::OfferNotFound,
-                "no offer with this offer_id was routed for this applicant_id: check both (the \
-                 applicant must be the one the application was routed for)",
+                "the offer exists but was routed for another applicant: applicant_id must be the \
+                 one the application was routed for",
             ),
             (
                 RouterError::NotFound(Resource::Application),

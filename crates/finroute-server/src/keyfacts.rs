@@ -26,13 +26,16 @@ pub(crate) fn resolve_locale(tag: &str, routed: Locale) -> Locale {
     }
 }
 
-/// The locale a stored answer was written in. The store keeps the answer,
-/// not the request; its plan summary is always written, in the request's
-/// locale, and a Chinese one ends with the full-width full stop "。" (an
-/// English one with "."; finroute-core's catalog tests hold both to it).
-/// Product names inside it, in whatever script a partner chose, do not
-/// change its last character.
+/// The locale a stored answer was written in: its `locale` field. An
+/// answer stored before that field existed is read by its plan summary,
+/// always written in the request's locale: a Chinese one ends with the
+/// full-width full stop "。" (an English one with "."; finroute-core's
+/// catalog tests hold both to it). Product names inside it, in whatever
+/// script a partner chose, do not change its last character.
 pub(crate) fn routed_locale(routed: &pb::RouteFinancingResponse) -> Locale {
+    if let Some(locale) = Locale::parse(&routed.locale).filter(|_| !routed.locale.is_empty()) {
+        return locale;
+    }
     match routed.plan.as_ref().map(|p| p.summary.trim_end()) {
         Some(summary) if summary.ends_with('。') => Locale::ZhCn,
         _ => Locale::En,
@@ -41,10 +44,7 @@ pub(crate) fn routed_locale(routed: &pb::RouteFinancingResponse) -> Locale {
 
 /// The BCP 47 tag `KeyFacts.locale` carries.
 fn tag(locale: Locale) -> &'static str {
-    match locale {
-        Locale::En => "en",
-        Locale::ZhCn => "zh-CN",
-    }
+    locale.tag()
 }
 
 /// An offer's key facts in `locale`. `Err` names what in the stored offer

@@ -520,13 +520,13 @@ impl RouterService {
         let offer = store
             .get_offer(tenant, &msg.offer_id)
             .await?
-            .ok_or(RouterError::NotFound(Resource::ApplicantOffer))?;
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
         let application = store
             .get_application(tenant, &offer.application_id)
             .await?
-            .ok_or(RouterError::NotFound(Resource::ApplicantOffer))?;
+            .ok_or(RouterError::NotFound(Resource::Offer))?;
         if application.applicant_id != msg.applicant_id {
-            return Err(RouterError::NotFound(Resource::ApplicantOffer));
+            return Err(RouterError::NotFound(Resource::OfferOfAnotherApplicant));
         }
         if offer.expires_at_ms <= now {
             return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));

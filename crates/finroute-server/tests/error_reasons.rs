@@ -196,8 +196,8 @@ async fn route_financing_and_stream_offers() {
     en.locale = "en".into();
     let s = client.route_financing(lang(en, "zh-CN")).await.unwrap_err();
     localized(&s, Locale::En);
-    // An unsupported locale falls back: an error is told in en (fr) or
-    // zh-CN (zh-TW), and a valid request is answered.
+    // An unsupported locale falls back to en: errors are told in en, and
+    // a valid request is answered in en, saying so.
     let mut fr = bad.clone();
     fr.locale = "fr".into();
     let s = client.route_financing(fr).await.unwrap_err();
@@ -205,10 +205,11 @@ async fn route_financing_and_stream_offers() {
     let mut tw = bad.clone();
     tw.locale = "zh-TW".into();
     let s = client.route_financing(tw).await.unwrap_err();
-    zh(&s);
+    localized(&s, Locale::En);
     let mut xx = refused_borrower();
     xx.locale = "xx-YY".into();
-    route(&mut client, xx).await;
+    let answer = route(&mut client, xx).await;
+    assert_eq!(answer.locale, "en");
 
     // REQUEST_ID_REUSED.
     let mut first = refused_borrower();

@@ -347,6 +347,10 @@ async fn a_zh_cn_answer_of_the_embedded_default_is_chinese() {
     allowed.extend(routed.channel_reports.iter().map(|r| r.adapter_id.clone()));
     allowed.extend(routed.offers.iter().map(|o| o.offer_id.clone()));
     allowed.extend(routed.offers.iter().map(|o| o.adapter_id.clone()));
+    // Registered legal names are proper names, not texts to translate.
+    allowed.extend(
+        (routed.offers.iter()).flat_map(|o| o.parties.iter().map(|p| p.legal_name.clone())),
+    );
     // Longest first: "partner-sim" before a shorter id inside it.
     allowed.sort_by_key(|a| std::cmp::Reverse(a.len()));
     for (what, text) in &texts {

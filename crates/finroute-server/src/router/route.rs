@@ -230,6 +230,7 @@ impl RouterService {
             plan: Some(convert::plan_to_pb(&finalized.plan)),
             partial: fanout.partial,
             created_at: Some(c::timestamp_from_millis(now_ms)),
+            locale: request.locale.tag().to_owned(),
         };
         Routed {
             application_id,
