@@ -409,8 +409,11 @@ async fn malformed_charges_fail_the_offers_check_naming_offer_and_field() {
 
 #[tokio::test]
 async fn a_description_without_a_lender_fails_and_one_without_its_registration_id_warns() {
-    // The testkit's default fake names no party at all.
-    let p = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
+    // A description that names no party at all.
+    let mut d = fake_description(vec![]);
+    d.parties.clear();
+    let p =
+        FakePartner::start_described(Behaviour::Offers(good_offers()), d, AcceptMode::Book).await;
     let r = check(&p).await;
     assert_eq!(
         r.get("describe.parties").unwrap().verdict,
