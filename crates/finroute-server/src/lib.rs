@@ -21,6 +21,7 @@ pub mod fanout;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod keyfacts;
+pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod odds;

@@ -64,6 +64,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// API key commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a fresh random api key (give it to the caller, once) and the
+    /// `[[auth.keys]]` entry with its sha256 to add to the router's config.
+    New {
+        /// The key's id in the config (named in logs and audit trails).
+        #[arg(long, default_value = "key-1")]
+        id: String,
+        /// The tenant whose data the key reaches.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// `router` (mobile backends) or `operator` (reviewers).
+        #[arg(long, default_value = "router", value_parser = ["router", "operator"])]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +155,20 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_check(&file),
+            Command::Keys {
+                command: KeysCommand::New { id, tenant, role },
+            } => {
+                let (key, digest) = finroute_server::keys::new_key();
+                println!("# The api key: give it to the caller now; it is not stored anywhere.");
+                println!("{key}");
+                println!();
+                println!("# Add to the router's config (only the key's sha256 is kept):");
+                print!(
+                    "{}",
+                    finroute_server::keys::config_entry(&id, &digest, &tenant, &role)
+                );
+                ExitCode::SUCCESS
+            }
         }
     })
 }
