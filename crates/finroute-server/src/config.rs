@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Address of the Prometheus text endpoint, `GET /metrics` (port 0: any free port; the ready line names it).
     pub metrics_listen: SocketAddr,
+    /// Whether the metrics endpoint runs at all (default true).
+    pub metrics: bool,
     /// Largest request message accepted.
     pub max_request_bytes: usize,
     /// Largest response message sent.
@@ -121,6 +123,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            metrics: true,
             max_request_bytes: 65_536,
             max_response_bytes: 4 * 1024 * 1024,
             max_concurrent_streams: 128,

@@ -251,10 +251,19 @@ pub async fn run(
         in_flight.clone(),
         metrics.clone(),
     );
-    let metrics_listener = TcpListener::bind(config.server.metrics_listen)
-        .await
-        .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
-    let metrics_addr = metrics_listener.local_addr()?;
+    // `server.metrics = false` (or `--metrics-listen ''`): no endpoint.
+    let metrics_listener = if config.server.metrics {
+        let l = TcpListener::bind(config.server.metrics_listen)
+            .await
+            .map_err(|e| ServeError::Metrics(config.server.metrics_listen, e))?;
+        Some(l)
+    } else {
+        None
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => format!("http://{}/metrics", l.local_addr()?),
+        None => "off (server.metrics = false)".to_owned(),
+    };
     let conn_metrics = metrics.clone();
     // One registry: the router-wide series, and what is read at scrape
     // time from the channels, the router and the odds book.
@@ -273,11 +282,13 @@ pub async fn run(
     let metrics_stop = tokio_util::sync::CancellationToken::new();
     // Stops the endpoint on every way out of `run`, errors included.
     let _stop_metrics = metrics_stop.clone().drop_guard();
-    let mut metrics_task = tokio::spawn(metrics::serve(
-        metrics_listener,
-        Arc::new(exposition),
-        metrics_stop.clone(),
-    ));
+    let mut metrics_task = metrics_listener.map(|listener| {
+        tokio::spawn(metrics::serve(
+            listener,
+            Arc::new(exposition),
+            metrics_stop.clone(),
+        ))
+    });
     let max_in = config.server.max_request_bytes;
     let max_out = config.server.max_response_bytes;
     let auth = Authenticator::from_config(&config.auth).map_err(ServeError::Config)?;
@@ -357,7 +368,7 @@ pub async fn run(
         store = store.backend().name(),
         adapters = config.adapters.len(),
         described,
-        metrics = %format!("http://{metrics_addr}/metrics"),
+        metrics = %metrics_addr,
         auth = %if auth.is_open() {
             "none: no [[auth.keys]] configured, open to any caller (run on loopback only)"
                 .to_owned()
@@ -476,11 +487,12 @@ pub async fn run(
     // The metrics endpoint served the drain; now it stops accepting and
     // closes its idle connections.
     metrics_stop.cancel();
-    if tokio::time::timeout(METRICS_STOP, &mut metrics_task)
-        .await
-        .is_err()
+    if let Some(task) = metrics_task.as_mut()
+        && tokio::time::timeout(METRICS_STOP, &mut *task)
+            .await
+            .is_err()
     {
-        metrics_task.abort();
+        task.abort();
     }
     store.close().await;
     tracing::info!("finroute stopped");

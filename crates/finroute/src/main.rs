@@ -36,9 +36,10 @@ enum Command {
         /// Address of the Prometheus endpoint (overrides
         /// `server.metrics_listen`, default 127.0.0.1:9464); port 0 picks a
         /// free one, which the ready line names. Two routers on one machine
-        /// need a different --listen and --metrics-listen each.
-        #[arg(long)]
-        metrics_listen: Option<SocketAddr>,
+        /// need a different --listen and --metrics-listen each. An empty
+        /// value (`--metrics-listen ''`) turns the endpoint off.
+        #[arg(long, value_parser = metrics_listen_arg)]
+        metrics_listen: Option<MetricsListen>,
     },
     /// Conformance kit: run the adapter contract checks against a live
     /// partner adapter and print a PASS/WARN/FAIL/SKIP table; exit 0 only
@@ -100,6 +101,23 @@ enum ConfigCommand {
 /// (BENCHMARKS.md, profile of RouteFinancing).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--metrics-listen`: an address, or empty for no metrics endpoint.
+#[derive(Debug, Clone, Copy)]
+enum MetricsListen {
+    At(SocketAddr),
+    Off,
+}
+
+fn metrics_listen_arg(value: &str) -> Result<MetricsListen, String> {
+    if value.trim().is_empty() {
+        return Ok(MetricsListen::Off);
+    }
+    value
+        .parse()
+        .map(MetricsListen::At)
+        .map_err(|e| format!("{e}: an address like 127.0.0.1:9464, or '' for no metrics"))
+}
 
 /// Exit code for bad usage or bad config.
 const BAD_CONFIG: u8 = 2;
@@ -208,7 +226,7 @@ fn config_check(file: &std::path::Path) -> ExitCode {
 async fn serve(
     config: Option<&PathBuf>,
     listen: Option<SocketAddr>,
-    metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<MetricsListen>,
 ) -> ExitCode {
     let mut config = match load(config) {
         Ok(c) => c,
@@ -225,8 +243,13 @@ async fn serve(
             return ExitCode::from(BAD_CONFIG);
         }
     }
-    if let Some(addr) = metrics_listen {
-        config.server.metrics_listen = addr;
+    match metrics_listen {
+        Some(MetricsListen::At(addr)) => {
+            config.server.metrics_listen = addr;
+            config.server.metrics = true;
+        }
+        Some(MetricsListen::Off) => config.server.metrics = false,
+        None => {}
     }
     let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
         Ok(l) => l,

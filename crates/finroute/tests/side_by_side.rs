@@ -37,6 +37,23 @@ async fn two_routers_run_side_by_side_with_only_the_ports_changed() {
 }
 
 #[tokio::test]
+async fn an_empty_metrics_listen_turns_the_endpoint_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = RouterProcess::start_in(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--metrics-listen", ""],
+    );
+    assert_eq!(router.metrics, None, "no metrics address in the ready line");
+    let mut client = router.client().await;
+    let answer = client
+        .route_financing(finroute_testkit::refused_borrower())
+        .await
+        .expect("routes without metrics")
+        .into_inner();
+    assert!(!answer.offers.is_empty());
+}
+
+#[tokio::test]
 async fn a_taken_metrics_port_names_the_flag_and_another_finroute() {
     let dir = tempfile::tempdir().unwrap();
     let first = RouterProcess::start_in(
