@@ -254,7 +254,7 @@ fn accept_response(r: &AcceptanceRecord) -> pb::AcceptOfferResponse {
     }
 }
 
-fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
+pub(crate) fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
     pb::Acceptance {
         offer_id: r.offer_id.clone(),
         acceptance_id: r.acceptance_id.clone(),

@@ -615,7 +615,7 @@ pub(crate) fn plan_step(
             if a.pending_decision.is_some() {
                 return Err(StepRefusal::ProposalPending);
             }
-            if actor == a.filed_by {
+            if *needs_approval && actor == a.filed_by {
                 return Err(StepRefusal::SameOperator("filer"));
             }
             lapse_event(&mut events, &mut next);
