@@ -846,6 +846,31 @@ mod tests {
     }
 
     #[test]
+    fn review_workflow_keys_have_defaults_and_ranges() {
+        let c = Config::default();
+        assert_eq!(c.review.claim_lapse_ms, 30 * 60 * 1000);
+        assert!(c.review.four_eyes);
+        assert_eq!(c.review.sla.for_reason("DATA_ERROR"), 2 * DAY_MS);
+        assert_eq!(c.review.sla.for_reason("unknown"), c.review.sla.other_ms);
+        let c = Config::parse(
+            "[review]\nclaim_lapse = \"90s\"\nfour_eyes = false\n[review.sla]\nincome_changed = \"1h\"\n",
+        )
+        .expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.review.claim_lapse_ms, 90_000);
+        assert!(!c.review.four_eyes);
+        assert_eq!(c.review.sla.for_reason("INCOME_CHANGED"), 3_600_000);
+        for (text, key) in [
+            ("[review]\nclaim_lapse_ms = 0\n", "review.claim_lapse_ms"),
+            ("[review.sla]\nother_ms = 0\n", "review.sla.other_ms"),
+        ] {
+            let c = Config::parse(text).expect("parses");
+            let e = c.validate().expect_err(text);
+            assert!(e.to_string().contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn the_config_md_example_parses() {
         let text = r#"
 [server]

@@ -774,6 +774,79 @@ mod tests {
         assert_eq!(AppealState::parse("open"), None);
     }
 
+    fn open_appeal() -> AppealRecord {
+        AppealRecord {
+            appeal_id: "apl".into(),
+            tenant: "t".into(),
+            application_id: "app".into(),
+            adapter_id: String::new(),
+            reason: "OTHER".into(),
+            details: String::new(),
+            status: AppealState::Open,
+            filed_at_ms: 0,
+            resolved_at_ms: None,
+            resolution_note: String::new(),
+            filed_by: "filer".into(),
+            assignee: String::new(),
+            claimed_at_ms: None,
+            pending_decision: None,
+            proposed_by: String::new(),
+            pending_reason_code: String::new(),
+            pending_note: String::new(),
+            resolution_reason_code: String::new(),
+            resolved_by: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_claim_holds_until_exactly_its_lapse() {
+        let mut a = open_appeal();
+        assert_eq!(a.holder(5, 10), None);
+        a.assignee = "ops".into();
+        a.claimed_at_ms = Some(100);
+        assert_eq!(a.holder(109, 10), Some("ops"));
+        assert_eq!(a.holder(110, 10), None);
+        // A huge lapse does not overflow.
+        assert_eq!(a.holder(i64::MAX - 1, i64::MAX), Some("ops"));
+        assert_eq!(a.holder(i64::MAX, i64::MAX), None);
+    }
+
+    #[test]
+    fn the_filer_cannot_propose_and_upholding_needs_no_second_operator() {
+        let a = open_appeal();
+        let decide = |needs_approval, decision| AppealStep::Decide {
+            decision,
+            reason_code: "OTHER".into(),
+            note: "n".into(),
+            needs_approval,
+        };
+        assert_eq!(
+            plan_step(&a, &decide(true, AppealState::Overturned), "filer", 1, 10),
+            Err(StepRefusal::SameOperator("filer"))
+        );
+        let (upheld, events) =
+            plan_step(&a, &decide(false, AppealState::Upheld), "ops", 1, 10).expect("decided");
+        assert_eq!(upheld.status, AppealState::Upheld);
+        assert_eq!(upheld.resolved_by, "ops");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, AppealEventKind::Resolved);
+        // Decided: every step is refused.
+        for step in [AppealStep::Claim, AppealStep::Release] {
+            assert_eq!(
+                plan_step(&upheld, &step, "ops", 2, 10),
+                Err(StepRefusal::AlreadyDecided)
+            );
+        }
+    }
+
+    #[test]
+    fn event_kinds_round_trip() {
+        for k in AppealEventKind::ALL {
+            assert_eq!(AppealEventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(AppealEventKind::parse(""), None);
+    }
+
     #[test]
     fn debug_prints_free_text_lengths_only() {
         let a = AppealRecord {

@@ -1831,6 +1831,56 @@ mod appeal_suite {
         replica.close().await;
     }
 
+    /// The audit trail is append-only in the database itself: an UPDATE or
+    /// DELETE of an event, by any statement, is refused.
+    pub async fn appeal_events_are_append_only(h: &Harness) {
+        use sqlx::Connection;
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let a = h.store.file_appeal(appeal(&app, NOW)).await.expect("file");
+        let update = "UPDATE appeal_events SET note = 'rewritten'";
+        let delete = "DELETE FROM appeal_events";
+        let errors: Vec<String> = match h.store.backend() {
+            finroute_store::Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&h.url).await.expect("open");
+                let u = sqlx::query(update)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("update");
+                let d = sqlx::query(delete)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("delete");
+                vec![u.to_string(), d.to_string()]
+            }
+            finroute_store::Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&h.url).await.expect("open");
+                let u = sqlx::query(update)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("update");
+                let d = sqlx::query(delete)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("delete");
+                vec![u.to_string(), d.to_string()]
+            }
+        };
+        for e in errors {
+            assert!(e.contains("append-only"), "{e}");
+        }
+        let history = h
+            .store
+            .appeal_history("tenant-a", &a.appeal_id)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].note, "");
+    }
+
     /// Claims lapse, release, four eyes (the filer, the proposer and the
     /// approver differ), and the audit trail of every step in order.
     pub async fn review_workflow(h: &Harness) {
@@ -2650,6 +2700,16 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn appeal_events_are_append_only() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::appeal_events_are_append_only,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn partner_lists_are_append_only() {
         case(
             Sqlite,
@@ -2910,6 +2970,16 @@ mod postgres {
     #[tokio::test]
     async fn review_workflow() {
         case(Postgres, StoreOptions::default(), suite::review_workflow).await;
+    }
+
+    #[tokio::test]
+    async fn appeal_events_are_append_only() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::appeal_events_are_append_only,
+        )
+        .await;
     }
 
     #[tokio::test]
