@@ -256,7 +256,28 @@ async fn review_desk(
     refused_with(&s, "FOUR_EYES_REQUIRED");
     let s = approve(&mut r2, &id, FILER).await.unwrap_err();
     refused_with(&s, "FOUR_EYES_REQUIRED");
-    // A different operator can.
+    // A different operator may reject it; the proposer proposes again.
+    let rejected = r2
+        .reject_decision(with_key(
+            pb::RejectDecisionRequest {
+                appeal_id: id.clone(),
+                note: "ask for bank statements".into(),
+            },
+            loser,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .appeal
+        .unwrap();
+    assert_eq!(rejected.pending_decision, 0);
+    assert_eq!(rejected.status, in_review);
+    let s = approve(&mut r2, &id, loser).await.unwrap_err();
+    refused_with(&s, "NO_PENDING_DECISION");
+    r1.resolve_appeal(propose(pb::DecisionReason::NewEvidence as i32))
+        .await
+        .unwrap();
+    // A different operator can approve.
     let decided = approve(&mut r2, &id, loser).await.unwrap();
     assert_eq!(decided.status, overturned);
     assert_eq!(decided.resolved_by, loser_id);
@@ -284,11 +305,14 @@ async fn review_desk(
             (K::Filed, "desk-filer".into(), 0, open),
             (K::Claimed, winner_id.into(), open, in_review),
             (K::Proposed, winner_id.into(), in_review, in_review),
+            (K::Rejected, loser_id.into(), in_review, in_review),
+            (K::Proposed, winner_id.into(), in_review, in_review),
             (K::Approved, loser_id.into(), in_review, overturned),
         ]
     );
+    assert_eq!(c.events[3].note, "ask for bank statements");
     let seqs: Vec<i64> = c.events.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
     assert_eq!(
         c.events[2].reason_code,
         pb::DecisionReason::NewEvidence as i32
