@@ -13,6 +13,7 @@ const MASKED: &[&str] = &[
     ".finroute.v1.Collateral",
     ".finroute.v1.FileAppealRequest",
     ".finroute.v1.Appeal",
+    ".finroute.v1.AppealEvent",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

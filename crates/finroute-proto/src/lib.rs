@@ -24,7 +24,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 mod masked {
     use std::fmt;
 
-    use crate::v1::{Appeal, Applicant, Collateral, FileAppealRequest};
+    use crate::v1::{Appeal, AppealEvent, Applicant, Collateral, FileAppealRequest};
 
     impl fmt::Debug for Applicant {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -62,6 +62,22 @@ mod masked {
                 .finish_non_exhaustive()
         }
     }
+
+    /// The operator's note may quote the applicant: its length only.
+    impl fmt::Debug for AppealEvent {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("AppealEvent")
+                .field("seq", &self.seq)
+                .field("kind", &self.kind)
+                .field("actor", &self.actor)
+                .field("at", &self.at)
+                .field("from_status", &self.from_status)
+                .field("to_status", &self.to_status)
+                .field("reason_code", &self.reason_code)
+                .field("note_chars", &self.note.chars().count())
+                .finish()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +98,18 @@ mod tests {
         let s = format!("{a:?}");
         assert!(s.contains("app-7"));
         assert!(!s.contains("612") && !s.contains("1234567"), "{s}");
+    }
+
+    #[test]
+    fn appeal_event_debug_masks_the_note() {
+        let e = super::v1::AppealEvent {
+            actor: "ops-1".into(),
+            note: "called 13800001111".into(),
+            ..Default::default()
+        };
+        let s = format!("{e:?}");
+        assert!(s.contains("ops-1"), "{s}");
+        assert!(!s.contains("13800001111"), "{s}");
     }
 
     #[test]

@@ -367,13 +367,70 @@ impl Default for AuthConfig {
 }
 
 /// `[review]`: the operators' ReviewService.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReviewConfig {
     /// 64 hex digits (32 bytes) that seal ListAppeals page tokens. The
     /// same on every replica so a token from one works on another; absent:
     /// a random secret per start (tokens then end with the process).
     pub page_token_secret: Option<String>,
+    /// How long a claim on an appeal holds; after it the appeal counts as
+    /// unclaimed (default 30 minutes).
+    pub claim_lapse_ms: u64,
+    /// Overturning needs a second operator's approval (default true).
+    pub four_eyes: bool,
+    /// `[review.sla]`: how long an appeal may stay undecided, per reason.
+    pub sla: ReviewSlaConfig,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            page_token_secret: None,
+            claim_lapse_ms: 30 * 60 * 1000,
+            four_eyes: true,
+            sla: ReviewSlaConfig::default(),
+        }
+    }
+}
+
+/// `[review.sla]`: the time to a decision per appeal reason.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewSlaConfig {
+    /// INCOME_CHANGED (default 3 days).
+    pub income_changed_ms: u64,
+    /// DATA_ERROR (default 2 days).
+    pub data_error_ms: u64,
+    /// LINE_REDUCED_UNFAIRLY (default 5 days).
+    pub line_reduced_unfairly_ms: u64,
+    /// OTHER and anything unknown (default 5 days).
+    pub other_ms: u64,
+}
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+impl Default for ReviewSlaConfig {
+    fn default() -> Self {
+        ReviewSlaConfig {
+            income_changed_ms: 3 * DAY_MS,
+            data_error_ms: 2 * DAY_MS,
+            line_reduced_unfairly_ms: 5 * DAY_MS,
+            other_ms: 5 * DAY_MS,
+        }
+    }
+}
+
+impl ReviewSlaConfig {
+    /// The SLA of an appeal reason (its stored enum name).
+    pub fn for_reason(&self, reason: &str) -> u64 {
+        match reason {
+            "INCOME_CHANGED" => self.income_changed_ms,
+            "DATA_ERROR" => self.data_error_ms,
+            "LINE_REDUCED_UNFAIRLY" => self.line_reduced_unfairly_ms,
+            _ => self.other_ms,
+        }
+    }
 }
 
 impl ReviewConfig {
@@ -592,6 +649,26 @@ impl Config {
                 "must be 64 hex digits (32 bytes)",
             );
         }
+        let rv = &self.review;
+        if rv.claim_lapse_ms == 0 || rv.claim_lapse_ms > 7 * DAY_MS {
+            return bad(
+                "review.claim_lapse_ms",
+                "must be within 1..=604800000 (7 days)",
+            );
+        }
+        for (key, ms) in [
+            ("review.sla.income_changed_ms", rv.sla.income_changed_ms),
+            ("review.sla.data_error_ms", rv.sla.data_error_ms),
+            (
+                "review.sla.line_reduced_unfairly_ms",
+                rv.sla.line_reduced_unfairly_ms,
+            ),
+            ("review.sla.other_ms", rv.sla.other_ms),
+        ] {
+            if ms == 0 || ms > 365 * DAY_MS {
+                return bad(key, "must be within 1..=31536000000 (a year)");
+            }
+        }
         let r = &self.routing;
         if r.deadline_ms == 0 || r.deadline_ms > 60_000 {
             return bad("routing.deadline_ms", "must be within 1..=60000");
@@ -777,6 +854,31 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.adapters.len(), 3);
         c.validate().expect("default is valid");
+    }
+
+    #[test]
+    fn review_workflow_keys_have_defaults_and_ranges() {
+        let c = Config::default();
+        assert_eq!(c.review.claim_lapse_ms, 30 * 60 * 1000);
+        assert!(c.review.four_eyes);
+        assert_eq!(c.review.sla.for_reason("DATA_ERROR"), 2 * DAY_MS);
+        assert_eq!(c.review.sla.for_reason("unknown"), c.review.sla.other_ms);
+        let c = Config::parse(
+            "[review]\nclaim_lapse = \"90s\"\nfour_eyes = false\n[review.sla]\nincome_changed = \"1h\"\n",
+        )
+        .expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.review.claim_lapse_ms, 90_000);
+        assert!(!c.review.four_eyes);
+        assert_eq!(c.review.sla.for_reason("INCOME_CHANGED"), 3_600_000);
+        for (text, key) in [
+            ("[review]\nclaim_lapse_ms = 0\n", "review.claim_lapse_ms"),
+            ("[review.sla]\nother_ms = 0\n", "review.sla.other_ms"),
+        ] {
+            let c = Config::parse(text).expect("parses");
+            let e = c.validate().expect_err(text);
+            assert!(e.to_string().contains(key), "{e}");
+        }
     }
 
     #[test]

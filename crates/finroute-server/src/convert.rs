@@ -390,6 +390,10 @@ pub fn appeal_pb(a: &AppealRecord) -> pb::Appeal {
         filed_at: Some(c::timestamp_from_millis(a.filed_at_ms)),
         resolved_at: a.resolved_at_ms.map(c::timestamp_from_millis),
         resolution_note: a.resolution_note.clone(),
+        // The review workflow's fields are filled on ReviewService answers
+        // only (`review::appeal_view`): applicants' callers do not see
+        // operators' key ids.
+        ..Default::default()
     }
 }
 

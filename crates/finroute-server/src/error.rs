@@ -73,6 +73,16 @@ pub enum Reason {
     ChannelTakesNoAcceptance,
     /// FAILED_PRECONDITION: the appeal is already resolved.
     AppealAlreadyResolved,
+    /// FAILED_PRECONDITION: another operator holds a live claim on the appeal.
+    AppealClaimedByOther,
+    /// FAILED_PRECONDITION: ReleaseAppeal by a key that holds no live claim on it.
+    AppealNotClaimed,
+    /// FAILED_PRECONDITION: the filer, the proposer and the approver of a decision must be different keys.
+    FourEyesRequired,
+    /// FAILED_PRECONDITION: ResolveAppeal while a proposed decision awaits approval.
+    DecisionPendingApproval,
+    /// FAILED_PRECONDITION: ApproveDecision or RejectDecision with no proposed decision.
+    NoPendingDecision,
     /// FAILED_PRECONDITION: no `adapter_id` and no refusal of the primary line.
     NoPrimaryRefusal,
     /// RESOURCE_EXHAUSTED: the router is at its limit of routing calls.
@@ -107,7 +117,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order of the documentation's table.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 31] = [
         Reason::InvalidField,
         Reason::OfferNotFound,
         Reason::ApplicationNotFound,
@@ -119,6 +129,11 @@ impl Reason {
         Reason::ChannelNotConfigured,
         Reason::ChannelTakesNoAcceptance,
         Reason::AppealAlreadyResolved,
+        Reason::AppealClaimedByOther,
+        Reason::AppealNotClaimed,
+        Reason::FourEyesRequired,
+        Reason::DecisionPendingApproval,
+        Reason::NoPendingDecision,
         Reason::NoPrimaryRefusal,
         Reason::Overloaded,
         Reason::RateLimited,
@@ -150,6 +165,11 @@ impl Reason {
             Reason::ChannelNotConfigured => "CHANNEL_NOT_CONFIGURED",
             Reason::ChannelTakesNoAcceptance => "CHANNEL_TAKES_NO_ACCEPTANCE",
             Reason::AppealAlreadyResolved => "APPEAL_ALREADY_RESOLVED",
+            Reason::AppealClaimedByOther => "APPEAL_CLAIMED_BY_OTHER",
+            Reason::AppealNotClaimed => "APPEAL_NOT_CLAIMED",
+            Reason::FourEyesRequired => "FOUR_EYES_REQUIRED",
+            Reason::DecisionPendingApproval => "DECISION_PENDING_APPROVAL",
+            Reason::NoPendingDecision => "NO_PENDING_DECISION",
             Reason::NoPrimaryRefusal => "NO_PRIMARY_REFUSAL",
             Reason::Overloaded => "OVERLOADED",
             Reason::RateLimited => "RATE_LIMITED",
@@ -223,6 +243,23 @@ impl Reason {
             Reason::AppealAlreadyResolved => (
                 "The appeal has already been decided.",
                 "该申诉已有处理结果。",
+            ),
+            Reason::AppealClaimedByOther => (
+                "The appeal is being reviewed by another operator.",
+                "该申诉正由其他审核员处理。",
+            ),
+            Reason::AppealNotClaimed => ("You do not hold this appeal.", "您未认领该申诉。"),
+            Reason::FourEyesRequired => (
+                "A second, different operator must approve this decision.",
+                "该决定须由另一位审核员批准。",
+            ),
+            Reason::DecisionPendingApproval => (
+                "A proposed decision is awaiting approval.",
+                "已有待批准的处理决定。",
+            ),
+            Reason::NoPendingDecision => (
+                "There is no proposed decision to approve or reject.",
+                "没有待批准的处理决定。",
             ),
             Reason::NoPrimaryRefusal => (
                 "This application has no refusal to appeal; please name the institution whose decision you contest.",
@@ -382,7 +419,7 @@ impl fmt::Display for Reused {
 }
 
 /// A valid call the resource's state forbids (FAILED_PRECONDITION).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     OfferExpired,
     OfferAlreadyAccepted,
@@ -390,11 +427,43 @@ pub enum Precondition {
     ChannelTakesNoAcceptance,
     NoPrimaryRefusal,
     AppealAlreadyResolved,
+    /// Another operator's live claim: their API key id (never personal
+    /// data).
+    AppealClaimedByOther(String),
+    AppealNotClaimed,
+    /// The role the caller already has on the appeal: `filer` or
+    /// `proposer`.
+    FourEyesRequired(&'static str),
+    DecisionPendingApproval,
+    NoPendingDecision,
 }
 
 impl Precondition {
-    fn message(self) -> &'static str {
+    fn message(&self) -> std::borrow::Cow<'static, str> {
         match self {
+            Precondition::AppealClaimedByOther(holder) => format!(
+                "appeal_id: the appeal is claimed by operator key {holder:?}; wait for it to be released or to lapse"
+            )
+            .into(),
+            Precondition::FourEyesRequired(role) => format!(
+                "appeal_id: the filer, the proposer and the approver must be different keys; this key is the {role}"
+            )
+            .into(),
+            other => other.static_message().into(),
+        }
+    }
+
+    fn static_message(&self) -> &'static str {
+        match self {
+            Precondition::AppealClaimedByOther(_) => "appeal_id: claimed by another operator",
+            Precondition::FourEyesRequired(_) => "appeal_id: a different operator must approve",
+            Precondition::AppealNotClaimed => {
+                "appeal_id: this key holds no live claim on the appeal"
+            }
+            Precondition::DecisionPendingApproval => {
+                "appeal_id: a proposed decision awaits approval; approve or reject it first"
+            }
+            Precondition::NoPendingDecision => "appeal_id: no proposed decision awaits approval",
             Precondition::OfferExpired => {
                 "offer_id: the offer has expired; route again for fresh offers"
             }
@@ -414,16 +483,26 @@ impl Precondition {
         }
     }
 
-    fn field(self) -> &'static str {
+    fn field(&self) -> &'static str {
         match self {
             Precondition::NoPrimaryRefusal => "adapter_id",
-            Precondition::AppealAlreadyResolved => "appeal_id",
+            Precondition::AppealAlreadyResolved
+            | Precondition::AppealClaimedByOther(_)
+            | Precondition::AppealNotClaimed
+            | Precondition::FourEyesRequired(_)
+            | Precondition::DecisionPendingApproval
+            | Precondition::NoPendingDecision => "appeal_id",
             _ => "offer_id",
         }
     }
 
-    fn reason(self) -> Reason {
+    fn reason(&self) -> Reason {
         match self {
+            Precondition::AppealClaimedByOther(_) => Reason::AppealClaimedByOther,
+            Precondition::AppealNotClaimed => Reason::AppealNotClaimed,
+            Precondition::FourEyesRequired(_) => Reason::FourEyesRequired,
+            Precondition::DecisionPendingApproval => Reason::DecisionPendingApproval,
+            Precondition::NoPendingDecision => Reason::NoPendingDecision,
             Precondition::OfferExpired => Reason::OfferExpired,
             Precondition::OfferAlreadyAccepted => Reason::OfferAlreadyAccepted,
             Precondition::ChannelNotConfigured => Reason::ChannelNotConfigured,
@@ -436,7 +515,7 @@ impl Precondition {
 
 impl fmt::Display for Precondition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
+        f.write_str(&self.message())
     }
 }
 
@@ -541,7 +620,7 @@ impl From<RouterError> for Status {
             ),
             RouterError::FailedPrecondition(p) => error_status(
                 Code::FailedPrecondition,
-                p.message(),
+                p.message().into_owned(),
                 p.reason(),
                 &[("field", p.field())],
             ),

@@ -125,9 +125,11 @@ impl RouterService {
         F: FnOnce(Call<M>) -> Fut,
         Fut: Future<Output = Result<T, RouterError>>,
     {
+        let caller = caller_of(&request);
         let call = Call {
             guard: self.inner.in_flight.guard(),
-            tenant: caller_of(&request).tenant,
+            tenant: caller.tenant,
+            key_id: caller.key_id,
             timeout: deadline::caller_timeout(request.metadata()),
             message: request.into_inner(),
         };
@@ -143,6 +145,8 @@ pub(crate) struct Call<M> {
     guard: CallGuard,
     /// The caller's tenant (from its API key).
     tenant: String,
+    /// The id of the caller's API key (safe to log; `open` without auth).
+    key_id: String,
     /// The deadline the caller sent (`grpc-timeout`), if any.
     timeout: Option<Duration>,
     message: M,
@@ -250,7 +254,7 @@ fn accept_response(r: &AcceptanceRecord) -> pb::AcceptOfferResponse {
     }
 }
 
-fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
+pub(crate) fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
     pb::Acceptance {
         offer_id: r.offer_id.clone(),
         acceptance_id: r.acceptance_id.clone(),
@@ -423,7 +427,7 @@ impl RouterService {
         &self,
         call: Call<pb::FileAppealRequest>,
     ) -> Result<pb::Appeal, RouterError> {
-        self.file(call.message, &call.tenant).await
+        self.file(call.message, &call.tenant, &call.key_id).await
     }
 
     /// GetAppeal.
@@ -592,6 +596,7 @@ impl RouterService {
         &self,
         msg: pb::FileAppealRequest,
         tenant: &str,
+        key_id: &str,
     ) -> Result<pb::Appeal, RouterError> {
         let reason = check_appeal_request(&msg)?;
         self.check_contestable(&msg, tenant).await?;
@@ -607,6 +612,7 @@ impl RouterService {
                 reason: reason.into(),
                 details: msg.details.clone(),
                 now_ms: unix_millis(),
+                filed_by: key_id.into(),
             })
             .await;
         let appeal = match filed {

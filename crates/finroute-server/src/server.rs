@@ -314,6 +314,7 @@ pub async fn run(
             store.clone(),
             in_flight.clone(),
             &page_token_secret,
+            config.review.clone(),
         ))
         .max_decoding_message_size(max_in)
         .max_encoding_message_size(max_out),

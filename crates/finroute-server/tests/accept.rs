@@ -408,6 +408,7 @@ async fn a_retried_filing_with_its_idempotency_key_files_one_appeal() {
             status: 0,
             page_size: 10,
             page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -431,7 +432,10 @@ async fn a_retried_filing_with_its_idempotency_key_files_one_appeal() {
 #[tokio::test]
 async fn appeals_round_trip_through_filing_review_and_resolution() {
     let p = partner(AcceptMode::Book).await;
-    let router = TestRouter::start(config(&p)).await;
+    // One operator decides alone here (the four-eyes flow: tests/review.rs).
+    let mut cfg = config(&p);
+    cfg.review.four_eyes = false;
+    let router = TestRouter::start(cfg).await;
     let mut client = router.client().await;
     let mut review = ReviewServiceClient::new(router.channel().await);
     let (application_id, _) = route(&mut client, "P-1").await;
@@ -496,6 +500,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
                 status: 0,
                 page_size: 3,
                 page_token: token.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -517,6 +522,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             status: 0,
             page_size: 3,
             page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -526,6 +532,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             status: pb::AppealStatus::Open as i32,
             page_size: 3,
             page_token: first.next_page_token,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -535,6 +542,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             status: 0,
             page_size: 3,
             page_token: "not-a-token".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -554,6 +562,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             appeal_id: target.appeal_id.clone(),
             decision: pb::AppealDecision::Overturned as i32,
             note: "payslips confirm the new income".into(),
+            reason_code: pb::DecisionReason::Other as i32,
         })
         .await
         .unwrap()
@@ -565,6 +574,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             appeal_id: target.appeal_id.clone(),
             decision: pb::AppealDecision::Upheld as i32,
             note: "second look".into(),
+            reason_code: pb::DecisionReason::Other as i32,
         })
         .await
         .unwrap_err();
@@ -574,6 +584,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             appeal_id: target.appeal_id.clone(),
             decision: 0,
             note: String::new(),
+            reason_code: pb::DecisionReason::Other as i32,
         })
         .await
         .unwrap_err();
@@ -583,6 +594,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             appeal_id: "apl_unknown".into(),
             decision: pb::AppealDecision::Upheld as i32,
             note: "n".into(),
+            reason_code: pb::DecisionReason::Other as i32,
         })
         .await
         .unwrap_err();
@@ -596,13 +608,31 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(got, resolved);
+    // The router's answer leaves out the operators' workflow fields.
+    assert_eq!(
+        got,
+        pb::Appeal {
+            filed_by: String::new(),
+            assignee: String::new(),
+            claimed_at: None,
+            resolution_reason_code: 0,
+            resolved_by: String::new(),
+            sla_due_at: None,
+            ..resolved.clone()
+        }
+    );
+    assert_eq!(
+        resolved.resolution_reason_code,
+        pb::DecisionReason::Other as i32
+    );
+    assert_eq!(resolved.resolved_by, "open");
     assert_eq!(got.resolution_note, "payslips confirm the new income");
     let overturned = review
         .list_appeals(pb::ListAppealsRequest {
             status: pb::AppealStatus::Overturned as i32,
             page_size: 0,
             page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -613,6 +643,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
             status: pb::AppealStatus::Open as i32,
             page_size: 0,
             page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()

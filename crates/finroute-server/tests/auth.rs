@@ -203,6 +203,7 @@ async fn another_tenants_ids_are_not_found() {
                 appeal_id: appeal.appeal_id.clone(),
                 decision: pb::AppealDecision::Upheld as i32,
                 note: "not ours".into(),
+                reason_code: pb::DecisionReason::Other as i32,
             },
             OPS_B,
         ))

@@ -621,6 +621,7 @@ async fn applications_appeals_and_review() {
         status,
         page_size,
         page_token: page_token.into(),
+        ..Default::default()
     };
     let s = review
         .list_appeals(lang(list(99, 0, ""), "zh-CN"))
@@ -647,6 +648,7 @@ async fn applications_appeals_and_review() {
         appeal_id: appeal_id.into(),
         decision: pb::AppealDecision::Upheld as i32,
         note: note.into(),
+        reason_code: pb::DecisionReason::Other as i32,
     };
     let s = review
         .resolve_appeal(lang(pb::ResolveAppealRequest::default(), "zh-CN"))
@@ -717,6 +719,7 @@ async fn page_tokens_are_bound_to_tenant_and_filter() {
         status,
         page_size: 1,
         page_token: token.into(),
+        ..Default::default()
     };
     let page = review
         .list_appeals(with_key(list(0, ""), OPS_A))

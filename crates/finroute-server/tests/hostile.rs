@@ -283,6 +283,7 @@ async fn accept_and_appeal_refuse_control_characters_naming_the_field() {
             appeal_id: filed.appeal_id.clone(),
             decision: pb::AppealDecision::Upheld as i32,
             note: "checked\u{0}".into(),
+            reason_code: pb::DecisionReason::Other as i32,
         })
         .await
         .expect_err("NUL in the note");

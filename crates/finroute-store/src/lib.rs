@@ -58,7 +58,10 @@ mod writer;
 pub use acceptance::{
     AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord,
 };
-pub use appeal::{AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome};
+pub use appeal::{
+    AppealCursor, AppealEvent, AppealEventKind, AppealRecord, AppealState, AppealStep, NewAppeal,
+    ResolveOutcome, StepOutcome, StepRefusal,
+};
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
 pub use options::{Backend, StoreOptions};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};

@@ -34,9 +34,11 @@ use crate::acceptance::{
     RECENT_OUTCOMES, RELEASE,
 };
 use crate::appeal::{
-    self, APPEAL_HISTORY, APPEALS_OF_APPLICATION, AppealCursor, AppealEvent, AppealRecord,
-    AppealState, GET_APPEAL, INSERT_APPEAL, INSERT_APPEAL_EVENT, LIST_APPEALS, LIST_APPEALS_AFTER,
-    LIST_APPEALS_IN, LIST_APPEALS_IN_AFTER, NewAppeal, RESOLVE, ResolveOutcome, START_REVIEW,
+    self, APPEAL_HISTORY, APPEALS_OF_APPLICATION, AppealCursor, AppealEvent, AppealEventKind,
+    AppealRecord, AppealState, AppealStep, GET_APPEAL, INSERT_APPEAL, INSERT_APPEAL_EVENT,
+    LIST_APPEALS, LIST_APPEALS_AFTER, LIST_APPEALS_IN, LIST_APPEALS_IN_AFTER, LIST_UNDECIDED,
+    LOCK_APPEAL, NewAppeal, NewEvent, RESOLVE, ResolveOutcome, START_REVIEW, StepOutcome,
+    WRITE_APPEAL_STEP,
 };
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
@@ -74,6 +76,7 @@ where
     for<'v> &'v [u8]: Encode<'v, E::Db> + Type<E::Db>,
     for<'v> i64: Encode<'v, E::Db>,
     for<'v> Option<i32>: Encode<'v, E::Db>,
+    for<'v> Option<i64>: Encode<'v, E::Db>,
     // What is decoded, by column position.
     usize: ColumnIndex<<E::Db as Database>::Row>,
     for<'r> String: Decode<'r, E::Db> + Type<E::Db>,
@@ -443,6 +446,7 @@ where
                 .bind(new.reason.as_str())
                 .bind(new.details.as_str())
                 .bind(new.now_ms)
+                .bind(new.filed_by.as_str())
                 .execute(&mut *tx)
                 .await?,
         );
@@ -450,7 +454,15 @@ where
             tx.rollback().await?;
             return Err(StoreError::NotFound);
         }
-        Self::append_event(&mut tx, &new.appeal_id, AppealState::Open, new.now_ms, "").await?;
+        let filed = NewEvent {
+            kind: AppealEventKind::Filed,
+            actor: new.filed_by.clone(),
+            from: AppealState::Open,
+            to: AppealState::Open,
+            reason_code: String::new(),
+            note: String::new(),
+        };
+        Self::append_event(&mut tx, &new.appeal_id, &filed, None, new.now_ms).await?;
         tx.commit().await?;
         Ok(AppealRecord {
             appeal_id: new.appeal_id.clone(),
@@ -463,6 +475,15 @@ where
             filed_at_ms: new.now_ms,
             resolved_at_ms: None,
             resolution_note: String::new(),
+            filed_by: new.filed_by.clone(),
+            assignee: String::new(),
+            claimed_at_ms: None,
+            pending_decision: None,
+            proposed_by: String::new(),
+            pending_reason_code: String::new(),
+            pending_note: String::new(),
+            resolution_reason_code: String::new(),
+            resolved_by: String::new(),
         })
     }
 
@@ -540,10 +561,12 @@ where
         now_ms: i64,
     ) -> Result<ResolveOutcome, StoreError> {
         let mut tx = self.0.begin_write().await?;
-        let (query, entered) = match change {
+        let before = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        let (query, entered, kind) = match change {
             Change::Review => (
                 sqlx::query(START_REVIEW).bind(appeal_id).bind(tenant),
                 AppealState::InReview,
+                AppealEventKind::ReviewStarted,
             ),
             Change::Decide(decision) => (
                 sqlx::query(RESOLVE)
@@ -553,11 +576,21 @@ where
                     .bind(now_ms)
                     .bind(note),
                 decision,
+                AppealEventKind::Resolved,
             ),
         };
         let changed = E::rows_affected(&query.execute(&mut *tx).await?) == 1;
         if changed {
-            Self::append_event(&mut tx, appeal_id, entered, now_ms, note).await?;
+            let from = before.as_ref().map_or(AppealState::Open, |a| a.status);
+            let e = NewEvent {
+                kind,
+                actor: String::new(),
+                from,
+                to: entered,
+                reason_code: String::new(),
+                note: note.to_owned(),
+            };
+            Self::append_event(&mut tx, appeal_id, &e, Some(from), now_ms).await?;
         }
         let row = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
         if changed {
@@ -595,6 +628,89 @@ where
     ) -> Result<ResolveOutcome, StoreError> {
         self.change_appeal(tenant, appeal_id, Change::Decide(decision), note, now_ms)
             .await
+    }
+
+    /// The tenant's undecided appeals, oldest first, at most `limit`.
+    pub(crate) async fn undecided_appeals(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<AppealRecord>, sqlx::Error> {
+        sqlx::query(LIST_UNDECIDED.as_str())
+            .bind(tenant)
+            .bind(limit)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(appeal::appeal)
+            .collect()
+    }
+
+    /// One workflow step: locks the appeal's row, plans the step on what
+    /// it reads, and writes the appeal and its events in one transaction.
+    pub(crate) async fn appeal_step(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+        step: &AppealStep,
+        actor: &str,
+        now_ms: i64,
+        lapse_ms: i64,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let locked = E::rows_affected(
+            &sqlx::query(LOCK_APPEAL)
+                .bind(appeal_id)
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?,
+        );
+        let Some(before) = (if locked == 0 {
+            None
+        } else {
+            Self::appeal_in(&mut tx, tenant, appeal_id).await?
+        }) else {
+            tx.rollback().await?;
+            return Ok(StepOutcome::NotFound);
+        };
+        let (next, events) = match appeal::plan_step(&before, step, actor, now_ms, lapse_ms) {
+            Ok(planned) => planned,
+            Err(why) => {
+                tx.rollback().await?;
+                return Ok(StepOutcome::Refused(why, before));
+            }
+        };
+        let written = E::rows_affected(
+            &sqlx::query(WRITE_APPEAL_STEP)
+                .bind(appeal_id)
+                .bind(tenant)
+                .bind(next.status.as_str())
+                .bind(next.assignee.as_str())
+                .bind(next.claimed_at_ms)
+                .bind(next.pending_decision.map_or("", AppealState::as_str))
+                .bind(next.proposed_by.as_str())
+                .bind(next.pending_reason_code.as_str())
+                .bind(next.pending_note.as_str())
+                .bind(next.resolved_at_ms)
+                .bind(next.resolution_note.as_str())
+                .bind(next.resolution_reason_code.as_str())
+                .bind(next.resolved_by.as_str())
+                .execute(&mut *tx)
+                .await?,
+        );
+        if written != 1 {
+            tx.rollback().await?;
+            return Ok(StepOutcome::Refused(
+                appeal::StepRefusal::AlreadyDecided,
+                before,
+            ));
+        }
+        for e in &events {
+            Self::append_event(&mut tx, appeal_id, e, Some(e.from), now_ms).await?;
+        }
+        let after = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        tx.commit().await?;
+        Ok(after.map_or(StepOutcome::NotFound, StepOutcome::Done))
     }
 
     pub(crate) async fn appeal_history(
@@ -647,19 +763,23 @@ where
             .transpose()
     }
 
-    /// Appends an event to an appeal's history.
+    /// Appends an event to an appeal's history (`from`: `None` on filing).
     async fn append_event(
         tx: &mut Tx<E>,
         appeal_id: &str,
-        status: AppealState,
+        e: &NewEvent,
+        from: Option<AppealState>,
         at_ms: i64,
-        note: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(INSERT_APPEAL_EVENT)
             .bind(appeal_id)
-            .bind(status.as_str())
+            .bind(e.to.as_str())
             .bind(at_ms)
-            .bind(note)
+            .bind(e.note.as_str())
+            .bind(e.actor.as_str())
+            .bind(e.kind.as_str())
+            .bind(from.map_or("", AppealState::as_str))
+            .bind(e.reason_code.as_str())
             .execute(&mut **tx)
             .await
             .map(drop)

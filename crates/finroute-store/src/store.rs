@@ -17,7 +17,8 @@ use crate::acceptance::{
     AcceptanceClaim, AcceptanceRecord, AcceptanceState, ClaimOutcome, OutcomeCount, OutcomeRecord,
 };
 use crate::appeal::{
-    AppealCursor, AppealEvent, AppealRecord, AppealState, NewAppeal, ResolveOutcome,
+    AppealCursor, AppealEvent, AppealRecord, AppealState, AppealStep, NewAppeal, ResolveOutcome,
+    StepOutcome,
 };
 use crate::engine::Engine;
 use crate::error::StoreError;
@@ -629,6 +630,80 @@ impl Store {
             Db::Postgres(db) => {
                 Ops(db)
                     .resolve_appeal(tenant, appeal_id, decision, note, now_ms)
+                    .await
+            }
+        }
+    }
+
+    /// The tenant's undecided appeals (OPEN, IN_REVIEW), oldest first, at
+    /// most `limit`: the review queue before its filters and SLA order.
+    pub async fn undecided_appeals(
+        &self,
+        tenant: &str,
+        limit: u32,
+    ) -> Result<Vec<AppealRecord>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant]) {
+            return Ok(Vec::new());
+        }
+        let limit = i64::from(limit);
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).undecided_appeals(tenant, limit).await,
+            Db::Postgres(db) => Ops(db).undecided_appeals(tenant, limit).await,
+        }?)
+    }
+
+    /// One step of the review workflow by operator `actor` (a key id) at
+    /// `now_ms`; claims lapse `lapse_ms` after they were made. The row is
+    /// locked, the step planned on what is stored and written with its
+    /// audit events in one transaction: of two operators racing to claim,
+    /// exactly one wins and the other is refused with the winner's key id.
+    pub async fn appeal_step(
+        &self,
+        tenant: &str,
+        appeal_id: &str,
+        step: AppealStep,
+        actor: &str,
+        now_ms: i64,
+        lapse_ms: i64,
+    ) -> Result<StepOutcome, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant, appeal_id]) {
+            return Ok(StepOutcome::NotFound);
+        }
+        if actor.is_empty() {
+            return Err(StoreError::InvalidArgument("actor: a key id is required"));
+        }
+        text::storable("actor", actor)?;
+        match &step {
+            AppealStep::Decide {
+                decision,
+                reason_code,
+                note,
+                ..
+            } => {
+                if !decision.is_final() {
+                    return Err(StoreError::InvalidArgument(
+                        "decision: an appeal is resolved as UPHELD or OVERTURNED",
+                    ));
+                }
+                text::storable("reason_code", reason_code)?;
+                text::storable("note", note)?;
+            }
+            AppealStep::Approve { note } | AppealStep::Reject { note } => {
+                text::storable("note", note)?;
+            }
+            AppealStep::Claim | AppealStep::Release => {}
+        }
+        match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .appeal_step(tenant, appeal_id, &step, actor, now_ms, lapse_ms)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .appeal_step(tenant, appeal_id, &step, actor, now_ms, lapse_ms)
                     .await
             }
         }

@@ -79,7 +79,8 @@ pub(crate) fn appeal(a: &NewAppeal) -> Result<(), StoreError> {
     storable("application_id", &a.application_id)?;
     storable("adapter_id", &a.adapter_id)?;
     storable("reason", &a.reason)?;
-    storable("details", &a.details)
+    storable("details", &a.details)?;
+    storable("filed_by", &a.filed_by)
 }
 
 #[cfg(test)]

@@ -213,6 +213,7 @@ mod fixture {
             reason: "INCOME_CHANGED".into(),
             details: "my income went up — 收入增加".into(),
             now_ms,
+            filed_by: "router-key".into(),
         }
     }
 }
@@ -1750,12 +1751,333 @@ mod appeal_suite {
 
     use std::collections::HashSet;
 
-    use finroute_store::{AppealCursor, AppealRecord, AppealState, ResolveOutcome, StoreError};
+    use finroute_store::{
+        AppealCursor, AppealEventKind, AppealRecord, AppealState, AppealStep, ResolveOutcome,
+        StepOutcome, StepRefusal, StoreError,
+    };
 
     use crate::fixture::{appeal, application};
     use crate::harness::Harness;
 
     const NOW: i64 = 1_800_000_000_000;
+    const LAPSE: i64 = 30 * 60 * 1000;
+
+    /// Two operators on two replicas claim one appeal at once: exactly one
+    /// wins, the other is refused naming the winner's key id; one CLAIMED
+    /// event. Several times.
+    pub async fn claim_race(h: &Harness) {
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let replica = h.reopen().await;
+        for i in 0..8 {
+            let a = h
+                .store
+                .file_appeal(appeal(&app, NOW + i))
+                .await
+                .expect("file");
+            let (s1, s2) = (h.store.clone(), replica.clone());
+            let (id1, id2) = (a.appeal_id.clone(), a.appeal_id.clone());
+            let t1 = tokio::spawn(async move {
+                s1.appeal_step(
+                    "tenant-a",
+                    &id1,
+                    AppealStep::Claim,
+                    "ops-a",
+                    NOW + 50,
+                    LAPSE,
+                )
+                .await
+            });
+            let t2 = tokio::spawn(async move {
+                s2.appeal_step(
+                    "tenant-a",
+                    &id2,
+                    AppealStep::Claim,
+                    "ops-b",
+                    NOW + 60,
+                    LAPSE,
+                )
+                .await
+            });
+            let r1 = t1.await.expect("task").expect("claim");
+            let r2 = t2.await.expect("task").expect("claim");
+            match (r1, r2) {
+                (
+                    StepOutcome::Done(w),
+                    StepOutcome::Refused(StepRefusal::ClaimedByOther(by), l),
+                )
+                | (
+                    StepOutcome::Refused(StepRefusal::ClaimedByOther(by), l),
+                    StepOutcome::Done(w),
+                ) => {
+                    assert_eq!(w, l);
+                    assert_eq!(w.status, AppealState::InReview);
+                    assert_eq!(by, w.assignee);
+                    assert!(by == "ops-a" || by == "ops-b", "{by}");
+                }
+                other => panic!("expected one Done, one ClaimedByOther: {other:?}"),
+            }
+            let history = h
+                .store
+                .appeal_history("tenant-a", &a.appeal_id)
+                .await
+                .expect("history");
+            let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
+            assert_eq!(kinds, [AppealEventKind::Filed, AppealEventKind::Claimed]);
+        }
+        replica.close().await;
+    }
+
+    /// The audit trail is append-only in the database itself: an UPDATE or
+    /// DELETE of an event, by any statement, is refused.
+    pub async fn appeal_events_are_append_only(h: &Harness) {
+        use sqlx::Connection;
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let a = h.store.file_appeal(appeal(&app, NOW)).await.expect("file");
+        let update = "UPDATE appeal_events SET note = 'rewritten'";
+        let delete = "DELETE FROM appeal_events";
+        let errors: Vec<String> = match h.store.backend() {
+            finroute_store::Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&h.url).await.expect("open");
+                let u = sqlx::query(update)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("update");
+                let d = sqlx::query(delete)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("delete");
+                vec![u.to_string(), d.to_string()]
+            }
+            finroute_store::Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&h.url).await.expect("open");
+                let u = sqlx::query(update)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("update");
+                let d = sqlx::query(delete)
+                    .execute(&mut c)
+                    .await
+                    .expect_err("delete");
+                vec![u.to_string(), d.to_string()]
+            }
+        };
+        for e in errors {
+            assert!(e.contains("append-only"), "{e}");
+        }
+        let history = h
+            .store
+            .appeal_history("tenant-a", &a.appeal_id)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].note, "");
+    }
+
+    /// Claims lapse, release, four eyes (the filer, the proposer and the
+    /// approver differ), and the audit trail of every step in order.
+    pub async fn review_workflow(h: &Harness) {
+        let app = application("tenant-a", "", 0, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let a = h.store.file_appeal(appeal(&app, NOW)).await.expect("file");
+        assert_eq!(a.filed_by, "router-key");
+        let id = a.appeal_id.as_str();
+        let step = |s: AppealStep, actor: &'static str, at: i64| {
+            let store = h.store.clone();
+            let id = id.to_owned();
+            async move {
+                store
+                    .appeal_step("tenant-a", &id, s, actor, at, LAPSE)
+                    .await
+                    .expect("step")
+            }
+        };
+        let done = |o: StepOutcome| match o {
+            StepOutcome::Done(a) => a,
+            other => panic!("expected Done, got {other:?}"),
+        };
+        let refused = |o: StepOutcome| match o {
+            StepOutcome::Refused(why, _) => why,
+            other => panic!("expected Refused, got {other:?}"),
+        };
+        let claimed = done(step(AppealStep::Claim, "ops-a", NOW + 1).await);
+        assert_eq!(
+            (claimed.assignee.as_str(), claimed.claimed_at_ms),
+            ("ops-a", Some(NOW + 1))
+        );
+        assert_eq!(
+            refused(step(AppealStep::Claim, "ops-b", NOW + LAPSE).await),
+            StepRefusal::ClaimedByOther("ops-a".into())
+        );
+        assert_eq!(
+            refused(step(AppealStep::Release, "ops-b", NOW + 2).await),
+            StepRefusal::NotClaimedByYou
+        );
+        // At claimed_at + lapse the claim has run out.
+        let taken = done(step(AppealStep::Claim, "ops-b", NOW + 1 + LAPSE).await);
+        assert_eq!(taken.assignee, "ops-b");
+        let released = done(step(AppealStep::Release, "ops-b", NOW + 1 + LAPSE + 1).await);
+        assert_eq!(
+            (released.assignee.as_str(), released.claimed_at_ms),
+            ("", None)
+        );
+        done(step(AppealStep::Claim, "ops-a", NOW + 2 * LAPSE).await);
+        let overturn = |note: &str| AppealStep::Decide {
+            decision: AppealState::Overturned,
+            reason_code: "NEW_EVIDENCE".into(),
+            note: note.into(),
+            needs_approval: true,
+        };
+        let proposed = done(step(overturn("payslips seen"), "ops-a", NOW + 2 * LAPSE + 1).await);
+        assert_eq!(proposed.status, AppealState::InReview);
+        assert_eq!(proposed.pending_decision, Some(AppealState::Overturned));
+        assert_eq!(proposed.proposed_by, "ops-a");
+        assert_eq!(
+            refused(step(overturn("again"), "ops-a", NOW + 2 * LAPSE + 2).await),
+            StepRefusal::ProposalPending
+        );
+        let approve = |note: &str| AppealStep::Approve { note: note.into() };
+        assert_eq!(
+            refused(step(approve("me"), "ops-a", NOW + 2 * LAPSE + 3).await),
+            StepRefusal::SameOperator("proposer")
+        );
+        assert_eq!(
+            refused(step(approve("me"), "router-key", NOW + 2 * LAPSE + 3).await),
+            StepRefusal::SameOperator("filer")
+        );
+        let rejected = done(
+            step(
+                AppealStep::Reject {
+                    note: "ask for bank statements".into(),
+                },
+                "ops-b",
+                NOW + 2 * LAPSE + 4,
+            )
+            .await,
+        );
+        assert_eq!(rejected.pending_decision, None);
+        assert_eq!(rejected.status, AppealState::InReview);
+        done(step(overturn("statements seen"), "ops-a", NOW + 2 * LAPSE + 5).await);
+        let approved = done(step(approve("agreed"), "ops-b", NOW + 2 * LAPSE + 6).await);
+        assert_eq!(approved.status, AppealState::Overturned);
+        assert_eq!(approved.resolved_by, "ops-b");
+        assert_eq!(approved.resolution_reason_code, "NEW_EVIDENCE");
+        assert_eq!(approved.resolution_note, "statements seen");
+        assert_eq!(approved.resolved_at_ms, Some(NOW + 2 * LAPSE + 6));
+        assert_eq!(
+            refused(step(AppealStep::Claim, "ops-c", NOW + 3 * LAPSE).await),
+            StepRefusal::AlreadyDecided
+        );
+        assert_eq!(
+            h.store.get_appeal("tenant-a", id).await.expect("get"),
+            Some(approved.clone())
+        );
+        let history = h
+            .store
+            .appeal_history("tenant-a", id)
+            .await
+            .expect("history");
+        use AppealEventKind as K;
+        use AppealState as S;
+        let steps: Vec<_> = history
+            .iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    e.kind,
+                    e.actor.as_str(),
+                    e.from_status,
+                    e.status,
+                    e.at_ms,
+                )
+            })
+            .collect();
+        let t = NOW + 2 * LAPSE;
+        assert_eq!(
+            steps,
+            [
+                (1, K::Filed, "router-key", None, S::Open, NOW),
+                (2, K::Claimed, "ops-a", Some(S::Open), S::InReview, NOW + 1),
+                (
+                    3,
+                    K::Lapsed,
+                    "ops-a",
+                    Some(S::InReview),
+                    S::InReview,
+                    NOW + 1 + LAPSE
+                ),
+                (
+                    4,
+                    K::Claimed,
+                    "ops-b",
+                    Some(S::InReview),
+                    S::InReview,
+                    NOW + 1 + LAPSE
+                ),
+                (
+                    5,
+                    K::Released,
+                    "ops-b",
+                    Some(S::InReview),
+                    S::InReview,
+                    NOW + 2 + LAPSE
+                ),
+                (6, K::Claimed, "ops-a", Some(S::InReview), S::InReview, t),
+                (
+                    7,
+                    K::Proposed,
+                    "ops-a",
+                    Some(S::InReview),
+                    S::InReview,
+                    t + 1
+                ),
+                (
+                    8,
+                    K::Rejected,
+                    "ops-b",
+                    Some(S::InReview),
+                    S::InReview,
+                    t + 4
+                ),
+                (
+                    9,
+                    K::Proposed,
+                    "ops-a",
+                    Some(S::InReview),
+                    S::InReview,
+                    t + 5
+                ),
+                (
+                    10,
+                    K::Approved,
+                    "ops-b",
+                    Some(S::InReview),
+                    S::Overturned,
+                    t + 6
+                ),
+            ]
+        );
+        assert_eq!(history[6].reason_code, "NEW_EVIDENCE");
+        assert_eq!(history[7].note, "ask for bank statements");
+        // Other tenants see nothing and change nothing.
+        assert_eq!(
+            h.store
+                .appeal_step("tenant-b", id, AppealStep::Claim, "ops-x", NOW, LAPSE)
+                .await
+                .expect("step"),
+            StepOutcome::NotFound
+        );
+    }
 
     pub async fn appeal_lifecycle(h: &Harness) {
         let app = application("tenant-a", "", 1, 1);
@@ -2367,6 +2689,26 @@ mod sqlite {
         case(Sqlite, StoreOptions::default(), suite::appeals_paginate).await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn claim_race() {
+        case(Sqlite, StoreOptions::default(), suite::claim_race).await;
+    }
+
+    #[tokio::test]
+    async fn review_workflow() {
+        case(Sqlite, StoreOptions::default(), suite::review_workflow).await;
+    }
+
+    #[tokio::test]
+    async fn appeal_events_are_append_only() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::appeal_events_are_append_only,
+        )
+        .await;
+    }
+
     #[tokio::test]
     async fn partner_lists_are_append_only() {
         case(
@@ -2618,6 +2960,26 @@ mod postgres {
     #[tokio::test]
     async fn appeals_paginate() {
         case(Postgres, StoreOptions::default(), suite::appeals_paginate).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn claim_race() {
+        case(Postgres, StoreOptions::default(), suite::claim_race).await;
+    }
+
+    #[tokio::test]
+    async fn review_workflow() {
+        case(Postgres, StoreOptions::default(), suite::review_workflow).await;
+    }
+
+    #[tokio::test]
+    async fn appeal_events_are_append_only() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::appeal_events_are_append_only,
+        )
+        .await;
     }
 
     #[tokio::test]
