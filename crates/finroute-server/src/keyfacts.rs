@@ -42,11 +42,6 @@ pub(crate) fn routed_locale(routed: &pb::RouteFinancingResponse) -> Locale {
     }
 }
 
-/// The BCP 47 tag `KeyFacts.locale` carries.
-fn tag(locale: Locale) -> &'static str {
-    locale.tag()
-}
-
 /// An offer's key facts in `locale`. `Err` names what in the stored offer
 /// is unusable (the router wrote it, so that is an internal error).
 pub(crate) fn key_facts(
@@ -221,7 +216,7 @@ pub(crate) fn key_facts(
     Ok(pb::KeyFacts {
         offer_id: offer.offer_id.clone(),
         application_id: application_id.into(),
-        locale: tag(locale).into(),
+        locale: locale.tag().into(),
         product_name: offer.product_name.clone(),
         parties,
         principal: offer.principal.clone(),
