@@ -300,6 +300,11 @@ impl Relay {
         self.inner
             .metrics
             .acceptance_finished(stored.status == AcceptanceState::Accepted);
+        if let Some(channel) = self.inner.registry.get(&row.adapter_id) {
+            channel
+                .metrics()
+                .acceptance_finished(stored.status == AcceptanceState::Accepted);
+        }
         self.inner.odds.outcome_recorded();
         let _ = self.inner.finished.send(row.acceptance_id.clone());
         Ok(())

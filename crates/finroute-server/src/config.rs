@@ -55,6 +55,14 @@ pub struct ServerConfig {
     pub metrics_listen: SocketAddr,
     /// Whether the metrics endpoint runs at all (default true).
     pub metrics: bool,
+    /// Address of the operators' web console (docs/console.md); empty, the
+    /// default: no console. It signs operators in with their api keys, so
+    /// it needs `[[auth.keys]]` with the `operator` role.
+    #[serde(
+        deserialize_with = "empty_is_none::deserialize",
+        serialize_with = "empty_is_none::serialize"
+    )]
+    pub console_listen: Option<SocketAddr>,
     /// Largest request message accepted.
     pub max_request_bytes: usize,
     /// Largest response message sent.
@@ -98,6 +106,32 @@ pub struct ServerConfig {
     pub tls: Option<ServerTlsConfig>,
 }
 
+/// An address that may be written empty (`console_listen = ""`) for
+/// none; none is written back empty.
+mod empty_is_none {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("{e}: expected host:port or \"\"")))
+    }
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_str(""),
+        }
+    }
+}
+
 /// `[server.tls]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +158,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             metrics: true,
+            console_listen: None,
             max_request_bytes: 65_536,
             max_response_bytes: 4 * 1024 * 1024,
             max_concurrent_streams: 128,
@@ -692,6 +727,20 @@ impl Config {
             return bad("server.max_in_flight_routes", "must be at least 1");
         }
         let s = &self.server;
+        if s.console_listen.is_some()
+            && !self
+                .auth
+                .keys
+                .iter()
+                .any(|k| k.roles.iter().any(|r| r == "operator"))
+        {
+            return bad(
+                "server.console_listen",
+                "the console signs operators in with their api keys: add [[auth.keys]] \
+                 with roles = [\"operator\"] (finroute keys new --role operator), or leave \
+                 console_listen empty",
+            );
+        }
         if s.max_connections == Some(0) {
             return bad("server.max_connections", "must be at least 1");
         }

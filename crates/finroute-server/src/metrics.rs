@@ -48,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::convert::channel_status_name;
 use crate::fanout::Registry;
+use crate::recent::{Minute, Recent, minute_now};
 
 /// Upper bounds of the latency buckets, in seconds (1 ms to 10 s).
 pub const BUCKETS_SECONDS: [f64; 12] = [
@@ -190,6 +191,8 @@ pub struct ChannelMetrics {
     latency: Histogram,
     offers_returned: Counter,
     offers_rejected: Counter,
+    /// The last hour, minute by minute (the console's charts).
+    recent: Recent,
 }
 
 impl Default for ChannelMetrics {
@@ -199,6 +202,7 @@ impl Default for ChannelMetrics {
             latency: latency_histogram(),
             offers_returned: Counter::default(),
             offers_rejected: Counter::default(),
+            recent: Recent::default(),
         }
     }
 }
@@ -208,15 +212,29 @@ impl ChannelMetrics {
     pub fn record(&self, r: &ChannelReport) {
         self.calls[status_index(r.status)].inc();
         // Channels that were not called have no latency to speak of.
-        if !matches!(
+        let called = !matches!(
             r.status,
             ChannelStatus::CircuitOpen | ChannelStatus::Ineligible | ChannelStatus::NoConsent
-        ) {
+        );
+        if called {
             self.latency
                 .observe(Duration::from_millis(r.latency_ms).as_secs_f64());
         }
         self.offers_returned.inc_by(u64::from(r.offers_returned));
         self.offers_rejected.inc_by(u64::from(r.offers_rejected));
+        self.recent
+            .report(minute_now(), r.status, called.then_some(r.latency_ms));
+    }
+
+    /// Counts an acceptance of this channel's offer that the partner
+    /// finished (confirmed or declined).
+    pub fn acceptance_finished(&self, accepted: bool) {
+        self.recent.acceptance(minute_now(), accepted);
+    }
+
+    /// The last hour of this channel, minute by minute, oldest first.
+    pub fn last_hour(&self) -> Vec<Minute> {
+        self.recent.hour(minute_now())
     }
 }
 
@@ -701,10 +719,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Bounded<T> {
     }
 }
 
-/// The metrics port's listener for axum: every connection [`Bounded`] by
-/// [`CONNECTION_LIFE`]; accept failures (EMFILE...) are logged and retried
-/// after 50 ms.
-struct BoundedListener(TcpListener);
+/// A listener for axum whose every connection is [`Bounded`] by a life
+/// ([`CONNECTION_LIFE`] on the metrics port); accept failures (EMFILE...)
+/// are logged and retried after 50 ms.
+pub(crate) struct BoundedListener {
+    listener: TcpListener,
+    life: Duration,
+}
+
+impl BoundedListener {
+    pub(crate) fn with_life(listener: TcpListener, life: Duration) -> Self {
+        BoundedListener { listener, life }
+    }
+}
 
 impl axum::serve::Listener for BoundedListener {
     type Io = Bounded<TcpStream>;
@@ -712,10 +739,13 @@ impl axum::serve::Listener for BoundedListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
-                Ok((stream, addr)) => return (Bounded::new(stream, CONNECTION_LIFE), addr),
+            match self.listener.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (Bounded::new(stream, self.life), addr);
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -723,7 +753,7 @@ impl axum::serve::Listener for BoundedListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
@@ -741,7 +771,7 @@ pub async fn serve(
             axum::routing::get(move || scrape(registry.clone())),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics\n") });
-    axum::serve(BoundedListener(listener), app)
+    axum::serve(BoundedListener::with_life(listener, CONNECTION_LIFE), app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
 }

@@ -71,6 +71,8 @@ pub enum ServeError {
     Config(crate::config::ConfigError),
     #[error("{}", bind_error("metrics", *.0, "server.metrics_listen", "--metrics-listen", .1))]
     Metrics(SocketAddr, std::io::Error),
+    #[error("{}", bind_error("the console", *.0, "server.console_listen", "--console-listen", .1))]
+    Console(SocketAddr, std::io::Error),
 }
 
 /// How long the metrics endpoint may take, once the drain is over, to
@@ -309,15 +311,55 @@ pub async fn run(
             .max_encoding_message_size(max_out),
         store_health.gate(auth.interceptor(Need::Router)),
     );
+    let review_service = ReviewService::new(
+        store.clone(),
+        in_flight.clone(),
+        &page_token_secret,
+        config.review.clone(),
+    );
+    // The console (server.console_listen): the same review service, for
+    // operators signed in with their keys, on its own port.
+    let console_stop = tokio_util::sync::CancellationToken::new();
+    let _stop_console = console_stop.clone().drop_guard();
+    let (console_task, console_addr) = match config.server.console_listen {
+        None => (None, crate::console::describe(None, false)),
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| ServeError::Console(at, e))?;
+            let bound = listener.local_addr()?;
+            let tls = match &config.server.tls {
+                Some(t) => Some(
+                    crate::console::tls_config(&t.cert_file, &t.key_file).map_err(|message| {
+                        ServeError::Config(crate::config::ConfigError::Invalid {
+                            key: "server.tls".into(),
+                            message,
+                        })
+                    })?,
+                ),
+                None => None,
+            };
+            let secure = tls.is_some();
+            let console = crate::console::Console::new(
+                review_service.clone(),
+                registry.clone(),
+                auth.clone(),
+                config.review.clone(),
+                secure,
+            );
+            let task = tokio::spawn(crate::console::serve(
+                listener,
+                tls,
+                console,
+                console_stop.clone(),
+            ));
+            (Some(task), crate::console::describe(Some(bound), secure))
+        }
+    };
     let review = InterceptedService::new(
-        pb::review_service_server::ReviewServiceServer::new(ReviewService::new(
-            store.clone(),
-            in_flight.clone(),
-            &page_token_secret,
-            config.review.clone(),
-        ))
-        .max_decoding_message_size(max_in)
-        .max_encoding_message_size(max_out),
+        pb::review_service_server::ReviewServiceServer::new(review_service)
+            .max_decoding_message_size(max_in)
+            .max_encoding_message_size(max_out),
         store_health.gate(auth.interceptor(Need::Operator)),
     );
 
@@ -370,6 +412,7 @@ pub async fn run(
         adapters = config.adapters.len(),
         described,
         metrics = %metrics_addr,
+        console = %console_addr,
         auth = %if auth.is_open() {
             "none: no [[auth.keys]] configured, open to any caller (run on loopback only)"
                 .to_owned()
@@ -483,6 +526,12 @@ pub async fn run(
     odds_task.abort();
     lists_stop.cancel();
     if let Some(task) = lists_task {
+        task.abort();
+    }
+    console_stop.cancel();
+    if let Some(mut task) = console_task
+        && tokio::time::timeout(METRICS_STOP, &mut task).await.is_err()
+    {
         task.abort();
     }
     // The metrics endpoint served the drain; now it stops accepting and

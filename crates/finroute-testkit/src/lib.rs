@@ -25,6 +25,9 @@ pub struct TestRouter {
     pub addr: SocketAddr,
     /// Where `GET /metrics` is served.
     pub metrics_addr: SocketAddr,
+    /// Where the console is served, when `server.console_listen` was set
+    /// (port 0 there: a free port picked here).
+    pub console_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), finroute_server::ServeError>>>,
     _dir: tempfile::TempDir,
@@ -44,6 +47,13 @@ impl TestRouter {
             config.server.metrics_listen = probe.local_addr().expect("bound address");
         }
         let metrics_addr = config.server.metrics_listen;
+        if let Some(at) = config.server.console_listen.as_mut()
+            && at.port() == 0
+        {
+            let probe = std::net::TcpListener::bind(*at).expect("bind loopback");
+            *at = probe.local_addr().expect("bound address");
+        }
+        let console_addr = config.server.console_listen;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -55,6 +65,7 @@ impl TestRouter {
         let router = TestRouter {
             addr,
             metrics_addr,
+            console_addr,
             shutdown: Some(tx),
             handle: Some(handle),
             _dir: dir,

@@ -40,6 +40,12 @@ enum Command {
         /// value (`--metrics-listen ''`) turns the endpoint off.
         #[arg(long, value_parser = metrics_listen_arg)]
         metrics_listen: Option<MetricsListen>,
+        /// Address of the operators' web console (overrides
+        /// `server.console_listen`, default off); port 0 picks a free one,
+        /// which the ready line names. An empty value turns it off. It
+        /// needs `[[auth.keys]]` with the operator role.
+        #[arg(long, value_parser = console_listen_arg)]
+        console_listen: Option<MetricsListen>,
     },
     /// Conformance kit: run the adapter contract checks against a live
     /// partner adapter and print a PASS/WARN/FAIL/SKIP table; exit 0 only
@@ -119,6 +125,16 @@ fn metrics_listen_arg(value: &str) -> Result<MetricsListen, String> {
         .map_err(|e| format!("{e}: an address like 127.0.0.1:9464, or '' for no metrics"))
 }
 
+fn console_listen_arg(value: &str) -> Result<MetricsListen, String> {
+    if value.trim().is_empty() {
+        return Ok(MetricsListen::Off);
+    }
+    value
+        .parse()
+        .map(MetricsListen::At)
+        .map_err(|e| format!("{e}: an address like 127.0.0.1:8080, or '' for no console"))
+}
+
 /// Exit code for bad usage or bad config.
 const BAD_CONFIG: u8 = 2;
 
@@ -156,7 +172,8 @@ fn main() -> ExitCode {
                 config,
                 listen,
                 metrics_listen,
-            } => serve(config.as_ref(), listen, metrics_listen).await,
+                console_listen,
+            } => serve(config.as_ref(), listen, metrics_listen, console_listen).await,
             Command::CheckAdapter {
                 endpoint,
                 quote_budget_ms,
@@ -227,6 +244,7 @@ async fn serve(
     config: Option<&PathBuf>,
     listen: Option<SocketAddr>,
     metrics_listen: Option<MetricsListen>,
+    console_listen: Option<MetricsListen>,
 ) -> ExitCode {
     let mut config = match load(config) {
         Ok(c) => c,
@@ -250,6 +268,17 @@ async fn serve(
         }
         Some(MetricsListen::Off) => config.server.metrics = false,
         None => {}
+    }
+    match console_listen {
+        Some(MetricsListen::At(addr)) => config.server.console_listen = Some(addr),
+        Some(MetricsListen::Off) => config.server.console_listen = None,
+        None => {}
+    }
+    if console_listen.is_some()
+        && let Err(e) = config.validate()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(BAD_CONFIG);
     }
     let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
         Ok(l) => l,
