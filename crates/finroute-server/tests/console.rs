@@ -30,7 +30,7 @@ async fn sign_in_takes_operator_keys_only_and_sets_a_strict_cookie() {
         ("content-security-policy", "default-src 'none'"),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
     ] {
         assert!(
@@ -247,7 +247,16 @@ async fn the_channels_page_draws_the_last_hour_and_pages_speak_chinese() {
         "{}",
         page.body
     );
-    assert_eq!(page.body.matches("<svg").count(), 3, "three charts");
+    assert_eq!(
+        page.body.matches("<svg").count(),
+        6,
+        "three charts per channel"
+    );
+    assert!(page.body.contains("data-channel=\"bank-down\""));
+    assert!(
+        page.body.contains("<rect class=\"s3\""),
+        "a failed call is drawn"
+    );
     assert!(
         page.body.contains("<rect class=\"s0\""),
         "an ok call is drawn"

@@ -14,7 +14,7 @@
 //!   too. The sign-in form has its own token in a short-lived cookie.
 //! - **Headers**: a content-security-policy allowing this origin's own
 //!   stylesheet and script only (no inline code, no other origin), no
-//!   framing, no referrer, no caching.
+//!   framing, no referrer to other sites, no caching.
 //! - **Privacy**: URLs carry appeal ids only; the applicant's text is on
 //!   the case page's body and never logged.
 //! - **Offline**: the stylesheet and the script are compiled into the
@@ -157,9 +157,11 @@ fn security_headers(mut r: Response, secure: bool) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Not `no-referrer`: under it browsers send `Origin: null` on the
+    // console's own forms, and the origin check needs the real one.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(

@@ -655,7 +655,11 @@ pub async fn case(State(c): St, headers: HeaderMap, Path(id): Path<String>) -> R
     let view = AppealView {
         id: a.appeal_id.clone(),
         application_id: a.application_id.clone(),
-        adapter_id: a.adapter_id.clone(),
+        adapter_id: if a.adapter_id.is_empty() {
+            product_kind(l, pb::ProductKind::PrimaryCreditLine as i32).to_owned()
+        } else {
+            a.adapter_id.clone()
+        },
         reason: text::appeal_reason(l, a.reason),
         details: a.details.clone(),
         status: text::appeal_status(l, a.status),

@@ -42,6 +42,8 @@ fn with_key<T>(msg: T, secret: &str) -> tonic::Request<T> {
 pub struct Desk {
     pub router: TestRouter,
     pub partner: FakePartner,
+    /// A partner that fails every quote (the channels page shows it).
+    pub failing: FakePartner,
 }
 
 impl Desk {
@@ -51,7 +53,11 @@ impl Desk {
             vec![],
         )
         .await;
-        let mut config: Config = config_with(vec![partner.spec("bank-a", 500)]);
+        let failing = FakePartner::start(Behaviour::Errors(tonic::Code::Unavailable), vec![]).await;
+        let mut config: Config = config_with(vec![
+            partner.spec("bank-a", 500),
+            failing.spec("bank-down", 500),
+        ]);
         config.auth.keys = vec![
             key("desk-mobile", MOBILE, &["router"]),
             key("ops-a", OPS_A, &["operator"]),
@@ -59,7 +65,11 @@ impl Desk {
         ];
         config.server.console_listen = Some("127.0.0.1:0".parse().unwrap());
         let router = TestRouter::start(config).await;
-        Desk { router, partner }
+        Desk {
+            router,
+            partner,
+            failing,
+        }
     }
 
     pub fn console(&self) -> SocketAddr {
