@@ -11,6 +11,7 @@
 pub mod accept;
 pub mod auth;
 pub mod breaker;
+pub mod clock;
 pub mod config;
 pub mod console;
 pub mod convert;
@@ -35,4 +36,4 @@ pub mod store_health;
 pub(crate) mod validate;
 
 pub use config::Config;
-pub use server::{ServeError, bind_error, preflight, run};
+pub use server::{ServeError, bind_error, preflight, run, run_with_clock};

@@ -28,11 +28,11 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller_of;
+use crate::clock::Clock;
 use crate::config::ReviewConfig;
 use crate::convert::{appeal_pb, appeal_state_pb};
 use crate::drain::InFlight;
 use crate::error::{Precondition, Resource, RouterError};
-use crate::router::unix_millis;
 use crate::validate::{check_id, check_text, violation};
 
 /// ListAppeals page size when the caller says 0, and the most it may ask.
@@ -163,6 +163,8 @@ pub struct ReviewService {
     in_flight: InFlight,
     page_tokens: PageTokens,
     settings: ReviewConfig,
+    /// Claim lapses and SLAs are measured on it.
+    clock: Clock,
 }
 
 /// The stored name of a decision reason (`"NEW_EVIDENCE"`), or `None` for
@@ -260,7 +262,19 @@ impl ReviewService {
             in_flight,
             page_tokens: PageTokens::new(page_token_secret),
             settings,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same service measuring time on `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock claim lapses and SLAs are measured on.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     fn lapse_ms(&self) -> i64 {
@@ -275,7 +289,7 @@ impl ReviewService {
         step: AppealStep,
         actor: &str,
     ) -> Result<pb::Appeal, RouterError> {
-        let now = unix_millis();
+        let now = self.clock.now_ms();
         let kind = match &step {
             AppealStep::Claim => "claim",
             AppealStep::Release => "release",
@@ -324,7 +338,7 @@ impl ReviewService {
         tenant: &str,
     ) -> Result<pb::GetCaseResponse, RouterError> {
         Self::checked_id(appeal_id)?;
-        let now = unix_millis();
+        let now = self.clock.now_ms();
         let a = self
             .store
             .get_appeal(tenant, appeal_id)
@@ -394,7 +408,7 @@ impl ReviewService {
                 "a queue filter or the SLA order answers one page; no token",
             ));
         }
-        let now = unix_millis();
+        let now = self.clock.now_ms();
         let lapse = self.lapse_ms();
         let rows = self.store.undecided_appeals(tenant, MAX_QUEUE).await?;
         let mut views: Vec<(bool, i64, &AppealRecord)> = rows
@@ -450,7 +464,7 @@ impl ReviewService {
         if msg.queue != 0 || order != pb::AppealOrder::Unspecified {
             return self.queue(msg, tenant, key_id, status, size).await;
         }
-        let now = unix_millis();
+        let now = self.clock.now_ms();
         let after = if msg.page_token.is_empty() {
             None
         } else {

@@ -19,6 +19,7 @@ use tonic_health::ServingStatus;
 
 use crate::accept::{Relay, RelaySettings};
 use crate::auth::{Authenticator, Need};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::convert::RequestDefaults;
 use crate::drain::InFlight;
@@ -163,6 +164,17 @@ pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    run_with_clock(config, listener, shutdown, Clock::system()).await
+}
+
+/// [`run`] with the review desk's claim lapses and SLAs measured on
+/// `clock` (tests move a [`Clock::manual`] forward instead of sleeping).
+pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
 ) -> Result<(), ServeError> {
     let addr: SocketAddr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -316,7 +328,8 @@ pub async fn run(
         in_flight.clone(),
         &page_token_secret,
         config.review.clone(),
-    );
+    )
+    .with_clock(clock);
     // The console (server.console_listen): the same review service, for
     // operators signed in with their keys, on its own port.
     let console_stop = tokio_util::sync::CancellationToken::new();

@@ -295,6 +295,32 @@ async fn the_channels_page_draws_the_last_hour_and_pages_speak_chinese() {
 }
 
 #[tokio::test]
+async fn a_breached_appeal_shows_how_long_overdue_it_is() {
+    let desk = Desk::start().await;
+    let old = desk.file_appeal("idem-sla-old").await.appeal_id;
+    let http = Http::new(desk.console());
+    let a = http.sign_in(OPS_A).await;
+    let q = http.get("/queue?view=breached", Some(&a.cookie)).await;
+    assert!(
+        q.body.contains("id=\"queue-empty\""),
+        "nothing breached yet"
+    );
+    // Four days on (an income-changed appeal's SLA is three days), it is
+    // breached by a day, in every view.
+    desk.clock
+        .advance(std::time::Duration::from_secs(4 * 86_400));
+    for view in ["all", "breached"] {
+        let q = http
+            .get(&format!("/queue?view={view}"), Some(&a.cookie))
+            .await;
+        assert!(q.body.contains(&old), "{view}: {}", q.body);
+        assert!(q.body.contains("class=\"sla over\""), "{}", q.body);
+        assert!(q.body.contains("overdue 1d 0h"), "{}", q.body);
+    }
+    desk.stop().await;
+}
+
+#[tokio::test]
 async fn a_console_needs_operator_keys() {
     let mut config = finroute_server::Config::default();
     config.server.console_listen = Some("127.0.0.1:0".parse().unwrap());

@@ -49,12 +49,14 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        // Killed and waited for on drop, a failed start included.
+        let driver = Driver { child, port };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Driver { child, port };
+                return driver;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -5,8 +5,9 @@
 //! step in order with the key ids. On SQLite, and on PostgreSQL with two
 //! router replicas sharing the database.
 //!
-//! The lapse runs on the router's wall clock (no injectable clock): these
-//! routers use `review.claim_lapse_ms` = 1 500 and the test sleeps past it.
+//! The lapse is measured on the review desk's clock, which these routers
+//! take as a manual clock ([`Clock::manual`]): the test moves it past
+//! `review.claim_lapse_ms` instead of sleeping (both replicas share it).
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use finroute_proto::v1 as pb;
 use finroute_server::Config;
+use finroute_server::clock::Clock;
 use finroute_server::config::ApiKeyConfig;
 use finroute_testkit::{
     Behaviour, FakePartner, PgSchema, TestRouter, config_with, partner_offer, refused_borrower,
@@ -30,7 +32,8 @@ use tonic_types::StatusExt;
 const FILER: &str = "fr_live_filer_key";
 const OPS_1: &str = "fr_live_ops_1_key";
 const OPS_2: &str = "fr_live_ops_2_key";
-const LAPSE_MS: u64 = 1_500;
+/// Thirty minutes, as in production: the test moves the clock, not the time.
+const LAPSE_MS: u64 = 1_800_000;
 
 fn key(id: &str, secret: &str, roles: &[&str]) -> ApiKeyConfig {
     ApiKeyConfig {
@@ -158,6 +161,7 @@ async fn review_desk(
     mut client: FinancingRouterClient<Channel>,
     r1: ReviewServiceClient<Channel>,
     r2: ReviewServiceClient<Channel>,
+    clock: Clock,
 ) {
     use pb::AppealEventKind as K;
     use pb::AppealStatus as S;
@@ -324,7 +328,12 @@ async fn review_desk(
     claim(&mut r1, &id2, OPS_1).await.unwrap();
     let s = claim(&mut r2, &id2, OPS_2).await.unwrap_err();
     refused_with(&s, "APPEAL_CLAIMED_BY_OTHER");
-    tokio::time::sleep(Duration::from_millis(LAPSE_MS + 200)).await;
+    // Still held a minute before the lapse (real time passes too, a few
+    // milliseconds); claimable once the lapse is over.
+    clock.advance(Duration::from_millis(LAPSE_MS - 60_000));
+    let s = claim(&mut r2, &id2, OPS_2).await.unwrap_err();
+    refused_with(&s, "APPEAL_CLAIMED_BY_OTHER");
+    clock.advance(Duration::from_millis(60_000));
     let retaken = claim(&mut r2, &id2, OPS_2).await.unwrap();
     assert_eq!(retaken.assignee, "ops-2");
     // ops-1 no longer holds it: its release is refused; ops-2's works.
@@ -370,10 +379,11 @@ async fn partner() -> FakePartner {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_desk_on_sqlite() {
     let p = partner().await;
-    let router = TestRouter::start(config(&p)).await;
+    let clock = Clock::manual();
+    let router = TestRouter::start_with_clock(config(&p), clock.clone()).await;
     let r1 = ReviewServiceClient::new(router.channel().await);
     let r2 = ReviewServiceClient::new(router.channel().await);
-    review_desk(router.client().await, r1, r2).await;
+    review_desk(router.client().await, r1, r2, clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,11 +394,12 @@ async fn review_desk_on_postgres_with_two_replicas() {
     let p = partner().await;
     let mut cfg = config(&p);
     cfg.store.url = pg.url.clone();
-    let a = TestRouter::start(cfg.clone()).await;
-    let b = TestRouter::start(cfg).await;
+    let clock = Clock::manual();
+    let a = TestRouter::start_with_clock(cfg.clone(), clock.clone()).await;
+    let b = TestRouter::start_with_clock(cfg, clock.clone()).await;
     let r1 = ReviewServiceClient::new(a.channel().await);
     let r2 = ReviewServiceClient::new(b.channel().await);
-    review_desk(a.client().await, r1, r2).await;
+    review_desk(a.client().await, r1, r2, clock).await;
     drop((a, b));
     pg.drop_schema().await;
 }

@@ -35,7 +35,16 @@ pub struct TestRouter {
 
 impl TestRouter {
     /// Starts `config` with a fresh SQLite file and waits until health says SERVING.
-    pub async fn start(mut config: Config) -> TestRouter {
+    pub async fn start(config: Config) -> TestRouter {
+        Self::start_with_clock(config, finroute_server::clock::Clock::system()).await
+    }
+
+    /// [`TestRouter::start`] with the review desk on `clock` (a
+    /// [`finroute_server::clock::Clock::manual`] the test moves forward).
+    pub async fn start_with_clock(
+        mut config: Config,
+        clock: finroute_server::clock::Clock,
+    ) -> TestRouter {
         let dir = tempfile::tempdir().expect("temp dir");
         if config.store.url == Config::default().store.url {
             config.store.url = format!("sqlite://{}", dir.path().join("finroute.db").display());
@@ -59,9 +68,14 @@ impl TestRouter {
             .expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(finroute_server::run(config, listener, async {
-            let _ = rx.await;
-        }));
+        let handle = tokio::spawn(finroute_server::run_with_clock(
+            config,
+            listener,
+            async {
+                let _ = rx.await;
+            },
+            clock,
+        ));
         let router = TestRouter {
             addr,
             metrics_addr,

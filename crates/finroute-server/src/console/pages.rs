@@ -145,10 +145,6 @@ fn span(ms: i64) -> String {
     }
 }
 
-fn now_ms() -> i64 {
-    crate::router::unix_millis()
-}
-
 fn money(m: &Option<pb::Money>) -> String {
     match m {
         None => String::new(),
@@ -398,7 +394,7 @@ pub async fn queue(State(c): St, headers: HeaderMap, Query(q): Query<QueueQuery>
             Vec::new()
         }
     };
-    let now = now_ms();
+    let now = c.review.clock().now_ms();
     let rows = rows
         .into_iter()
         .map(|a| {
@@ -632,7 +628,7 @@ pub async fn case(State(c): St, headers: HeaderMap, Path(id): Path<String>) -> R
     };
     let a = case.appeal.unwrap_or_default();
     let app = case.application.unwrap_or_default();
-    let now = now_ms();
+    let now = c.review.clock().now_ms();
     let due_ms = ms_of(&a.sla_due_at).unwrap_or(i64::MAX);
     let decided = matches!(
         pb::AppealStatus::try_from(a.status),
@@ -784,14 +780,16 @@ pub struct StepForm {
 
 /// The session of a form post whose CSRF token and origin check out;
 /// otherwise the response to send.
-fn form_session(c: &Console, headers: &HeaderMap, csrf: &str) -> Result<Current, Response> {
+fn form_session(c: &Console, headers: &HeaderMap, csrf: &str) -> Result<Current, Box<Response>> {
     let Some(cur) = session(c, headers) else {
-        return Err(to_login());
+        return Err(Box::new(to_login()));
     };
     if !super::same_origin(headers) || !same_secret(&cur.csrf, csrf) {
         tracing::warn!(operator = %cur.caller.key_id, "console: form refused (CSRF token or origin)");
         let t = text::text(locale(headers));
-        return Err((StatusCode::FORBIDDEN, t.form_expired).into_response());
+        return Err(Box::new(
+            (StatusCode::FORBIDDEN, t.form_expired).into_response(),
+        ));
     }
     Ok(cur)
 }
@@ -804,7 +802,7 @@ where
 {
     let cur = match form_session(c, headers, &f.csrf) {
         Ok(cur) => cur,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let l = locale(headers);
     let flash = match run(cur.caller.clone()).await {

@@ -44,6 +44,8 @@ pub struct Desk {
     pub partner: FakePartner,
     /// A partner that fails every quote (the channels page shows it).
     pub failing: FakePartner,
+    /// The review desk's clock, which tests move forward.
+    pub clock: finroute_server::clock::Clock,
 }
 
 impl Desk {
@@ -64,11 +66,13 @@ impl Desk {
             key("ops-b", OPS_B, &["operator"]),
         ];
         config.server.console_listen = Some("127.0.0.1:0".parse().unwrap());
-        let router = TestRouter::start(config).await;
+        let clock = finroute_server::clock::Clock::manual();
+        let router = TestRouter::start_with_clock(config, clock.clone()).await;
         Desk {
             router,
             partner,
             failing,
+            clock,
         }
     }
 
