@@ -384,3 +384,96 @@ async fn tls_clients_that_never_send_a_request_are_closed_after_the_first_reques
         "served after"
     );
 }
+
+/// The console under `[server.tls]`: HTTPS with the router's certificate,
+/// its session cookies `Secure` and HSTS sent; plain HTTP gets no page.
+#[tokio::test]
+async fn the_console_serves_https_with_secure_cookies_under_tls() {
+    use sha2::{Digest, Sha256};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("finroute test CA");
+    let (cert, key) = ca.leaf(&["localhost"]);
+    let mut config = Config::default();
+    config.store.url = format!("sqlite://{}", dir.path().join("finroute.db").display());
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    config.server.metrics_listen = probe.local_addr().unwrap();
+    let console_probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let console = console_probe.local_addr().unwrap();
+    drop((probe, console_probe));
+    config.server.console_listen = Some(console);
+    config.server.tls = Some(ServerTlsConfig {
+        cert_file: write(dir.path(), "server.pem", &cert),
+        key_file: write(dir.path(), "server.key", &key),
+        client_ca_file: None,
+        handshake_timeout_ms: 5_000,
+    });
+    config.auth.keys = vec![finroute_server::config::ApiKeyConfig {
+        id: "ops-a".into(),
+        sha256: hex::encode(Sha256::digest(b"fr_live_operator_a")),
+        tenant: "t".into(),
+        roles: vec!["operator".into()],
+        rate_per_second: None,
+        burst: None,
+    }];
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = tokio::spawn(finroute_server::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap())
+        .unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let mut answer = String::new();
+    for _ in 0..100 {
+        let Ok(tcp) = tokio::net::TcpStream::connect(console).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        tls.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw).await;
+        answer = String::from_utf8_lossy(&raw).into_owned();
+        break;
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("strict-transport-security: max-age="),
+        "{answer}"
+    );
+    let cookie = lower
+        .lines()
+        .find(|l| l.starts_with("set-cookie: finroute_console_login="))
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("; secure"), "{cookie}");
+    assert!(cookie.contains("httponly") && cookie.contains("samesite=strict"));
+
+    // Plain HTTP to the TLS console gets no page.
+    let mut tcp = tokio::net::TcpStream::connect(console).await.unwrap();
+    tcp.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw)).await;
+    assert!(!String::from_utf8_lossy(&raw).contains("200 OK"));
+    let _ = tx.send(());
+    router.await.unwrap().unwrap();
+}
