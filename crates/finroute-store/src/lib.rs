@@ -23,7 +23,8 @@
 //!   records as arrived while the previous one ran.
 //! - `read`, `acceptance`, `appeal`: the SQL text (one column list per
 //!   table), the row types and their decoding; `partner_list`: the
-//!   lenders' partner name-lists, append-only; `record`: what the router
+//!   lenders' partner name-lists, append-only; `usage`: channels' use
+//!   against their volume agreements; `record`: what the router
 //!   records; `error`: [`StoreError`] and its kinds; `text`, `blob`: what
 //!   can be stored, and the compressed response.
 //!
@@ -53,6 +54,7 @@ mod reworded;
 mod sqlite;
 mod store;
 mod text;
+mod usage;
 mod writer;
 
 pub use acceptance::{
@@ -67,3 +69,4 @@ pub use options::{Backend, StoreOptions};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};
 pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};
 pub use store::{Store, StoreStats};
+pub use usage::{PeriodLimit, Reservation, Usage};

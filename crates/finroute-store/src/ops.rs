@@ -48,6 +48,9 @@ use crate::partner_list::{
 };
 use crate::read::{self, FIND_BY_REQUEST_ID, GET_APPLICATION, GET_OFFER};
 use crate::record::{OfferRecord, StoredApplication};
+use crate::usage::{
+    self, COUNT_ACCEPTANCE, ENSURE_USAGE, GET_USAGE, PeriodLimit, RESERVE_QUOTE, Reservation, Usage,
+};
 
 /// How many times a claim is retried when its insert conflicted but the
 /// conflicting row was gone by the time it was looked up (a live
@@ -414,6 +417,92 @@ where
                 key: DuplicateKey::PartnerListVersion,
             })
         }
+    }
+
+    /// Reserves one quote of `adapter_id` in every period of `limits`, or
+    /// none when a counter of one of them is at its limit.
+    pub(crate) async fn reserve_quote(
+        &self,
+        adapter_id: &str,
+        limits: &[PeriodLimit],
+    ) -> Result<Reservation, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let mut after = Vec::with_capacity(limits.len());
+        for l in limits {
+            sqlx::query(ENSURE_USAGE)
+                .bind(adapter_id)
+                .bind(l.period.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(RESERVE_QUOTE)
+                .bind(adapter_id)
+                .bind(l.period.as_str())
+                .bind(l.limit.quotes)
+                .bind(l.limit.acceptances)
+                .bind(l.limit.lent_minor)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match row {
+                Some(row) => after.push(usage::usage(&row)?),
+                None => {
+                    let row = sqlx::query(GET_USAGE)
+                        .bind(adapter_id)
+                        .bind(l.period.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let now = usage::usage(&row)?;
+                    tx.rollback().await?;
+                    return Ok(Reservation::AtLimit {
+                        period: l.period.clone(),
+                        usage: now,
+                    });
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved(after))
+    }
+
+    /// Counts one confirmed acceptance of `lent_minor` in every period.
+    pub(crate) async fn count_acceptance(
+        &self,
+        adapter_id: &str,
+        periods: &[String],
+        lent_minor: i64,
+    ) -> Result<Vec<Usage>, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let mut after = Vec::with_capacity(periods.len());
+        for period in periods {
+            sqlx::query(ENSURE_USAGE)
+                .bind(adapter_id)
+                .bind(period.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(COUNT_ACCEPTANCE)
+                .bind(adapter_id)
+                .bind(period.as_str())
+                .bind(lent_minor)
+                .fetch_one(&mut *tx)
+                .await?;
+            after.push(usage::usage(&row)?);
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// The usage of `adapter_id` in `period` (zero when nothing counted).
+    pub(crate) async fn usage(&self, adapter_id: &str, period: &str) -> Result<Usage, sqlx::Error> {
+        Ok(
+            match sqlx::query(GET_USAGE)
+                .bind(adapter_id)
+                .bind(period)
+                .fetch_optional(self.0.reads())
+                .await?
+            {
+                Some(row) => usage::usage(&row)?,
+                None => Usage::default(),
+            },
+        )
     }
 
     pub(crate) async fn partner_lists(&self) -> Result<Vec<PartnerListRecord>, sqlx::Error> {

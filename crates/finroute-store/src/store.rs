@@ -29,6 +29,7 @@ use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
 use crate::sqlite::{self, SqliteDb};
 use crate::text;
+use crate::usage::{PeriodLimit, Reservation, Usage};
 use crate::writer::{self, Counters, Pending, WriterHandle};
 
 /// The durable store: applications, offers and channel reports;
@@ -504,6 +505,56 @@ impl Store {
         Ok(match &self.inner.db {
             Db::Sqlite(db) => Ops(db).partner_lists().await,
             Db::Postgres(db) => Ops(db).partner_lists().await,
+        }?)
+    }
+
+    /// Reserves one quote of channel `adapter_id` in each period of
+    /// `limits` (a UTC day and month, say), atomically across replicas:
+    /// counted in all of them, or, when a counter of one is at its limit,
+    /// in none ([`Reservation::AtLimit`]).
+    pub async fn reserve_quote(
+        &self,
+        adapter_id: &str,
+        limits: &[PeriodLimit],
+    ) -> Result<Reservation, StoreError> {
+        self.check_open()?;
+        text::storable("adapter_id", adapter_id)?;
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).reserve_quote(adapter_id, limits).await,
+            Db::Postgres(db) => Ops(db).reserve_quote(adapter_id, limits).await,
+        }
+    }
+
+    /// Counts an acceptance the partner confirmed, of `lent_minor`, in
+    /// each of `periods`; the usage after it, in that order.
+    pub async fn count_acceptance(
+        &self,
+        adapter_id: &str,
+        periods: &[String],
+        lent_minor: i64,
+    ) -> Result<Vec<Usage>, StoreError> {
+        self.check_open()?;
+        text::storable("adapter_id", adapter_id)?;
+        match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .count_acceptance(adapter_id, periods, lent_minor)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .count_acceptance(adapter_id, periods, lent_minor)
+                    .await
+            }
+        }
+    }
+
+    /// The usage of channel `adapter_id` in `period` (zero if none).
+    pub async fn usage(&self, adapter_id: &str, period: &str) -> Result<Usage, StoreError> {
+        self.check_open()?;
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).usage(adapter_id, period).await,
+            Db::Postgres(db) => Ops(db).usage(adapter_id, period).await,
         }?)
     }
 

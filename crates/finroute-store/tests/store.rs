@@ -226,7 +226,9 @@ mod suite {
 
     use std::collections::HashSet;
 
-    use finroute_store::{ApplicationRecord, DuplicateKey, StoreError, StoreStats};
+    use finroute_store::{
+        ApplicationRecord, DuplicateKey, PeriodLimit, Reservation, StoreError, StoreStats, Usage,
+    };
     use tokio::task::JoinSet;
 
     use crate::fixture::{application, request_id};
@@ -1021,6 +1023,161 @@ mod suite {
             vec![v1, v2, other]
         );
         reopened.close().await;
+    }
+
+    fn limits(day: &str, month: &str, quotes: (i64, i64), acc: i64) -> Vec<PeriodLimit> {
+        let l = |period: &str, quotes: i64| PeriodLimit {
+            period: period.into(),
+            limit: Usage {
+                quotes,
+                acceptances: acc,
+                lent_minor: 1_000_000,
+            },
+        };
+        vec![l(day, quotes.0), l(month, quotes.1)]
+    }
+
+    pub async fn quotes_are_reserved_up_to_their_limits(h: &Harness) {
+        let (d1, d2, m) = ("day:2026-12-06", "day:2026-12-07", "month:2026-12");
+        for n in 1..=3 {
+            match h
+                .store
+                .reserve_quote("bank-a", &limits(d1, m, (3, 5), 10))
+                .await
+                .expect("reserve")
+            {
+                Reservation::Reserved(after) => {
+                    assert_eq!(after[0].quotes, n);
+                    assert_eq!(after[1].quotes, n);
+                }
+                other => panic!("{n}: {other:?}"),
+            }
+        }
+        // The day is full: nothing is counted, the month included.
+        assert_eq!(
+            h.store
+                .reserve_quote("bank-a", &limits(d1, m, (3, 5), 10))
+                .await
+                .expect("reserve"),
+            Reservation::AtLimit {
+                period: d1.into(),
+                usage: Usage {
+                    quotes: 3,
+                    ..Usage::default()
+                }
+            }
+        );
+        assert_eq!(h.store.usage("bank-a", m).await.expect("usage").quotes, 3);
+        // Another channel is not affected.
+        assert!(matches!(
+            h.store
+                .reserve_quote("bank-b", &limits(d1, m, (3, 5), 10))
+                .await
+                .expect("reserve"),
+            Reservation::Reserved(_)
+        ));
+        // The next day has room until the month is full.
+        for _ in 0..2 {
+            assert!(matches!(
+                h.store
+                    .reserve_quote("bank-a", &limits(d2, m, (3, 5), 10))
+                    .await
+                    .expect("reserve"),
+                Reservation::Reserved(_)
+            ));
+        }
+        match h
+            .store
+            .reserve_quote("bank-a", &limits(d2, m, (3, 5), 10))
+            .await
+            .expect("reserve")
+        {
+            Reservation::AtLimit { period, usage } => {
+                assert_eq!(period, m);
+                assert_eq!(usage.quotes, 5);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(h.store.usage("bank-a", d2).await.expect("usage").quotes, 2);
+        assert_eq!(
+            h.store.usage("nobody", d2).await.expect("usage"),
+            Usage::default()
+        );
+    }
+
+    pub async fn acceptances_and_lent_amounts_close_a_channel(h: &Harness) {
+        let (d, m) = ("day:2026-12-06", "month:2026-12");
+        let periods = [d.to_owned(), m.to_owned()];
+        let after = h
+            .store
+            .count_acceptance("bank-a", &periods, 600_000)
+            .await
+            .expect("count");
+        assert_eq!(after[0].acceptances, 1);
+        assert_eq!(after[1].lent_minor, 600_000);
+        // At two acceptances a day, one more quote is still allowed...
+        assert!(matches!(
+            h.store
+                .reserve_quote("bank-a", &limits(d, m, (100, 100), 2))
+                .await
+                .expect("reserve"),
+            Reservation::Reserved(_)
+        ));
+        // ...and not once the lent amount passes its limit.
+        h.store
+            .count_acceptance("bank-a", &periods, 500_000)
+            .await
+            .expect("count");
+        match h
+            .store
+            .reserve_quote("bank-a", &limits(d, m, (100, 100), 5))
+            .await
+            .expect("reserve")
+        {
+            Reservation::AtLimit { usage, .. } => assert_eq!(usage.lent_minor, 1_100_000),
+            other => panic!("{other:?}"),
+        }
+        // At the acceptance limit too.
+        match h
+            .store
+            .reserve_quote("bank-a", &limits(d, m, (100, 100), 2))
+            .await
+            .expect("reserve")
+        {
+            Reservation::AtLimit { usage, .. } => assert_eq!(usage.acceptances, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    pub async fn racing_reservations_never_pass_the_limit(h: &Harness) {
+        let mut set = JoinSet::new();
+        for _ in 0..24 {
+            let store = h.store.clone();
+            set.spawn(async move {
+                store
+                    .reserve_quote(
+                        "bank-a",
+                        &limits("day:2026-12-06", "month:2026-12", (7, 100), 10),
+                    )
+                    .await
+                    .expect("reserve")
+            });
+        }
+        let mut reserved = 0;
+        while let Some(r) = set.join_next().await {
+            if matches!(r.expect("task"), Reservation::Reserved(_)) {
+                reserved += 1;
+            }
+        }
+        assert_eq!(reserved, 7);
+        assert_eq!(
+            h.store
+                .usage("bank-a", "month:2026-12")
+                .await
+                .expect("usage")
+                .quotes,
+            7
+        );
     }
 }
 
@@ -2718,6 +2875,36 @@ mod sqlite {
         )
         .await;
     }
+
+    #[tokio::test]
+    async fn quotes_are_reserved_up_to_their_limits() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::quotes_are_reserved_up_to_their_limits,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn acceptances_and_lent_amounts_close_a_channel() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::acceptances_and_lent_amounts_close_a_channel,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn racing_reservations_never_pass_the_limit() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::racing_reservations_never_pass_the_limit,
+        )
+        .await;
+    }
 }
 
 mod postgres {
@@ -2988,6 +3175,36 @@ mod postgres {
             Postgres,
             StoreOptions::default(),
             suite::partner_lists_are_append_only,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn quotes_are_reserved_up_to_their_limits() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::quotes_are_reserved_up_to_their_limits,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn acceptances_and_lent_amounts_close_a_channel() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::acceptances_and_lent_amounts_close_a_channel,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn racing_reservations_never_pass_the_limit() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::racing_reservations_never_pass_the_limit,
         )
         .await;
     }
