@@ -551,6 +551,8 @@ pub enum ChannelStatus {
     Ineligible,
     /// Skipped: the applicant did not consent to share with this partner.
     NoConsent,
+    /// Skipped: the channel's volume agreement is used up for the period.
+    QuotaExhausted,
 }
 
 /// What happened on one channel.

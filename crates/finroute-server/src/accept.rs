@@ -73,6 +73,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Learns from each outcome recorded.
     odds: OddsLearner,
+    /// Counts confirmed acceptances against channels' volume agreements.
+    quotas: Arc<crate::quota::Quotas>,
     /// Acceptances this process is driving now. The store's lease keeps
     /// other replicas off a row; this keeps the poller and `drive_now` of
     /// one process (same lease owner) from both calling the partner.
@@ -101,6 +103,7 @@ impl Relay {
         settings: RelaySettings,
         metrics: Arc<Metrics>,
         odds: OddsLearner,
+        quotas: Arc<crate::quota::Quotas>,
     ) -> Relay {
         let (finished, _) = broadcast::channel(1024);
         Relay {
@@ -113,6 +116,7 @@ impl Relay {
                 wake: Notify::new(),
                 metrics,
                 odds,
+                quotas,
                 driving: Default::default(),
             }),
         }
@@ -304,6 +308,23 @@ impl Relay {
             channel
                 .metrics()
                 .acceptance_finished(stored.status == AcceptanceState::Accepted);
+        }
+        if stored.status == AcceptanceState::Accepted && self.inner.quotas.limited(&row.adapter_id)
+        {
+            match self.inner.store.get_offer(&row.tenant, &row.offer_id).await {
+                Ok(Some(offer)) => {
+                    self.inner
+                        .quotas
+                        .acceptance_confirmed(&row.adapter_id, offer.principal_minor, now)
+                        .await
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    acceptance_id = %row.acceptance_id,
+                    error = %e,
+                    "quota: the accepted offer could not be read; the acceptance is not counted"
+                ),
+            }
         }
         self.inner.odds.outcome_recorded();
         let _ = self.inner.finished.send(row.acceptance_id.clone());

@@ -40,6 +40,9 @@ pub struct Config {
     pub review: ReviewConfig,
     #[serde(default)]
     pub platform: PlatformConfig,
+    /// `[[quotas]]`: channels' volume agreements (docs/config.md).
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -129,6 +132,46 @@ mod empty_is_none {
             Some(a) => s.collect_str(a),
             None => s.serialize_str(""),
         }
+    }
+}
+
+/// One `[[quotas]]` entry: a channel's volume agreement with the
+/// platform, per UTC day and month, shared by every replica through the
+/// store (`crate::quota`). Absent limits are unlimited.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// The channel's `[[adapters]]` id.
+    pub adapter: String,
+    /// Quotes the router may ask for per day, and per month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotes_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotes_per_month: Option<u64>,
+    /// Acceptances the partner confirms per day, and per month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptances_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptances_per_month: Option<u64>,
+    /// Principal of confirmed acceptances per day, and per month, in
+    /// minor units of the channel's currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lent_minor_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lent_minor_per_month: Option<u64>,
+}
+
+impl QuotaConfig {
+    /// Every limit, by key.
+    pub fn limits(&self) -> [(&'static str, Option<u64>); 6] {
+        [
+            ("quotes_per_day", self.quotes_per_day),
+            ("quotes_per_month", self.quotes_per_month),
+            ("acceptances_per_day", self.acceptances_per_day),
+            ("acceptances_per_month", self.acceptances_per_month),
+            ("lent_minor_per_day", self.lent_minor_per_day),
+            ("lent_minor_per_month", self.lent_minor_per_month),
+        ]
     }
 }
 
@@ -581,6 +624,7 @@ impl Default for Config {
             odds: OddsConfig::default(),
             review: ReviewConfig::default(),
             platform: PlatformConfig::default(),
+            quotas: Vec::new(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -657,6 +701,15 @@ impl Config {
         });
         c.review.page_token_secret = Some("0".repeat(64));
         c.compliance.partner_lists_file = Some("partner_lists.toml".into());
+        c.quotas = vec![QuotaConfig {
+            adapter: "partner-sim".into(),
+            quotes_per_day: Some(1),
+            quotes_per_month: Some(1),
+            acceptances_per_day: Some(1),
+            acceptances_per_month: Some(1),
+            lent_minor_per_day: Some(1),
+            lent_minor_per_month: Some(1),
+        }];
         c.auth.keys = vec![ApiKeyConfig {
             id: "key".into(),
             sha256: "0".repeat(64),
@@ -676,6 +729,35 @@ impl Config {
                 message: message.into(),
             })
         };
+        let mut quota_seen = std::collections::HashSet::new();
+        for (i, q) in self.quotas.iter().enumerate() {
+            if !self.adapters.iter().any(|a| a.id == q.adapter) {
+                return bad(
+                    &format!("quotas[{i}].adapter"),
+                    &format!("no [[adapters]] entry has the id {:?}", q.adapter),
+                );
+            }
+            if !quota_seen.insert(q.adapter.as_str()) {
+                return bad(
+                    &format!("quotas[{i}].adapter"),
+                    &format!(
+                        "{:?} has another [[quotas]] entry: one per channel",
+                        q.adapter
+                    ),
+                );
+            }
+            if q.limits().iter().all(|(_, v)| v.is_none()) {
+                return bad(
+                    &format!("quotas[{i}]"),
+                    "set at least one limit (quotes_per_day, acceptances_per_month, ...)",
+                );
+            }
+            for (key, v) in q.limits() {
+                if v.is_some_and(|v| v > i64::MAX as u64) {
+                    return bad(&format!("quotas[{i}].{key}"), "too large");
+                }
+            }
+        }
         if let Some(secret) = &self.review.page_token_secret
             && (secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -895,6 +977,33 @@ mod tests {
             let e = c.validate().expect_err("a bad secret is refused");
             assert!(e.to_string().contains("review.page_token_secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn quotas_name_a_channel_once_with_a_limit() {
+        let c = Config::parse(
+            "[[quotas]]\nadapter = \"partner-sim\"\nquotes_per_day = 100\nlent_minor_per_month = 50000000\n",
+        )
+        .expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.quotas[0].quotes_per_day, Some(100));
+        assert_eq!(c.quotas[0].acceptances_per_day, None);
+        for (text, key) in [
+            (
+                "[[quotas]]\nadapter = \"nobody\"\nquotes_per_day = 1\n",
+                "quotas[0].adapter",
+            ),
+            ("[[quotas]]\nadapter = \"secured\"\n", "quotas[0]"),
+            (
+                "[[quotas]]\nadapter = \"secured\"\nquotes_per_day = 1\n[[quotas]]\nadapter = \"secured\"\nquotes_per_month = 1\n",
+                "quotas[1].adapter",
+            ),
+        ] {
+            let c = Config::parse(text).expect("parses");
+            let e = c.validate().expect_err(text);
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+        assert!(Config::parse("[[quotas]]\nadapter = \"secured\"\nquotes_per_week = 1\n").is_err());
     }
 
     #[test]

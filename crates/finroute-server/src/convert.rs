@@ -346,6 +346,7 @@ pub fn channel_status_name(s: core::ChannelStatus) -> &'static str {
         core::ChannelStatus::CircuitOpen => "circuit_open",
         core::ChannelStatus::Ineligible => "ineligible",
         core::ChannelStatus::NoConsent => "no_consent",
+        core::ChannelStatus::QuotaExhausted => "quota_exhausted",
     }
 }
 

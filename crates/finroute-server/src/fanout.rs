@@ -24,6 +24,7 @@ use crate::breaker::{Admission, Breaker, BreakerSettings, BreakerState};
 use crate::drain::InFlight;
 use crate::metrics::ChannelMetrics;
 use crate::partner_lists::ListIndex;
+use crate::quota::{Quotas, QuoteCheck};
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description};
 use finroute_core::{
@@ -253,6 +254,8 @@ pub struct Fanout<'a> {
     pub now_ms: UnixMillis,
     /// The platform party and the partner name-lists.
     pub disclosure: &'a Disclosure,
+    /// Channels' volume agreements (`[[quotas]]`), if any.
+    pub quotas: Option<&'a Quotas>,
 }
 
 impl Fanout<'_> {
@@ -357,6 +360,46 @@ impl Fanout<'_> {
     /// One admitted channel through its call stack, traced as a `channel`
     /// span: describe if needed, minimise, quote, price.
     async fn call(&self, index: usize, channel: &Channel, probe: bool) -> ChannelDone {
+        if let Some(quotas) = self.quotas.filter(|q| q.limited(&channel.id)) {
+            // Counted before the call, within the channel's deadline.
+            let check = tokio::time::timeout_at(
+                self.channel_deadline,
+                quotas.reserve_quote(&channel.id, self.now_ms),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                QuoteCheck::Failed(
+                    "the channel's quota could not be counted in time; not called".into(),
+                )
+            });
+            let skipped = match check {
+                QuoteCheck::Call => None,
+                QuoteCheck::AtLimit(detail) => Some((ChannelStatus::QuotaExhausted, detail)),
+                QuoteCheck::Failed(detail) => Some((ChannelStatus::Error, detail)),
+            };
+            if let Some((status, detail)) = skipped {
+                if probe {
+                    channel.breaker.on_abandoned_probe(Instant::now());
+                }
+                let report = ChannelReport {
+                    adapter_id: channel.id.clone(),
+                    product_kind: channel.adapter.product_kind(),
+                    status,
+                    latency_ms: 0,
+                    offers_returned: 0,
+                    offers_rejected: 0,
+                    detail,
+                    recipients: Vec::new(),
+                    rejections: Vec::new(),
+                };
+                channel.metrics.record(&report);
+                return ChannelDone {
+                    report,
+                    offers: Vec::new(),
+                    rejections: Vec::new(),
+                };
+            }
+        }
         let call = ChannelCall {
             request: self.request,
             quote_id: format!("{}-{index}", self.application_id),

@@ -28,6 +28,7 @@ pub mod listener;
 pub mod metrics;
 pub mod odds;
 pub mod partner_lists;
+pub mod quota;
 pub mod recent;
 pub mod review;
 pub mod router;

@@ -169,7 +169,7 @@ pub struct CloseLabels {
 
 // -- channels ---------------------------------------------------------------
 
-const STATUSES: [ChannelStatus; 7] = [
+const STATUSES: [ChannelStatus; 8] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -177,6 +177,7 @@ const STATUSES: [ChannelStatus; 7] = [
     ChannelStatus::CircuitOpen,
     ChannelStatus::Ineligible,
     ChannelStatus::NoConsent,
+    ChannelStatus::QuotaExhausted,
 ];
 
 fn status_index(s: ChannelStatus) -> usize {
@@ -214,7 +215,10 @@ impl ChannelMetrics {
         // Channels that were not called have no latency to speak of.
         let called = !matches!(
             r.status,
-            ChannelStatus::CircuitOpen | ChannelStatus::Ineligible | ChannelStatus::NoConsent
+            ChannelStatus::CircuitOpen
+                | ChannelStatus::Ineligible
+                | ChannelStatus::NoConsent
+                | ChannelStatus::QuotaExhausted
         );
         if called {
             self.latency

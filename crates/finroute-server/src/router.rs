@@ -58,6 +58,8 @@ pub struct RouterSettings {
     pub platform: Option<finroute_core::Party>,
     /// The lenders' partner name-lists (reloaded while the router runs).
     pub partner_lists: Arc<crate::partner_lists::PartnerLists>,
+    /// Channels' volume agreements (`[[quotas]]`).
+    pub quotas: Arc<crate::quota::Quotas>,
 }
 
 /// The FinancingRouter service. Cheap to clone.

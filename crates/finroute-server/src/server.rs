@@ -205,6 +205,7 @@ pub async fn run_with_clock(
     let registry = Registry::build(&config.adapters, config.breaker_settings())?;
     let described = registry.describe_all().await;
 
+    let quotas = Arc::new(crate::quota::Quotas::new(store.clone(), &config.quotas));
     let settings = RouterSettings {
         policy: config.pricing_policy(),
         defaults: RequestDefaults {
@@ -217,6 +218,7 @@ pub async fn run_with_clock(
         max_in_flight_routes: config.server.max_in_flight_routes,
         platform: config.platform.party(finroute_core::PartyRole::Platform),
         partner_lists: partner_lists.clone(),
+        quotas: quotas.clone(),
     };
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
@@ -243,6 +245,7 @@ pub async fn run_with_clock(
         },
         metrics.clone(),
         odds.clone(),
+        quotas.clone(),
     );
     let relay_task = relay.spawn_poller();
     // Reloads the partner lists on SIGHUP and when the file changes; stops
@@ -293,6 +296,7 @@ pub async fn run_with_clock(
         )
     }));
     exposition.register_collector(Box::new(odds.clone()));
+    exposition.register_collector(Box::new(quotas.clone()));
     let metrics_stop = tokio_util::sync::CancellationToken::new();
     // Stops the endpoint on every way out of `run`, errors included.
     let _stop_metrics = metrics_stop.clone().drop_guard();

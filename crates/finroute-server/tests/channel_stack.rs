@@ -162,6 +162,7 @@ impl Setup {
             cut: &self.cut,
             now_ms: 1_790_000_000_000,
             disclosure: &Disclosure::default(),
+            quotas: None,
         }
         .run(None)
         .await

@@ -143,6 +143,7 @@ async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
                     cut: in_flight,
                     now_ms: 1_790_000_000_000,
                     disclosure: &Disclosure::default(),
+                    quotas: None,
                 }
                 .run(None)
                 .await;
@@ -209,6 +210,7 @@ async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
         cut: &in_flight,
         now_ms: 1_790_000_000_000,
         disclosure: &Disclosure::default(),
+        quotas: None,
     }
     .run(None)
     .await;

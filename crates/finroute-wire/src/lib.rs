@@ -182,6 +182,7 @@ enum_map!(strategy_from_pb, strategy_to_pb, pb::RankingStrategy, core::Strategy,
 enum_map!(channel_status_from_pb, channel_status_to_pb, pb::ChannelStatus, core::ChannelStatus, {
     Ok => Ok, NoOffer => NoOffer, Timeout => Timeout, Error => Error,
     CircuitOpen => CircuitOpen, Ineligible => Ineligible, NoConsent => NoConsent,
+    QuotaExhausted => QuotaExhausted,
 });
 enum_map!(odds_source_from_pb, odds_source_to_pb, pb::OddsSource, core::OddsSource, {
     Partner => Partner, Model => Model, Blended => Blended,

@@ -409,6 +409,7 @@ pub fn channel_status(locale: Locale, s: finroute_core::ChannelStatus) -> &'stat
         S::CircuitOpen => pick(zh, "circuit open", "熔断中"),
         S::Ineligible => pick(zh, "ineligible", "不符合条件"),
         S::NoConsent => pick(zh, "no consent", "未获授权"),
+        S::QuotaExhausted => pick(zh, "quota used up", "额度已用尽"),
     }
 }
 
@@ -427,6 +428,7 @@ pub fn channel_status_pb(locale: Locale, s: i32) -> &'static str {
         Ok(pb::ChannelStatus::CircuitOpen) => S::CircuitOpen,
         Ok(pb::ChannelStatus::Ineligible) => S::Ineligible,
         Ok(pb::ChannelStatus::NoConsent) => S::NoConsent,
+        Ok(pb::ChannelStatus::QuotaExhausted) => S::QuotaExhausted,
         _ => return "",
     };
     channel_status(locale, core)

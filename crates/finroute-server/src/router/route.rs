@@ -202,6 +202,7 @@ impl RouterService {
             cut: &self.inner.in_flight,
             now_ms,
             disclosure: &disclosure,
+            quotas: Some(&s.quotas),
         }
         .run(events)
         .await
