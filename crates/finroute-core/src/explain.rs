@@ -24,7 +24,8 @@
 //!
 //! Every text is a `catalog::Message`, worded per locale in `src/catalog/`.
 
-use crate::catalog::{self, Effect, LineNumbers, Message, Withheld};
+use crate::answer::{AdjustedTerm, DeclineReason};
+use crate::catalog::{self, Asked, Effect, LineNumbers, Message, Need, Withheld};
 use crate::domain::{
     ChannelReport, ChannelStatus, Explanation, Factor, FinancingRequest, Locale, Offer,
     ProductKind, RefusalReason, Suggestion, SuggestionKind,
@@ -79,8 +80,10 @@ pub fn explain(
     });
 
     let factor = |reason, msg: Message<'_>| Factor {
-        reason,
+        reason: Some(reason),
         text: catalog::render(&msg, locale),
+        partner_reason: None,
+        adapter_ids: Vec::new(),
     };
     let line = line_numbers(req);
     let mut factors: Vec<Factor> = reasons
@@ -96,6 +99,8 @@ pub fn explain(
         ));
     }
 
+    factors.extend(partner_factors(reports, locale));
+
     let pool = Pool {
         req,
         policy,
@@ -108,6 +113,8 @@ pub fn explain(
     suggestions.extend(pool.longer_term(locale));
     suggestions.extend(use_collateral(offers, locale));
     suggestions.extend(installment(offers, locale));
+    suggestions.extend(provide_data(reports, locale));
+    suggestions.extend(counter_offers(req, offers, locale));
     suggestions.extend(share_with_partners(reports, locale));
     if reasons.contains(&RefusalReason::ApplicationVelocity) {
         let msg = Message::SuggestWait {
@@ -258,6 +265,9 @@ impl Pool<'_> {
             offers_gained: u32::try_from(gain.offers).unwrap_or(0),
             odds_threshold: threshold,
             offer_id: None,
+            missing_fields: Vec::new(),
+            adapter_ids: Vec::new(),
+            apr_from_bps: None,
         })
     }
 
@@ -289,6 +299,9 @@ impl Pool<'_> {
             offers_gained: u32::try_from(gain.offers).unwrap_or(0),
             odds_threshold: threshold,
             offer_id: None,
+            missing_fields: Vec::new(),
+            adapter_ids: Vec::new(),
+            apr_from_bps: None,
         })
     }
 }
@@ -328,6 +341,9 @@ fn use_collateral(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: Some(secured.offer_id.clone()),
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     })
 }
 
@@ -351,6 +367,9 @@ fn installment(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: Some(offer.offer_id.clone()),
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     })
 }
 
@@ -366,6 +385,112 @@ fn share_with_partners(reports: &[ChannelReport], locale: Locale) -> Option<Sugg
     }
     let msg = Message::SuggestSharing { adapters: &ids };
     Some(plain(SuggestionKind::ShareWithPartners, &msg, locale))
+}
+
+/// The partners' typed declines, one factor per reason (in the
+/// taxonomy's order) naming the channels that gave it.
+fn partner_factors(reports: &[ChannelReport], locale: Locale) -> Vec<Factor> {
+    let mut by_reason: Vec<(DeclineReason, Vec<&str>)> = Vec::new();
+    for r in reports {
+        let Some(d) = &r.decline else { continue };
+        match by_reason.iter_mut().find(|(reason, _)| *reason == d.reason) {
+            Some((_, ids)) => ids.push(&r.adapter_id),
+            None => by_reason.push((d.reason, vec![&r.adapter_id])),
+        }
+    }
+    by_reason.sort_by_key(|(reason, _)| *reason);
+    by_reason
+        .into_iter()
+        .map(|(reason, ids)| {
+            let msg = Message::FactorPartnerDecline {
+                reason,
+                adapters: &ids,
+            };
+            Factor {
+                reason: None,
+                text: catalog::render(&msg, locale),
+                partner_reason: Some(reason),
+                adapter_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// `ProvideData`: every partner that declined for missing data or an
+/// unverified income, what they asked for, and the lowest APR those
+/// partners advertise (omitted when none advertises one: the router knows
+/// no other honest figure for a partner that made no offer).
+fn provide_data(reports: &[ChannelReport], locale: Locale) -> Option<Suggestion> {
+    let asking: Vec<&ChannelReport> = reports
+        .iter()
+        .filter(|r| r.decline.as_ref().is_some_and(|d| d.reason.asks_for_data()))
+        .collect();
+    if asking.is_empty() {
+        return None;
+    }
+    let mut needs = Vec::new();
+    let mut fields = Vec::new();
+    for d in asking.iter().filter_map(|r| r.decline.as_ref()) {
+        if d.reason == DeclineReason::IncomeUnverified {
+            needs.push(Need::ProofOfIncome);
+        }
+        fields.extend(d.missing_fields.iter().copied());
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    needs.extend(fields.iter().map(|f| Need::Field(*f)));
+    needs.sort_unstable();
+    needs.dedup();
+    if needs.is_empty() {
+        // MISSING_DATA without a field list: the data in general.
+        needs.push(Need::Data);
+    }
+    let ids: Vec<&str> = asking.iter().map(|r| r.adapter_id.as_str()).collect();
+    let apr_from = asking
+        .iter()
+        .filter_map(|r| r.advertised_apr_from_bps)
+        .filter(|bps| *bps > 0)
+        .min();
+    let msg = Message::SuggestProvideData {
+        needs: &needs,
+        adapters: &ids,
+        apr_from: apr_from.map(Percent::rate_bps),
+    };
+    Some(Suggestion {
+        missing_fields: fields,
+        adapter_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        apr_from_bps: apr_from,
+        ..plain(SuggestionKind::ProvideData, &msg, locale)
+    })
+}
+
+/// `CounterOffer`: each shown counter-offer, best ranked first, against
+/// the request's amount and term.
+fn counter_offers(req: &FinancingRequest, offers: &[Offer], locale: Locale) -> Vec<Suggestion> {
+    let asked = Asked {
+        amount: req.requested_amount,
+        min_term: req.min_term_months,
+        max_term: req.max_term_months,
+    };
+    offers
+        .iter()
+        .filter_map(|o| Some((o, o.adjustment.as_ref()?)))
+        .map(|(o, a)| {
+            let msg = Message::SuggestCounterOffer {
+                adapter: &o.adapter_id,
+                amount: o.principal,
+                term_months: o.term_months,
+                asked,
+                rate_changed: a.changed.contains(&AdjustedTerm::Rate),
+            };
+            Suggestion {
+                amount: Some(o.principal),
+                term_months: Some(o.term_months),
+                offer_id: Some(o.offer_id.clone()),
+                ..plain(SuggestionKind::CounterOffer, &msg, locale)
+            }
+        })
+        .collect()
 }
 
 /// The drawable amount and the line, when the primary line gave both.
@@ -387,6 +512,9 @@ fn plain(kind: SuggestionKind, msg: &Message<'_>, locale: Locale) -> Suggestion 
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: None,
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     }
 }
 
@@ -491,6 +619,8 @@ mod tests {
             detail: String::new(),
             recipients: Vec::new(),
             rejections: Vec::new(),
+            advertised_apr_from_bps: None,
+            decline: None,
         }];
         FanOut {
             offers,
@@ -532,7 +662,7 @@ mod tests {
         let factors: Vec<(RefusalReason, &str)> = e
             .factors
             .iter()
-            .map(|f| (f.reason, f.text.as_str()))
+            .filter_map(|f| Some((f.reason?, f.text.as_str())))
             .collect();
         assert_eq!(
             factors,
