@@ -247,6 +247,7 @@ impl Adapter for RemoteAdapter {
 pub fn quote_outcome_from_pb(reply: &pb::QuoteResponse) -> QuoteOutcome {
     let mut out = QuoteOutcome {
         decline_reason: text::clean(&reply.decline_reason, convert::MAX_PARTNER_MESSAGE),
+        decline: convert::quote_decline_from_pb(reply),
         ..Default::default()
     };
     for (i, o) in reply.offers.iter().enumerate() {

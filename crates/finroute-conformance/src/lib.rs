@@ -646,6 +646,7 @@ impl Kit<'_> {
             product_kinds: Vec::new(),
             max_offers: 10,
             locale: Locale::En,
+            channels: Default::default(),
         };
         let quote = QuoteRequest {
             quote_id: format!("ck-{}", short_id()),
@@ -1191,6 +1192,8 @@ mod tests {
             charges,
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         }
     }
 

@@ -392,7 +392,11 @@ fn share_with_partners(reports: &[ChannelReport], locale: Locale) -> Option<Sugg
 fn partner_factors(reports: &[ChannelReport], locale: Locale) -> Vec<Factor> {
     let mut by_reason: Vec<(DeclineReason, Vec<&str>)> = Vec::new();
     for r in reports {
-        let Some(d) = &r.decline else { continue };
+        // An untyped no (no reason, or one this router does not know) is
+        // in its channel report, not among the factors.
+        let Some(d) = r.decline.as_ref().filter(|d| !d.untyped) else {
+            continue;
+        };
         match by_reason.iter_mut().find(|(reason, _)| *reason == d.reason) {
             Some((_, ids)) => ids.push(&r.adapter_id),
             None => by_reason.push((d.reason, vec![&r.adapter_id])),

@@ -189,6 +189,7 @@ impl<P: Partner> pb::financing_adapter_server::FinancingAdapter for AdapterServi
                 .map(convert::partner_offer_to_pb)
                 .collect(),
             decline_reason: quote.decline_reason,
+            decline: None,
         }))
     }
 

@@ -47,6 +47,7 @@ impl Partner for Counting {
             required_fields: vec![],
             supports_accept: true,
             parties: Vec::new(),
+            advertised_apr_from_bps: None,
         })
     }
 
@@ -72,6 +73,8 @@ impl Partner for Counting {
             charges: Vec::new(),
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         }]))
     }
 

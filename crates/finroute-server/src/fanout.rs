@@ -58,6 +58,8 @@ pub struct Channel {
     retry_budget: TpsBudget,
     /// This channel's metric series.
     metrics: ChannelMetrics,
+    /// How long the channel takes from acceptance to final answer.
+    decisions: crate::decision::DecisionClock,
 }
 
 /// A description and the terms derived from it.
@@ -87,7 +89,13 @@ impl Channel {
             breaker: Breaker::new(breaker),
             retry_budget: TpsBudget::new(Duration::from_secs(10), 1, 0.2),
             metrics: ChannelMetrics::default(),
+            decisions: Default::default(),
         }
+    }
+
+    /// The channel's decision-time estimate (the acceptance relay feeds it).
+    pub fn decisions(&self) -> &crate::decision::DecisionClock {
+        &self.decisions
     }
 
     /// This channel's metric series.
@@ -310,7 +318,15 @@ impl Fanout<'_> {
             detail: detail.to_owned(),
             recipients: Vec::new(),
             rejections: Vec::new(),
+            advertised_apr_from_bps: None,
+            decline: None,
         };
+        if !self.request.channels.allows(&channel.id) {
+            return Err(skip(
+                ChannelStatus::Excluded,
+                "left out by the request's exclude_adapter_ids or only_adapter_ids; it was not called",
+            ));
+        }
         if let Some(detail) = self.ineligible(channel) {
             return Err(skip(ChannelStatus::Ineligible, detail));
         }

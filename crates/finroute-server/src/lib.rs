@@ -14,6 +14,7 @@ pub mod breaker;
 pub mod config;
 pub mod convert;
 pub mod deadline;
+pub mod decision;
 pub mod drain;
 pub mod error;
 pub mod error_layer;

@@ -119,6 +119,8 @@ impl PartnerBank {
             }],
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         };
         // The fee raises the true APR above the nominal rate: state the
         // rate the router will compute from the cash flows.
@@ -150,6 +152,7 @@ impl Partner for PartnerBank {
                 contact: s.contact.clone(),
                 lender_type: Some(LenderType::Bank),
             }],
+            advertised_apr_from_bps: None,
         })
     }
 
