@@ -168,7 +168,7 @@ pub struct CloseLabels {
 
 // -- channels ---------------------------------------------------------------
 
-const STATUSES: [ChannelStatus; 7] = [
+const STATUSES: [ChannelStatus; 8] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -176,6 +176,7 @@ const STATUSES: [ChannelStatus; 7] = [
     ChannelStatus::CircuitOpen,
     ChannelStatus::Ineligible,
     ChannelStatus::NoConsent,
+    ChannelStatus::Excluded,
 ];
 
 fn status_index(s: ChannelStatus) -> usize {
@@ -210,7 +211,10 @@ impl ChannelMetrics {
         // Channels that were not called have no latency to speak of.
         if !matches!(
             r.status,
-            ChannelStatus::CircuitOpen | ChannelStatus::Ineligible | ChannelStatus::NoConsent
+            ChannelStatus::CircuitOpen
+                | ChannelStatus::Ineligible
+                | ChannelStatus::NoConsent
+                | ChannelStatus::Excluded
         ) {
             self.latency
                 .observe(Duration::from_millis(r.latency_ms).as_secs_f64());
