@@ -156,7 +156,7 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
             apr_from,
         } => {
             partners(f, adapters)?;
-            f.write_str(" need ")?;
+            f.write_str(if adapters.len() == 1 { " needs " } else { " need " })?;
             for (i, need) in needs.iter().enumerate() {
                 if i > 0 {
                     f.write_str(if i + 1 == needs.len() { " and " } else { ", " })?;
