@@ -14,6 +14,12 @@
 //! - `ShareWithPartners`: how many partners could not be asked (`NO_CONSENT`).
 //! - `Wait` (application velocity: the cost of each application; system
 //!   error) and `Appeal` (line reduced: the line and the drawable amount).
+//! - `ProvideData`: what partners' typed `MissingData` / `IncomeUnverified`
+//!   declines asked for, which partners, and the lowest APR they advertise.
+//! - `CounterOffer`: each shown counter-offer against the request.
+//!
+//! Partners' typed declines are factors too, one per reason (with
+//! `partner_reason` and the channels; `reason` is `None`).
 //!
 //! A suggestion with a computable effect is only made when the effect is
 //! real (at least one offer gained).
