@@ -396,7 +396,9 @@ fn answers_check(findings: &[AnswerFindings]) -> Check {
     } else if warnings.is_empty() {
         pass(
             NAME,
-            format!("{checked} typed answers (declines, adjusted offers) carry a known reason and say what changed"),
+            format!(
+                "{checked} typed answers (declines, adjusted offers) carry a known reason and say what changed"
+            ),
         )
     } else {
         warn(NAME, warnings.join("; "))

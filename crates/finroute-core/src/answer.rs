@@ -175,7 +175,10 @@ mod tests {
             .collect();
         assert_eq!(
             asking,
-            [&DeclineReason::IncomeUnverified, &DeclineReason::MissingData]
+            [
+                &DeclineReason::IncomeUnverified,
+                &DeclineReason::MissingData
+            ]
         );
     }
 }

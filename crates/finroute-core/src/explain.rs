@@ -849,4 +849,126 @@ mod tests {
         assert_eq!(round_step(1), 100);
         assert_eq!(round_step(i64::MAX), 10i64.pow(15) * 100);
     }
+
+    fn declined(
+        id: &str,
+        reason: DeclineReason,
+        fields: &[crate::ApplicantField],
+        apr: Option<i32>,
+    ) -> ChannelReport {
+        ChannelReport {
+            adapter_id: id.into(),
+            product_kind: ProductKind::PartnerLoan,
+            status: ChannelStatus::NoOffer,
+            latency_ms: 1,
+            offers_returned: 0,
+            offers_rejected: 0,
+            detail: String::new(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
+            decline: Some(crate::PartnerDecline {
+                reason,
+                missing_fields: fields.to_vec(),
+                text: String::new(),
+                untyped: false,
+            }),
+            advertised_apr_from_bps: apr,
+        }
+    }
+
+    #[test]
+    fn typed_declines_become_factors_and_one_provide_data_suggestion() {
+        use crate::ApplicantField as F;
+        let mut untyped = declined("bank-x", DeclineReason::Other, &[], None);
+        if let Some(d) = &mut untyped.decline {
+            d.untyped = true;
+        }
+        let reports = vec![
+            declined("bank-a", DeclineReason::MissingData, &[F::Employment], None),
+            declined("bank-b", DeclineReason::IncomeUnverified, &[], Some(1_120)),
+            declined(
+                "bank-c",
+                DeclineReason::MissingData,
+                &[F::MonthlyIncome, F::Employment],
+                Some(1_500),
+            ),
+            declined("bank-d", DeclineReason::Capacity, &[], Some(700)),
+            untyped,
+        ];
+        let e = explain(&request(), &[], &reports, &[], &policy(), Locale::En);
+        let partner: Vec<(Option<DeclineReason>, Vec<String>)> = (e.factors.iter())
+            .filter(|f| f.reason.is_none())
+            .map(|f| (f.partner_reason, f.adapter_ids.clone()))
+            .collect();
+        assert_eq!(
+            partner,
+            [
+                (
+                    Some(DeclineReason::IncomeUnverified),
+                    vec!["bank-b".to_owned()]
+                ),
+                (
+                    Some(DeclineReason::MissingData),
+                    vec!["bank-a".to_owned(), "bank-c".to_owned()]
+                ),
+                (Some(DeclineReason::Capacity), vec!["bank-d".to_owned()]),
+            ]
+        );
+        let s: Vec<&Suggestion> = (e.suggestions.iter())
+            .filter(|s| s.kind == SuggestionKind::ProvideData)
+            .collect();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].missing_fields, [F::MonthlyIncome, F::Employment]);
+        assert_eq!(s[0].adapter_ids, ["bank-a", "bank-b", "bank-c"]);
+        // The lowest rate among the partners that asked (not bank-d's).
+        assert_eq!(s[0].apr_from_bps, Some(1_120));
+        assert!(
+            s[0].text
+                .starts_with("3 partners (bank-a, bank-b, bank-c) need proof of income"),
+            "{}",
+            s[0].text
+        );
+
+        // Nobody advertises: no figure.
+        let quiet = vec![declined("bank-a", DeclineReason::MissingData, &[], None)];
+        let e = explain(&request(), &[], &quiet, &[], &policy(), Locale::En);
+        let s = e
+            .suggestions
+            .iter()
+            .find(|s| s.kind == SuggestionKind::ProvideData)
+            .expect("made");
+        assert_eq!(s.apr_from_bps, None);
+        assert_eq!(
+            s.text,
+            "1 partner (bank-a) needs data you have not shared: provide it to receive their offers"
+        );
+    }
+
+    #[test]
+    fn a_counter_offer_is_explained_against_the_request() {
+        use crate::answer::{AdjustedTerm, Adjustment};
+        let mut o = crate::fixtures::offer("c", 1_000, 0.7);
+        o.adapter_id = "bank-a".into();
+        o.principal = cny(800_000);
+        o.term_months = 18;
+        o.adjustment = Some(Adjustment {
+            changed: vec![AdjustedTerm::Amount, AdjustedTerm::Term, AdjustedTerm::Rate],
+            reason: None,
+            text: String::new(),
+        });
+        let mut req = request();
+        req.min_term_months = 12;
+        req.max_term_months = 12;
+        let e = explain(&req, &[o], &[], &[], &policy(), Locale::En);
+        let s = e
+            .suggestions
+            .iter()
+            .find(|s| s.kind == SuggestionKind::CounterOffer)
+            .expect("made");
+        assert_eq!(s.offer_id.as_deref(), Some("c"));
+        assert_eq!(
+            s.text,
+            "bank-a offers 8 000 CNY over 18 months instead of 10 000 CNY over 12 months, at a higher rate than for the request as asked"
+        );
+    }
 }

@@ -1379,4 +1379,77 @@ mod tests {
         .expect("valid");
         assert_eq!(forever.expires_at, i64::MAX);
     }
+
+    #[test]
+    fn a_counter_offer_may_take_a_term_outside_the_request_and_says_what_changed() {
+        use crate::answer::{AdjustedTerm, Adjustment, DeclineReason};
+        let mut req = request();
+        req.min_term_months = 12;
+        req.max_term_months = 12;
+        let longer = PartnerOffer {
+            principal: cny(800_000),
+            term_months: 18,
+            ..partner_offer("c")
+        };
+        // Not marked: refused for its term.
+        let r = price_offer(&req, &terms("ad"), &policy(), longer.clone(), NOW).expect_err("term");
+        assert_eq!(r.reason, RejectReason::TermOutOfRange);
+        // Marked (the partner named only the term): shown, the smaller amount seen too.
+        let marked = PartnerOffer {
+            adjustment: Some(Adjustment {
+                changed: vec![AdjustedTerm::Term],
+                reason: Some(DeclineReason::DebtToIncome),
+                text: String::new(),
+            }),
+            ..longer
+        };
+        let o = price_offer(&req, &terms("ad"), &policy(), marked.clone(), NOW).expect("valid");
+        let a = o.adjustment.expect("adjusted");
+        assert_eq!(a.changed, [AdjustedTerm::Amount, AdjustedTerm::Term]);
+        // The channel's own range still binds a counter-offer.
+        let beyond = PartnerOffer {
+            term_months: 48,
+            ..marked.clone()
+        };
+        let r = price_offer(&req, &terms("ad"), &policy(), beyond, NOW).expect_err("channel");
+        assert_eq!(r.reason, RejectReason::TermOutOfRange);
+        // Marked, but nothing said or seen changed: shown unmarked.
+        let same = PartnerOffer {
+            principal: cny(1_000_000),
+            term_months: 12,
+            adjustment: Some(Adjustment {
+                changed: Vec::new(),
+                reason: None,
+                text: String::new(),
+            }),
+            ..partner_offer("s")
+        };
+        let o = price_offer(&req, &terms("ad"), &policy(), same, NOW).expect("valid");
+        assert!(o.adjustment.is_none());
+    }
+
+    #[test]
+    fn a_conditional_offer_needs_a_condition_and_keeps_them() {
+        use crate::answer::{Condition, ConditionKind};
+        let bare = PartnerOffer {
+            qualification: Qualification::Conditional,
+            ..partner_offer("c")
+        };
+        let r = price_offer(&request(), &terms("ad"), &policy(), bare.clone(), NOW)
+            .expect_err("no condition");
+        assert_eq!(
+            (r.reason, r.field.as_str()),
+            (RejectReason::InvalidField, "conditions")
+        );
+        let with = PartnerOffer {
+            conditions: vec![Condition {
+                kind: ConditionKind::ProofOfIncome,
+                description: "payslips".into(),
+            }],
+            ..bare
+        };
+        let o = price_offer(&request(), &terms("ad"), &policy(), with, NOW).expect("valid");
+        assert_eq!(o.qualification, Qualification::Conditional);
+        assert_eq!(o.conditions[0].kind, ConditionKind::ProofOfIncome);
+    }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use finroute_partner_sdk::{
     AcceptOutcome, AcceptRequest, AcceptStatus, AdjustedTerm, ApplicantField, Condition,
-    ConditionKind, Currency, DeclineReason, Description, Money, OfferAnswer, Partner,
-    PartnerError, PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
+    ConditionKind, Currency, DeclineReason, Description, Money, OfferAnswer, Partner, PartnerError,
+    PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
 };
 use finroute_proto::v1 as pb;
 use pb::financing_adapter_client::FinancingAdapterClient;

@@ -304,7 +304,9 @@ impl Relay {
         // re-drives included: the channel's decision time.
         if let Some(channel) = self.inner.registry.get(&row.adapter_id) {
             let elapsed = now.saturating_sub(row.created_at_ms).max(0);
-            channel.decisions().observe(u64::try_from(elapsed).unwrap_or(0));
+            channel
+                .decisions()
+                .observe(u64::try_from(elapsed).unwrap_or(0));
         }
         self.inner.odds.outcome_recorded();
         let _ = self.inner.finished.send(row.acceptance_id.clone());

@@ -74,7 +74,10 @@ pub fn financing_request_from_pb(
 /// id well formed, at most [`MAX_ADAPTER_IDS`] each. Ids the router does
 /// not know are kept (and match nothing): channels come and go with the
 /// config, and a caller's list must not break when one is removed.
-fn channel_filter_from_pb(r: &pb::RouteFinancingRequest, v: &mut Violations) -> core::ChannelFilter {
+fn channel_filter_from_pb(
+    r: &pb::RouteFinancingRequest,
+    v: &mut Violations,
+) -> core::ChannelFilter {
     let mut ids = |field: &str, list: &[String]| -> Vec<String> {
         if list.len() > MAX_ADAPTER_IDS {
             v.add(field, format!("at most {MAX_ADAPTER_IDS} ids"));
@@ -84,9 +87,14 @@ fn channel_filter_from_pb(r: &pb::RouteFinancingRequest, v: &mut Violations) -> 
         }
         list.iter().take(MAX_ADAPTER_IDS).cloned().collect()
     };
-    match (r.exclude_adapter_ids.is_empty(), r.only_adapter_ids.is_empty()) {
+    match (
+        r.exclude_adapter_ids.is_empty(),
+        r.only_adapter_ids.is_empty(),
+    ) {
         (true, true) => core::ChannelFilter::All,
-        (false, true) => core::ChannelFilter::Exclude(ids("exclude_adapter_ids", &r.exclude_adapter_ids)),
+        (false, true) => {
+            core::ChannelFilter::Exclude(ids("exclude_adapter_ids", &r.exclude_adapter_ids))
+        }
         (true, false) => core::ChannelFilter::Only(ids("only_adapter_ids", &r.only_adapter_ids)),
         (false, false) => {
             v.add(
@@ -349,7 +357,11 @@ pub fn explanation_to_pb(e: &core::Explanation) -> pb::Explanation {
                 offers_gained: s.offers_gained as i32,
                 odds_threshold: s.odds_threshold,
                 offer_id: s.offer_id.clone().unwrap_or_default(),
-                missing_fields: s.missing_fields.iter().map(|f| c::field_to_pb(*f)).collect(),
+                missing_fields: s
+                    .missing_fields
+                    .iter()
+                    .map(|f| c::field_to_pb(*f))
+                    .collect(),
                 adapter_ids: s.adapter_ids.clone(),
                 apr_from_bps: s.apr_from_bps.unwrap_or(0),
             })

@@ -170,10 +170,7 @@ async fn a_counter_offer_is_ranked_and_explained_as_adjusted() {
     assert_eq!(counter.term_months, 18);
     let adjustment = counter.adjustment.as_ref().unwrap();
     // The partner said TERM; the router saw the smaller amount too.
-    assert_eq!(
-        adjustment.changed,
-        [Adj::Amount as i32, Adj::Term as i32]
-    );
+    assert_eq!(adjustment.changed, [Adj::Amount as i32, Adj::Term as i32]);
     assert_eq!(adjustment.reason, Why::DebtToIncome as i32);
     assert!(plain.adjustment.is_none());
     let b_report = report_of(&r, "bank-b");
@@ -190,7 +187,10 @@ async fn a_counter_offer_is_ranked_and_explained_as_adjusted() {
     assert_eq!(counters.len(), 1);
     let s = counters[0];
     assert_eq!(s.offer_id, counter.offer_id);
-    assert_eq!((s.amount.as_ref().unwrap().amount_minor, s.term_months), (800_000, 18));
+    assert_eq!(
+        (s.amount.as_ref().unwrap().amount_minor, s.term_months),
+        (800_000, 18)
+    );
     assert_eq!(
         s.text,
         "bank-a offers 8 000 CNY over 18 months instead of 10 000 CNY over 12 months"
@@ -238,7 +238,10 @@ async fn a_conditional_offer_shows_its_conditions() {
     );
     let rejection = &report_of(&r, "bank-a").rejections[0];
     assert_eq!(
-        (rejection.partner_offer_ref.as_str(), rejection.field.as_str()),
+        (
+            rejection.partner_offer_ref.as_str(),
+            rejection.field.as_str()
+        ),
         ("C-2", "conditions")
     );
 }
@@ -356,7 +359,11 @@ async fn answers_from_a_newer_partner_with_unknown_values_are_tolerated() {
     assert_eq!(a.changed, [Adj::Amount as i32]);
     assert_eq!(a.reason, Why::Other as i32);
     // Untrusted text is cleaned like every partner text: no control characters.
-    assert!(a.text.ends_with("newer") && !a.text.contains('\u{1b}'), "{:?}", a.text);
+    assert!(
+        a.text.ends_with("newer") && !a.text.contains('\u{1b}'),
+        "{:?}",
+        a.text
+    );
     assert_eq!(o.conditions[0].kind, pb::ConditionKind::Other as i32);
 
     let d = report_of(&r, "bank-d").decline.as_ref().unwrap();

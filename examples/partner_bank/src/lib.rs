@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use finroute_partner_sdk::{
     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Charge, ChargeKind, ChargeTiming,
-    Currency, DeclineReason, Description, LenderType, Money, Partner, PartnerError, PartnerOffer, Party,
-    PartyRole, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
+    Currency, DeclineReason, Description, LenderType, Money, Partner, PartnerError, PartnerOffer,
+    Party, PartyRole, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
 };
 use tokio::net::TcpListener;
 
@@ -174,10 +174,7 @@ impl Partner for PartnerBank {
             ));
         }
         if q.requested_amount.currency != self.cny {
-            return Ok(Quote::declined(
-                DeclineReason::Other,
-                "we lend in CNY only",
-            ));
+            return Ok(Quote::declined(DeclineReason::Other, "we lend in CNY only"));
         }
         if q.requested_amount.amount_minor < MIN_AMOUNT {
             return Ok(Quote::declined(

@@ -10,8 +10,8 @@ use super::{
     Amount, Asked, Catalog, Effect, Fact, LineNumbers, Message, Need, Utc, Withheld, write_list,
 };
 use crate::answer::DeclineReason;
-use crate::domain::ApplicantField;
 use crate::disclosure::{ChargeKind, CostLine, PartyRole, Promotion};
+use crate::domain::ApplicantField;
 use crate::domain::RepaymentMethod;
 use crate::wording::{Percent, ShownPercent};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use finroute_adapters::AdapterError;
 use finroute_core::disclosure::{lender_of, merge_parties};
 use finroute_core::{
-    ChannelReport, ChannelStatus, DeclineReason, OfferRejection, Party, PartnerDecline, PartyRole,
+    ChannelReport, ChannelStatus, DeclineReason, OfferRejection, PartnerDecline, Party, PartyRole,
     RejectReason, Rejection, text,
 };
 use tokio::time::Instant;
