@@ -282,8 +282,8 @@ impl Fanout<'_> {
                 Ok(probe) => calls.push(self.call(index, channel, probe)),
                 Err(report) => {
                     channel.metrics.record(&report);
-                    emit(events, FanoutEvent::Report(report.clone())).await;
-                    result.reports.push(report);
+                    emit(events, FanoutEvent::Report((*report).clone())).await;
+                    result.reports.push(*report);
                 }
             }
         }
@@ -307,19 +307,21 @@ impl Fanout<'_> {
 
     /// Decides whether `channel` is called (and whether the call is the
     /// breaker's probe); if not, the report saying why.
-    fn admit(&self, channel: &Channel) -> Result<bool, ChannelReport> {
-        let skip = |status, detail: &str| ChannelReport {
-            adapter_id: channel.id.clone(),
-            product_kind: channel.adapter.product_kind(),
-            status,
-            latency_ms: 0,
-            offers_returned: 0,
-            offers_rejected: 0,
-            detail: detail.to_owned(),
-            recipients: Vec::new(),
-            rejections: Vec::new(),
-            advertised_apr_from_bps: None,
-            decline: None,
+    fn admit(&self, channel: &Channel) -> Result<bool, Box<ChannelReport>> {
+        let skip = |status, detail: &str| {
+            Box::new(ChannelReport {
+                adapter_id: channel.id.clone(),
+                product_kind: channel.adapter.product_kind(),
+                status,
+                latency_ms: 0,
+                offers_returned: 0,
+                offers_rejected: 0,
+                detail: detail.to_owned(),
+                recipients: Vec::new(),
+                rejections: Vec::new(),
+                advertised_apr_from_bps: None,
+                decline: None,
+            })
         };
         if !self.request.channels.allows(&channel.id) {
             return Err(skip(
