@@ -10,6 +10,9 @@ always speaks the contract of the checkout it runs from.
 
     python partner.py --listen 127.0.0.1:50071     # port 0: any free port
     python partner.py --guarantee-fee ...          # also the guaranteed offer
+    python partner.py --missing-data ...           # declines: income and employment needed
+    python partner.py --counter-offer ...          # above 8 000 CNY: 8 000 over a longer term
+    python partner.py --conditional ...            # offers subject to proof of income
 
 Describe names the parties to its loans (the lender of record with its
 registration id and contact, and the platform operator). With
@@ -19,6 +22,18 @@ guarantor named in the offer's parties, stated as 13 %: an understated APR
 on purpose (the fee is left out), which the router flags
 STATED_APR_UNDERSTATED and which fails check-adapter's quote.apr. The
 default run states every APR in full and passes.
+
+Declines are typed (finroute.v1.DeclineReason): no credit score is
+MISSING_DATA naming CREDIT_SCORE, a low score CREDIT_SCORE, a small amount
+OUTSIDE_POLICY_AMOUNT, terms it does not lend OUTSIDE_POLICY_TERM. Describe
+advertises the lowest APR it lends at (`advertised_apr_from_bps`). With
+--missing-data every quote is declined MISSING_DATA naming MONTHLY_INCOME
+and EMPLOYMENT (fields it does not ask the router for, so it never has
+them): the router turns that into a suggestion to provide them. With
+--counter-offer a request above 8 000 CNY gets, instead of its offers, a
+counter-offer of 8 000 CNY over the next longer term it lends (marked
+adjusted: AMOUNT, and TERM when outside the request, for DEBT_TO_INCOME).
+With --conditional every offer is CONDITIONAL on proof of income.
 
 The ready line on stdout names the address. SIGINT or SIGTERM: health goes
 NOT_SERVING, calls in flight finish (at most 5 s), exit 0.
@@ -73,6 +88,8 @@ GUARANTOR = {
 GUARANTEE_TERM = 12
 GUARANTEE_RATE_BPS = 1300
 GUARANTEE_FEE_BPS = 75  # of the original principal, every month
+BASE_RATE_BPS = 900
+COUNTER_CAP = 800_000  # --counter-offer: at most 8 000 CNY
 
 
 def generate_stubs(proto_root, out_dir):
@@ -128,9 +145,12 @@ def apr_bps(disbursed, payments):
     return round((lo + hi) / 2 * 12 * 10_000)
 
 
-def build_service(pb, pb_grpc, grpc, guarantee_fee=False):
+def build_service(
+    pb, pb_grpc, grpc, guarantee_fee=False, missing_data=False, counter=False, conditional=False
+):
     """The servicer class, over the generated modules. With guarantee_fee,
-    quotes also carry the guaranteed offer (understated on purpose)."""
+    quotes also carry the guaranteed offer (understated on purpose); the
+    other flags are the typed answers of the module's documentation."""
 
     def money(amount):
         return pb.types_pb2.Money(currency_code=CURRENCY, amount_minor=amount)
@@ -197,57 +217,102 @@ def build_service(pb, pb_grpc, grpc, guarantee_fee=False):
                     ),
                     party(pb.types_pb2.PARTY_ROLE_PLATFORM, PLATFORM),
                 ],
+                # The best it lends at: the base rate over the longest term,
+                # upfront fee included (what the router would compute).
+                advertised_apr_from_bps=apr_bps(
+                    MAX_AMOUNT - MAX_AMOUNT * UPFRONT_FEE_BPS // 10_000,
+                    annuity_payments(MAX_AMOUNT, max(TERMS), BASE_RATE_BPS),
+                ),
             )
 
         def Quote(self, request, context):
-            decline = lambda why: pb.adapter_pb2.QuoteResponse(decline_reason=why)  # noqa: E731
+            def decline(reason, why, missing=()):
+                return pb.adapter_pb2.QuoteResponse(
+                    decline_reason=why,
+                    decline=pb.types_pb2.PartnerDecline(
+                        reason=reason, missing_fields=list(missing), text=why
+                    ),
+                )
+
+            t = pb.types_pb2
             if not request.HasField("requested_amount"):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "requested_amount is required")
             amount = request.requested_amount
             if amount.currency_code != CURRENCY:
-                return decline("we lend in CNY only")
+                return decline(t.DECLINE_REASON_OTHER, "we lend in CNY only")
             if amount.amount_minor < MIN_AMOUNT:
-                return decline("below our minimum amount")
+                return decline(t.DECLINE_REASON_OUTSIDE_POLICY_AMOUNT, "below our minimum amount")
+            if missing_data:
+                return decline(
+                    t.DECLINE_REASON_MISSING_DATA,
+                    "income and employment needed",
+                    (t.APPLICANT_FIELD_MONTHLY_INCOME, t.APPLICANT_FIELD_EMPLOYMENT),
+                )
             if not request.applicant.HasField("credit_score"):
-                return decline("credit score required")
+                return decline(
+                    t.DECLINE_REASON_MISSING_DATA,
+                    "credit score required",
+                    (t.APPLICANT_FIELD_CREDIT_SCORE,),
+                )
             score = request.applicant.credit_score
             if score < MIN_SCORE:
-                return decline("below our score threshold")
+                return decline(t.DECLINE_REASON_CREDIT_SCORE, "below our score threshold")
             principal = min(amount.amount_minor, MAX_AMOUNT)
-            fee = principal * UPFRONT_FEE_BPS // 10_000
-            rate = 900 + 4 * max(0, 760 - score)
+            rate = BASE_RATE_BPS + 4 * max(0, 760 - score)
             odds = min(0.95, max(0.05, 1 / (1 + math.exp(-(score - 650) / 40))))
             offers = []
             now = time.monotonic()
-            for term in TERMS:
-                if not request.min_term_months <= term <= request.max_term_months:
-                    continue
-                ref = f"py-{request.quote_id}-{term}"
-                offers.append(
-                    pb.adapter_pb2.PartnerOffer(
-                        partner_offer_ref=ref,
-                        product_kind=pb.types_pb2.PRODUCT_KIND_PARTNER_LOAN,
-                        product_name="Python Example Bank instalment loan",
-                        principal=money(principal),
-                        term_months=term,
-                        repayment_method=pb.types_pb2.REPAYMENT_METHOD_EQUAL_INSTALLMENT,
-                        qualification=pb.types_pb2.QUALIFICATION_PRE_QUALIFIED,
-                        nominal_rate_bps=rate,
-                        # The fee is part of the cost: state the APR of the
-                        # real cash flows, as finroute will recompute it.
-                        stated_apr_bps=apr_bps(
-                            principal - fee, annuity_payments(principal, term, rate)
-                        ),
-                        upfront_fee=money(fee),
-                        approval_probability=odds,
-                        valid_for={"seconds": VALID_FOR_S},
-                        disclosures=["Subject to identity and income verification."],
-                    )
+            terms = [t_ for t_ in TERMS if request.min_term_months <= t_ <= request.max_term_months]
+            adjustment = None
+            if counter and principal > COUNTER_CAP:
+                # Instead of the amount asked: 8 000 CNY over the next longer
+                # term it lends (the longest when none is longer).
+                longer = [t_ for t_ in TERMS if t_ > request.max_term_months]
+                term = longer[0] if longer else max(TERMS)
+                changed = [t.ADJUSTED_TERM_AMOUNT]
+                if term not in terms:
+                    changed.append(t.ADJUSTED_TERM_TERM)
+                principal, terms = COUNTER_CAP, [term]
+                adjustment = t.OfferAdjustment(
+                    changed=changed,
+                    reason=t.DECLINE_REASON_DEBT_TO_INCOME,
+                    text="a smaller amount over a longer term keeps repayments affordable",
                 )
+            fee = principal * UPFRONT_FEE_BPS // 10_000
+            for term in terms:
+                ref = f"py-{request.quote_id}-{term}"
+                offer = pb.adapter_pb2.PartnerOffer(
+                    partner_offer_ref=ref,
+                    product_kind=t.PRODUCT_KIND_PARTNER_LOAN,
+                    product_name="Python Example Bank instalment loan",
+                    principal=money(principal),
+                    term_months=term,
+                    repayment_method=t.REPAYMENT_METHOD_EQUAL_INSTALLMENT,
+                    qualification=t.QUALIFICATION_PRE_QUALIFIED,
+                    nominal_rate_bps=rate,
+                    # The fee is part of the cost: state the APR of the
+                    # real cash flows, as finroute will recompute it.
+                    stated_apr_bps=apr_bps(principal - fee, annuity_payments(principal, term, rate)),
+                    upfront_fee=money(fee),
+                    approval_probability=odds,
+                    valid_for={"seconds": VALID_FOR_S},
+                    disclosures=["Subject to identity and income verification."],
+                )
+                if adjustment is not None:
+                    offer.adjustment.CopyFrom(adjustment)
+                if conditional:
+                    offer.qualification = t.QUALIFICATION_CONDITIONAL
+                    offer.conditions.append(
+                        t.OfferCondition(
+                            kind=t.CONDITION_KIND_PROOF_OF_INCOME,
+                            description="the last three payslips",
+                        )
+                    )
+                offers.append(offer)
             if guarantee_fee and request.min_term_months <= GUARANTEE_TERM <= request.max_term_months:
                 offers.append(guaranteed_offer(request.quote_id, principal, odds))
             if not offers:
-                return decline("no product in the requested terms")
+                return decline(t.DECLINE_REASON_OUTSIDE_POLICY_TERM, "no product in the requested terms")
             with self.lock:
                 # Forget expired offers so the book stays small.
                 for ref in [r for r, exp in self.issued.items() if exp < now]:
@@ -306,6 +371,21 @@ def main():
         help="also offer 12 months at 13 %% plus a 0.75 %%/month guarantee fee, stated as 13 %% "
         "(understated on purpose: check-adapter fails it)",
     )
+    parser.add_argument(
+        "--missing-data",
+        action="store_true",
+        help="decline every quote MISSING_DATA, naming MONTHLY_INCOME and EMPLOYMENT",
+    )
+    parser.add_argument(
+        "--counter-offer",
+        action="store_true",
+        help="above 8 000 CNY, counter-offer 8 000 CNY over the next longer term (marked adjusted)",
+    )
+    parser.add_argument(
+        "--conditional",
+        action="store_true",
+        help="make every offer CONDITIONAL on proof of income",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -326,7 +406,16 @@ def main():
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         adapter_pb2_grpc.add_FinancingAdapterServicer_to_server(
-            build_service(pb, adapter_pb2_grpc, grpc, guarantee_fee=args.guarantee_fee), server
+            build_service(
+                pb,
+                adapter_pb2_grpc,
+                grpc,
+                guarantee_fee=args.guarantee_fee,
+                missing_data=args.missing_data,
+                counter=args.counter_offer,
+                conditional=args.conditional,
+            ),
+            server,
         )
         health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -160,6 +160,7 @@ impl Installment {
             required_fields: vec![ApplicantField::CreditScore, ApplicantField::MonthlyIncome],
             supports_accept: true,
             parties: crate::spec::LenderConfig::parties(config.lender.as_ref())?,
+            advertised_apr_from_bps: None,
         };
         Ok(Self {
             description,
@@ -229,6 +230,8 @@ impl Adapter for Installment {
                 parties: Vec::new(),
                 promotion: None,
                 disclosures: vec![p.disclosure_in(req.locale)],
+                adjustment: None,
+                conditions: Vec::new(),
             });
         }
         if out.offers.is_empty() {

@@ -59,6 +59,9 @@ pub struct QuoteOutcome {
     pub malformed: Vec<MalformedOffer>,
     /// Why no offer, when none.
     pub decline_reason: String,
+    /// Why no offer, typed (a partner's `QuoteResponse.decline`); `None`
+    /// when the adapter made offers or gave no typed reason.
+    pub decline: Option<finroute_core::PartnerDecline>,
 }
 
 /// Why an adapter call failed. Messages never carry personal data.

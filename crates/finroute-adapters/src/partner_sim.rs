@@ -151,6 +151,7 @@ impl PartnerSim {
                 contact: String::new(),
                 lender_type: None,
             }],
+            advertised_apr_from_bps: None,
         };
         Ok(Self {
             description,
@@ -220,6 +221,8 @@ impl Adapter for PartnerSim {
                 parties: Vec::new(),
                 promotion: None,
                 disclosures: vec![disclosure(req.locale)],
+                adjustment: None,
+                conditions: Vec::new(),
             });
         }
         if out.offers.is_empty() {

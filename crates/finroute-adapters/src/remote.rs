@@ -247,6 +247,13 @@ impl Adapter for RemoteAdapter {
 pub fn quote_outcome_from_pb(reply: &pb::QuoteResponse) -> QuoteOutcome {
     let mut out = QuoteOutcome {
         decline_reason: text::clean(&reply.decline_reason, convert::MAX_PARTNER_MESSAGE),
+        // Only a decline the partner typed (the fan-out reads a bare no as
+        // an untyped OTHER; the conformance kit tells the two apart).
+        decline: reply
+            .decline
+            .is_some()
+            .then(|| convert::quote_decline_from_pb(reply))
+            .flatten(),
         ..Default::default()
     };
     for (i, o) in reply.offers.iter().enumerate() {

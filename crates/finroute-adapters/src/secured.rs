@@ -226,6 +226,7 @@ impl Secured {
             required_fields: vec![ApplicantField::Collateral, ApplicantField::CreditScore],
             supports_accept: true,
             parties: crate::spec::LenderConfig::parties(config.lender.as_ref())?,
+            advertised_apr_from_bps: None,
         };
         Ok(Self {
             description,
@@ -306,6 +307,8 @@ impl Adapter for Secured {
                     parties: Vec::new(),
                     promotion: None,
                     disclosures: vec![product.disclosure_in(req.locale)],
+                    adjustment: None,
+                    conditions: Vec::new(),
                 });
             }
         }

@@ -43,6 +43,7 @@ fn body(kind: &str, path: &str) -> ExitCode {
                 partner_offer("B-2", 800_000, 1250, 0.7),
             ],
             decline_reason: String::new(),
+            decline: None,
         }),
         // grpc.health.v1.HealthCheckRequest { service: "" } encodes to nothing.
         "health" => vec![0, 0, 0, 0, 0],

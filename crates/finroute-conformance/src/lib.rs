@@ -30,6 +30,7 @@
 //! | `quote.offers` | at least one offer, and every offer passes the router's validation: known kind and method, requested currency, principal positive and within the request and the channel's amounts, term within the request and the described range, probability in [0, 1], a schedule (when sent) that repays the principal, a priceable APR, a future expiry; references unique; every charge well-formed (known kind other than INTEREST, known payee, a payee name unless the payee is the lender, known timing, an amount in the principal's currency >= 0 for amount timings, `period_rate_bps` in 0..=10000 for rate timings, a guarantor or insurer payee named among the parties). A valid offer the router would not show to the kit's applicant (above the affordability limit, above a rate cap) is a WARN with the reason |
 //! | `quote.apr` | no offer is flagged STATED_APR_UNDERSTATED by the router: its `stated_apr_bps` is not below the APR the router computes from its cash flows, every mandatory charge included, by more than the router's tolerance (10 bp) |
 //! | `quote.narrow` | offers to a narrower request (half the amount, the shortest term) stay within it (declining is fine; WARN as in `quote.offers`) |
+//! | `quote.answers` | the typed answers of both quotes (docs/api.md, "Partner answers"): a decline carries a reason of the taxonomy (WARN when untyped or unknown to the router, which reads it as OTHER, or MISSING_DATA without its fields); an adjusted offer says what changed (WARN when `changed` is empty) and why (WARN without a reason). PASS when there is nothing to check |
 //! | `accept.idempotent` | the same idempotency key sent twice at once and once more gets one answer (status and partner reference); PENDING may precede a final answer; a concurrent duplicate may be refused with UNAVAILABLE or ABORTED |
 //! | `accept.unknown_offer` | an offer reference never issued is refused with NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT |
 //!
@@ -128,8 +129,8 @@ impl fmt::Display for Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// Stable id: `health`, `describe`, `describe.parties`, `quote.latency`,
-    /// `quote.offers`, `quote.apr`, `quote.narrow`, `accept.idempotent`,
-    /// `accept.unknown_offer`.
+    /// `quote.offers`, `quote.apr`, `quote.narrow`, `quote.answers`,
+    /// `accept.idempotent`, `accept.unknown_offer`.
     pub name: &'static str,
     /// Passed, failed, skipped, or passed with a warning.
     pub verdict: Verdict,
@@ -250,7 +251,13 @@ pub async fn run(settings: &Settings) -> Result<Report, CheckError> {
     let valid_offer = match &description {
         Some(d) => kit.quotes(d, &mut checks).await,
         None => {
-            for name in ["quote.latency", "quote.offers", "quote.apr", "quote.narrow"] {
+            for name in [
+                "quote.latency",
+                "quote.offers",
+                "quote.apr",
+                "quote.narrow",
+                "quote.answers",
+            ] {
                 checks.push(fail(name, "not run: Describe failed"));
             }
             None
@@ -321,6 +328,81 @@ fn not_shown_detail(valid: &str, not_shown: &[String]) -> String {
         not_shown.len(),
         not_shown.join("; ")
     )
+}
+
+/// What `quote.answers` found wrong or weak in one quote's typed answers
+/// (empty findings: nothing to say); `checked` counts what it looked at.
+#[derive(Debug, Default)]
+struct AnswerFindings {
+    checked: usize,
+    warnings: Vec<String>,
+}
+
+/// Looks at a quote's typed answers: its decline when it made no offer,
+/// and every adjusted offer.
+fn typed_answers(outcome: &QuoteOutcome, into: &mut Vec<AnswerFindings>) {
+    let mut f = AnswerFindings::default();
+    if outcome.offers.is_empty() && outcome.malformed.is_empty() {
+        f.checked += 1;
+        match &outcome.decline {
+            None => f.warnings.push(
+                "a decline without a typed reason (QuoteResponse.decline): the router reads it as OTHER and cannot tell the borrower what would help".into(),
+            ),
+            Some(d) if d.untyped => f.warnings.push(
+                "a decline reason the router does not know: read as OTHER".into(),
+            ),
+            Some(d) if d.reason == finroute_core::DeclineReason::MissingData
+                && d.missing_fields.is_empty() =>
+            {
+                f.warnings.push(
+                    "a MISSING_DATA decline without missing_fields: the borrower cannot be told what to provide".into(),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    for o in &outcome.offers {
+        let Some(a) = &o.adjustment else { continue };
+        f.checked += 1;
+        if a.changed.is_empty() {
+            f.warnings.push(format!(
+                "offer {}: adjusted, but `changed` names no known change (AMOUNT, TERM or RATE)",
+                o.partner_offer_ref
+            ));
+        }
+        if a.reason.is_none() {
+            f.warnings.push(format!(
+                "offer {}: adjusted without a reason",
+                o.partner_offer_ref
+            ));
+        }
+    }
+    into.push(f);
+}
+
+/// The `quote.answers` row over both quotes' findings.
+fn answers_check(findings: &[AnswerFindings]) -> Check {
+    const NAME: &str = "quote.answers";
+    let checked: usize = findings.iter().map(|f| f.checked).sum();
+    let mut warnings: Vec<&str> = Vec::new();
+    for w in findings.iter().flat_map(|f| &f.warnings) {
+        // Both quotes may say the same: once is enough.
+        if !warnings.contains(&w.as_str()) {
+            warnings.push(w);
+        }
+    }
+    if checked == 0 {
+        pass(NAME, "no decline or adjusted offer to check")
+    } else if warnings.is_empty() {
+        pass(
+            NAME,
+            format!(
+                "{checked} typed answers (declines, adjusted offers) carry a known reason and say what changed"
+            ),
+        )
+    } else {
+        warn(NAME, warnings.join("; "))
+    }
 }
 
 /// 12 random hex digits: enough to keep the kit's runs apart.
@@ -537,7 +619,7 @@ impl Kit<'_> {
                         self.settings.quote_budget.as_millis()
                     ),
                 ));
-                for name in ["quote.offers", "quote.apr", "quote.narrow"] {
+                for name in ["quote.offers", "quote.apr", "quote.narrow", "quote.answers"] {
                     checks.push(fail(name, "not run: Quote failed"));
                 }
                 return None;
@@ -553,6 +635,8 @@ impl Kit<'_> {
             ),
         ));
         let decline = outcome.decline_reason.clone();
+        let mut answers = Vec::new();
+        typed_answers(&outcome, &mut answers);
         let Validated {
             priced,
             problems,
@@ -605,6 +689,7 @@ impl Kit<'_> {
             Err(e) => fail("quote.narrow", failure(&e)),
             Ok(outcome) => {
                 let decline = outcome.decline_reason.clone();
+                typed_answers(&outcome, &mut answers);
                 let Validated {
                     priced: ok,
                     problems,
@@ -629,6 +714,7 @@ impl Kit<'_> {
                 }
             }
         });
+        checks.push(answers_check(&answers));
         priced.first().map(|c| c.offer.partner_offer_ref.clone())
     }
 
@@ -646,6 +732,7 @@ impl Kit<'_> {
             product_kinds: Vec::new(),
             max_offers: 10,
             locale: Locale::En,
+            channels: Default::default(),
         };
         let quote = QuoteRequest {
             quote_id: format!("ck-{}", short_id()),
@@ -1191,6 +1278,8 @@ mod tests {
             charges,
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         }
     }
 

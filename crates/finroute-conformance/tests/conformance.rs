@@ -501,3 +501,82 @@ async fn a_guarantee_fee_left_out_of_the_stated_apr_fails_the_apr_check() {
         "{d}"
     );
 }
+
+#[tokio::test]
+async fn declines_need_a_known_reason_and_adjusted_offers_must_say_what_changed() {
+    use finroute_testkit::{counter_offer, decline};
+    let verdict = |r: &Report| r.get("quote.answers").unwrap().verdict;
+
+    // A typed MISSING_DATA decline naming its field: nothing to say.
+    let p = lent(Behaviour::Declines(decline(
+        pb::DeclineReason::MissingData,
+        &[pb::ApplicantField::MonthlyIncome],
+    )))
+    .await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Pass, "{r}");
+    assert!(
+        detail(&r, "quote.answers").contains("2 typed answers"),
+        "{r}"
+    );
+
+    // MISSING_DATA without its fields, an untyped no, a reason from the future.
+    let p = lent(Behaviour::Declines(decline(
+        pb::DeclineReason::MissingData,
+        &[],
+    )))
+    .await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Warn, "{r}");
+    assert!(
+        detail(&r, "quote.answers").contains("without missing_fields"),
+        "{r}"
+    );
+    let p = lent(Behaviour::Offers(vec![])).await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Warn, "{r}");
+    assert!(
+        detail(&r, "quote.answers").contains("without a typed reason"),
+        "{r}"
+    );
+    let p = lent(Behaviour::Declines(pb::PartnerDecline {
+        reason: 99,
+        ..Default::default()
+    }))
+    .await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Warn, "{r}");
+    assert!(detail(&r, "quote.answers").contains("does not know"), "{r}");
+
+    // An adjusted offer that names no change and no reason: WARN, not FAIL.
+    let silent = counter_offer(
+        "a-1",
+        500_000,
+        12,
+        1_200,
+        &[],
+        pb::DeclineReason::Unspecified,
+    );
+    let p = lent(Behaviour::Offers(vec![silent])).await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Warn, "{r}");
+    let d = detail(&r, "quote.answers");
+    assert!(
+        d.contains("offer a-1: adjusted, but") && d.contains("without a reason"),
+        "{r}"
+    );
+    assert!(!r.failed().contains(&"quote.answers"), "{r}");
+
+    // One that says it: PASS.
+    let said = counter_offer(
+        "a-2",
+        500_000,
+        12,
+        1_200,
+        &[pb::AdjustedTerm::Amount],
+        pb::DeclineReason::DebtToIncome,
+    );
+    let p = lent(Behaviour::Offers(vec![said])).await;
+    let r = check(&p).await;
+    assert_eq!(verdict(&r), Verdict::Pass, "{r}");
+}

@@ -52,6 +52,7 @@ fn request(locale: Locale) -> FinancingRequest {
         product_kinds: Vec::new(),
         max_offers: 50,
         locale,
+        channels: Default::default(),
     }
 }
 
@@ -116,6 +117,8 @@ fn partner_offer(i: usize) -> PartnerOffer {
         charges: Vec::new(),
         parties: Vec::new(),
         promotion: None,
+        adjustment: None,
+        conditions: Vec::new(),
     }
 }
 
@@ -167,6 +170,8 @@ fn bench(c: &mut Criterion) {
             detail: String::new(),
             recipients: Vec::new(),
             rejections: Vec::new(),
+            advertised_apr_from_bps: None,
+            decline: None,
         })
         .collect();
     for (name, locale) in [("en", Locale::En), ("zh_cn", Locale::ZhCn)] {

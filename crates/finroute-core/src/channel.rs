@@ -44,6 +44,9 @@ pub struct Description {
     /// The parties to the channel's loans (lender of record, platform,
     /// guarantor...); an offer's own parties replace a role given here.
     pub parties: Vec<Party>,
+    /// The lowest APR the channel advertises, in bp (quoted to a borrower
+    /// it declined for missing data); `None` when it advertises none.
+    pub advertised_apr_from_bps: Option<i32>,
 }
 
 impl Description {

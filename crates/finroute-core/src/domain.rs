@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::answer::{Adjustment, Condition, DeclineReason, PartnerDecline};
 use crate::disclosure::{Charge, CostLine, PartnerListCheck, Party, Promotion, RateLabels};
 use crate::money::{Currency, Money};
 use crate::rejection::RejectReason;
@@ -335,6 +336,31 @@ pub struct FinancingRequest {
     pub max_offers: u32,
     /// Language of every text in the answer.
     pub locale: Locale,
+    /// Which channels the caller lets the router call.
+    pub channels: ChannelFilter,
+}
+
+/// The request's `exclude_adapter_ids` / `only_adapter_ids`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ChannelFilter {
+    /// Every channel (neither list given).
+    #[default]
+    All,
+    /// Every channel but these config ids.
+    Exclude(Vec<String>),
+    /// Only these config ids.
+    Only(Vec<String>),
+}
+
+impl ChannelFilter {
+    /// Whether the channel with config id `id` may be called.
+    pub fn allows(&self, id: &str) -> bool {
+        match self {
+            ChannelFilter::All => true,
+            ChannelFilter::Exclude(ids) => !ids.iter().any(|x| x == id),
+            ChannelFilter::Only(ids) => ids.iter().any(|x| x == id),
+        }
+    }
 }
 
 impl FinancingRequest {
@@ -365,6 +391,8 @@ pub enum Qualification {
     PreQualified,
     /// Firm offer subject to verification.
     PreApproved,
+    /// Approved once the borrower meets the offer's conditions.
+    Conditional,
 }
 
 /// One period of a schedule, in minor units of the offer's currency.
@@ -436,6 +464,10 @@ pub struct PartnerOffer {
     pub parties: Vec<Party>,
     /// A promotion the borrower gets; pricing builds the schedule with it.
     pub promotion: Option<Promotion>,
+    /// Set on a counter-offer: what changed from the request, and why.
+    pub adjustment: Option<Adjustment>,
+    /// With [`Qualification::Conditional`]: what the borrower must provide.
+    pub conditions: Vec<Condition>,
 }
 
 /// Where `approval_odds` came from.
@@ -532,6 +564,13 @@ pub struct Offer {
     pub partner_list: Option<PartnerListCheck>,
     /// The rate figures in words with their methods, in the request's locale.
     pub rate_labels: RateLabels,
+    /// Set on a counter-offer: what changed from the request, and why.
+    pub adjustment: Option<Adjustment>,
+    /// With [`Qualification::Conditional`]: what the borrower must provide.
+    pub conditions: Vec<Condition>,
+    /// How long the lender is expected to take from acceptance to its
+    /// final answer, in ms (`None` until the server sets it).
+    pub expected_decision_ms: Option<u64>,
 }
 
 /// Outcome of one channel in a fan-out.
@@ -551,6 +590,8 @@ pub enum ChannelStatus {
     Ineligible,
     /// Skipped: the applicant did not consent to share with this partner.
     NoConsent,
+    /// Skipped: the request's channel filter left it out.
+    Excluded,
     /// Skipped: the channel's volume agreement is used up for the period.
     QuotaExhausted,
 }
@@ -576,15 +617,26 @@ pub struct ChannelReport {
     pub recipients: Vec<Party>,
     /// Each offer of the channel that was not shown, and why.
     pub rejections: Vec<OfferRejection>,
+    /// The partner's typed decline, when it answered with no offer.
+    pub decline: Option<PartnerDecline>,
+    /// The lowest APR the channel advertises (its description's), in bp;
+    /// the explanation quotes it to a borrower the channel asked for data.
+    /// Not on the wire.
+    pub advertised_apr_from_bps: Option<i32>,
 }
 
 /// One factor behind the refusal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Factor {
-    /// The refusal reason this factor explains.
-    pub reason: RefusalReason,
+    /// The refusal reason this factor explains; `None` on a factor of
+    /// partners' typed declines.
+    pub reason: Option<RefusalReason>,
     /// Plain-words explanation in the request's locale.
     pub text: String,
+    /// Set on a factor aggregating partners' typed declines: their reason.
+    pub partner_reason: Option<DeclineReason>,
+    /// The channels that declined for `partner_reason`.
+    pub adapter_ids: Vec<String>,
 }
 
 /// What a suggestion proposes.
@@ -604,6 +656,10 @@ pub enum SuggestionKind {
     Wait,
     /// Contest the refusal.
     Appeal,
+    /// Provide data or documents partners asked for.
+    ProvideData,
+    /// Take a partner's counter-offer.
+    CounterOffer,
 }
 
 /// An action and its effect, backed by numbers where computable.
@@ -624,6 +680,12 @@ pub struct Suggestion {
     pub odds_threshold: f64,
     /// The offer the suggestion points at, when one.
     pub offer_id: Option<String>,
+    /// `ProvideData`: the applicant fields partners declined for lack of.
+    pub missing_fields: Vec<ApplicantField>,
+    /// `ProvideData`: the channels that asked.
+    pub adapter_ids: Vec<String>,
+    /// `ProvideData`: the lowest APR those channels advertise, in bp.
+    pub apr_from_bps: Option<i32>,
 }
 
 /// Why the line was refused and what would change it.

@@ -14,6 +14,12 @@
 //! - `ShareWithPartners`: how many partners could not be asked (`NO_CONSENT`).
 //! - `Wait` (application velocity: the cost of each application; system
 //!   error) and `Appeal` (line reduced: the line and the drawable amount).
+//! - `ProvideData`: what partners' typed `MissingData` / `IncomeUnverified`
+//!   declines asked for, which partners, and the lowest APR they advertise.
+//! - `CounterOffer`: each shown counter-offer against the request.
+//!
+//! Partners' typed declines are factors too, one per reason (with
+//! `partner_reason` and the channels; `reason` is `None`).
 //!
 //! A suggestion with a computable effect is only made when the effect is
 //! real (at least one offer gained).
@@ -24,7 +30,8 @@
 //!
 //! Every text is a `catalog::Message`, worded per locale in `src/catalog/`.
 
-use crate::catalog::{self, Effect, LineNumbers, Message, Withheld};
+use crate::answer::{AdjustedTerm, DeclineReason};
+use crate::catalog::{self, Asked, Effect, LineNumbers, Message, Need, Withheld};
 use crate::domain::{
     ChannelReport, ChannelStatus, Explanation, Factor, FinancingRequest, Locale, Offer,
     ProductKind, RefusalReason, Suggestion, SuggestionKind,
@@ -79,8 +86,10 @@ pub fn explain(
     });
 
     let factor = |reason, msg: Message<'_>| Factor {
-        reason,
+        reason: Some(reason),
         text: catalog::render(&msg, locale),
+        partner_reason: None,
+        adapter_ids: Vec::new(),
     };
     let line = line_numbers(req);
     let mut factors: Vec<Factor> = reasons
@@ -96,6 +105,8 @@ pub fn explain(
         ));
     }
 
+    factors.extend(partner_factors(reports, locale));
+
     let pool = Pool {
         req,
         policy,
@@ -108,6 +119,8 @@ pub fn explain(
     suggestions.extend(pool.longer_term(locale));
     suggestions.extend(use_collateral(offers, locale));
     suggestions.extend(installment(offers, locale));
+    suggestions.extend(provide_data(reports, locale));
+    suggestions.extend(counter_offers(req, offers, locale));
     suggestions.extend(share_with_partners(reports, locale));
     if reasons.contains(&RefusalReason::ApplicationVelocity) {
         let msg = Message::SuggestWait {
@@ -258,6 +271,9 @@ impl Pool<'_> {
             offers_gained: u32::try_from(gain.offers).unwrap_or(0),
             odds_threshold: threshold,
             offer_id: None,
+            missing_fields: Vec::new(),
+            adapter_ids: Vec::new(),
+            apr_from_bps: None,
         })
     }
 
@@ -289,6 +305,9 @@ impl Pool<'_> {
             offers_gained: u32::try_from(gain.offers).unwrap_or(0),
             odds_threshold: threshold,
             offer_id: None,
+            missing_fields: Vec::new(),
+            adapter_ids: Vec::new(),
+            apr_from_bps: None,
         })
     }
 }
@@ -328,6 +347,9 @@ fn use_collateral(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: Some(secured.offer_id.clone()),
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     })
 }
 
@@ -351,6 +373,9 @@ fn installment(offers: &[Offer], locale: Locale) -> Option<Suggestion> {
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: Some(offer.offer_id.clone()),
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     })
 }
 
@@ -366,6 +391,116 @@ fn share_with_partners(reports: &[ChannelReport], locale: Locale) -> Option<Sugg
     }
     let msg = Message::SuggestSharing { adapters: &ids };
     Some(plain(SuggestionKind::ShareWithPartners, &msg, locale))
+}
+
+/// The partners' typed declines, one factor per reason (in the
+/// taxonomy's order) naming the channels that gave it.
+fn partner_factors(reports: &[ChannelReport], locale: Locale) -> Vec<Factor> {
+    let mut by_reason: Vec<(DeclineReason, Vec<&str>)> = Vec::new();
+    for r in reports {
+        // An untyped no (no reason, or one this router does not know) is
+        // in its channel report, not among the factors.
+        let Some(d) = r.decline.as_ref().filter(|d| !d.untyped) else {
+            continue;
+        };
+        match by_reason.iter_mut().find(|(reason, _)| *reason == d.reason) {
+            Some((_, ids)) => ids.push(&r.adapter_id),
+            None => by_reason.push((d.reason, vec![&r.adapter_id])),
+        }
+    }
+    by_reason.sort_by_key(|(reason, _)| *reason);
+    by_reason
+        .into_iter()
+        .map(|(reason, ids)| {
+            let msg = Message::FactorPartnerDecline {
+                reason,
+                adapters: &ids,
+            };
+            Factor {
+                reason: None,
+                text: catalog::render(&msg, locale),
+                partner_reason: Some(reason),
+                adapter_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            }
+        })
+        .collect()
+}
+
+/// `ProvideData`: every partner that declined for missing data or an
+/// unverified income, what they asked for, and the lowest APR those
+/// partners advertise (omitted when none advertises one: the router knows
+/// no other honest figure for a partner that made no offer).
+fn provide_data(reports: &[ChannelReport], locale: Locale) -> Option<Suggestion> {
+    let asking: Vec<&ChannelReport> = reports
+        .iter()
+        .filter(|r| r.decline.as_ref().is_some_and(|d| d.reason.asks_for_data()))
+        .collect();
+    if asking.is_empty() {
+        return None;
+    }
+    let mut needs = Vec::new();
+    let mut fields = Vec::new();
+    for d in asking.iter().filter_map(|r| r.decline.as_ref()) {
+        if d.reason == DeclineReason::IncomeUnverified {
+            needs.push(Need::ProofOfIncome);
+        }
+        fields.extend(d.missing_fields.iter().copied());
+    }
+    fields.sort_unstable();
+    fields.dedup();
+    needs.extend(fields.iter().map(|f| Need::Field(*f)));
+    needs.sort_unstable();
+    needs.dedup();
+    if needs.is_empty() {
+        // MISSING_DATA without a field list: the data in general.
+        needs.push(Need::Data);
+    }
+    let ids: Vec<&str> = asking.iter().map(|r| r.adapter_id.as_str()).collect();
+    let apr_from = asking
+        .iter()
+        .filter_map(|r| r.advertised_apr_from_bps)
+        .filter(|bps| *bps > 0)
+        .min();
+    let msg = Message::SuggestProvideData {
+        needs: &needs,
+        adapters: &ids,
+        apr_from: apr_from.map(Percent::rate_bps),
+    };
+    Some(Suggestion {
+        missing_fields: fields,
+        adapter_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+        apr_from_bps: apr_from,
+        ..plain(SuggestionKind::ProvideData, &msg, locale)
+    })
+}
+
+/// `CounterOffer`: each shown counter-offer, best ranked first, against
+/// the request's amount and term.
+fn counter_offers(req: &FinancingRequest, offers: &[Offer], locale: Locale) -> Vec<Suggestion> {
+    let asked = Asked {
+        amount: req.requested_amount,
+        min_term: req.min_term_months,
+        max_term: req.max_term_months,
+    };
+    offers
+        .iter()
+        .filter_map(|o| Some((o, o.adjustment.as_ref()?)))
+        .map(|(o, a)| {
+            let msg = Message::SuggestCounterOffer {
+                adapter: &o.adapter_id,
+                amount: o.principal,
+                term_months: o.term_months,
+                asked,
+                rate_changed: a.changed.contains(&AdjustedTerm::Rate),
+            };
+            Suggestion {
+                amount: Some(o.principal),
+                term_months: Some(o.term_months),
+                offer_id: Some(o.offer_id.clone()),
+                ..plain(SuggestionKind::CounterOffer, &msg, locale)
+            }
+        })
+        .collect()
 }
 
 /// The drawable amount and the line, when the primary line gave both.
@@ -387,6 +522,9 @@ fn plain(kind: SuggestionKind, msg: &Message<'_>, locale: Locale) -> Suggestion 
         offers_gained: 0,
         odds_threshold: 0.0,
         offer_id: None,
+        missing_fields: Vec::new(),
+        adapter_ids: Vec::new(),
+        apr_from_bps: None,
     }
 }
 
@@ -491,6 +629,8 @@ mod tests {
             detail: String::new(),
             recipients: Vec::new(),
             rejections: Vec::new(),
+            advertised_apr_from_bps: None,
+            decline: None,
         }];
         FanOut {
             offers,
@@ -532,7 +672,7 @@ mod tests {
         let factors: Vec<(RefusalReason, &str)> = e
             .factors
             .iter()
-            .map(|f| (f.reason, f.text.as_str()))
+            .filter_map(|f| Some((f.reason?, f.text.as_str())))
             .collect();
         assert_eq!(
             factors,
@@ -708,5 +848,127 @@ mod tests {
         assert_eq!(round_step(5_000), 100);
         assert_eq!(round_step(1), 100);
         assert_eq!(round_step(i64::MAX), 10i64.pow(15) * 100);
+    }
+
+    fn declined(
+        id: &str,
+        reason: DeclineReason,
+        fields: &[crate::ApplicantField],
+        apr: Option<i32>,
+    ) -> ChannelReport {
+        ChannelReport {
+            adapter_id: id.into(),
+            product_kind: ProductKind::PartnerLoan,
+            status: ChannelStatus::NoOffer,
+            latency_ms: 1,
+            offers_returned: 0,
+            offers_rejected: 0,
+            detail: String::new(),
+            recipients: Vec::new(),
+            rejections: Vec::new(),
+            decline: Some(crate::PartnerDecline {
+                reason,
+                missing_fields: fields.to_vec(),
+                text: String::new(),
+                untyped: false,
+            }),
+            advertised_apr_from_bps: apr,
+        }
+    }
+
+    #[test]
+    fn typed_declines_become_factors_and_one_provide_data_suggestion() {
+        use crate::ApplicantField as F;
+        let mut untyped = declined("bank-x", DeclineReason::Other, &[], None);
+        if let Some(d) = &mut untyped.decline {
+            d.untyped = true;
+        }
+        let reports = vec![
+            declined("bank-a", DeclineReason::MissingData, &[F::Employment], None),
+            declined("bank-b", DeclineReason::IncomeUnverified, &[], Some(1_120)),
+            declined(
+                "bank-c",
+                DeclineReason::MissingData,
+                &[F::MonthlyIncome, F::Employment],
+                Some(1_500),
+            ),
+            declined("bank-d", DeclineReason::Capacity, &[], Some(700)),
+            untyped,
+        ];
+        let e = explain(&request(), &[], &reports, &[], &policy(), Locale::En);
+        let partner: Vec<(Option<DeclineReason>, Vec<String>)> = (e.factors.iter())
+            .filter(|f| f.reason.is_none())
+            .map(|f| (f.partner_reason, f.adapter_ids.clone()))
+            .collect();
+        assert_eq!(
+            partner,
+            [
+                (
+                    Some(DeclineReason::IncomeUnverified),
+                    vec!["bank-b".to_owned()]
+                ),
+                (
+                    Some(DeclineReason::MissingData),
+                    vec!["bank-a".to_owned(), "bank-c".to_owned()]
+                ),
+                (Some(DeclineReason::Capacity), vec!["bank-d".to_owned()]),
+            ]
+        );
+        let s: Vec<&Suggestion> = (e.suggestions.iter())
+            .filter(|s| s.kind == SuggestionKind::ProvideData)
+            .collect();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].missing_fields, [F::MonthlyIncome, F::Employment]);
+        assert_eq!(s[0].adapter_ids, ["bank-a", "bank-b", "bank-c"]);
+        // The lowest rate among the partners that asked (not bank-d's).
+        assert_eq!(s[0].apr_from_bps, Some(1_120));
+        assert!(
+            s[0].text
+                .starts_with("3 partners (bank-a, bank-b, bank-c) need proof of income"),
+            "{}",
+            s[0].text
+        );
+
+        // Nobody advertises: no figure.
+        let quiet = vec![declined("bank-a", DeclineReason::MissingData, &[], None)];
+        let e = explain(&request(), &[], &quiet, &[], &policy(), Locale::En);
+        let s = e
+            .suggestions
+            .iter()
+            .find(|s| s.kind == SuggestionKind::ProvideData)
+            .expect("made");
+        assert_eq!(s.apr_from_bps, None);
+        assert_eq!(
+            s.text,
+            "1 partner (bank-a) needs data you have not shared: provide it to receive their offers"
+        );
+    }
+
+    #[test]
+    fn a_counter_offer_is_explained_against_the_request() {
+        use crate::answer::{AdjustedTerm, Adjustment};
+        let mut o = crate::fixtures::offer("c", 1_000, 0.7);
+        o.adapter_id = "bank-a".into();
+        o.principal = cny(800_000);
+        o.term_months = 18;
+        o.adjustment = Some(Adjustment {
+            changed: vec![AdjustedTerm::Amount, AdjustedTerm::Term, AdjustedTerm::Rate],
+            reason: None,
+            text: String::new(),
+        });
+        let mut req = request();
+        req.min_term_months = 12;
+        req.max_term_months = 12;
+        let e = explain(&req, &[o], &[], &[], &policy(), Locale::En);
+        let s = e
+            .suggestions
+            .iter()
+            .find(|s| s.kind == SuggestionKind::CounterOffer)
+            .expect("made");
+        assert_eq!(s.offer_id.as_deref(), Some("c"));
+        assert_eq!(
+            s.text,
+            "bank-a offers 8 000 CNY over 18 months instead of 10 000 CNY over 12 months, at a higher rate than for the request as asked"
+        );
     }
 }

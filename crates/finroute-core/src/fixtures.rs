@@ -58,6 +58,7 @@ pub(crate) fn request() -> FinancingRequest {
         product_kinds: Vec::new(),
         max_offers: 10,
         locale: Locale::En,
+        channels: Default::default(),
     }
 }
 
@@ -106,6 +107,8 @@ pub(crate) fn partner_offer(reference: &str) -> PartnerOffer {
         charges: Vec::new(),
         parties: Vec::new(),
         promotion: None,
+        adjustment: None,
+        conditions: Vec::new(),
     }
 }
 
@@ -150,5 +153,8 @@ pub(crate) fn offer(id: &str, apr_bps: i32, odds: f64) -> Offer {
         promotion_ends_at: None,
         partner_list: None,
         rate_labels: Default::default(),
+        adjustment: None,
+        conditions: Vec::new(),
+        expected_decision_ms: None,
     }
 }

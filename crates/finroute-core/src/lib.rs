@@ -19,6 +19,7 @@
 #![warn(unreachable_pub, missing_docs)]
 
 pub mod affordability;
+pub mod answer;
 pub mod apr;
 pub mod channel;
 pub mod charges;
@@ -44,6 +45,9 @@ mod wording;
 mod fixtures;
 
 pub use affordability::{VOLATILITY_STRESS, debt_to_income};
+pub use answer::{
+    AdjustedTerm, Adjustment, Condition, ConditionKind, DeclineReason, PartnerDecline,
+};
 pub use apr::{AprError, AprResult, apr_from_cash_flows};
 pub use channel::{AcceptOutcome, AcceptRequest, AcceptStatus, Description};
 pub use disclosure::{

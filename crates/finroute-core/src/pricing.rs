@@ -8,12 +8,13 @@
 //! rejected after pricing (rate cap, affordability) carry the priced offer.
 
 use crate::affordability::debt_to_income_of;
+use crate::answer::{AdjustedTerm, Adjustment};
 use crate::apr::{AprError, AprResult};
 use crate::charges::{ChargeError, CostShare, LegacyFees, apply_promotion, price_charges};
 use crate::disclosure::{Charge, CostLine, Party, PartyRole, Promotion, lender_of};
 use crate::domain::{
-    FinancingRequest, Installment, Offer, OfferWarning, PartnerOffer, ProductKind, RepaymentMethod,
-    UnixMillis,
+    FinancingRequest, Installment, Offer, OfferWarning, PartnerOffer, ProductKind, Qualification,
+    RepaymentMethod, UnixMillis,
 };
 use crate::money::Money;
 use crate::odds::{OddsBook, collateral_cover, risk_band};
@@ -317,6 +318,9 @@ pub fn price_offer_learned(
         promotion_ends_at,
         partner_list: None,
         rate_labels: wording::rate_labels(apr.apr_bps, apr.effective_annual_rate_bps, req.locale),
+        adjustment: adjustment_seen(req, offer.adjustment, offer.principal, valid.term),
+        conditions: offer.conditions,
+        expected_decision_ms: None,
     };
 
     if let Some(cap) = cap
@@ -477,6 +481,27 @@ fn within(value: u32, min: u32, max: u32) -> bool {
 /// A `max_term_months` of 0 (request or channel) means no upper bound; channel
 /// amount bounds in a currency other than the request's are not applied (they
 /// cannot be compared without conversion).
+/// A counter-offer's adjustment with what pricing sees changed from the
+/// request added (a smaller amount, a term outside the requested range);
+/// `None` when it is not a counter-offer or nothing is said or seen changed.
+fn adjustment_seen(
+    req: &FinancingRequest,
+    adjustment: Option<Adjustment>,
+    principal: Money,
+    term: u32,
+) -> Option<Adjustment> {
+    let mut a = adjustment?;
+    if principal.amount_minor < req.requested_amount.amount_minor {
+        a.changed.push(AdjustedTerm::Amount);
+    }
+    if !within(term, req.min_term_months, req.max_term_months) {
+        a.changed.push(AdjustedTerm::Term);
+    }
+    a.changed.sort_unstable();
+    a.changed.dedup();
+    (!a.changed.is_empty()).then_some(a)
+}
+
 fn check_terms(
     req: &FinancingRequest,
     terms: &ChannelTerms,
@@ -629,7 +654,9 @@ fn check_terms(
             ));
         }
     };
-    if !within(term, req.min_term_months, req.max_term_months) {
+    // A counter-offer may propose a term the request did not ask for (a
+    // longer one instead of a no); the channel's own range still binds.
+    if o.adjustment.is_none() && !within(term, req.min_term_months, req.max_term_months) {
         return Err(Problem::new(
             TermOutOfRange,
             "term_months",
@@ -650,6 +677,13 @@ fn check_terms(
         ));
     }
 
+    if o.qualification == Qualification::Conditional && o.conditions.is_empty() {
+        return Err(Problem::new(
+            InvalidField,
+            "conditions",
+            "a CONDITIONAL offer lists at least one condition".into(),
+        ));
+    }
     if let Some(p) = o.approval_probability
         && !(0.0..=1.0).contains(&p)
     {
@@ -1344,5 +1378,78 @@ mod tests {
         })
         .expect("valid");
         assert_eq!(forever.expires_at, i64::MAX);
+    }
+
+    #[test]
+    fn a_counter_offer_may_take_a_term_outside_the_request_and_says_what_changed() {
+        use crate::answer::{AdjustedTerm, Adjustment, DeclineReason};
+        let mut req = request();
+        req.min_term_months = 12;
+        req.max_term_months = 12;
+        let longer = PartnerOffer {
+            principal: cny(800_000),
+            term_months: 18,
+            ..partner_offer("c")
+        };
+        // Not marked: refused for its term.
+        let r = price_offer(&req, &terms("ad"), &policy(), longer.clone(), NOW).expect_err("term");
+        assert_eq!(r.reason, RejectReason::TermOutOfRange);
+        // Marked (the partner named only the term): shown, the smaller amount seen too.
+        let marked = PartnerOffer {
+            adjustment: Some(Adjustment {
+                changed: vec![AdjustedTerm::Term],
+                reason: Some(DeclineReason::DebtToIncome),
+                text: String::new(),
+            }),
+            ..longer
+        };
+        let o = price_offer(&req, &terms("ad"), &policy(), marked.clone(), NOW).expect("valid");
+        let a = o.adjustment.expect("adjusted");
+        assert_eq!(a.changed, [AdjustedTerm::Amount, AdjustedTerm::Term]);
+        // The channel's own range still binds a counter-offer.
+        let beyond = PartnerOffer {
+            term_months: 48,
+            ..marked.clone()
+        };
+        let r = price_offer(&req, &terms("ad"), &policy(), beyond, NOW).expect_err("channel");
+        assert_eq!(r.reason, RejectReason::TermOutOfRange);
+        // Marked, but nothing said or seen changed: shown unmarked.
+        let same = PartnerOffer {
+            principal: cny(1_000_000),
+            term_months: 12,
+            adjustment: Some(Adjustment {
+                changed: Vec::new(),
+                reason: None,
+                text: String::new(),
+            }),
+            ..partner_offer("s")
+        };
+        let o = price_offer(&req, &terms("ad"), &policy(), same, NOW).expect("valid");
+        assert!(o.adjustment.is_none());
+    }
+
+    #[test]
+    fn a_conditional_offer_needs_a_condition_and_keeps_them() {
+        use crate::answer::{Condition, ConditionKind};
+        let bare = PartnerOffer {
+            qualification: Qualification::Conditional,
+            ..partner_offer("c")
+        };
+        let r = price_offer(&request(), &terms("ad"), &policy(), bare.clone(), NOW)
+            .expect_err("no condition");
+        assert_eq!(
+            (r.reason, r.field.as_str()),
+            (RejectReason::InvalidField, "conditions")
+        );
+        let with = PartnerOffer {
+            conditions: vec![Condition {
+                kind: ConditionKind::ProofOfIncome,
+                description: "payslips".into(),
+            }],
+            ..bare
+        };
+        let o = price_offer(&request(), &terms("ad"), &policy(), with, NOW).expect("valid");
+        assert_eq!(o.qualification, Qualification::Conditional);
+        assert_eq!(o.conditions[0].kind, ConditionKind::ProofOfIncome);
     }
 }

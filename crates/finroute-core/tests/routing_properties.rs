@@ -37,6 +37,7 @@ fn request() -> FinancingRequest {
         product_kinds: Vec::new(),
         max_offers: 10,
         locale: Locale::En,
+        channels: Default::default(),
     }
 }
 
@@ -172,6 +173,8 @@ fn partner_offer() -> impl Strategy<Value = PartnerOffer> {
                 charges: Vec::new(),
                 parties: Vec::new(),
                 promotion: None,
+                adjustment: None,
+                conditions: Vec::new(),
             },
         )
 }
@@ -211,6 +214,9 @@ fn offer(id: usize, apr_bps: i32, odds: f64, dti: Option<f64>) -> Offer {
         promotion_ends_at: None,
         partner_list: None,
         rate_labels: Default::default(),
+        adjustment: None,
+        conditions: Vec::new(),
+        expected_decision_ms: None,
     }
 }
 

@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! use finroute_partner_sdk::{
-//!     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, Description,
+//!     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Currency, DeclineReason, Description,
 //!     LenderType, Money, Partner, PartnerError, Party, PartyRole, ProductKind, Quote,
 //!     QuoteRequest,
 //! };
@@ -61,10 +61,14 @@
 //!                 contact: "+86 21 0000 0000".into(),
 //!                 lender_type: Some(LenderType::Bank),
 //!             }],
+//!             // Quoted "from" to a borrower declined for missing data.
+//!             advertised_apr_from_bps: Some(1_120),
 //!         })
 //!     }
 //!     async fn quote(&self, request: QuoteRequest) -> Result<Quote, PartnerError> {
-//!         Ok(Quote::decline("no product for this request"))
+//!         // A typed no: the router turns MISSING_DATA into a suggestion to
+//!         // the borrower naming the fields (see `Quote::missing_data`).
+//!         Ok(Quote::declined(DeclineReason::OutsidePolicyTerm, "no product for this request"))
 //!     }
 //!     async fn accept(&self, request: AcceptRequest) -> Result<AcceptOutcome, PartnerError> {
 //!         Err(PartnerError::UnknownOffer(request.partner_offer_ref))
@@ -87,9 +91,10 @@ mod service;
 use std::future::Future;
 
 pub use finroute_core::{
-    AcceptOutcome, AcceptRequest, AcceptStatus, Applicant, ApplicantField, Charge, ChargeKind,
-    ChargeTiming, CollateralKind, Currency, Description, EmploymentType, Installment, LenderType,
-    LoanPurpose, Locale, Money, PartnerOffer, Party, PartyRole, ProductKind, Promotion,
+    AcceptOutcome, AcceptRequest, AcceptStatus, AdjustedTerm, Adjustment, Applicant,
+    ApplicantField, Charge, ChargeKind, ChargeTiming, CollateralKind, Condition, ConditionKind,
+    Currency, DeclineReason, Description, EmploymentType, Installment, LenderType, LoanPurpose,
+    Locale, Money, PartnerDecline, PartnerOffer, Party, PartyRole, ProductKind, Promotion,
     Qualification, RepaymentMethod,
 };
 pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
@@ -120,25 +125,96 @@ pub struct QuoteRequest {
 pub struct Quote {
     /// The offers, each validated and priced by the router; empty to decline.
     pub offers: Vec<PartnerOffer>,
-    /// Why no offer, when none (never personal data).
+    /// Why no offer, when none, in words (never personal data).
     pub decline_reason: String,
+    /// Why no offer, typed (the router explains it to the borrower: a
+    /// `MissingData` decline's fields become a suggestion to provide them).
+    pub decline: Option<PartnerDecline>,
 }
 
 impl Quote {
-    /// An answer with these offers.
+    /// An answer with these offers (counter-offers and conditional offers
+    /// included: see [`OfferAnswer`]).
     pub fn offers(offers: Vec<PartnerOffer>) -> Self {
         Self {
             offers,
             decline_reason: String::new(),
+            decline: None,
         }
     }
 
-    /// No offer, and why (never personal data).
+    /// No offer, and why in words only (never personal data). Prefer
+    /// [`Quote::declined`]: the router reads an untyped no as `OTHER`.
     pub fn decline(reason: impl Into<String>) -> Self {
         Self {
             offers: Vec::new(),
             decline_reason: reason.into(),
+            decline: None,
         }
+    }
+
+    /// No offer, for a typed `reason` with optional words.
+    pub fn declined(reason: DeclineReason, text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            offers: Vec::new(),
+            decline_reason: text.clone(),
+            decline: Some(PartnerDecline {
+                reason,
+                missing_fields: Vec::new(),
+                text,
+                untyped: false,
+            }),
+        }
+    }
+
+    /// No offer until the applicant shares `fields` (`MISSING_DATA`).
+    pub fn missing_data(fields: Vec<ApplicantField>, text: impl Into<String>) -> Self {
+        let mut q = Self::declined(DeclineReason::MissingData, text);
+        if let Some(d) = &mut q.decline {
+            d.missing_fields = fields;
+        }
+        q
+    }
+}
+
+/// Builders for what an offer can say besides its terms: a counter-offer
+/// (what changed from the request, and why) and a conditional approval.
+pub trait OfferAnswer: Sized {
+    /// Marks the offer as a counter-offer: `changed` from the request, for
+    /// `reason`. Its term may then lie outside the request's range (within
+    /// the partner's own); its amount must still not exceed the request.
+    fn counter_offer(
+        self,
+        changed: &[AdjustedTerm],
+        reason: DeclineReason,
+        text: impl Into<String>,
+    ) -> Self;
+
+    /// Makes the offer CONDITIONAL on `conditions` (at least one: the
+    /// router refuses a conditional offer without any).
+    fn on_conditions(self, conditions: Vec<Condition>) -> Self;
+}
+
+impl OfferAnswer for PartnerOffer {
+    fn counter_offer(
+        mut self,
+        changed: &[AdjustedTerm],
+        reason: DeclineReason,
+        text: impl Into<String>,
+    ) -> Self {
+        self.adjustment = Some(Adjustment {
+            changed: changed.to_vec(),
+            reason: Some(reason),
+            text: text.into(),
+        });
+        self
+    }
+
+    fn on_conditions(mut self, conditions: Vec<Condition>) -> Self {
+        self.qualification = Qualification::Conditional;
+        self.conditions = conditions;
+        self
     }
 }
 

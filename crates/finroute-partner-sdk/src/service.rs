@@ -188,6 +188,7 @@ impl<P: Partner> pb::financing_adapter_server::FinancingAdapter for AdapterServi
                 .iter()
                 .map(convert::partner_offer_to_pb)
                 .collect(),
+            decline: quote.decline.as_ref().map(convert::decline_to_pb),
             decline_reason: quote.decline_reason,
         }))
     }

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use finroute_partner_sdk::{
-    AcceptOutcome, AcceptRequest, AcceptStatus, Currency, Description, Money, Partner,
-    PartnerError, PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
+    AcceptOutcome, AcceptRequest, AcceptStatus, AdjustedTerm, ApplicantField, Condition,
+    ConditionKind, Currency, DeclineReason, Description, Money, OfferAnswer, Partner, PartnerError,
+    PartnerOffer, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
 };
 use finroute_proto::v1 as pb;
 use pb::financing_adapter_client::FinancingAdapterClient;
@@ -47,12 +48,19 @@ impl Partner for Counting {
             required_fields: vec![],
             supports_accept: true,
             parties: Vec::new(),
+            advertised_apr_from_bps: None,
         })
     }
 
     async fn quote(&self, q: QuoteRequest) -> Result<Quote, PartnerError> {
         tokio::time::sleep(self.quote_delay).await;
-        Ok(Quote::offers(vec![PartnerOffer {
+        if q.quote_id.starts_with("missing") {
+            return Ok(Quote::missing_data(
+                vec![ApplicantField::MonthlyIncome],
+                "income needed",
+            ));
+        }
+        let offer = PartnerOffer {
             partner_offer_ref: format!("c-{}", q.quote_id),
             product_kind: Some(ProductKind::PartnerLoan),
             product_name: "Loan".into(),
@@ -72,7 +80,19 @@ impl Partner for Counting {
             charges: Vec::new(),
             parties: Vec::new(),
             promotion: None,
-        }]))
+            adjustment: None,
+            conditions: Vec::new(),
+        };
+        if q.quote_id.starts_with("counter") {
+            let offer = offer
+                .counter_offer(&[AdjustedTerm::Rate], DeclineReason::CreditScore, "")
+                .on_conditions(vec![Condition {
+                    kind: ConditionKind::ProofOfIncome,
+                    description: "payslips".into(),
+                }]);
+            return Ok(Quote::offers(vec![offer]));
+        }
+        Ok(Quote::offers(vec![offer]))
     }
 
     async fn accept(&self, r: AcceptRequest) -> Result<AcceptOutcome, PartnerError> {
@@ -200,6 +220,42 @@ macro_rules! list_services {
     }};
 }
 use list_services;
+
+#[tokio::test]
+async fn typed_declines_counter_offers_and_conditions_reach_the_wire() {
+    let served = start(Counting::default()).await;
+    let mut c = served.client().await;
+    let q = c
+        .quote(quote_request("missing-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(q.offers.is_empty());
+    assert_eq!(q.decline_reason, "income needed");
+    let d = q.decline.unwrap();
+    assert_eq!(d.reason, pb::DeclineReason::MissingData as i32);
+    assert_eq!(d.missing_fields, [pb::ApplicantField::MonthlyIncome as i32]);
+
+    let q = c
+        .quote(quote_request("counter-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    let o = &q.offers[0];
+    assert_eq!(o.qualification, pb::Qualification::Conditional as i32);
+    let a = o.adjustment.as_ref().unwrap();
+    assert_eq!(
+        (a.changed.as_slice(), a.reason),
+        (
+            &[pb::AdjustedTerm::Rate as i32][..],
+            pb::DeclineReason::CreditScore as i32
+        )
+    );
+    assert_eq!(
+        (o.conditions[0].kind, o.conditions[0].description.as_str()),
+        (pb::ConditionKind::ProofOfIncome as i32, "payslips")
+    );
+}
 
 #[tokio::test]
 async fn quotes_are_converted_both_ways_and_bad_requests_name_their_fields() {

@@ -308,6 +308,12 @@ impl Relay {
             channel
                 .metrics()
                 .acceptance_finished(stored.status == AcceptanceState::Accepted);
+            // From the claim to the partner's final answer, PENDING rounds and
+            // re-drives included: the channel's decision time.
+            let elapsed = now.saturating_sub(row.created_at_ms).max(0);
+            channel
+                .decisions()
+                .observe(u64::try_from(elapsed).unwrap_or(0));
         }
         if stored.status == AcceptanceState::Accepted && self.inner.quotas.limited(&row.adapter_id)
         {

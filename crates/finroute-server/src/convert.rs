@@ -12,6 +12,8 @@ use crate::error::RouterError;
 pub const MAX_TERM_MONTHS: i32 = 360;
 /// Most product kinds a request may list.
 const MAX_PRODUCT_KINDS: usize = 8;
+/// Most ids `exclude_adapter_ids` or `only_adapter_ids` may list.
+pub const MAX_ADAPTER_IDS: usize = 64;
 
 /// Router defaults a request may leave unset.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +46,7 @@ pub fn financing_request_from_pb(
         core::LoanPurpose::Unspecified
     });
     let options = options_from_pb(r, defaults, &mut v);
+    let channels = channel_filter_from_pb(r, &mut v);
     let primary_decision = r
         .primary_decision
         .as_ref()
@@ -61,8 +64,45 @@ pub fn financing_request_from_pb(
             product_kinds: options.product_kinds,
             max_offers: options.max_offers,
             locale: options.locale,
+            channels,
         }),
         _ => Err(RouterError::Invalid(v.0)),
+    }
+}
+
+/// `exclude_adapter_ids` / `only_adapter_ids`: at most one of them, each
+/// id well formed, at most [`MAX_ADAPTER_IDS`] each. Ids the router does
+/// not know are kept (and match nothing): channels come and go with the
+/// config, and a caller's list must not break when one is removed.
+fn channel_filter_from_pb(
+    r: &pb::RouteFinancingRequest,
+    v: &mut Violations,
+) -> core::ChannelFilter {
+    let mut ids = |field: &str, list: &[String]| -> Vec<String> {
+        if list.len() > MAX_ADAPTER_IDS {
+            v.add(field, format!("at most {MAX_ADAPTER_IDS} ids"));
+        }
+        for (i, id) in list.iter().take(MAX_ADAPTER_IDS).enumerate() {
+            v.id(format!("{field}[{i}]"), id);
+        }
+        list.iter().take(MAX_ADAPTER_IDS).cloned().collect()
+    };
+    match (
+        r.exclude_adapter_ids.is_empty(),
+        r.only_adapter_ids.is_empty(),
+    ) {
+        (true, true) => core::ChannelFilter::All,
+        (false, true) => {
+            core::ChannelFilter::Exclude(ids("exclude_adapter_ids", &r.exclude_adapter_ids))
+        }
+        (true, false) => core::ChannelFilter::Only(ids("only_adapter_ids", &r.only_adapter_ids)),
+        (false, false) => {
+            v.add(
+                "only_adapter_ids",
+                "not together with exclude_adapter_ids: give one of the two",
+            );
+            core::ChannelFilter::All
+        }
     }
 }
 
@@ -262,6 +302,9 @@ pub fn offer_to_pb(o: &core::Offer) -> pb::Offer {
         promotion_ends_at: o.promotion_ends_at.map(c::timestamp_from_millis),
         partner_list: o.partner_list.as_ref().map(c::partner_list_check_to_pb),
         rate_labels: Some(c::rate_labels_to_pb(&o.rate_labels)),
+        adjustment: o.adjustment.as_ref().map(c::adjustment_to_pb),
+        conditions: o.conditions.iter().map(c::condition_to_pb).collect(),
+        expected_decision_time: o.expected_decision_ms.map(c::duration_from_millis),
     }
 }
 
@@ -286,6 +329,7 @@ pub fn report_to_pb(r: &core::ChannelReport) -> pb::ChannelReport {
                 message: x.message.clone(),
             })
             .collect(),
+        decline: r.decline.as_ref().map(c::decline_to_pb),
     }
 }
 
@@ -296,8 +340,10 @@ pub fn explanation_to_pb(e: &core::Explanation) -> pb::Explanation {
             .factors
             .iter()
             .map(|f| pb::Factor {
-                reason: c::refusal_to_pb(f.reason),
+                reason: f.reason.map(c::refusal_to_pb).unwrap_or(0),
                 text: f.text.clone(),
+                partner_reason: f.partner_reason.map(c::decline_reason_to_pb).unwrap_or(0),
+                adapter_ids: f.adapter_ids.clone(),
             })
             .collect(),
         suggestions: e
@@ -311,6 +357,13 @@ pub fn explanation_to_pb(e: &core::Explanation) -> pb::Explanation {
                 offers_gained: s.offers_gained as i32,
                 odds_threshold: s.odds_threshold,
                 offer_id: s.offer_id.clone().unwrap_or_default(),
+                missing_fields: s
+                    .missing_fields
+                    .iter()
+                    .map(|f| c::field_to_pb(*f))
+                    .collect(),
+                adapter_ids: s.adapter_ids.clone(),
+                apr_from_bps: s.apr_from_bps.unwrap_or(0),
             })
             .collect(),
     }
@@ -346,6 +399,7 @@ pub fn channel_status_name(s: core::ChannelStatus) -> &'static str {
         core::ChannelStatus::CircuitOpen => "circuit_open",
         core::ChannelStatus::Ineligible => "ineligible",
         core::ChannelStatus::NoConsent => "no_consent",
+        core::ChannelStatus::Excluded => "excluded",
         core::ChannelStatus::QuotaExhausted => "quota_exhausted",
     }
 }

@@ -59,6 +59,8 @@ pub struct Channel {
     retry_budget: TpsBudget,
     /// This channel's metric series.
     metrics: ChannelMetrics,
+    /// How long the channel takes from acceptance to final answer.
+    decisions: crate::decision::DecisionClock,
 }
 
 /// A description and the terms derived from it.
@@ -88,7 +90,13 @@ impl Channel {
             breaker: Breaker::new(breaker),
             retry_budget: TpsBudget::new(Duration::from_secs(10), 1, 0.2),
             metrics: ChannelMetrics::default(),
+            decisions: Default::default(),
         }
+    }
+
+    /// The channel's decision-time estimate (the acceptance relay feeds it).
+    pub fn decisions(&self) -> &crate::decision::DecisionClock {
+        &self.decisions
     }
 
     /// This channel's metric series.
@@ -277,8 +285,8 @@ impl Fanout<'_> {
                 Ok(probe) => calls.push(self.call(index, channel, probe)),
                 Err(report) => {
                     channel.metrics.record(&report);
-                    emit(events, FanoutEvent::Report(report.clone())).await;
-                    result.reports.push(report);
+                    emit(events, FanoutEvent::Report((*report).clone())).await;
+                    result.reports.push(*report);
                 }
             }
         }
@@ -302,18 +310,28 @@ impl Fanout<'_> {
 
     /// Decides whether `channel` is called (and whether the call is the
     /// breaker's probe); if not, the report saying why.
-    fn admit(&self, channel: &Channel) -> Result<bool, ChannelReport> {
-        let skip = |status, detail: &str| ChannelReport {
-            adapter_id: channel.id.clone(),
-            product_kind: channel.adapter.product_kind(),
-            status,
-            latency_ms: 0,
-            offers_returned: 0,
-            offers_rejected: 0,
-            detail: detail.to_owned(),
-            recipients: Vec::new(),
-            rejections: Vec::new(),
+    fn admit(&self, channel: &Channel) -> Result<bool, Box<ChannelReport>> {
+        let skip = |status, detail: &str| {
+            Box::new(ChannelReport {
+                adapter_id: channel.id.clone(),
+                product_kind: channel.adapter.product_kind(),
+                status,
+                latency_ms: 0,
+                offers_returned: 0,
+                offers_rejected: 0,
+                detail: detail.to_owned(),
+                recipients: Vec::new(),
+                rejections: Vec::new(),
+                advertised_apr_from_bps: None,
+                decline: None,
+            })
         };
+        if !self.request.channels.allows(&channel.id) {
+            return Err(skip(
+                ChannelStatus::Excluded,
+                "left out by the request's exclude_adapter_ids or only_adapter_ids; it was not called",
+            ));
+        }
         if let Some(detail) = self.ineligible(channel) {
             return Err(skip(ChannelStatus::Ineligible, detail));
         }
@@ -391,6 +409,8 @@ impl Fanout<'_> {
                     detail,
                     recipients: Vec::new(),
                     rejections: Vec::new(),
+                    advertised_apr_from_bps: None,
+                    decline: None,
                 };
                 channel.metrics.record(&report);
                 return ChannelDone {

@@ -146,6 +146,7 @@ pub fn partner_text(data: &[u8]) {
     let reply = pb::QuoteResponse {
         offers: vec![offer],
         decline_reason: text,
+        decline: None,
     };
     let outcome = finroute_adapters::remote::quote_outcome_from_pb(&reply);
     safe(

@@ -16,6 +16,7 @@ pub mod config;
 pub mod console;
 pub mod convert;
 pub mod deadline;
+pub mod decision;
 pub mod drain;
 pub mod error;
 pub mod error_layer;

@@ -169,7 +169,7 @@ pub struct CloseLabels {
 
 // -- channels ---------------------------------------------------------------
 
-const STATUSES: [ChannelStatus; 8] = [
+const STATUSES: [ChannelStatus; 9] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -177,6 +177,7 @@ const STATUSES: [ChannelStatus; 8] = [
     ChannelStatus::CircuitOpen,
     ChannelStatus::Ineligible,
     ChannelStatus::NoConsent,
+    ChannelStatus::Excluded,
     ChannelStatus::QuotaExhausted,
 ];
 
@@ -218,6 +219,7 @@ impl ChannelMetrics {
             ChannelStatus::CircuitOpen
                 | ChannelStatus::Ineligible
                 | ChannelStatus::NoConsent
+                | ChannelStatus::Excluded
                 | ChannelStatus::QuotaExhausted
         );
         if called {

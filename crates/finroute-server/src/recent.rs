@@ -17,7 +17,7 @@ use finroute_core::ChannelStatus;
 pub const MINUTES: usize = 60;
 
 /// The statuses counted, in the order of [`Minute::calls`].
-pub const STATUSES: [ChannelStatus; 8] = [
+pub const STATUSES: [ChannelStatus; 9] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -25,6 +25,7 @@ pub const STATUSES: [ChannelStatus; 8] = [
     ChannelStatus::CircuitOpen,
     ChannelStatus::Ineligible,
     ChannelStatus::NoConsent,
+    ChannelStatus::Excluded,
     ChannelStatus::QuotaExhausted,
 ];
 

@@ -58,6 +58,7 @@ impl Adapter for Scripted {
                 contact: String::new(),
                 lender_type: None,
             }],
+            advertised_apr_from_bps: None,
         })
     }
 

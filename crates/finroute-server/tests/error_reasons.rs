@@ -391,6 +391,7 @@ impl pb::financing_adapter_server::FinancingAdapter for NoAccept {
             required_fields: vec![],
             supports_accept: false,
             parties: vec![finroute_testkit::fake_lender()],
+            advertised_apr_from_bps: 0,
         }))
     }
 

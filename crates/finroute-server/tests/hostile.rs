@@ -77,6 +77,7 @@ async fn hostile_partner_texts_are_cleaned_and_bounded() {
         Behaviour::Reply(pb::QuoteResponse {
             offers: vec![good, bad_ref],
             decline_reason: format!("\u{1b}]0;pwned\u{7}{}", "拒绝".repeat(300)),
+            decline: None,
         }),
         vec![],
     )

@@ -14,7 +14,7 @@ const BUCKETS: [&str; 13] = [
     "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "10",
     "+Inf",
 ];
-const STATUSES: [&str; 8] = [
+const STATUSES: [&str; 9] = [
     "ok",
     "no_offer",
     "timeout",
@@ -22,6 +22,7 @@ const STATUSES: [&str; 8] = [
     "circuit_open",
     "ineligible",
     "no_consent",
+    "excluded",
     "quota_exhausted",
 ];
 

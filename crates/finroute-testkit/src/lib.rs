@@ -197,6 +197,8 @@ pub enum Behaviour {
     /// `-N` for the N-th quote (from 1): every quote's offers are told
     /// apart, so each booking names the one offer it is for.
     Numbered(Vec<pb::PartnerOffer>),
+    /// Declines with this typed reason (and its text as `decline_reason`).
+    Declines(pb::PartnerDecline),
 }
 
 /// What a fake partner does with an `Accept`. Every mode but
@@ -286,10 +288,17 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
             Behaviour::Alternate(_, o) => Ok(Response::new(pb::QuoteResponse {
                 offers: o.clone(),
                 decline_reason: String::new(),
+                decline: None,
             })),
             Behaviour::Offers(o) => Ok(Response::new(pb::QuoteResponse {
                 offers: o.clone(),
                 decline_reason: String::new(),
+                decline: None,
+            })),
+            Behaviour::Declines(d) => Ok(Response::new(pb::QuoteResponse {
+                offers: Vec::new(),
+                decline_reason: d.text.clone(),
+                decline: Some(d.clone()),
             })),
             Behaviour::Numbered(o) => Ok(Response::new(pb::QuoteResponse {
                 offers: o
@@ -300,6 +309,7 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                     })
                     .collect(),
                 decline_reason: String::new(),
+                decline: None,
             })),
             Behaviour::Hung => std::future::pending().await,
             Behaviour::Errors(code) => Err(Status::new(*code, "fake partner failure")),
@@ -310,6 +320,7 @@ impl pb::financing_adapter_server::FinancingAdapter for FakeService {
                 Ok(Response::new(pb::QuoteResponse {
                     offers: o.clone(),
                     decline_reason: String::new(),
+                    decline: None,
                 }))
             }
         }
@@ -570,6 +581,7 @@ pub fn fake_description(required_fields: Vec<pb::ApplicantField>) -> pb::Adapter
         required_fields: required_fields.into_iter().map(|f| f as i32).collect(),
         supports_accept: true,
         parties: vec![fake_lender()],
+        advertised_apr_from_bps: 0,
     }
 }
 
@@ -613,6 +625,56 @@ pub fn partner_offer(reference: &str, principal: i64, rate_bps: i32, p: f64) -> 
             nanos: 0,
         }),
         ..Default::default()
+    }
+}
+
+/// A typed decline: `reason` with these missing fields and no text.
+pub fn decline(reason: pb::DeclineReason, missing: &[pb::ApplicantField]) -> pb::PartnerDecline {
+    pb::PartnerDecline {
+        reason: reason as i32,
+        missing_fields: missing.iter().map(|f| *f as i32).collect(),
+        text: String::new(),
+    }
+}
+
+/// A counter-offer: [`partner_offer`] over `term_months`, marked adjusted
+/// (`changed`, for `reason`).
+pub fn counter_offer(
+    reference: &str,
+    principal: i64,
+    term_months: i32,
+    rate_bps: i32,
+    changed: &[pb::AdjustedTerm],
+    reason: pb::DeclineReason,
+) -> pb::PartnerOffer {
+    pb::PartnerOffer {
+        term_months,
+        adjustment: Some(pb::OfferAdjustment {
+            changed: changed.iter().map(|c| *c as i32).collect(),
+            reason: reason as i32,
+            text: String::new(),
+        }),
+        ..partner_offer(reference, principal, rate_bps, 0.7)
+    }
+}
+
+/// A CONDITIONAL [`partner_offer`] with these conditions.
+pub fn conditional_offer(
+    reference: &str,
+    principal: i64,
+    rate_bps: i32,
+    conditions: &[(pb::ConditionKind, &str)],
+) -> pb::PartnerOffer {
+    pb::PartnerOffer {
+        qualification: pb::Qualification::Conditional as i32,
+        conditions: conditions
+            .iter()
+            .map(|(kind, text)| pb::OfferCondition {
+                kind: *kind as i32,
+                description: (*text).into(),
+            })
+            .collect(),
+        ..partner_offer(reference, principal, rate_bps, 0.7)
     }
 }
 
@@ -662,6 +724,8 @@ pub fn refused_borrower() -> pb::RouteFinancingRequest {
         product_kinds: vec![],
         max_offers: 0,
         locale: "en".into(),
+        exclude_adapter_ids: Vec::new(),
+        only_adapter_ids: Vec::new(),
     }
 }
 

@@ -169,7 +169,22 @@ enum_map!(repayment_from_pb, repayment_to_pb, pb::RepaymentMethod, core::Repayme
     InterestOnlyBalloon => InterestOnlyBalloon, FlatFeeInstallment => FlatFeeInstallment,
 });
 enum_map!(qualification_from_pb, qualification_to_pb, pb::Qualification, core::Qualification, {
-    PreQualified => PreQualified, PreApproved => PreApproved,
+    PreQualified => PreQualified, PreApproved => PreApproved, Conditional => Conditional,
+});
+enum_map!(decline_reason_from_pb, decline_reason_to_pb, pb::DeclineReason, core::DeclineReason, {
+    CreditScore => CreditScore, DebtToIncome => DebtToIncome, IncomeUnverified => IncomeUnverified,
+    MissingData => MissingData, OutsidePolicyAmount => OutsidePolicyAmount,
+    OutsidePolicyTerm => OutsidePolicyTerm, OutsidePolicyRegion => OutsidePolicyRegion,
+    OutsidePolicyPurpose => OutsidePolicyPurpose, Capacity => Capacity, Other => Other,
+});
+enum_map!(adjusted_term_from_pb, adjusted_term_to_pb, pb::AdjustedTerm, core::AdjustedTerm, {
+    Amount => Amount, Term => Term, Rate => Rate,
+});
+enum_map!(condition_kind_from_pb, condition_kind_to_pb, pb::ConditionKind, core::ConditionKind, {
+    ProofOfIncome => ProofOfIncome, ProofOfIdentity => ProofOfIdentity,
+    ProofOfAddress => ProofOfAddress, BankStatements => BankStatements,
+    EmploymentVerification => EmploymentVerification,
+    CollateralAppraisal => CollateralAppraisal, Guarantor => Guarantor, Other => Other,
 });
 enum_map!(field_from_pb, field_to_pb, pb::ApplicantField, core::ApplicantField, {
     Region => Region, CreditScore => CreditScore, MonthlyIncome => MonthlyIncome,
@@ -182,6 +197,7 @@ enum_map!(strategy_from_pb, strategy_to_pb, pb::RankingStrategy, core::Strategy,
 enum_map!(channel_status_from_pb, channel_status_to_pb, pb::ChannelStatus, core::ChannelStatus, {
     Ok => Ok, NoOffer => NoOffer, Timeout => Timeout, Error => Error,
     CircuitOpen => CircuitOpen, Ineligible => Ineligible, NoConsent => NoConsent,
+    Excluded => Excluded,
     QuotaExhausted => QuotaExhausted,
 });
 enum_map!(odds_source_from_pb, odds_source_to_pb, pb::OddsSource, core::OddsSource, {
@@ -194,7 +210,7 @@ enum_map!(warning_from_pb, warning_to_pb, pb::OfferWarning, core::OfferWarning, 
 enum_map!(suggestion_kind_from_pb, suggestion_kind_to_pb, pb::SuggestionKind, core::SuggestionKind, {
     LowerAmount => LowerAmount, LongerTerm => LongerTerm, UseCollateral => UseCollateral,
     Installment => Installment, ShareWithPartners => ShareWithPartners, Wait => Wait,
-    Appeal => Appeal,
+    Appeal => Appeal, ProvideData => ProvideData, CounterOffer => CounterOffer,
 });
 
 enum_map!(party_role_from_pb, party_role_to_pb, pb::PartyRole, core::PartyRole, {
@@ -335,6 +351,109 @@ pub fn promotion_to_pb(p: &core::Promotion) -> pb::Promotion {
             .collect(),
         waiver_periods: count(p.waiver_periods),
         description: p.description.clone(),
+    }
+}
+
+/// Domain decline from a partner's wire one: an unknown or unspecified
+/// reason reads as OTHER (marked `untyped`), never an error; unknown or
+/// unspecified fields are dropped, the rest deduplicated and bounded; the
+/// text cleaned and cut (untrusted).
+pub fn decline_from_pb(d: &pb::PartnerDecline) -> core::PartnerDecline {
+    let reason = decline_reason_from_pb(d.reason);
+    let mut missing_fields: Vec<core::ApplicantField> = d
+        .missing_fields
+        .iter()
+        .take(core::answer::MAX_ANSWER_ITEMS)
+        .filter_map(|f| field_from_pb(*f))
+        .collect();
+    missing_fields.sort_unstable();
+    missing_fields.dedup();
+    core::PartnerDecline {
+        reason: reason.unwrap_or(core::DeclineReason::Other),
+        missing_fields,
+        text: text::clean(&d.text, core::answer::MAX_ANSWER_TEXT),
+        untyped: reason.is_none(),
+    }
+}
+
+/// Wire decline from the domain.
+pub fn decline_to_pb(d: &core::PartnerDecline) -> pb::PartnerDecline {
+    pb::PartnerDecline {
+        reason: decline_reason_to_pb(d.reason),
+        missing_fields: d.missing_fields.iter().map(|f| field_to_pb(*f)).collect(),
+        text: d.text.clone(),
+    }
+}
+
+/// The typed decline of a QuoteResponse that made no offer: the partner's
+/// own (see [`decline_from_pb`]), or, when it sent none, OTHER with its
+/// `decline_reason` text and `untyped` set. `None` when it made offers.
+pub fn quote_decline_from_pb(reply: &pb::QuoteResponse) -> Option<core::PartnerDecline> {
+    if !reply.offers.is_empty() {
+        return None;
+    }
+    let mut d = match &reply.decline {
+        Some(d) => decline_from_pb(d),
+        None => core::PartnerDecline {
+            reason: core::DeclineReason::Other,
+            missing_fields: Vec::new(),
+            text: String::new(),
+            untyped: true,
+        },
+    };
+    if d.text.is_empty() {
+        d.text = text::clean(&reply.decline_reason, MAX_PARTNER_MESSAGE);
+    }
+    Some(d)
+}
+
+/// Domain adjustment from the wire: unknown changes dropped, an unknown
+/// reason read as OTHER, the text cleaned and cut.
+pub fn adjustment_from_pb(a: &pb::OfferAdjustment) -> core::Adjustment {
+    let mut changed: Vec<core::AdjustedTerm> = a
+        .changed
+        .iter()
+        .take(core::answer::MAX_ANSWER_ITEMS)
+        .filter_map(|c| adjusted_term_from_pb(*c))
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    core::Adjustment {
+        changed,
+        reason: match a.reason {
+            0 => None,
+            n => Some(decline_reason_from_pb(n).unwrap_or(core::DeclineReason::Other)),
+        },
+        text: text::clean(&a.text, core::answer::MAX_ANSWER_TEXT),
+    }
+}
+
+/// Wire adjustment from the domain.
+pub fn adjustment_to_pb(a: &core::Adjustment) -> pb::OfferAdjustment {
+    pb::OfferAdjustment {
+        changed: a.changed.iter().map(|c| adjusted_term_to_pb(*c)).collect(),
+        reason: a.reason.map(decline_reason_to_pb).unwrap_or(0),
+        text: a.text.clone(),
+    }
+}
+
+/// Domain conditions from the wire: unknown kinds read as OTHER, texts
+/// cleaned and cut, at most [`core::answer::MAX_ANSWER_ITEMS`] kept.
+pub fn conditions_from_pb(cs: &[pb::OfferCondition]) -> Vec<core::Condition> {
+    cs.iter()
+        .take(core::answer::MAX_ANSWER_ITEMS)
+        .map(|c| core::Condition {
+            kind: condition_kind_from_pb(c.kind).unwrap_or(core::ConditionKind::Other),
+            description: text::clean(&c.description, core::answer::MAX_ANSWER_TEXT),
+        })
+        .collect()
+}
+
+/// Wire condition from the domain.
+pub fn condition_to_pb(c: &core::Condition) -> pb::OfferCondition {
+    pb::OfferCondition {
+        kind: condition_kind_to_pb(c.kind),
+        description: c.description.clone(),
     }
 }
 
@@ -695,6 +814,7 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
         principal,
         term_months: o.term_months,
         repayment_method: repayment_from_pb(o.repayment_method),
+        // A qualification from a newer partner reads as the least firm.
         qualification: qualification_from_pb(o.qualification).unwrap_or_default(),
         stated_apr_bps: o.stated_apr_bps,
         nominal_rate_bps: o.nominal_rate_bps,
@@ -717,6 +837,8 @@ pub fn partner_offer_from_pb(o: &pb::PartnerOffer) -> Result<core::PartnerOffer,
             .as_ref()
             .map(promotion_from_pb)
             .filter(|p| !p.is_empty()),
+        adjustment: o.adjustment.as_ref().map(adjustment_from_pb),
+        conditions: conditions_from_pb(&o.conditions),
     })
 }
 
@@ -752,6 +874,8 @@ pub fn partner_offer_to_pb(o: &core::PartnerOffer) -> pb::PartnerOffer {
         charges: o.charges.iter().map(charge_to_pb).collect(),
         parties: o.parties.iter().map(party_to_pb).collect(),
         promotion: o.promotion.as_ref().map(promotion_to_pb),
+        adjustment: o.adjustment.as_ref().map(adjustment_to_pb),
+        conditions: o.conditions.iter().map(condition_to_pb).collect(),
     }
 }
 
@@ -821,6 +945,8 @@ pub fn description_from_pb(d: &pb::AdapterDescription) -> Result<core::Descripti
         required_fields,
         supports_accept: d.supports_accept,
         parties: parties.unwrap_or_default(),
+        advertised_apr_from_bps: (d.advertised_apr_from_bps > 0)
+            .then_some(d.advertised_apr_from_bps),
     })
 }
 
@@ -842,6 +968,7 @@ pub fn description_to_pb(d: &core::Description) -> pb::AdapterDescription {
         required_fields: d.required_fields.iter().map(|f| field_to_pb(*f)).collect(),
         supports_accept: d.supports_accept,
         parties: d.parties.iter().map(party_to_pb).collect(),
+        advertised_apr_from_bps: d.advertised_apr_from_bps.unwrap_or(0),
     }
 }
 
@@ -940,6 +1067,8 @@ mod tests {
             charges: Vec::new(),
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         };
         assert_eq!(partner_offer_from_pb(&partner_offer_to_pb(&o)), Ok(o));
     }
@@ -965,6 +1094,58 @@ mod tests {
             product_kind_from_pb(2),
             Some(core::ProductKind::SecuredLoan)
         );
+    }
+
+    #[test]
+    fn unknown_answer_enums_from_a_newer_partner_read_as_other() {
+        let d = decline_from_pb(&pb::PartnerDecline {
+            reason: 99,
+            missing_fields: vec![pb::ApplicantField::Employment as i32, 77, 0],
+            text: "\u{1b}[31mnope".into(),
+        });
+        assert_eq!(d.reason, core::DeclineReason::Other);
+        assert!(d.untyped);
+        assert_eq!(d.missing_fields, [core::ApplicantField::Employment]);
+        assert!(!d.text.contains('\u{1b}'), "{:?}", d.text);
+        let a = adjustment_from_pb(&pb::OfferAdjustment {
+            changed: vec![42, pb::AdjustedTerm::Term as i32],
+            reason: 42,
+            text: String::new(),
+        });
+        assert_eq!(a.changed, [core::AdjustedTerm::Term]);
+        assert_eq!(a.reason, Some(core::DeclineReason::Other));
+        let c = conditions_from_pb(&[pb::OfferCondition {
+            kind: 42,
+            description: "x".repeat(1000),
+        }]);
+        assert_eq!(c[0].kind, core::ConditionKind::Other);
+        assert!(c[0].description.len() <= core::answer::MAX_ANSWER_TEXT);
+    }
+
+    #[test]
+    fn a_decline_without_a_type_is_other_with_its_text() {
+        let reply = pb::QuoteResponse {
+            offers: vec![],
+            decline_reason: "no".into(),
+            decline: None,
+        };
+        let d = quote_decline_from_pb(&reply).expect("declined");
+        assert_eq!(
+            (d.reason, d.untyped, d.text.as_str()),
+            (core::DeclineReason::Other, true, "no")
+        );
+        let typed = pb::QuoteResponse {
+            decline: Some(pb::PartnerDecline {
+                reason: pb::DeclineReason::MissingData as i32,
+                missing_fields: vec![pb::ApplicantField::MonthlyIncome as i32],
+                text: String::new(),
+            }),
+            ..reply
+        };
+        let d = quote_decline_from_pb(&typed).expect("declined");
+        assert_eq!(d.reason, core::DeclineReason::MissingData);
+        assert!(!d.untyped);
+        assert_eq!(d.missing_fields, [core::ApplicantField::MonthlyIncome]);
     }
 
     #[test]

@@ -43,6 +43,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
         "quote.offers",
         "quote.apr",
         "quote.narrow",
+        "quote.answers",
         "accept.idempotent",
         "accept.unknown_offer",
     ] {
@@ -53,7 +54,7 @@ async fn the_example_bank_passes_and_the_exit_code_is_0() {
             "{check} did not pass:\n{table}"
         );
     }
-    assert!(table.contains("9 checks: 9 passed, 0 failed"), "{table}");
+    assert!(table.contains("10 checks: 10 passed, 0 failed"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +114,7 @@ async fn an_offer_only_the_kit_applicant_cannot_afford_warns_and_exits_0() {
     assert!(offers.contains("UNAFFORDABLE"), "{table}");
     assert!(
         table.contains(
-            "9 checks: 5 passed, 0 failed, 2 skipped, 2 warned (warned: quote.offers, quote.narrow)"
+            "10 checks: 6 passed, 0 failed, 2 skipped, 2 warned (warned: quote.offers, quote.narrow)"
         ),
         "{table}"
     );

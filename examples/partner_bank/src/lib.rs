@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use finroute_partner_sdk::{
     AcceptOutcome, AcceptRequest, AcceptStatus, ApplicantField, Charge, ChargeKind, ChargeTiming,
-    Currency, Description, LenderType, Money, Partner, PartnerError, PartnerOffer, Party,
-    PartyRole, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
+    Currency, DeclineReason, Description, LenderType, Money, Partner, PartnerError, PartnerOffer,
+    Party, PartyRole, ProductKind, Qualification, Quote, QuoteRequest, RepaymentMethod,
 };
 use tokio::net::TcpListener;
 
@@ -119,6 +119,8 @@ impl PartnerBank {
             }],
             parties: Vec::new(),
             promotion: None,
+            adjustment: None,
+            conditions: Vec::new(),
         };
         // The fee raises the true APR above the nominal rate: state the
         // rate the router will compute from the cash flows.
@@ -150,6 +152,7 @@ impl Partner for PartnerBank {
                 contact: s.contact.clone(),
                 lender_type: Some(LenderType::Bank),
             }],
+            advertised_apr_from_bps: None,
         })
     }
 
@@ -159,16 +162,25 @@ impl Partner for PartnerBank {
             tokio::time::sleep(s.latency).await;
         }
         let Some(score) = q.applicant.credit_score else {
-            return Ok(Quote::decline("credit score required"));
+            return Ok(Quote::missing_data(
+                vec![ApplicantField::CreditScore],
+                "credit score required",
+            ));
         };
         if score < s.min_credit_score {
-            return Ok(Quote::decline("below our score threshold"));
+            return Ok(Quote::declined(
+                DeclineReason::CreditScore,
+                "below our score threshold",
+            ));
         }
         if q.requested_amount.currency != self.cny {
-            return Ok(Quote::decline("we lend in CNY only"));
+            return Ok(Quote::declined(DeclineReason::Other, "we lend in CNY only"));
         }
         if q.requested_amount.amount_minor < MIN_AMOUNT {
-            return Ok(Quote::decline("below our minimum amount"));
+            return Ok(Quote::declined(
+                DeclineReason::OutsidePolicyAmount,
+                "below our minimum amount",
+            ));
         }
         let principal = Money::new(self.cny, q.requested_amount.amount_minor.min(MAX_AMOUNT));
         let offers: Vec<_> = s
@@ -178,7 +190,10 @@ impl Partner for PartnerBank {
             .map(|t| self.offer(&q.quote_id, principal, *t, score))
             .collect();
         if offers.is_empty() {
-            return Ok(Quote::decline("no product in the requested terms"));
+            return Ok(Quote::declined(
+                DeclineReason::OutsidePolicyTerm,
+                "no product in the requested terms",
+            ));
         }
         Ok(Quote::offers(offers))
     }

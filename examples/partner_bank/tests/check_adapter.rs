@@ -22,5 +22,5 @@ async fn the_example_bank_passes_every_check() {
         report.checks.iter().all(|c| c.verdict == Verdict::Pass),
         "nothing skipped: {report}"
     );
-    assert_eq!(report.checks.len(), 9);
+    assert_eq!(report.checks.len(), 10);
 }

@@ -6,8 +6,12 @@
 
 use std::fmt::{self, Formatter};
 
-use super::{Amount, Catalog, Effect, Fact, LineNumbers, Message, Utc, Withheld, write_list};
+use super::{
+    Amount, Asked, Catalog, Effect, Fact, LineNumbers, Message, Need, Utc, Withheld, write_list,
+};
+use crate::answer::DeclineReason;
 use crate::disclosure::{ChargeKind, CostLine, PartyRole, Promotion};
+use crate::domain::ApplicantField;
 use crate::domain::RepaymentMethod;
 use crate::wording::{Percent, ShownPercent};
 
@@ -59,6 +63,28 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         Message::FactorSystemError => f.write_str(
             "The primary line could not decide because of a system error; this says nothing about you.",
         ),
+        Message::FactorPartnerDecline { reason, adapters } => {
+            partners(f, adapters)?;
+            f.write_str(" declined: ")?;
+            f.write_str(match reason {
+                DeclineReason::CreditScore => "the credit score is below their threshold.",
+                DeclineReason::DebtToIncome => {
+                    "your existing repayments are too high for them compared with your income."
+                }
+                DeclineReason::IncomeUnverified => "they could not verify your income.",
+                DeclineReason::MissingData => "they need data you have not shared.",
+                DeclineReason::OutsidePolicyAmount => "the amount is outside their lending policy.",
+                DeclineReason::OutsidePolicyTerm => "the term is outside their lending policy.",
+                DeclineReason::OutsidePolicyRegion => "your region is outside where they lend.",
+                DeclineReason::OutsidePolicyPurpose => {
+                    "the loan's purpose is outside their lending policy."
+                }
+                DeclineReason::Capacity => {
+                    "they cannot lend at the moment; this says nothing about you."
+                }
+                DeclineReason::Other => "for another reason.",
+            })
+        }
 
         // --- Suggestions ---
         Message::SuggestLowerAmount { amount, effect } => {
@@ -123,6 +149,47 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         Message::SuggestAppeal { line } => {
             f.write_str("appeal the line reduction if your situation has not changed")?;
             line_numbers(f, line)
+        }
+        Message::SuggestProvideData {
+            needs,
+            adapters,
+            apr_from,
+        } => {
+            partners(f, adapters)?;
+            f.write_str(if adapters.len() == 1 { " needs " } else { " need " })?;
+            for (i, need) in needs.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(if i + 1 == needs.len() { " and " } else { ", " })?;
+                }
+                f.write_str(need_name(*need))?;
+            }
+            let it = if needs.len() == 1 { "it" } else { "them" };
+            match apr_from {
+                Some(apr) => write!(
+                    f,
+                    ": provide {it} to unlock offers from APR (12 × monthly IRR) {}",
+                    p(apr)
+                ),
+                None => write!(f, ": provide {it} to receive their offers"),
+            }
+        }
+        Message::SuggestCounterOffer {
+            adapter,
+            amount,
+            term_months,
+            asked,
+            rate_changed,
+        } => {
+            write!(
+                f,
+                "{adapter} offers {} over {term_months} months instead of ",
+                amount.display_major()
+            )?;
+            asked_terms(f, asked)?;
+            if rate_changed {
+                f.write_str(", at a higher rate than for the request as asked")?;
+            }
+            Ok(())
         }
 
         // --- Rank reasons ---
@@ -458,4 +525,40 @@ fn promotion(f: &mut Formatter<'_>, pr: &Promotion) -> fmt::Result {
         write!(f, "{sep}{}", pr.description)?;
     }
     Ok(())
+}
+
+/// "2 partners (bank-a, bank-b)" / "1 partner (bank-a)".
+fn partners(f: &mut Formatter<'_>, adapters: &[&str]) -> fmt::Result {
+    let k = adapters.len();
+    let noun = if k == 1 { "partner" } else { "partners" };
+    write!(f, "{k} {noun} (")?;
+    write_list(f, adapters, ", ")?;
+    f.write_str(")")
+}
+
+/// What a partner asked for, in words.
+fn need_name(need: Need) -> &'static str {
+    match need {
+        Need::ProofOfIncome => "proof of income",
+        Need::Data => "data you have not shared",
+        Need::Field(field) => match field {
+            ApplicantField::Region => "your region",
+            ApplicantField::CreditScore => "your credit score",
+            ApplicantField::MonthlyIncome => "your monthly income",
+            ApplicantField::IncomeVolatility => "how regular your income is",
+            ApplicantField::MonthlyDebtPayments => "your monthly debt payments",
+            ApplicantField::Employment => "your employment",
+            ApplicantField::Collateral => "your collateral",
+        },
+    }
+}
+
+/// "10 000 CNY over 12 months" / "10 000 CNY over 6–12 months".
+fn asked_terms(f: &mut Formatter<'_>, asked: Asked) -> fmt::Result {
+    write!(f, "{} over ", asked.amount.display_major())?;
+    if asked.min_term == asked.max_term {
+        write!(f, "{} months", asked.max_term)
+    } else {
+        write!(f, "{}–{} months", asked.min_term, asked.max_term)
+    }
 }

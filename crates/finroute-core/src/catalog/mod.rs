@@ -31,8 +31,9 @@
 
 use std::fmt;
 
+use crate::answer::DeclineReason;
 use crate::disclosure::{CostLine, PartyRole, Promotion};
-use crate::domain::{Locale, RepaymentMethod, UnixMillis};
+use crate::domain::{ApplicantField, Locale, RepaymentMethod, UnixMillis};
 use crate::money::{Money, format_major};
 use crate::wording::Percent;
 
@@ -279,6 +280,27 @@ pub(crate) struct Withheld {
     pub(crate) limit: Percent,
 }
 
+/// Something partners asked the borrower to provide (a `PROVIDE_DATA`
+/// suggestion lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Need {
+    /// Proof of income (an `INCOME_UNVERIFIED` decline).
+    ProofOfIncome,
+    /// An applicant field (a `MISSING_DATA` decline's `missing_fields`).
+    Field(ApplicantField),
+    /// The data asked for, unnamed (a `MISSING_DATA` decline without a
+    /// field list).
+    Data,
+}
+
+/// The request's amount and term range, as a counter-offer is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked {
+    pub(crate) amount: Money,
+    pub(crate) min_term: u32,
+    pub(crate) max_term: u32,
+}
+
 /// Every borrower-facing text, with its arguments. Each locale file writes
 /// every variant; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -303,6 +325,11 @@ pub(crate) enum Message<'a> {
     FactorPolicyRestriction,
     /// Factor for `SYSTEM_ERROR`.
     FactorSystemError,
+    /// Partners' typed declines of one reason: how many, which.
+    FactorPartnerDecline {
+        reason: DeclineReason,
+        adapters: &'a [&'a str],
+    },
 
     // --- Suggestions (`Explanation::suggestions`, `explain`) ---
     /// `LowerAmount`: the amount and what it gains.
@@ -335,6 +362,21 @@ pub(crate) enum Message<'a> {
     /// `Appeal` after `DYNAMIC_LINE_ADJUSTMENT`, with the line's numbers
     /// when both are known.
     SuggestAppeal { line: Option<LineNumbers> },
+    /// `ProvideData`: what partners asked for, which partners, and the
+    /// lowest APR they advertise (when any does).
+    SuggestProvideData {
+        needs: &'a [Need],
+        adapters: &'a [&'a str],
+        apr_from: Option<Percent>,
+    },
+    /// `CounterOffer`: a partner's adjusted offer against the request.
+    SuggestCounterOffer {
+        adapter: &'a str,
+        amount: Money,
+        term_months: u32,
+        asked: Asked,
+        rate_changed: bool,
+    },
 
     // --- Rank reasons (`Offer::rank_reasons`, `rank`) ---
     /// First reason of the first offer under BALANCED.
@@ -480,10 +522,13 @@ mod tests {
             Message::PlanEmpty => 30,
             Message::PlanSingle { .. } => 31,
             Message::PlanSequence { .. } => 32,
+            Message::FactorPartnerDecline { .. } => 33,
+            Message::SuggestProvideData { .. } => 34,
+            Message::SuggestCounterOffer { .. } => 35,
         }
     }
 
-    const VARIANTS: usize = 33;
+    const VARIANTS: usize = 36;
 
     /// Every variant (optional parts both present and absent), with the
     /// arguments each rendering must show. Numbers are chosen so that none
@@ -608,6 +653,64 @@ mod tests {
                 vec!["2 000 CNY", "20 000 CNY"],
             ),
             (Message::SuggestAppeal { line: None }, vec![]),
+            (
+                Message::FactorPartnerDecline {
+                    reason: DeclineReason::CreditScore,
+                    adapters: &["bank-c", "bank-d"],
+                },
+                vec!["2", "bank-c", "bank-d"],
+            ),
+            (
+                Message::FactorPartnerDecline {
+                    reason: DeclineReason::Capacity,
+                    adapters: &["bank-c"],
+                },
+                vec!["1", "bank-c"],
+            ),
+            (
+                Message::SuggestProvideData {
+                    needs: &[Need::ProofOfIncome, Need::Field(ApplicantField::Employment)],
+                    adapters: &["bank-c", "bank-d"],
+                    apr_from: Some(rate(1120)),
+                },
+                vec!["2", "bank-c", "bank-d", "11.20"],
+            ),
+            (
+                Message::SuggestProvideData {
+                    needs: &[Need::Field(ApplicantField::MonthlyIncome)],
+                    adapters: &["bank-c"],
+                    apr_from: None,
+                },
+                vec!["1", "bank-c"],
+            ),
+            (
+                Message::SuggestCounterOffer {
+                    adapter: "bank-a",
+                    amount: cny(800_000),
+                    term_months: 18,
+                    asked: Asked {
+                        amount: cny(1_000_000),
+                        min_term: 12,
+                        max_term: 12,
+                    },
+                    rate_changed: false,
+                },
+                vec!["bank-a", "8 000 CNY", "18", "10 000 CNY", "12"],
+            ),
+            (
+                Message::SuggestCounterOffer {
+                    adapter: "bank-a",
+                    amount: cny(800_000),
+                    term_months: 24,
+                    asked: Asked {
+                        amount: cny(1_000_000),
+                        min_term: 6,
+                        max_term: 12,
+                    },
+                    rate_changed: true,
+                },
+                vec!["bank-a", "8 000 CNY", "24", "10 000 CNY", "6", "12"],
+            ),
             (
                 Message::RankBalancedFirst {
                     apr: rate(1000),
@@ -778,7 +881,7 @@ mod tests {
     #[test]
     fn plan_summaries_end_with_the_locales_full_stop() {
         for (msg, _) in samples() {
-            if index(&msg) >= 30 {
+            if (30..=32).contains(&index(&msg)) {
                 assert!(render(&msg, Locale::En).ends_with('.'), "{msg:?}");
                 assert!(render(&msg, Locale::ZhCn).ends_with('。'), "{msg:?}");
             }

@@ -6,8 +6,12 @@
 
 use std::fmt::{self, Formatter};
 
-use super::{Amount, Catalog, Effect, Fact, LineNumbers, Message, Utc, Withheld, write_list};
+use super::{
+    Amount, Asked, Catalog, Effect, Fact, LineNumbers, Message, Need, Utc, Withheld, write_list,
+};
+use crate::answer::DeclineReason;
 use crate::disclosure::{ChargeKind, CostLine, PartyRole, Promotion};
+use crate::domain::ApplicantField;
 use crate::domain::RepaymentMethod;
 use crate::wording::{Percent, ShownPercent};
 
@@ -47,6 +51,22 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         }
         Message::FactorSystemError => {
             f.write_str("主额度因系统错误未能作出决定，这与您的资质无关。")
+        }
+        Message::FactorPartnerDecline { reason, adapters } => {
+            partners(f, adapters)?;
+            f.write_str("未提供报价：")?;
+            f.write_str(match reason {
+                DeclineReason::CreditScore => "信用评分低于其要求。",
+                DeclineReason::DebtToIncome => "您现有的月还款额相对收入超出其标准。",
+                DeclineReason::IncomeUnverified => "其无法核实您的收入。",
+                DeclineReason::MissingData => "其需要您尚未共享的信息。",
+                DeclineReason::OutsidePolicyAmount => "申请金额超出其贷款政策。",
+                DeclineReason::OutsidePolicyTerm => "申请期限超出其贷款政策。",
+                DeclineReason::OutsidePolicyRegion => "您所在地区不在其放贷范围内。",
+                DeclineReason::OutsidePolicyPurpose => "贷款用途超出其贷款政策。",
+                DeclineReason::Capacity => "其暂时无法放款，这与您的资质无关。",
+                DeclineReason::Other => "其他原因。",
+            })
         }
 
         // --- 建议 ---
@@ -104,6 +124,44 @@ fn write(msg: &Message<'_>, f: &mut Formatter<'_>) -> fmt::Result {
         Message::SuggestAppeal { line } => {
             f.write_str("如情况未变，可对额度下调提出申诉")?;
             line_numbers(f, line)
+        }
+        Message::SuggestProvideData {
+            needs,
+            adapters,
+            apr_from,
+        } => {
+            partners(f, adapters)?;
+            f.write_str("需要您提供")?;
+            for (i, need) in needs.iter().enumerate() {
+                if i > 0 {
+                    f.write_str("、")?;
+                }
+                f.write_str(need_name(*need))?;
+            }
+            match apr_from {
+                Some(apr) => write!(f, "：补充后可获得其报价，年化利率（单利）{} 起", p(apr)),
+                None => f.write_str("：补充后可获得其报价"),
+            }
+        }
+        Message::SuggestCounterOffer {
+            adapter,
+            amount,
+            term_months,
+            asked,
+            rate_changed,
+        } => {
+            write!(
+                f,
+                "{adapter} 可提供 {}、期限 {term_months} 个月（原申请 {}、",
+                amount.display_major(),
+                asked.amount.display_major()
+            )?;
+            asked_terms(f, asked)?;
+            f.write_str("）")?;
+            if rate_changed {
+                f.write_str("，利率高于按原申请条件的利率")?;
+            }
+            Ok(())
         }
 
         // --- 排名理由 ---
@@ -403,4 +461,37 @@ fn promotion(f: &mut Formatter<'_>, pr: &Promotion) -> fmt::Result {
         write!(f, "{sep}{}", pr.description)?;
     }
     Ok(())
+}
+
+/// "2 家合作机构（bank-a、bank-b）".
+fn partners(f: &mut Formatter<'_>, adapters: &[&str]) -> fmt::Result {
+    write!(f, "{} 家合作机构（", adapters.len())?;
+    write_list(f, adapters, "、")?;
+    f.write_str("）")
+}
+
+/// What a partner asked for, in words.
+fn need_name(need: Need) -> &'static str {
+    match need {
+        Need::ProofOfIncome => "收入证明",
+        Need::Data => "其所需的信息",
+        Need::Field(field) => match field {
+            ApplicantField::Region => "所在地区",
+            ApplicantField::CreditScore => "信用评分",
+            ApplicantField::MonthlyIncome => "月收入",
+            ApplicantField::IncomeVolatility => "收入稳定情况",
+            ApplicantField::MonthlyDebtPayments => "月还款额",
+            ApplicantField::Employment => "就业情况",
+            ApplicantField::Collateral => "抵押物信息",
+        },
+    }
+}
+
+/// "12 个月" / "6–12 个月".
+fn asked_terms(f: &mut Formatter<'_>, asked: Asked) -> fmt::Result {
+    if asked.min_term == asked.max_term {
+        write!(f, "{} 个月", asked.max_term)
+    } else {
+        write!(f, "{}–{} 个月", asked.min_term, asked.max_term)
+    }
 }

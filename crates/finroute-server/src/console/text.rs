@@ -409,6 +409,7 @@ pub fn channel_status(locale: Locale, s: finroute_core::ChannelStatus) -> &'stat
         S::CircuitOpen => pick(zh, "circuit open", "熔断中"),
         S::Ineligible => pick(zh, "ineligible", "不符合条件"),
         S::NoConsent => pick(zh, "no consent", "未获授权"),
+        S::Excluded => pick(zh, "excluded by the request", "按请求排除"),
         S::QuotaExhausted => pick(zh, "quota used up", "额度已用尽"),
     }
 }
@@ -428,6 +429,7 @@ pub fn channel_status_pb(locale: Locale, s: i32) -> &'static str {
         Ok(pb::ChannelStatus::CircuitOpen) => S::CircuitOpen,
         Ok(pb::ChannelStatus::Ineligible) => S::Ineligible,
         Ok(pb::ChannelStatus::NoConsent) => S::NoConsent,
+        Ok(pb::ChannelStatus::Excluded) => S::Excluded,
         Ok(pb::ChannelStatus::QuotaExhausted) => S::QuotaExhausted,
         _ => return "",
     };

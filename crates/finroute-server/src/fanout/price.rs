@@ -6,7 +6,8 @@ use std::time::Duration;
 use finroute_adapters::AdapterError;
 use finroute_core::disclosure::{lender_of, merge_parties};
 use finroute_core::{
-    ChannelReport, ChannelStatus, OfferRejection, Party, PartyRole, RejectReason, Rejection, text,
+    ChannelReport, ChannelStatus, DeclineReason, OfferRejection, PartnerDecline, Party, PartyRole,
+    RejectReason, Rejection, text,
 };
 use tokio::time::Instant;
 
@@ -38,6 +39,8 @@ impl Fanout<'_> {
             detail: String::new(),
             recipients: Vec::new(),
             rejections: Vec::new(),
+            advertised_apr_from_bps: None,
+            decline: None,
         };
         // A call refused before the channel was reached took no time.
         let called = !matches!(
@@ -79,7 +82,21 @@ impl Fanout<'_> {
         mut report: ChannelReport,
         quoted: Quoted,
     ) -> ChannelDone {
-        let Quoted { outcome, described } = quoted;
+        let Quoted {
+            mut outcome,
+            described,
+        } = quoted;
+        report.advertised_apr_from_bps = described.description.advertised_apr_from_bps;
+        if outcome.offers.is_empty() && outcome.malformed.is_empty() {
+            // A no: typed when the partner typed it, else OTHER with its words.
+            report.decline = Some(outcome.decline.take().unwrap_or_else(|| PartnerDecline {
+                reason: DeclineReason::Other,
+                missing_fields: Vec::new(),
+                text: outcome.decline_reason.clone(),
+                untyped: true,
+            }));
+        }
+        let decision_ms = (channel.decisions).expected_ms(channel.adapter.product_kind());
         let partner = channel.adapter.is_partner();
         let defaults = self.channel_parties(&described.description.parties, partner);
         let returned = outcome.offers.len() + outcome.malformed.len();
@@ -159,6 +176,7 @@ impl Fanout<'_> {
                 }
             }
             o.offer_id = format!("{id_prefix}-{index}-{i}");
+            o.expected_decision_ms = Some(decision_ms);
             offers.push(o);
         }
         let reasons: Vec<String> = rejections.iter().map(ToString::to_string).collect();
