@@ -75,6 +75,9 @@ pub enum Reason {
     AppealAlreadyResolved,
     /// FAILED_PRECONDITION: another operator holds a live claim on the appeal.
     AppealClaimedByOther,
+    /// FAILED_PRECONDITION: AcceptOffer on an offer whose applicant was
+    /// routed again later with other applicant data.
+    OfferStale,
     /// FAILED_PRECONDITION: ReleaseAppeal by a key that holds no live claim on it.
     AppealNotClaimed,
     /// FAILED_PRECONDITION: the filer, the proposer and the approver of a decision must be different keys.
@@ -117,13 +120,14 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order of the documentation's table.
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 32] = [
         Reason::InvalidField,
         Reason::OfferNotFound,
         Reason::ApplicationNotFound,
         Reason::AppealNotFound,
         Reason::OfferExpired,
         Reason::OfferAlreadyAccepted,
+        Reason::OfferStale,
         Reason::RequestIdReused,
         Reason::IdempotencyKeyReused,
         Reason::ChannelNotConfigured,
@@ -159,6 +163,7 @@ impl Reason {
             Reason::ApplicationNotFound => "APPLICATION_NOT_FOUND",
             Reason::AppealNotFound => "APPEAL_NOT_FOUND",
             Reason::OfferExpired => "OFFER_EXPIRED",
+            Reason::OfferStale => "OFFER_STALE",
             Reason::OfferAlreadyAccepted => "OFFER_ALREADY_ACCEPTED",
             Reason::RequestIdReused => "REQUEST_ID_REUSED",
             Reason::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
@@ -223,6 +228,10 @@ impl Reason {
             Reason::OfferAlreadyAccepted => (
                 "The offer has already been accepted.",
                 "该报价已被接受，不能再次接受。",
+            ),
+            Reason::OfferStale => (
+                "Your details have changed since this offer was made; please ask for new offers.",
+                "您的资料在此报价生成后已有变化，请重新获取报价。",
             ),
             Reason::RequestIdReused => (
                 "This request ID was already used for a different request.",
@@ -422,6 +431,9 @@ impl fmt::Display for Reused {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     OfferExpired,
+    /// The applicant was routed again with other data: the later
+    /// application's id (an id the caller already has, never personal data).
+    OfferStale(String),
     OfferAlreadyAccepted,
     ChannelNotConfigured,
     ChannelTakesNoAcceptance,
@@ -449,6 +461,10 @@ impl Precondition {
                 "appeal_id: the filer, the proposer and the approver must be different keys; this key is the {role}"
             )
             .into(),
+            Precondition::OfferStale(newer) => format!(
+                "offer_id: the applicant's data changed since this offer was made (application {newer} was routed with other data); accept an offer of that application or route again"
+            )
+            .into(),
             other => other.static_message().into(),
         }
     }
@@ -466,6 +482,9 @@ impl Precondition {
             Precondition::NoPendingDecision => "appeal_id: no proposed decision awaits approval",
             Precondition::OfferExpired => {
                 "offer_id: the offer has expired; route again for fresh offers"
+            }
+            Precondition::OfferStale(_) => {
+                "offer_id: the applicant's data changed since this offer was made"
             }
             Precondition::OfferAlreadyAccepted => {
                 "offer_id: the offer was already accepted under another idempotency_key"
@@ -504,6 +523,7 @@ impl Precondition {
             Precondition::DecisionPendingApproval => Reason::DecisionPendingApproval,
             Precondition::NoPendingDecision => Reason::NoPendingDecision,
             Precondition::OfferExpired => Reason::OfferExpired,
+            Precondition::OfferStale(_) => Reason::OfferStale,
             Precondition::OfferAlreadyAccepted => Reason::OfferAlreadyAccepted,
             Precondition::ChannelNotConfigured => Reason::ChannelNotConfigured,
             Precondition::ChannelTakesNoAcceptance => Reason::ChannelTakesNoAcceptance,

@@ -537,6 +537,14 @@ impl RouterService {
         if offer.expires_at_ms <= now {
             return Err(RouterError::FailedPrecondition(Precondition::OfferExpired));
         }
+        if let Some(newer) = store
+            .applicant_changed_since(tenant, &offer.application_id)
+            .await?
+        {
+            return Err(RouterError::FailedPrecondition(Precondition::OfferStale(
+                newer,
+            )));
+        }
         match self.inner.registry.get(&offer.adapter_id) {
             None => Err(RouterError::FailedPrecondition(
                 Precondition::ChannelNotConfigured,

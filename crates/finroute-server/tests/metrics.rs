@@ -287,6 +287,9 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         "finroute_channel_offers_rejected_total",
         "finroute_channel_circuit_state",
         "finroute_channel_in_flight",
+        // Declared even without [[quotas]] (no samples then).
+        "finroute_channel_quota_limit",
+        "finroute_channel_quota_used",
         "finroute_routes_total",
         "finroute_route_latency_seconds",
         "finroute_routes_in_flight",

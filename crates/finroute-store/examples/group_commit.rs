@@ -58,6 +58,7 @@ fn record(i: usize) -> ApplicationRecord {
         tenant: "bench".into(),
         request_id: format!("req-{i:08}"),
         request_fingerprint: vec![7; 32],
+        applicant_fingerprint: vec![5; 32],
         applicant_id: format!("applicant-{i}"),
         created_at_ms: 1_700_000_000_000 + i as i64,
         partial: false,

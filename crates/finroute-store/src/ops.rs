@@ -490,6 +490,30 @@ where
         Ok(after)
     }
 
+    /// The applicant's latest application after `application_id`, if its
+    /// applicant data differs: (its id). Unknown digests never differ.
+    pub(crate) async fn changed_since(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query(read::LATEST_LATER_APPLICATION)
+            .bind(application_id)
+            .bind(tenant)
+            .fetch_optional(self.0.reads())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let newer: String = row.try_get(0)?;
+        let newer_digest: Vec<u8> = row.try_get(1)?;
+        let digest: Vec<u8> = row.try_get(2)?;
+        Ok(
+            (!digest.is_empty() && !newer_digest.is_empty() && newer_digest != digest)
+                .then_some(newer),
+        )
+    }
+
     /// The usage of `adapter_id` in `period` (zero when nothing counted).
     pub(crate) async fn usage(&self, adapter_id: &str, period: &str) -> Result<Usage, sqlx::Error> {
         Ok(

@@ -116,9 +116,10 @@ pub(crate) async fn migrate(url: &str) -> Result<(), StoreError> {
 
 const INSERT_APPLICATIONS: &str = "\
     INSERT INTO applications (application_id, tenant, request_id, request_fingerprint, \
-                              applicant_id, created_at_ms, partial, response) \
+                              applicant_id, created_at_ms, partial, response, \
+                              applicant_fingerprint) \
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], \
-                         $6::int8[], $7::bool[], $8::bytea[])";
+                         $6::int8[], $7::bool[], $8::bytea[], $9::bytea[])";
 
 const INSERT_OFFERS: &str = "\
     INSERT INTO offers (offer_id, application_id, tenant, adapter_id, partner_offer_ref, \
@@ -267,6 +268,12 @@ async fn insert_applications(
                 .map(|a| a.response.as_slice())
                 .collect::<Vec<_>>(),
         )
+        .bind(
+            records
+                .iter()
+                .map(|a| a.applicant_fingerprint.as_slice())
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut **tx)
         .await
         .map(drop)
@@ -365,6 +372,7 @@ mod tests {
             tenant: "tenant-a".into(),
             request_id: format!("req-{i}-{}", uuid::Uuid::new_v4().simple()),
             request_fingerprint: vec![7; 32],
+            applicant_fingerprint: vec![5; 32],
             applicant_id: format!("applicant-{i}"),
             created_at_ms: 1_700_000_000_000,
             partial: false,

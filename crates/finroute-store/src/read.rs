@@ -57,6 +57,15 @@ pub(crate) static GET_OFFER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The latest application of the same applicant routed after `$1` (of
+/// tenant `$2`): its id and applicant digest, and `$1`'s digest.
+pub(crate) const LATEST_LATER_APPLICATION: &str = "SELECT n.application_id, \
+     n.applicant_fingerprint, o.applicant_fingerprint FROM applications o \
+     JOIN applications n ON n.tenant = o.tenant AND n.applicant_id = o.applicant_id \
+     AND n.created_at_ms > o.created_at_ms \
+     WHERE o.application_id = $1 AND o.tenant = $2 \
+     ORDER BY n.created_at_ms DESC, n.application_id DESC LIMIT 1";
+
 /// Decodes a row of [`GET_APPLICATION`] or [`FIND_BY_REQUEST_ID`].
 pub(crate) fn application<R>(row: &R) -> Result<StoredApplication, sqlx::Error>
 where

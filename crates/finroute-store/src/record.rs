@@ -22,6 +22,10 @@ pub struct ApplicationRecord {
     pub request_fingerprint: Vec<u8>,
     /// Pseudonymous applicant id.
     pub applicant_id: String,
+    /// Digest of the applicant data the application was routed on
+    /// (opaque to the store; empty: unknown). AcceptOffer compares it with
+    /// the applicant's later applications.
+    pub applicant_fingerprint: Vec<u8>,
     /// Creation time, unix milliseconds.
     pub created_at_ms: i64,
     /// Whether some channels did not answer in time.
@@ -43,6 +47,10 @@ impl fmt::Debug for ApplicationRecord {
             .field("request_id", &self.request_id)
             .field("request_fingerprint", &BlobLen(&self.request_fingerprint))
             .field("applicant_id", &self.applicant_id)
+            .field(
+                "applicant_fingerprint",
+                &BlobLen(&self.applicant_fingerprint),
+            )
             .field("created_at_ms", &self.created_at_ms)
             .field("partial", &self.partial)
             .field("response", &BlobLen(&self.response))

@@ -266,6 +266,7 @@ impl Engine for SqliteDb {
                 .bind(app.created_at_ms)
                 .bind(app.partial)
                 .bind(app.response.as_slice())
+                .bind(app.applicant_fingerprint.as_slice())
         })
         .await?;
 
@@ -326,8 +327,8 @@ struct Table {
 
 const APPLICATIONS: Table = Table {
     head: "INSERT INTO applications (application_id, tenant, request_id, request_fingerprint, \
-           applicant_id, created_at_ms, partial, response) VALUES ",
-    columns: 8,
+           applicant_id, created_at_ms, partial, response, applicant_fingerprint) VALUES ",
+    columns: 9,
 };
 
 const OFFERS: Table = Table {

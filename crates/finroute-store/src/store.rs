@@ -549,6 +549,21 @@ impl Store {
         }
     }
 
+    /// Whether the applicant of `application_id` was routed again later
+    /// with other applicant data: the latest such application's id. Older
+    /// rows (no digest) are never reported.
+    pub async fn applicant_changed_since(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.check_open()?;
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).changed_since(tenant, application_id).await,
+            Db::Postgres(db) => Ops(db).changed_since(tenant, application_id).await,
+        }?)
+    }
+
     /// The usage of channel `adapter_id` in `period` (zero if none).
     pub async fn usage(&self, adapter_id: &str, period: &str) -> Result<Usage, StoreError> {
         self.check_open()?;

@@ -166,6 +166,7 @@ mod fixture {
             tenant: tenant.to_owned(),
             request_id: request_id.to_owned(),
             request_fingerprint: (0..32u8).map(|b| b.wrapping_mul(7)).collect(),
+            applicant_fingerprint: vec![1; 32],
             applicant_id: unique("applicant"),
             created_at_ms: 1_700_000_000_123,
             partial: true,
@@ -1147,6 +1148,81 @@ mod suite {
             Reservation::AtLimit { usage, .. } => assert_eq!(usage.acceptances, 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    pub async fn a_later_application_with_other_applicant_data_is_found(h: &Harness) {
+        let at = |app: &mut ApplicationRecord, ms: i64, digest: u8| {
+            app.applicant_id = "applicant-stale".into();
+            app.created_at_ms = ms;
+            app.applicant_fingerprint = vec![digest; 32];
+        };
+        let mut first = application("t", "", 0, 0);
+        at(&mut first, 1_000, 1);
+        let mut same = application("t", "", 0, 0);
+        at(&mut same, 2_000, 1);
+        h.store
+            .record_application(first.clone())
+            .await
+            .expect("record");
+        h.store
+            .record_application(same.clone())
+            .await
+            .expect("record");
+        // Routed again with the same data: not stale.
+        assert_eq!(
+            h.store
+                .applicant_changed_since("t", &first.application_id)
+                .await
+                .expect("read"),
+            None
+        );
+        // Then with other data: the latest application is named.
+        let mut changed = application("t", "", 0, 0);
+        at(&mut changed, 3_000, 2);
+        h.store
+            .record_application(changed.clone())
+            .await
+            .expect("record");
+        for older in [&first, &same] {
+            assert_eq!(
+                h.store
+                    .applicant_changed_since("t", &older.application_id)
+                    .await
+                    .expect("read"),
+                Some(changed.application_id.clone())
+            );
+        }
+        assert_eq!(
+            h.store
+                .applicant_changed_since("t", &changed.application_id)
+                .await
+                .expect("read"),
+            None,
+            "the latest is never stale"
+        );
+        // Another tenant's applicant of the same id is someone else; an
+        // unknown digest (rows from before the digest) never differs.
+        let mut other = application("u", "", 0, 0);
+        at(&mut other, 4_000, 9);
+        h.store.record_application(other).await.expect("record");
+        let mut unknown = application("t", "", 0, 0);
+        at(&mut unknown, 5_000, 0);
+        unknown.applicant_fingerprint.clear();
+        h.store.record_application(unknown).await.expect("record");
+        assert_eq!(
+            h.store
+                .applicant_changed_since("t", &changed.application_id)
+                .await
+                .expect("read"),
+            None
+        );
+        assert_eq!(
+            h.store
+                .applicant_changed_since("t", "app-unknown")
+                .await
+                .expect("read"),
+            None
+        );
     }
 
     pub async fn racing_reservations_never_pass_the_limit(h: &Harness) {
@@ -2905,6 +2981,16 @@ mod sqlite {
         )
         .await;
     }
+
+    #[tokio::test]
+    async fn a_later_application_with_other_applicant_data_is_found() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::a_later_application_with_other_applicant_data_is_found,
+        )
+        .await;
+    }
 }
 
 mod postgres {
@@ -3205,6 +3291,16 @@ mod postgres {
             Postgres,
             StoreOptions::default(),
             suite::racing_reservations_never_pass_the_limit,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_later_application_with_other_applicant_data_is_found() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::a_later_application_with_other_applicant_data_is_found,
         )
         .await;
     }

@@ -79,6 +79,7 @@ fn application_record(routing: &Routing, routed: &Routed) -> ApplicationRecord {
         tenant: tenant.into(),
         request_id: request.request_id.clone(),
         request_fingerprint: routing.fingerprint.clone(),
+        applicant_fingerprint: routing.applicant_fingerprint.clone(),
         applicant_id: request.applicant.applicant_id.clone(),
         created_at_ms: routed.created_at_ms,
         partial: routed.response.partial,

@@ -32,6 +32,9 @@ pub(super) struct Routing {
     pub(super) tenant: String,
     /// sha256 of the request message: a repeated `request_id` must match it.
     pub(super) fingerprint: Vec<u8>,
+    /// sha256 of the applicant data the offers rest on (AcceptOffer refuses
+    /// an offer whose applicant was routed again with other data).
+    pub(super) applicant_fingerprint: Vec<u8>,
     /// The caller's deadline (or `routing.deadline_ms`).
     pub(super) deadline: Instant,
 }
@@ -118,6 +121,7 @@ impl RouterService {
             request: domain,
             tenant: call.tenant.clone(),
             fingerprint,
+            applicant_fingerprint: applicant_fingerprint(msg),
             deadline,
         })))
     }
@@ -250,4 +254,23 @@ pub(super) fn failed_outcome(e: &RouterError) -> RouteOutcome {
         RouterError::Overloaded(_) => RouteOutcome::Shed,
         _ => RouteOutcome::Failed,
     }
+}
+
+/// sha256 of the applicant data offers are made on: the applicant message
+/// without its consent (who may receive the data is not the data) and the
+/// primary line's decision. The same data routed again gives the same
+/// digest; any change (income, debts, score, collateral, region...) another.
+fn applicant_fingerprint(msg: &pb::RouteFinancingRequest) -> Vec<u8> {
+    let mut applicant = msg.applicant.clone().unwrap_or_default();
+    applicant.consent = None;
+    let mut h = Sha256::new();
+    h.update(b"finroute.applicant.v1\0");
+    h.update(applicant.encode_to_vec());
+    h.update(
+        msg.primary_decision
+            .as_ref()
+            .map(|d| d.encode_to_vec())
+            .unwrap_or_default(),
+    );
+    h.finalize().to_vec()
 }
