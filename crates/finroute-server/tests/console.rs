@@ -146,6 +146,10 @@ async fn operators_work_a_case_and_four_eyes_hold_in_the_console() {
         page.body.contains("id=\"decide-form\""),
         "A holds it: A may decide"
     );
+    // The offers with their APRs and the lender's expected decision time
+    // (a partner loan's prior: an hour).
+    assert!(page.body.contains("id=\"offers\""), "{}", page.body);
+    assert!(page.body.contains("Decides in") && page.body.contains("1h 00m"));
 
     // A proposes an overturn (four eyes), then cannot approve it.
     let r = http

@@ -492,6 +492,10 @@ struct OfferRow {
     apr: String,
     stated: String,
     odds: String,
+    /// The lender's expected time to decide after acceptance.
+    decides_in: String,
+    /// A counter-offer or a conditional approval: what to know.
+    note: String,
 }
 
 struct EarlierRow {
@@ -569,6 +573,35 @@ fn product_kind(l: Locale, k: i32) -> &'static str {
         }
         pb::ProductKind::Unspecified => "",
     }
+}
+
+/// A counter-offer's changes and a conditional approval's conditions, in
+/// the partner's words (cleaned by the router).
+fn offer_note(t: &Text, o: &pb::Offer) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &o.adjustment {
+        let mut s = t.counter_offer.to_owned();
+        if !a.text.is_empty() {
+            s.push_str(": ");
+            s.push_str(&a.text);
+        }
+        parts.push(s);
+    }
+    let conditions: Vec<&str> = o
+        .conditions
+        .iter()
+        .map(|c| c.description.as_str())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !o.conditions.is_empty() {
+        let mut s = t.conditional.to_owned();
+        if !conditions.is_empty() {
+            s.push_str(": ");
+            s.push_str(&conditions.join("; "));
+        }
+        parts.push(s);
+    }
+    parts.join(" · ")
 }
 
 fn events(l: Locale, events: &[pb::AppealEvent]) -> Vec<EventRow> {
@@ -713,6 +746,12 @@ pub async fn case(State(c): St, headers: HeaderMap, Path(id): Path<String>) -> R
             apr: bps(o.apr_bps),
             stated: bps(o.stated_apr_bps),
             odds: percent(o.approval_odds),
+            decides_in: o
+                .expected_decision_time
+                .as_ref()
+                .map(|d| span(d.seconds.saturating_mul(1000)))
+                .unwrap_or_default(),
+            note: offer_note(t, o),
         })
         .collect();
     let earlier = case
