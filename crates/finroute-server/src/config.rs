@@ -10,6 +10,7 @@
 //! themselves rather than a list.
 
 mod env;
+pub mod show;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -573,6 +574,11 @@ impl Config {
         })?;
         config.apply_env(env::process_vars()?)?;
         Ok(config)
+    }
+
+    /// The process's `FINROUTE_*` variables (those config reads).
+    pub fn process_vars() -> Result<Vec<(String, String)>, ConfigError> {
+        env::process_vars()
     }
 
     /// The embedded default with environment overrides applied.
