@@ -101,7 +101,7 @@ where
 }
 
 /// Every leaf key path of `table` (arrays whole), in its order.
-fn leaves(table: &Table, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+pub(super) fn leaves(table: &Table, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     for (key, value) in table {
         path.push(key.clone());
         match value {
