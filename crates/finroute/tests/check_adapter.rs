@@ -238,7 +238,7 @@ async fn an_https_adapter_is_checked_over_mtls() {
             "{check} did not pass over mTLS:\n{table}{stderr}"
         );
     }
-    assert!(p.quotes().len() >= 1, "the partner was quoted over TLS");
+    assert!(!p.quotes().is_empty(), "the partner was quoted over TLS");
 
     // Without the client certificate the partner refuses the handshake.
     let out = check_adapter(&["--endpoint", &endpoint, "--ca", ca]).await;
