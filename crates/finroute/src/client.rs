@@ -25,6 +25,16 @@ pub const DEFAULT_ENDPOINT: &str = "127.0.0.1:50051";
 /// Longest text from the router printed in one cell or line, in bytes.
 const MAX_TEXT: usize = 2000;
 
+/// Writes `text` to stdout; a closed pipe (`finroute route ... | head`)
+/// ends the output quietly instead of panicking as `print!` would.
+pub fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// How to reach the router; shared by every client subcommand.
 #[derive(Debug, Args)]
 pub struct Connection {

@@ -301,15 +301,15 @@ async fn client_command(command: Command) -> Result<(), client::ClientError> {
             let applicant = request.applicant.as_ref().map(|a| a.applicant_id.clone());
             let answer = connection.connect().await?.route(request).await?;
             if json {
-                println!(
-                    "{}",
+                client::out(&format!(
+                    "{}\n",
                     client::to_json("finroute.v1.RouteFinancingResponse", &answer)?
-                );
+                ));
             } else {
-                print!(
-                    "{}",
-                    client::render(&client::View::from(&answer), applicant.as_deref())
-                );
+                client::out(&client::render(
+                    &client::View::from(&answer),
+                    applicant.as_deref(),
+                ));
             }
         }
         Command::Accept {
@@ -336,12 +336,12 @@ async fn client_command(command: Command) -> Result<(), client::ClientError> {
                 })
                 .await?;
             if json {
-                println!(
-                    "{}",
+                client::out(&format!(
+                    "{}\n",
                     client::to_json("finroute.v1.AcceptOfferResponse", &answer)?
-                );
+                ));
             } else {
-                print!("{}", client::render_acceptance(&answer, &key));
+                client::out(&client::render_acceptance(&answer, &key));
             }
         }
         Command::Appeal {
@@ -365,9 +365,12 @@ async fn client_command(command: Command) -> Result<(), client::ClientError> {
                 })
                 .await?;
             if json {
-                println!("{}", client::to_json("finroute.v1.Appeal", &answer)?);
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.Appeal", &answer)?
+                ));
             } else {
-                print!("{}", client::render_appeal(&answer));
+                client::out(&client::render_appeal(&answer));
             }
         }
         Command::Get {
@@ -377,10 +380,13 @@ async fn client_command(command: Command) -> Result<(), client::ClientError> {
         } => {
             let answer = connection.connect().await?.get(&application_id).await?;
             if json {
-                println!("{}", client::to_json("finroute.v1.Application", &answer)?);
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.Application", &answer)?
+                ));
             } else {
-                print!("{}", client::render(&client::View::from(&answer), None));
-                print!("{}", client::render_history(&answer));
+                client::out(&client::render(&client::View::from(&answer), None));
+                client::out(&client::render_history(&answer));
             }
         }
         _ => {
@@ -428,14 +434,14 @@ fn config_show(file: Option<&std::path::Path>) -> ExitCode {
     let shown = Config::process_vars().and_then(|vars| show::show(file, vars));
     match shown {
         Ok(shown) => {
-            println!(
-                "# The effective config of {}: `# default`, `# file` or `# env VAR` says where each value came from.",
+            client::out(&format!(
+                "# The effective config of {}: `# default`, `# file` or `# env VAR` says where each value came from.\n",
                 file.map_or_else(
                     || "the embedded default".to_owned(),
                     |f| f.display().to_string()
                 )
-            );
-            print!("{}", show::render(&shown));
+            ));
+            client::out(&show::render(&shown));
             ExitCode::SUCCESS
         }
         Err(e) => {
