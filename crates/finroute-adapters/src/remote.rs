@@ -100,44 +100,7 @@ pub struct RemoteAdapter {
 impl RemoteAdapter {
     /// Builds a lazily connected client; fails only on a malformed endpoint.
     pub fn build(config: &Config) -> Result<Self, String> {
-        let https = config.endpoint.starts_with("https://");
-        match (https, &config.tls) {
-            (false, None) if config.endpoint.starts_with("http://") => {}
-            (true, Some(_)) => {}
-            (true, None) => {
-                return Err(format!(
-                    "`endpoint` {:?} is https://: add [adapters.tls] with the partner's ca_file",
-                    config.endpoint
-                ));
-            }
-            (false, Some(_)) => {
-                return Err(format!(
-                    "`endpoint` {:?} must be https:// with [adapters.tls]",
-                    config.endpoint
-                ));
-            }
-            (false, None) => {
-                return Err(format!(
-                    "`endpoint` {:?} must be http://host:port, or https://host:port with [adapters.tls]",
-                    config.endpoint
-                ));
-            }
-        }
-        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
-            .map_err(|e| format!("`endpoint` {:?}: {e}", config.endpoint))?
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(config.keepalive_s))
-            .keep_alive_timeout(Duration::from_secs(20))
-            // Late replies to cancelled calls count as local resets; hyper's
-            // default of 1024 then closes a busy connection (h2 issue 856).
-            .http2_max_local_error_reset_streams(Some(1 << 20));
-        if let Some(tls) = &config.tls {
-            endpoint = endpoint
-                .tls_config(tls.client_config()?)
-                .map_err(|e| format!("[adapters.tls]: {e}"))?;
-        }
-        Ok(Self::from_channel(endpoint.connect_lazy()))
+        Ok(Self::from_channel(endpoint(config)?.connect_lazy()))
     }
 
     /// A remote adapter over an existing channel (tests use in-memory ones).
@@ -146,6 +109,50 @@ impl RemoteAdapter {
             FinancingAdapterClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
         Self { client }
     }
+}
+
+/// The partner's endpoint as the router dials it (timeouts, keepalive,
+/// TLS); fails only on a malformed endpoint or unreadable TLS files. The
+/// conformance kit connects through the same settings.
+pub fn endpoint(config: &Config) -> Result<Endpoint, String> {
+    let https = config.endpoint.starts_with("https://");
+    match (https, &config.tls) {
+        (false, None) if config.endpoint.starts_with("http://") => {}
+        (true, Some(_)) => {}
+        (true, None) => {
+            return Err(format!(
+                "`endpoint` {:?} is https://: add [adapters.tls] with the partner's ca_file",
+                config.endpoint
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(format!(
+                "`endpoint` {:?} must be https:// with [adapters.tls]",
+                config.endpoint
+            ));
+        }
+        (false, None) => {
+            return Err(format!(
+                "`endpoint` {:?} must be http://host:port, or https://host:port with [adapters.tls]",
+                config.endpoint
+            ));
+        }
+    }
+    let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
+        .map_err(|e| format!("`endpoint` {:?}: {e}", config.endpoint))?
+        .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(config.keepalive_s))
+        .keep_alive_timeout(Duration::from_secs(20))
+        // Late replies to cancelled calls count as local resets; hyper's
+        // default of 1024 then closes a busy connection (h2 issue 856).
+        .http2_max_local_error_reset_streams(Some(1 << 20));
+    if let Some(tls) = &config.tls {
+        endpoint = endpoint
+            .tls_config(tls.client_config()?)
+            .map_err(|e| format!("[adapters.tls]: {e}"))?;
+    }
+    Ok(endpoint)
 }
 
 /// Runs one call under `budget`, as `grpc-timeout` and locally.

@@ -78,8 +78,11 @@ const CHANNEL_ID: &str = "check-adapter";
 /// What to check and how patiently.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `http://host:port` of the adapter.
+    /// `http://host:port` of the adapter, or `https://host:port` with `tls`.
     pub endpoint: String,
+    /// For an `https://` endpoint: the CA the adapter's certificate must
+    /// chain to and, for mTLS, the kit's client certificate and key.
+    pub tls: Option<remote::TlsConfig>,
     /// Most time a Quote may take.
     pub quote_budget: Duration,
     /// Most time a Describe, Accept or health check may take.
@@ -91,6 +94,7 @@ impl Settings {
     pub fn new(endpoint: impl Into<String>) -> Self {
         Self {
             endpoint: endpoint.into(),
+            tls: None,
             quote_budget: DEFAULT_QUOTE_BUDGET,
             call_budget: DEFAULT_CALL_BUDGET,
         }
@@ -216,32 +220,108 @@ impl fmt::Display for Report {
     }
 }
 
-/// Why the checks could not start at all (bad usage, not a failed check).
+/// Why the checks could not start at all (bad usage, or nothing to check
+/// at the endpoint): one clear line instead of a table of failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
-    /// The endpoint is not an `http://host:port` URL the client can use.
+    /// The endpoint is not an `http://host:port` URL the client can use, or
+    /// the TLS settings do not fit it.
     #[error("--endpoint: {0}")]
     Endpoint(String),
+    /// No connection could be made (nothing listens, or TLS failed).
+    #[error("{0}")]
+    Unreachable(String),
+    /// Something answers, but not the FinancingAdapter service.
+    #[error("{0}")]
+    NotAnAdapter(String),
 }
 
-/// Runs every check against `settings.endpoint`. An adapter that is down
-/// or misbehaves gives a report with failures, not an error.
+/// The error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Runs every check against `settings.endpoint`. An adapter that
+/// misbehaves gives a report with failures; an endpoint with no adapter
+/// behind it (nothing listening, or another gRPC service) gives an error.
 pub async fn run(settings: &Settings) -> Result<Report, CheckError> {
-    if !settings.endpoint.starts_with("http://") {
+    let https = settings.endpoint.starts_with("https://");
+    if !https && !settings.endpoint.starts_with("http://") {
         return Err(CheckError::Endpoint(format!(
-            "{:?} must be http://host:port (https:// is not supported by check-adapter yet)",
+            "{:?} must be http://host:port, or https://host:port with --ca",
             settings.endpoint
         )));
     }
-    let adapter = RemoteAdapter::build(&remote::Config {
+    if https && settings.tls.is_none() {
+        return Err(CheckError::Endpoint(format!(
+            "{:?} is https://: give the CA of the adapter's certificate with --ca FILE",
+            settings.endpoint
+        )));
+    }
+    if !https && settings.tls.is_some() {
+        return Err(CheckError::Endpoint(format!(
+            "{:?}: --ca, --cert and --key need an https:// endpoint",
+            settings.endpoint
+        )));
+    }
+    let config = remote::Config {
         endpoint: settings.endpoint.clone(),
         // More patient than the router's 200 ms: the kit may run from afar.
         connect_timeout_ms: 1000,
         keepalive_s: 300,
-        tls: None,
-    })
-    .map_err(CheckError::Endpoint)?;
-    let kit = Kit { settings, adapter };
+        tls: settings.tls.clone(),
+    };
+    let endpoint = remote::endpoint(&config).map_err(CheckError::Endpoint)?;
+    let channel = match tokio::time::timeout(settings.call_budget, endpoint.connect()).await {
+        Ok(Ok(channel)) => channel,
+        Ok(Err(e)) => {
+            return Err(CheckError::Unreachable(format!(
+                "cannot connect to {} ({}): is the adapter running there{}?",
+                settings.endpoint,
+                text::clean(&chain(&e), 512),
+                if https {
+                    ", and does its certificate chain to --ca"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Err(_) => {
+            return Err(CheckError::Unreachable(format!(
+                "cannot connect to {} within {} ms: is the adapter running there?",
+                settings.endpoint,
+                settings.call_budget.as_millis()
+            )));
+        }
+    };
+    let adapter = RemoteAdapter::from_channel(channel.clone());
+    // One Describe first: a service without it is not an adapter at all,
+    // and a table of eight failures would hide that.
+    if let Ok(Err(AdapterError::Rpc {
+        code: Code::Unimplemented,
+        ..
+    })) = tokio::time::timeout(settings.call_budget, adapter.describe()).await
+    {
+        return Err(CheckError::NotAnAdapter(format!(
+            "{} answers gRPC but not finroute.v1.FinancingAdapter/Describe (UNIMPLEMENTED): this looks like a finroute router or another gRPC service, not an adapter",
+            settings.endpoint
+        )));
+    }
+    let kit = Kit {
+        settings,
+        adapter,
+        channel,
+    };
     let mut checks = vec![kit.health().await];
     let description = kit.describe(&mut checks).await;
     checks.push(match &description {
@@ -448,6 +528,8 @@ struct Probe {
 struct Kit<'a> {
     settings: &'a Settings,
     adapter: RemoteAdapter,
+    /// The adapter's connection (the health check's client shares it).
+    channel: tonic::transport::Channel,
 }
 
 impl Kit<'_> {
@@ -456,12 +538,7 @@ impl Kit<'_> {
         use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
         const NAME: &str = "health";
         let budget = self.settings.call_budget;
-        let channel = match tonic::transport::Endpoint::from_shared(self.settings.endpoint.clone())
-        {
-            Ok(e) => e.connect_timeout(budget).connect_lazy(),
-            Err(e) => return fail(NAME, format!("bad endpoint: {e}")),
-        };
-        let mut client = HealthClient::new(channel);
+        let mut client = HealthClient::new(self.channel.clone());
         let mut seen = Vec::new();
         for service in ["", "finroute.v1.FinancingAdapter"] {
             let mut request = tonic::Request::new(HealthCheckRequest {

@@ -222,11 +222,16 @@ async fn a_partner_without_offers_or_without_a_port_fails() {
     );
     assert!(r.failed().contains(&"accept.idempotent"), "{r}");
 
-    // Nothing listens on port 1: every check fails, none hangs.
-    let r = conformance::run(&Settings::new("http://127.0.0.1:1"))
+    // Nothing listens on port 1: one error naming the endpoint, no table.
+    let e = conformance::run(&Settings::new("http://127.0.0.1:1"))
         .await
-        .unwrap();
-    assert_eq!(r.failed().len(), r.checks.len(), "{r}");
+        .unwrap_err();
+    assert!(
+        matches!(&e, conformance::CheckError::Unreachable(m)
+            if m.starts_with("cannot connect to http://127.0.0.1:1 (")
+                && m.ends_with("is the adapter running there?")),
+        "{e}"
+    );
 
     let e = conformance::run(&Settings::new("127.0.0.1:1"))
         .await

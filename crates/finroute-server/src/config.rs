@@ -10,6 +10,7 @@
 //! themselves rather than a list.
 
 mod env;
+pub mod show;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -654,6 +655,11 @@ impl Config {
         Ok(config)
     }
 
+    /// The process's `FINROUTE_*` variables (those config reads).
+    pub fn process_vars() -> Result<Vec<(String, String)>, ConfigError> {
+        env::process_vars()
+    }
+
     /// The embedded default with environment overrides applied.
     pub fn embedded() -> Result<Config, ConfigError> {
         let mut config = Config::default();
@@ -751,11 +757,6 @@ impl Config {
                     &format!("quotas[{i}]"),
                     "set at least one limit (quotes_per_day, acceptances_per_month, ...)",
                 );
-            }
-            for (key, v) in q.limits() {
-                if v.is_some_and(|v| v > i64::MAX as u64) {
-                    return bad(&format!("quotas[{i}].{key}"), "too large");
-                }
             }
         }
         if let Some(secret) = &self.review.page_token_secret
@@ -1037,6 +1038,46 @@ mod tests {
             let e = c.validate().expect_err(text);
             assert!(e.to_string().contains(key), "{e}");
         }
+    }
+
+    /// `finroute.example.toml` at the repository root: its values are the
+    /// defaults, and with its optional `#key = ...` lines set it names every
+    /// key the config accepts, so a new key without an entry fails here.
+    #[test]
+    fn the_example_file_holds_the_defaults_and_every_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../finroute.example.toml");
+        let text = std::fs::read_to_string(&path).expect("finroute.example.toml");
+        let config = Config::parse(&text).expect("the example parses");
+        config.validate().expect("the example is valid");
+        assert_eq!(
+            config,
+            Config::default(),
+            "every value of the example is the default"
+        );
+        let every: Vec<&str> = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| !c.is_whitespace()) => rest,
+                _ => l,
+            })
+            .collect();
+        let every = every.join("\n");
+        Config::parse(&every).expect("the example with its optional keys set parses");
+        let keys = |table: &toml::Table| {
+            let mut out = Vec::new();
+            show::leaves(table, &mut Vec::new(), &mut out);
+            out.into_iter()
+                .map(|p| p.join("."))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let example = keys(&toml::from_str(&every).expect("toml"));
+        let accepted = keys(&env::shape().expect("shape"));
+        let missing: Vec<_> = accepted.difference(&example).collect();
+        let extra: Vec<_> = example.difference(&accepted).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "finroute.example.toml lacks {missing:?} and has unknown {extra:?}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use finroute_conformance as conformance;
 use finroute_server::Config;
 use finroute_server::config::ConfigError;
 
+mod client;
 mod signal;
 
 /// A multi-channel financing router: turns a refused draw into ranked, honestly priced offers.
@@ -51,9 +52,21 @@ enum Command {
     /// partner adapter and print a PASS/WARN/FAIL/SKIP table; exit 0 only
     /// when none fails (a WARN does not).
     CheckAdapter {
-        /// The adapter's `http://host:port`.
+        /// The adapter's `http://host:port`, or `https://host:port` with --ca.
         #[arg(long)]
         endpoint: String,
+        /// PEM file of the CA the adapter's certificate must chain to (for https://).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// PEM client certificate, for an adapter that asks for one (mTLS); with --key.
+        #[arg(long, requires = "key", requires = "ca")]
+        cert: Option<PathBuf>,
+        /// PEM private key of --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// The name the adapter's certificate must carry (default: the endpoint's host).
+        #[arg(long, requires = "ca")]
+        domain_name: Option<String>,
         /// Most time a Quote may take, in ms (the router's default channel timeout).
         #[arg(long, default_value_t = finroute_adapters::spec::DEFAULT_TIMEOUT_MS)]
         quote_budget_ms: u64,
@@ -75,6 +88,69 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Client: route a request file (protobuf JSON, as
+    /// examples/grpcurl/*.json) through a running router and print the
+    /// ranked offers, the explanation and the plan.
+    Route {
+        /// The RouteFinancingRequest as JSON (`-` reads stdin).
+        file: PathBuf,
+        /// Print the whole answer as protobuf JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Client: accept an offer of an application.
+    Accept {
+        /// The application id (`app_...`) the offer belongs to.
+        application_id: String,
+        /// The offer id (`off_...`) to accept.
+        offer_id: String,
+        /// The applicant's id, as in the routed request.
+        #[arg(long)]
+        applicant: String,
+        /// The same key again returns the first outcome (safe retries);
+        /// without it a fresh one is made and printed.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Print the answer as protobuf JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Client: file an appeal against an application's refusal.
+    Appeal {
+        /// The application id (`app_...`).
+        application_id: String,
+        /// income-changed, data-error, line-reduced-unfairly or other.
+        #[arg(long, value_parser = client::appeal_reason)]
+        reason: i32,
+        /// The channel whose refusal is contested; empty = the primary line.
+        #[arg(long, default_value = "")]
+        adapter: String,
+        /// The applicant's own words (at most 2 000 characters).
+        #[arg(long, default_value = "")]
+        details: String,
+        /// The same key again returns the one appeal.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Print the answer as protobuf JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Client: show an application (offers, plan, acceptances, appeals).
+    Get {
+        /// The application id (`app_...`).
+        application_id: String,
+        /// Print the answer as protobuf JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: client::Connection,
     },
 }
 
@@ -99,6 +175,10 @@ enum KeysCommand {
 enum ConfigCommand {
     /// Validate a config file and print every problem.
     Check { file: PathBuf },
+    /// Print the effective config (the file, or the embedded default
+    /// without one, with FINROUTE_* variables applied) as TOML, each key
+    /// with where its value came from; secrets are shown as ***.
+    Show { file: Option<PathBuf> },
 }
 
 /// mimalloc instead of the system allocator: a routed call allocates a few
@@ -176,11 +256,21 @@ fn main() -> ExitCode {
             } => serve(config.as_ref(), listen, metrics_listen, console_listen).await,
             Command::CheckAdapter {
                 endpoint,
+                ca,
+                cert,
+                key,
+                domain_name,
                 quote_budget_ms,
                 call_budget_ms,
             } => {
                 let settings = conformance::Settings {
                     endpoint,
+                    tls: ca.map(|ca_file| finroute_adapters::remote::TlsConfig {
+                        ca_file,
+                        cert_file: cert,
+                        key_file: key,
+                        domain_name,
+                    }),
                     quote_budget: Duration::from_millis(quote_budget_ms),
                     call_budget: Duration::from_millis(call_budget_ms),
                 };
@@ -190,6 +280,9 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_check(&file),
+            Command::Config {
+                command: ConfigCommand::Show { file },
+            } => config_show(file.as_deref()),
             Command::Keys {
                 command: KeysCommand::New { id, tenant, role },
             } => {
@@ -204,8 +297,120 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
+            command => match client_command(command).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => e.report(),
+            },
         }
     })
+}
+
+/// The client subcommands against a running router.
+async fn client_command(command: Command) -> Result<(), client::ClientError> {
+    use finroute_proto::v1 as pb;
+    match command {
+        Command::Route {
+            file,
+            json,
+            connection,
+        } => {
+            let request = client::read_route_request(&file)?;
+            let applicant = request.applicant.as_ref().map(|a| a.applicant_id.clone());
+            let answer = connection.connect().await?.route(request).await?;
+            if json {
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.RouteFinancingResponse", &answer)?
+                ));
+            } else {
+                client::out(&client::render(
+                    &client::View::from(&answer),
+                    applicant.as_deref(),
+                ));
+            }
+        }
+        Command::Accept {
+            application_id,
+            offer_id,
+            applicant,
+            idempotency_key,
+            json,
+            connection,
+        } => {
+            let mut client = connection.connect().await?;
+            let application = client.get(&application_id).await?;
+            if !application.offers.iter().any(|o| o.offer_id == offer_id) {
+                return Err(client::ClientError::Usage(format!(
+                    "offer {offer_id} is not one of application {application_id}'s offers (`finroute get {application_id}` lists them)"
+                )));
+            }
+            let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4()));
+            let answer = client
+                .accept(pb::AcceptOfferRequest {
+                    offer_id,
+                    idempotency_key: key.clone(),
+                    applicant_id: applicant,
+                })
+                .await?;
+            if json {
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.AcceptOfferResponse", &answer)?
+                ));
+            } else {
+                client::out(&client::render_acceptance(&answer, &key));
+            }
+        }
+        Command::Appeal {
+            application_id,
+            reason,
+            adapter,
+            details,
+            idempotency_key,
+            json,
+            connection,
+        } => {
+            let answer = connection
+                .connect()
+                .await?
+                .appeal(pb::FileAppealRequest {
+                    application_id,
+                    adapter_id: adapter,
+                    reason,
+                    details,
+                    idempotency_key: idempotency_key.unwrap_or_default(),
+                })
+                .await?;
+            if json {
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.Appeal", &answer)?
+                ));
+            } else {
+                client::out(&client::render_appeal(&answer));
+            }
+        }
+        Command::Get {
+            application_id,
+            json,
+            connection,
+        } => {
+            let answer = connection.connect().await?.get(&application_id).await?;
+            if json {
+                client::out(&format!(
+                    "{}\n",
+                    client::to_json("finroute.v1.Application", &answer)?
+                ));
+            } else {
+                client::out(&client::render(&client::View::from(&answer), None));
+                client::out(&client::render_history(&answer));
+            }
+        }
+        _ => {
+            return Err(client::ClientError::Usage("not a client subcommand".into()));
+        }
+    }
+    Ok(())
 }
 
 /// `finroute config check FILE`: every problem `serve` would refuse the
@@ -238,6 +443,29 @@ fn config_check(file: &std::path::Path) -> ExitCode {
         if problems.len() == 1 { "" } else { "s" }
     );
     ExitCode::from(BAD_CONFIG)
+}
+
+/// `finroute config show [FILE]`.
+fn config_show(file: Option<&std::path::Path>) -> ExitCode {
+    use finroute_server::config::show;
+    let shown = Config::process_vars().and_then(|vars| show::show(file, vars));
+    match shown {
+        Ok(shown) => {
+            client::out(&format!(
+                "# The effective config of {}: `# default`, `# file` or `# env VAR` says where each value came from.\n",
+                file.map_or_else(
+                    || "the embedded default".to_owned(),
+                    |f| f.display().to_string()
+                )
+            ));
+            client::out(&show::render(&shown));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(BAD_CONFIG)
+        }
+    }
 }
 
 async fn serve(
@@ -319,9 +547,13 @@ async fn check_adapter(settings: &conformance::Settings) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Err(e) => {
+        Err(e @ conformance::CheckError::Endpoint(_)) => {
             eprintln!("error: {e}");
             ExitCode::from(BAD_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -348,12 +580,7 @@ async fn migrate(config: Option<&PathBuf>) -> ExitCode {
 
 /// A store URL fit to print: any `user:password@` is masked.
 fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
+    finroute_server::config::show::redact_url(url)
 }
 
 #[cfg(test)]

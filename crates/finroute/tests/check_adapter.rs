@@ -133,3 +133,123 @@ async fn bad_usage_is_exit_2() {
     let out = check_adapter(&[]).await;
     assert_eq!(out.status.code(), Some(2), "clap: --endpoint is required");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_is_one_line_and_exit_1() {
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{port}");
+    let out = check_adapter(&["--endpoint", &endpoint]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no table");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: cannot connect to {endpoint} (")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is the adapter running there?"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_is_not_an_adapter() {
+    let router = finroute_testkit::TestRouter::embedded().await;
+    let out = check_adapter(&["--endpoint", &router.url()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no table");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .contains("this looks like a finroute router or another gRPC service, not an adapter"),
+        "{stderr}"
+    );
+}
+
+/// A CA made in the test, and leaf certificates it signs.
+struct Ca {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        Ca {
+            issuer: rcgen::CertifiedIssuer::self_signed(
+                params,
+                rcgen::KeyPair::generate().unwrap(),
+            )
+            .unwrap(),
+        }
+    }
+
+    /// A leaf certificate for `names`, as (cert pem, key pem).
+    fn leaf(&self, names: &[&str]) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_adapter_is_checked_over_mtls() {
+    let dir = tempfile::tempdir().unwrap();
+    let partner_ca = Ca::new("partner CA");
+    let kit_ca = Ca::new("kit client CA");
+    let (cert, key) = partner_ca.leaf(&["localhost"]);
+    let offers = Behaviour::Offers(vec![partner_offer("P-1", 1_000_000, 1100, 0.7)]);
+    let p = FakePartner::start_tls(offers, cert, key, Some(kit_ca.issuer.pem())).await;
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, partner_ca.issuer.pem()).unwrap();
+    let (cert, key) = kit_ca.leaf(&["kit"]);
+    let (cert_file, key_file) = (dir.path().join("kit.pem"), dir.path().join("kit.key"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let endpoint = format!("https://localhost:{}", p.addr.port());
+    let ca = ca_file.to_str().unwrap();
+
+    let out = check_adapter(&[
+        "--endpoint",
+        &endpoint,
+        "--ca",
+        ca,
+        "--cert",
+        cert_file.to_str().unwrap(),
+        "--key",
+        key_file.to_str().unwrap(),
+    ])
+    .await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for check in ["health", "describe"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.split_whitespace().nth(1) == Some(check)),
+            "{check} did not pass over mTLS:\n{table}{stderr}"
+        );
+    }
+    assert!(!p.quotes().is_empty(), "the partner was quoted over TLS");
+
+    // Without the client certificate the partner refuses the handshake.
+    let out = check_adapter(&["--endpoint", &endpoint, "--ca", ca]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty() || String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+
+    // https without --ca is bad usage.
+    let out = check_adapter(&["--endpoint", &endpoint]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--ca"), "{stderr}");
+}

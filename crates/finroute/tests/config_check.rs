@@ -172,3 +172,221 @@ fn a_refused_serve_leaves_no_database_behind() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Every distinct problem `validate` and `preflight` report, one file
+/// each: `config check` exits 2 and names the key and the rule.
+#[test]
+fn each_validation_error_is_reported_with_its_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[review]\npage_token_secret = \"abc\"",
+            "review.page_token_secret",
+            "64 hex digits",
+        ),
+        (
+            "[review]\nclaim_lapse_ms = 0",
+            "review.claim_lapse_ms",
+            "1..=604800000",
+        ),
+        (
+            "[server]\nconsole_listen = \"127.0.0.1:0\"",
+            "server.console_listen",
+            "roles = [\"operator\"]",
+        ),
+        (
+            "[[quotas]]\nadapter = \"nobody\"\nquotes_per_day = 1",
+            "quotas[0].adapter",
+            "no [[adapters]] entry",
+        ),
+        (
+            "[[quotas]]\nadapter = \"secured\"",
+            "quotas[0]",
+            "at least one limit",
+        ),
+        (
+            "[[quotas]]\nadapter = \"secured\"\nquotes_per_day = 1\n[[quotas]]\nadapter = \"secured\"\nquotes_per_month = 1",
+            "quotas[1].adapter",
+            "one per channel",
+        ),
+        (
+            "[review.sla]\nincome_changed_ms = 0",
+            "review.sla.income_changed_ms",
+            "a year",
+        ),
+        (
+            "[review.sla]\ndata_error_ms = 0",
+            "review.sla.data_error_ms",
+            "a year",
+        ),
+        (
+            "[review.sla]\nline_reduced_unfairly_ms = 0",
+            "review.sla.line_reduced_unfairly_ms",
+            "a year",
+        ),
+        (
+            "[review.sla]\nother_ms = 0",
+            "review.sla.other_ms",
+            "a year",
+        ),
+        (
+            "[routing]\ndeadline_ms = 0",
+            "routing.deadline_ms",
+            "1..=60000",
+        ),
+        (
+            "[routing]\nreply_margin_ms = 800",
+            "routing.reply_margin_ms",
+            "below routing.deadline_ms",
+        ),
+        (
+            "[routing]\ninquiry_cost_bps = 10001",
+            "routing.inquiry_cost_bps",
+            "0..=10000",
+        ),
+        ("[routing]\nmax_offers = 0", "routing.max_offers", "1..=100"),
+        (
+            "[routing]\naffordability_hard_limit = 0.0",
+            "routing.affordability_hard_limit",
+            "(0, 2]",
+        ),
+        (
+            "[server]\nmax_in_flight_routes = 0",
+            "server.max_in_flight_routes",
+            "at least 1",
+        ),
+        (
+            "[server]\nmax_connections = 0",
+            "server.max_connections",
+            "at least 1",
+        ),
+        (
+            "[server]\nfirst_request_timeout_ms = 0",
+            "server.first_request_timeout_ms",
+            "1..=3600000",
+        ),
+        (
+            "[server]\nidle_timeout_ms = 0",
+            "server.idle_timeout_ms",
+            "1..=86400000",
+        ),
+        (
+            "[server]\nrequest_body_timeout_ms = 0",
+            "server.request_body_timeout_ms",
+            "1..=3600000",
+        ),
+        (
+            "[server]\nmax_connection_age_ms = 0",
+            "server.max_connection_age_ms",
+            "1..=604800000",
+        ),
+        (
+            "[server]\nmax_connection_age_grace_ms = 0",
+            "server.max_connection_age_grace_ms",
+            "1..=86400000",
+        ),
+        (
+            "[server]\nconnection_read_bytes_per_second = 10",
+            "server.connection_read_bytes_per_second",
+            "at least 65536",
+        ),
+        (
+            "[server]\nmax_request_bytes = 10",
+            "server.max_request_bytes",
+            "at least 1024",
+        ),
+        (
+            "[[compliance.rate_caps]]\nregion_prefix = \"CN\"\nmax_apr_bps = 0",
+            "compliance.rate_caps[0].max_apr_bps",
+            "must be positive",
+        ),
+        (
+            "[compliance]\npartner_lists_poll_ms = 1",
+            "compliance.partner_lists_poll_ms",
+            "100..=3600000",
+        ),
+        (
+            "[compliance]\npartner_lists_file = \"\"",
+            "compliance.partner_lists_file",
+            "must name a file",
+        ),
+        (
+            "[compliance]\npartner_lists_file = \"missing-lists.toml\"",
+            "compliance.partner_lists_file",
+            "cannot read missing-lists.toml",
+        ),
+        (
+            "[platform]\ncontact = \"400-000-0000\"",
+            "platform.legal_name",
+            "must be set when",
+        ),
+        (
+            "[routing]\nbreaker_failure_threshold = 0",
+            "routing.breaker_failure_threshold",
+            "at least 1",
+        ),
+        (
+            "[routing]\nbreaker_open_ms = 70000",
+            "routing.breaker_open_ms",
+            "routing.breaker_max_open_ms",
+        ),
+        (
+            "[acceptance]\npartner_timeout_ms = 0",
+            "acceptance.partner_timeout_ms",
+            "1..=120000",
+        ),
+        (
+            "[acceptance]\nwait_ms = 60001",
+            "acceptance.wait_ms",
+            "0..=60000",
+        ),
+        (
+            "[acceptance]\npoll_interval_ms = 1",
+            "acceptance.poll_interval_ms",
+            "10..=60000",
+        ),
+        (
+            "[acceptance]\nmax_backoff_ms = 1",
+            "acceptance.max_backoff_ms",
+            "100..=3600000",
+        ),
+        ("[odds]\npartner_weight = 2.0", "odds.partner_weight", ""),
+        (
+            "[[adapters]]\nid = \"a\"\nkind = \"partner_sim\"\n[[adapters]]\nid = \"a\"\nkind = \"partner_sim\"",
+            "adapters[a].id",
+            "duplicate id",
+        ),
+        (
+            "adapters = []",
+            "adapters",
+            "at least one adapter is needed",
+        ),
+        (
+            "[[adapters]]\nid = \"p\"\nkind = \"remote\"\nendpoint = \"127.0.0.1:1\"",
+            "endpoint",
+            "http://host:port",
+        ),
+        (
+            "[[auth.keys]]\nid = \"k\"\nsha256 = \"xyz\"\ntenant = \"t\"\nroles = [\"router\"]",
+            "sha256",
+            "",
+        ),
+        ("[server]\nlisten = \"0.0.0.0:50051\"", "allow_open", ""),
+        (
+            "[server.tls]\ncert_file = \"missing.pem\"\nkey_file = \"server.key\"",
+            "missing.pem",
+            "",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, key, rule) in cases {
+        let out = check(text, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) || !stderr.contains(key) || !stderr.contains(rule) {
+            failures.push(format!(
+                "{text:?}: exit {:?}, want {key:?} and {rule:?} in: {stderr}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

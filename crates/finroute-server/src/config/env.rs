@@ -121,6 +121,21 @@ where
     })
 }
 
+/// The key paths (canonical: durations as `_ms`) the config variables
+/// among `vars` set, each with its variable; errors name the variable.
+pub(super) fn settings_paths<I>(
+    shape: &Table,
+    vars: I,
+) -> Result<Vec<(Vec<String>, String)>, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    Ok(read_settings(shape, vars)?
+        .into_iter()
+        .map(|s| (canonical(shape, &s.path), s.var))
+        .collect())
+}
+
 /// The config variables among `vars`, each resolved to its key and read as
 /// its type; errors name the variable.
 fn read_settings<I>(shape: &Table, vars: I) -> Result<Vec<Setting>, ConfigError>
