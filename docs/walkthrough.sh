@@ -20,7 +20,8 @@ if [[ -z "${FINROUTE_BIN:-}" ]]; then
   cargo build --release -p finroute
   FINROUTE_BIN="${CARGO_TARGET_DIR:-$root/target}/release/finroute"
 fi
-bin="$FINROUTE_BIN"
+# Absolute: the router runs in a temporary directory.
+bin="$(cd "$(dirname "$FINROUTE_BIN")" && pwd)/$(basename "$FINROUTE_BIN")"
 step() { printf '\n== %s\n' "$*"; }
 
 work="$(mktemp -d)"
