@@ -131,9 +131,14 @@ impl TestRouter {
 
     async fn wait_serving(&self) {
         use tonic_health::pb::health_client::HealthClient;
-        // Up to about 20 s: a router starting on a loaded 2-core machine
-        // (CI building and testing at once) has been seen to take over 5.
-        for _ in 0..800 {
+        // Up to 60 s: a router starting on a loaded 2-core machine (CI
+        // building and testing at once) has been seen to take over 20. A
+        // router that stopped (a start error) fails at once instead.
+        let give_up = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < give_up {
+            if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
+                panic!("the router stopped before it was SERVING (a start error?)");
+            }
             if let Ok(ch) = Channel::from_shared(self.url())
                 .expect("valid url")
                 .connect()
