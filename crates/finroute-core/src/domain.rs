@@ -594,6 +594,11 @@ pub enum ChannelStatus {
     Excluded,
     /// Skipped: the channel's volume agreement is used up for the period.
     QuotaExhausted,
+    /// Skipped: a routing rule leaves the channel out for this refusal.
+    SkippedByRule,
+    /// Skipped: a routing rule put the channel in a later tier, and the
+    /// earlier tiers already answered with enough offers.
+    NotNeeded,
 }
 
 /// What happened on one channel.

@@ -260,6 +260,23 @@ pub struct RoutingConfig {
     pub breaker_open_ms: u64,
     /// Longest ejection.
     pub breaker_max_open_ms: u64,
+    /// Whether the built-in routing rules apply after `rules`
+    /// (docs/routing-rules.md).
+    pub default_rules: bool,
+    /// A later tier of channels (`prefer` / `defer` rules) is called only
+    /// while the earlier tiers together made fewer valid offers than this.
+    pub tier_min_offers: u32,
+    /// `[[routing.rules]]`: the operator's routing rules, tried in order
+    /// before the default ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::rules::RoutingRule>,
+}
+
+impl RoutingConfig {
+    /// The rules in force: `rules`, then the defaults if on.
+    pub fn rule_set(&self) -> crate::rules::RuleSet {
+        crate::rules::RuleSet::new(&self.rules, self.default_rules, self.tier_min_offers)
+    }
 }
 
 impl Default for RoutingConfig {
@@ -274,6 +291,9 @@ impl Default for RoutingConfig {
             breaker_failure_threshold: 5,
             breaker_open_ms: 1_000,
             breaker_max_open_ms: 60_000,
+            default_rules: true,
+            tier_min_offers: 1,
+            rules: Vec::new(),
         }
     }
 }
@@ -716,6 +736,16 @@ impl Config {
             lent_minor_per_day: Some(1),
             lent_minor_per_month: Some(1),
         }];
+        c.routing.rules = vec![crate::rules::RoutingRule {
+            id: "rule".into(),
+            reasons: vec![crate::rules::Reason::InsufficientHistory],
+            has: vec![crate::rules::Field::Region],
+            lacks: vec![crate::rules::Field::CreditScore],
+            kinds: vec![crate::rules::Kind::PartnerLoan],
+            adapters: vec!["partner-sim".into()],
+            requiring: vec![crate::rules::Field::CreditScore],
+            action: crate::rules::Action::Skip,
+        }];
         c.auth.keys = vec![ApiKeyConfig {
             id: "key".into(),
             sha256: "0".repeat(64),
@@ -735,6 +765,22 @@ impl Config {
                 message: message.into(),
             })
         };
+        let adapter_ids: Vec<&str> = self.adapters.iter().map(|a| a.id.as_str()).collect();
+        let mut rule_seen = std::collections::HashSet::new();
+        for (i, rule) in self.routing.rules.iter().enumerate() {
+            if let Some((key, message)) = rule.problem(&adapter_ids) {
+                return bad(&format!("routing.rules[{i}].{key}"), &message);
+            }
+            if !rule_seen.insert(rule.id.as_str()) {
+                return bad(
+                    &format!("routing.rules[{i}].id"),
+                    &format!("{:?} names another rule too: ids are unique", rule.id),
+                );
+            }
+        }
+        if !(1..=100).contains(&self.routing.tier_min_offers) {
+            return bad("routing.tier_min_offers", "must be within 1..=100");
+        }
         let mut quota_seen = std::collections::HashSet::new();
         for (i, q) in self.quotas.iter().enumerate() {
             if !self.adapters.iter().any(|a| a.id == q.adapter) {

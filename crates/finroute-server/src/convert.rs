@@ -401,6 +401,8 @@ pub fn channel_status_name(s: core::ChannelStatus) -> &'static str {
         core::ChannelStatus::NoConsent => "no_consent",
         core::ChannelStatus::Excluded => "excluded",
         core::ChannelStatus::QuotaExhausted => "quota_exhausted",
+        core::ChannelStatus::SkippedByRule => "skipped_by_rule",
+        core::ChannelStatus::NotNeeded => "not_needed",
     }
 }
 

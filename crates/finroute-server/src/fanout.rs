@@ -2,8 +2,11 @@
 //! under `min(its timeout, the caller's deadline - reply margin)`, and each
 //! answer is priced as it arrives.
 //!
-//! [`Fanout::run`] admits each channel (`Fanout::admit`: eligibility,
-//! consent, breaker) and sends it through its call stack
+//! [`Fanout::run`] admits each channel (`Fanout::admit`: the request's
+//! filter, eligibility, consent), asks the routing rules (`crate::rules`)
+//! whether and in which tier to call it, then calls the tiers one after the
+//! other (a later one only while the earlier ones made too few offers),
+//! each channel past its breaker (`Fanout::admit_breaker`) through its call stack
 //! (`Fanout::channel_stack` in `fanout/stack.rs`: tower layers for the
 //! deadline, the in-flight limit, the breaker's verdict, the retry budget
 //! and the metrics), whose last step is the report and price stage
@@ -25,6 +28,7 @@ use crate::drain::InFlight;
 use crate::metrics::ChannelMetrics;
 use crate::partner_lists::ListIndex;
 use crate::quota::{Quotas, QuoteCheck};
+use crate::rules::{ChannelFacts, RuleSet, Verdict};
 use finroute_adapters::spec::{AdapterSpec, BuildError};
 use finroute_adapters::{Adapter, AdapterError, Description};
 use finroute_core::{
@@ -264,6 +268,9 @@ pub struct Fanout<'a> {
     pub disclosure: &'a Disclosure,
     /// Channels' volume agreements (`[[quotas]]`), if any.
     pub quotas: Option<&'a Quotas>,
+    /// The routing rules (`crate::rules`); `None` calls every channel in
+    /// one tier.
+    pub rules: Option<&'a RuleSet>,
 }
 
 impl Fanout<'_> {
@@ -279,28 +286,70 @@ impl Fanout<'_> {
 
     async fn run_traced(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
         let mut result = FanoutResult::default();
-        let mut calls = FuturesUnordered::new();
+        // Which channels may be called, and in which tier (the routing
+        // rules, `crate::rules`); the others are reported at once.
+        let mut tiers: [Vec<(usize, &Arc<Channel>, Option<String>)>; 3] = Default::default();
         for (index, channel) in self.registry.channels().iter().enumerate() {
-            match self.admit(channel) {
-                Ok(probe) => calls.push(self.call(index, channel, probe)),
-                Err(report) => {
-                    channel.metrics.record(&report);
-                    emit(events, FanoutEvent::Report((*report).clone())).await;
-                    result.reports.push(*report);
+            let placed = self.admit(channel).and_then(|()| {
+                let verdict = self.verdict(channel);
+                match verdict.tier() {
+                    Some(tier) => Ok((tier, verdict.rule().map(str::to_owned))),
+                    None => Err(skip_report(
+                        channel,
+                        ChannelStatus::SkippedByRule,
+                        format!(
+                            "not called: routing rule {:?} leaves it out for this refusal",
+                            verdict.rule().unwrap_or_default()
+                        ),
+                    )),
                 }
+            });
+            match placed {
+                Ok((tier, rule)) => tiers[tier].push((index, channel, rule)),
+                Err(report) => self.skipped(&mut result, *report, events).await,
             }
         }
-        while let Some(mut done) = calls.next().await {
-            if done.report.status == ChannelStatus::Timeout {
-                result.partial = true;
+        let min_offers = self.rules.map_or(1, |r| r.tier_min_offers) as usize;
+        // The rule that ordered the tiers, once a tier has been called.
+        let mut first_rule: Option<String> = None;
+        let mut called = false;
+        for tier in tiers {
+            if called && result.offers.len() >= min_offers {
+                for (_, channel, rule) in tier {
+                    let rule = rule.or_else(|| first_rule.clone()).unwrap_or_default();
+                    let detail = format!(
+                        "not called: routing rule {rule:?} ordered the channels in tiers, and \
+                         earlier tiers made {} valid offer(s) (routing.tier_min_offers = {min_offers})",
+                        result.offers.len()
+                    );
+                    let report = skip_report(channel, ChannelStatus::NotNeeded, detail);
+                    self.skipped(&mut result, *report, events).await;
+                }
+                continue;
             }
-            emit(events, FanoutEvent::Report(done.report.clone())).await;
-            for offer in &done.offers {
-                emit(events, FanoutEvent::Offer(Box::new(offer.clone()))).await;
+            let mut calls = FuturesUnordered::new();
+            for (index, channel, rule) in tier {
+                if first_rule.is_none() {
+                    first_rule = rule;
+                }
+                called = true;
+                match self.admit_breaker(channel) {
+                    Ok(probe) => calls.push(self.call(index, channel, probe)),
+                    Err(report) => self.skipped(&mut result, *report, events).await,
+                }
             }
-            result.reports.push(done.report);
-            result.offers.append(&mut done.offers);
-            result.rejections.append(&mut done.rejections);
+            while let Some(mut done) = calls.next().await {
+                if done.report.status == ChannelStatus::Timeout {
+                    result.partial = true;
+                }
+                emit(events, FanoutEvent::Report(done.report.clone())).await;
+                for offer in &done.offers {
+                    emit(events, FanoutEvent::Offer(Box::new(offer.clone()))).await;
+                }
+                result.reports.push(done.report);
+                result.offers.append(&mut done.offers);
+                result.rejections.append(&mut done.rejections);
+            }
         }
         // Reports in config order, whatever order channels finished in.
         let order = |id: &str| self.registry.channels().iter().position(|c| c.id == id);
@@ -308,24 +357,45 @@ impl Fanout<'_> {
         result
     }
 
-    /// Decides whether `channel` is called (and whether the call is the
-    /// breaker's probe); if not, the report saying why.
-    fn admit(&self, channel: &Channel) -> Result<bool, Box<ChannelReport>> {
-        let skip = |status, detail: &str| {
-            Box::new(ChannelReport {
-                adapter_id: channel.id.clone(),
-                product_kind: channel.adapter.product_kind(),
-                status,
-                latency_ms: 0,
-                offers_returned: 0,
-                offers_rejected: 0,
-                detail: detail.to_owned(),
-                recipients: Vec::new(),
-                rejections: Vec::new(),
-                advertised_apr_from_bps: None,
-                decline: None,
-            })
+    /// A channel that is not called: counted, streamed and reported.
+    async fn skipped(
+        &self,
+        result: &mut FanoutResult,
+        report: ChannelReport,
+        events: Option<&mpsc::Sender<FanoutEvent>>,
+    ) {
+        let channel = self.registry.get(&report.adapter_id);
+        if let Some(c) = channel {
+            c.metrics.record(&report);
+        }
+        emit(events, FanoutEvent::Report(report.clone())).await;
+        result.reports.push(report);
+    }
+
+    /// What the routing rules decide for `channel` on this request.
+    fn verdict(&self, channel: &Channel) -> Verdict {
+        let Some(rules) = self.rules else {
+            return Verdict::Call;
         };
+        let cached = channel.cached();
+        rules.verdict(
+            self.request,
+            ChannelFacts {
+                id: &channel.id,
+                kind: channel.adapter.product_kind(),
+                required_fields: cached
+                    .as_ref()
+                    .map(|d| d.description.required_fields.as_slice()),
+            },
+        )
+    }
+
+    /// Decides whether `channel` may be called on this request (the
+    /// request's filter, eligibility, consent, the described terms); if
+    /// not, the report saying why. No side effect: the breaker is asked
+    /// only when the channel's tier is called ([`Self::admit_breaker`]).
+    fn admit(&self, channel: &Channel) -> Result<(), Box<ChannelReport>> {
+        let skip = |status, detail: &str| skip_report(channel, status, detail.to_owned());
         if !self.request.channels.allows(&channel.id) {
             return Err(skip(
                 ChannelStatus::Excluded,
@@ -351,16 +421,22 @@ impl Fanout<'_> {
         if let Some(detail) = cached.and_then(|d| outside_terms(self.request, &d)) {
             return Err(skip(ChannelStatus::Ineligible, detail));
         }
-        // Last: a refused call must not use up the half-open probe.
+        Ok(())
+    }
+
+    /// The breaker's verdict on calling `channel` now: whether the call is
+    /// its half-open probe, or the CIRCUIT_OPEN report.
+    fn admit_breaker(&self, channel: &Channel) -> Result<bool, Box<ChannelReport>> {
         match channel.breaker.admit(Instant::now()) {
             Admission::Call => Ok(false),
             Admission::Probe => {
                 tracing::info!(adapter = %channel.id, "circuit half-open: probing");
                 Ok(true)
             }
-            Admission::Refused { retry_in } => Err(skip(
+            Admission::Refused { retry_in } => Err(skip_report(
+                channel,
                 ChannelStatus::CircuitOpen,
-                &format!(
+                format!(
                     "ejected after repeated failures; not called (next probe in {} ms)",
                     retry_in.as_millis()
                 ),
@@ -399,19 +475,7 @@ impl Fanout<'_> {
                 if probe {
                     channel.breaker.on_abandoned_probe(Instant::now());
                 }
-                let report = ChannelReport {
-                    adapter_id: channel.id.clone(),
-                    product_kind: channel.adapter.product_kind(),
-                    status,
-                    latency_ms: 0,
-                    offers_returned: 0,
-                    offers_rejected: 0,
-                    detail,
-                    recipients: Vec::new(),
-                    rejections: Vec::new(),
-                    advertised_apr_from_bps: None,
-                    decline: None,
-                };
+                let report = *skip_report(channel, status, detail);
                 channel.metrics.record(&report);
                 return ChannelDone {
                     report,
@@ -437,6 +501,23 @@ impl Fanout<'_> {
             Err(e) => self.report(index, channel, started, started, Err(e)),
         }
     }
+}
+
+/// The report of a channel that was not called.
+fn skip_report(channel: &Channel, status: ChannelStatus, detail: String) -> Box<ChannelReport> {
+    Box::new(ChannelReport {
+        adapter_id: channel.id.clone(),
+        product_kind: channel.adapter.product_kind(),
+        status,
+        latency_ms: 0,
+        offers_returned: 0,
+        offers_rejected: 0,
+        detail,
+        recipients: Vec::new(),
+        rejections: Vec::new(),
+        advertised_apr_from_bps: None,
+        decline: None,
+    })
 }
 
 /// The report of a partner whose lender the consent does not name.

@@ -33,6 +33,7 @@ pub mod quota;
 pub mod recent;
 pub mod review;
 pub mod router;
+pub mod rules;
 pub mod server;
 pub mod store_health;
 pub(crate) mod validate;

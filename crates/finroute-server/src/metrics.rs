@@ -169,7 +169,7 @@ pub struct CloseLabels {
 
 // -- channels ---------------------------------------------------------------
 
-const STATUSES: [ChannelStatus; 9] = [
+const STATUSES: [ChannelStatus; 11] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -179,6 +179,8 @@ const STATUSES: [ChannelStatus; 9] = [
     ChannelStatus::NoConsent,
     ChannelStatus::Excluded,
     ChannelStatus::QuotaExhausted,
+    ChannelStatus::SkippedByRule,
+    ChannelStatus::NotNeeded,
 ];
 
 fn status_index(s: ChannelStatus) -> usize {
@@ -221,6 +223,8 @@ impl ChannelMetrics {
                 | ChannelStatus::NoConsent
                 | ChannelStatus::Excluded
                 | ChannelStatus::QuotaExhausted
+                | ChannelStatus::SkippedByRule
+                | ChannelStatus::NotNeeded
         );
         if called {
             self.latency

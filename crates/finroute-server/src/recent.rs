@@ -17,7 +17,7 @@ use finroute_core::ChannelStatus;
 pub const MINUTES: usize = 60;
 
 /// The statuses counted, in the order of [`Minute::calls`].
-pub const STATUSES: [ChannelStatus; 9] = [
+pub const STATUSES: [ChannelStatus; 11] = [
     ChannelStatus::Ok,
     ChannelStatus::NoOffer,
     ChannelStatus::Timeout,
@@ -27,6 +27,8 @@ pub const STATUSES: [ChannelStatus; 9] = [
     ChannelStatus::NoConsent,
     ChannelStatus::Excluded,
     ChannelStatus::QuotaExhausted,
+    ChannelStatus::SkippedByRule,
+    ChannelStatus::NotNeeded,
 ];
 
 /// Upper bounds of the latency buckets, in milliseconds; a last bucket

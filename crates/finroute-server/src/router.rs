@@ -60,6 +60,8 @@ pub struct RouterSettings {
     pub partner_lists: Arc<crate::partner_lists::PartnerLists>,
     /// Channels' volume agreements (`[[quotas]]`).
     pub quotas: Arc<crate::quota::Quotas>,
+    /// The routing rules (`[[routing.rules]]` and the defaults).
+    pub rules: Arc<crate::rules::RuleSet>,
 }
 
 /// The FinancingRouter service. Cheap to clone.

@@ -219,6 +219,7 @@ pub async fn run_with_clock(
         platform: config.platform.party(finroute_core::PartyRole::Platform),
         partner_lists: partner_lists.clone(),
         quotas: quotas.clone(),
+        rules: Arc::new(config.routing.rule_set()),
     };
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.

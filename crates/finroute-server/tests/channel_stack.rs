@@ -164,6 +164,7 @@ impl Setup {
             now_ms: 1_790_000_000_000,
             disclosure: &Disclosure::default(),
             quotas: None,
+            rules: None,
         }
         .run(None)
         .await

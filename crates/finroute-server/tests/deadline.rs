@@ -145,6 +145,7 @@ async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
                     now_ms: 1_790_000_000_000,
                     disclosure: &Disclosure::default(),
                     quotas: None,
+                    rules: None,
                 }
                 .run(None)
                 .await;
@@ -212,6 +213,7 @@ async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
         now_ms: 1_790_000_000_000,
         disclosure: &Disclosure::default(),
         quotas: None,
+        rules: None,
     }
     .run(None)
     .await;

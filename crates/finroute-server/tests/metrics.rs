@@ -14,7 +14,7 @@ const BUCKETS: [&str; 13] = [
     "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "0.75", "1", "2.5", "10",
     "+Inf",
 ];
-const STATUSES: [&str; 9] = [
+const STATUSES: [&str; 11] = [
     "ok",
     "no_offer",
     "timeout",
@@ -24,6 +24,8 @@ const STATUSES: [&str; 9] = [
     "no_consent",
     "excluded",
     "quota_exhausted",
+    "skipped_by_rule",
+    "not_needed",
 ];
 
 /// A parsed scrape: the families' declared types, and every sample by its

@@ -199,6 +199,7 @@ enum_map!(channel_status_from_pb, channel_status_to_pb, pb::ChannelStatus, core:
     CircuitOpen => CircuitOpen, Ineligible => Ineligible, NoConsent => NoConsent,
     Excluded => Excluded,
     QuotaExhausted => QuotaExhausted,
+    SkippedByRule => SkippedByRule, NotNeeded => NotNeeded,
 });
 enum_map!(odds_source_from_pb, odds_source_to_pb, pb::OddsSource, core::OddsSource, {
     Partner => Partner, Model => Model, Blended => Blended,

@@ -194,6 +194,31 @@ fn each_validation_error_is_reported_with_its_key() {
             "roles = [\"operator\"]",
         ),
         (
+            "[[routing.rules]]\nid = \"r\"\nreasons = [\"insufficient_history\"]\naction = \"skip\"",
+            "routing.rules[0].action",
+            "kinds, adapters or requiring",
+        ),
+        (
+            "[[routing.rules]]\nid = \"r\"\nadapters = [\"nobody\"]\naction = \"skip\"",
+            "routing.rules[0].adapters",
+            "no [[adapters]] entry",
+        ),
+        (
+            "[[routing.rules]]\nid = \"r\"\nkinds = [\"installment\"]\naction = \"skip\"\n[[routing.rules]]\nid = \"r\"\nkinds = [\"secured_loan\"]\naction = \"defer\"",
+            "routing.rules[1].id",
+            "ids are unique",
+        ),
+        (
+            "[[routing.rules]]\nid = \"r\"\nhas = [\"region\"]\nlacks = [\"region\"]\nkinds = [\"installment\"]\naction = \"skip\"",
+            "routing.rules[0].lacks",
+            "could never apply",
+        ),
+        (
+            "[routing]\ntier_min_offers = 0",
+            "routing.tier_min_offers",
+            "1..=100",
+        ),
+        (
             "[[quotas]]\nadapter = \"nobody\"\nquotes_per_day = 1",
             "quotas[0].adapter",
             "no [[adapters]] entry",

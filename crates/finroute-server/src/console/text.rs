@@ -420,6 +420,8 @@ pub fn channel_status(locale: Locale, s: finroute_core::ChannelStatus) -> &'stat
         S::NoConsent => pick(zh, "no consent", "未获授权"),
         S::Excluded => pick(zh, "excluded by the request", "按请求排除"),
         S::QuotaExhausted => pick(zh, "quota used up", "额度已用尽"),
+        S::SkippedByRule => pick(zh, "skipped by a routing rule", "按路由规则跳过"),
+        S::NotNeeded => pick(zh, "not needed (earlier tier answered)", "无需调用（前序渠道已报价）"),
     }
 }
 
@@ -440,6 +442,8 @@ pub fn channel_status_pb(locale: Locale, s: i32) -> &'static str {
         Ok(pb::ChannelStatus::NoConsent) => S::NoConsent,
         Ok(pb::ChannelStatus::Excluded) => S::Excluded,
         Ok(pb::ChannelStatus::QuotaExhausted) => S::QuotaExhausted,
+        Ok(pb::ChannelStatus::SkippedByRule) => S::SkippedByRule,
+        Ok(pb::ChannelStatus::NotNeeded) => S::NotNeeded,
         _ => return "",
     };
     channel_status(locale, core)

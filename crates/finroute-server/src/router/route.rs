@@ -207,6 +207,7 @@ impl RouterService {
             now_ms,
             disclosure: &disclosure,
             quotas: Some(&s.quotas),
+            rules: Some(&s.rules),
         }
         .run(events)
         .await
