@@ -288,7 +288,7 @@ impl Fanout<'_> {
         let mut result = FanoutResult::default();
         // Which channels may be called, and in which tier (the routing
         // rules, `crate::rules`); the others are reported at once.
-        let mut tiers: [Vec<(usize, &Arc<Channel>, Option<String>)>; 3] = Default::default();
+        let mut tiers: [Vec<Placed<'_>>; 3] = Default::default();
         for (index, channel) in self.registry.channels().iter().enumerate() {
             let placed = self.admit(channel).and_then(|()| {
                 let verdict = self.verdict(channel);
@@ -556,6 +556,10 @@ fn outside_terms(req: &FinancingRequest, d: &Described) -> Option<&'static str> 
     }
     None
 }
+
+/// A channel placed in a tier: its config index, the channel, and the
+/// rule that placed it (if one did).
+type Placed<'a> = (usize, &'a Arc<Channel>, Option<String>);
 
 /// What one channel's call came to: its report, priced offers and rejections.
 #[derive(Debug)]

@@ -328,8 +328,15 @@ impl RoutingRule {
                 "name the channels it applies to: kinds, adapters or requiring".into(),
             ));
         }
-        if let Some(a) = self.adapters.iter().find(|a| !adapter_ids.contains(&a.as_str())) {
-            return Some(("adapters", format!("no [[adapters]] entry has the id {a:?}")));
+        if let Some(a) = self
+            .adapters
+            .iter()
+            .find(|a| !adapter_ids.contains(&a.as_str()))
+        {
+            return Some((
+                "adapters",
+                format!("no [[adapters]] entry has the id {a:?}"),
+            ));
         }
         if let Some(f) = self.has.iter().find(|f| self.lacks.contains(f)) {
             return Some((
@@ -350,7 +357,7 @@ mod tests {
     };
 
     fn cny(minor: i64) -> Money {
-        Money::new(Currency::parse("CNY").unwrap(), minor)
+        Money::new(Currency::parse("CNY").expect("a valid code"), minor)
     }
 
     /// A scored, employed applicant in Shanghai without collateral,
@@ -414,7 +421,10 @@ mod tests {
             let v = rules.verdict(&req, facts("bank-b", ProductKind::PartnerLoan, required));
             assert_eq!(v, Verdict::Call);
         }
-        let v = rules.verdict(&req, facts("secured", ProductKind::SecuredLoan, Some(SCORE)));
+        let v = rules.verdict(
+            &req,
+            facts("secured", ProductKind::SecuredLoan, Some(SCORE)),
+        );
         assert_eq!(v, Verdict::Call);
         // Another refusal reason: the score partner is called.
         let req = refused(&[RefusalReason::DebtToIncomeTooHigh]);
@@ -436,7 +446,11 @@ mod tests {
         };
         req.applicant.collateral = vec![asset(true)];
         let secured = facts("secured", ProductKind::SecuredLoan, None);
-        assert_eq!(rules.verdict(&req, secured), Verdict::Call, "encumbered only");
+        assert_eq!(
+            rules.verdict(&req, secured),
+            Verdict::Call,
+            "encumbered only"
+        );
         req.applicant.collateral.push(asset(false));
         let v = rules.verdict(&req, secured);
         assert_eq!(v.tier(), Some(0));

@@ -190,8 +190,7 @@ kind = "remote"
 endpoint = "http://{}"
 timeout_ms = 2000
 "#,
-        a.addr,
-        b.addr
+        a.addr, b.addr
     );
     let config = Config::parse(&text).unwrap();
     config.validate().unwrap();
@@ -208,7 +207,11 @@ timeout_ms = 2000
     req.applicant.as_mut().unwrap().employment = 0;
     let r = route(&router, req).await;
     assert_eq!(status(&r, "bank-b"), S::SkippedByRule);
-    assert!(report_of(&r, "bank-b").detail.contains("\"no-bank-b-on-dti\""));
+    assert!(
+        report_of(&r, "bank-b")
+            .detail
+            .contains("\"no-bank-b-on-dti\"")
+    );
     assert_eq!(status(&r, "bank-a"), S::Ok);
     // Employment given: called.
     let r = route(&router, refused_for(&[R::DebtToIncomeTooHigh])).await;

@@ -421,7 +421,11 @@ pub fn channel_status(locale: Locale, s: finroute_core::ChannelStatus) -> &'stat
         S::Excluded => pick(zh, "excluded by the request", "按请求排除"),
         S::QuotaExhausted => pick(zh, "quota used up", "额度已用尽"),
         S::SkippedByRule => pick(zh, "skipped by a routing rule", "按路由规则跳过"),
-        S::NotNeeded => pick(zh, "not needed (earlier tier answered)", "无需调用（前序渠道已报价）"),
+        S::NotNeeded => pick(
+            zh,
+            "not needed (earlier tier answered)",
+            "无需调用（前序渠道已报价）",
+        ),
     }
 }
 
