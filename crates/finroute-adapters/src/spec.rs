@@ -12,6 +12,11 @@ use crate::{Adapter, installment, partner_sim, remote, secured};
 pub const DEFAULT_TIMEOUT_MS: u64 = 300;
 /// Default in-flight limit per channel.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+/// Default late window: how long after the reply a channel still working
+/// may go on answering (its offers become late offers).
+pub const DEFAULT_LATE_WINDOW_MS: u64 = 3_000;
+/// Longest late window.
+pub const MAX_LATE_WINDOW_MS: u64 = 60_000;
 
 /// One `[[adapters]]` entry: the channel's id, its limits and its kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +27,9 @@ pub struct AdapterSpec {
     pub timeout_ms: u64,
     /// Most concurrent calls to this channel.
     pub max_in_flight: usize,
+    /// How long after the router replied a call still working may go on
+    /// (never past `timeout_ms` from its start); 0 = cut at the reply.
+    pub late_window_ms: u64,
     /// What the channel is, with its kind-specific settings.
     pub kind: AdapterKind,
 }
@@ -123,6 +131,7 @@ impl AdapterSpec {
             id: id.to_owned(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            late_window_ms: DEFAULT_LATE_WINDOW_MS,
             kind,
         };
         vec![
@@ -140,7 +149,7 @@ impl AdapterSpec {
 }
 
 /// Keys every entry has, whatever its kind.
-const COMMON_KEYS: [&str; 3] = ["id", "timeout_ms", "max_in_flight"];
+const COMMON_KEYS: [&str; 4] = ["id", "timeout_ms", "max_in_flight", "late_window_ms"];
 
 impl<'de> Deserialize<'de> for AdapterSpec {
     /// Splits the common keys from the kind's own, so that each kind's
@@ -164,12 +173,24 @@ impl<'de> Deserialize<'de> for AdapterSpec {
         };
         let timeout_ms = int(&mut table, COMMON_KEYS[1], DEFAULT_TIMEOUT_MS)?;
         let max_in_flight = int(&mut table, COMMON_KEYS[2], DEFAULT_MAX_IN_FLIGHT as u64)? as usize;
+        let late_window_ms = match table.remove(COMMON_KEYS[3]) {
+            None => DEFAULT_LATE_WINDOW_MS,
+            Some(toml::Value::Integer(n)) if (0..=MAX_LATE_WINDOW_MS as i64).contains(&n) => {
+                n as u64
+            }
+            Some(_) => {
+                return Err(D::Error::custom(format!(
+                    "adapters[{id}]: `late_window_ms` must be an integer within 0..={MAX_LATE_WINDOW_MS}"
+                )));
+            }
+        };
         let kind = AdapterKind::deserialize(toml::Value::Table(table))
             .map_err(|e| D::Error::custom(format!("adapters[{id}]: {}", e.message())))?;
         Ok(AdapterSpec {
             id,
             timeout_ms,
             max_in_flight,
+            late_window_ms,
             kind,
         })
     }
@@ -188,6 +209,7 @@ impl Serialize for AdapterSpec {
             COMMON_KEYS[2].into(),
             int(self.max_in_flight as u64)?.into(),
         );
+        table.insert(COMMON_KEYS[3].into(), int(self.late_window_ms)?.into());
         table.serialize(s)
     }
 }

@@ -172,6 +172,7 @@ fn bench(c: &mut Criterion) {
             rejections: Vec::new(),
             advertised_apr_from_bps: None,
             decline: None,
+            late_pending: false,
         })
         .collect();
     for (name, locale) in [("en", Locale::En), ("zh_cn", Locale::ZhCn)] {

@@ -628,6 +628,9 @@ pub struct ChannelReport {
     /// the explanation quotes it to a borrower the channel asked for data.
     /// Not on the wire.
     pub advertised_apr_from_bps: Option<i32>,
+    /// Still working at the reply: its late offers, if any, are stored
+    /// with the application afterwards.
+    pub late_pending: bool,
 }
 
 /// One factor behind the refusal.

@@ -631,6 +631,7 @@ mod tests {
             rejections: Vec::new(),
             advertised_apr_from_bps: None,
             decline: None,
+            late_pending: false,
         }];
         FanOut {
             offers,
@@ -873,6 +874,7 @@ mod tests {
                 untyped: false,
             }),
             advertised_apr_from_bps: apr,
+            late_pending: false,
         }
     }
 

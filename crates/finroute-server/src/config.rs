@@ -266,6 +266,10 @@ pub struct RoutingConfig {
     /// A later tier of channels (`prefer` / `defer` rules) is called only
     /// while the earlier tiers together made fewer valid offers than this.
     pub tier_min_offers: u32,
+    /// Channel calls that may go on past their reply at once, router-wide
+    /// (each for its channel's `late_window_ms`); 0 = none (every call is
+    /// cut at the reply).
+    pub max_late_calls: u32,
     /// `[[routing.rules]]`: the operator's routing rules, tried in order
     /// before the default ones.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -293,6 +297,7 @@ impl Default for RoutingConfig {
             breaker_max_open_ms: 60_000,
             default_rules: true,
             tier_min_offers: 1,
+            max_late_calls: 1_024,
             rules: Vec::new(),
         }
     }
@@ -777,6 +782,9 @@ impl Config {
                     &format!("{:?} names another rule too: ids are unique", rule.id),
                 );
             }
+        }
+        if self.routing.max_late_calls > 100_000 {
+            return bad("routing.max_late_calls", "must be within 0..=100000");
         }
         if !(1..=100).contains(&self.routing.tier_min_offers) {
             return bad("routing.tier_min_offers", "must be within 1..=100");

@@ -330,6 +330,7 @@ pub fn report_to_pb(r: &core::ChannelReport) -> pb::ChannelReport {
             })
             .collect(),
         decline: r.decline.as_ref().map(c::decline_to_pb),
+        late_pending: r.late_pending,
     }
 }
 

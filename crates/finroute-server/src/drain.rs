@@ -34,6 +34,9 @@ pub const CUT_MARGIN: Duration = Duration::from_millis(250);
 pub struct InFlight {
     calls: TaskTracker,
     cut: CancellationToken,
+    /// Fired when the drain begins: late work (channels kept past their
+    /// reply) stops at once, keeping what already arrived.
+    draining: CancellationToken,
 }
 
 /// One call in flight; dropping it ends the call.
@@ -62,6 +65,12 @@ impl InFlight {
         self.cut.cancel();
     }
 
+    /// Completes when the drain has begun (at once if it has): late work
+    /// ends then, keeping what already arrived.
+    pub fn draining(&self) -> WaitForCancellationFutureOwned {
+        self.draining.clone().cancelled_owned()
+    }
+
     /// Completes when [`InFlight::cut`] is called (at once if it was).
     pub fn cut_short(&self) -> WaitForCancellationFutureOwned {
         self.cut.clone().cancelled_owned()
@@ -70,6 +79,7 @@ impl InFlight {
     /// Closes the tracker (the shutdown has begun) and returns once no call
     /// is in flight.
     pub async fn drained(&self) {
+        self.draining.cancel();
         self.calls.close();
         self.calls.wait().await;
     }

@@ -36,6 +36,7 @@ use finroute_core::{
     PricingPolicy, ProductKind, Rejection, UnixMillis, disclosure::lender_of,
 };
 use futures::StreamExt;
+use futures::future::{AbortHandle, Aborted, BoxFuture, abortable};
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -51,6 +52,8 @@ pub struct Channel {
     pub id: String,
     /// Most time one quote may take.
     pub timeout: Duration,
+    /// How long after the reply a call still working may go on.
+    pub late_window: Duration,
     adapter: Arc<dyn Adapter>,
     /// Filled by `Describe` at start-up (or on first use if the partner was down).
     /// A std lock: it is held for a clone, never across an await.
@@ -87,6 +90,7 @@ impl Channel {
         Self {
             id: spec.id.clone(),
             timeout: Duration::from_millis(spec.timeout_ms),
+            late_window: Duration::from_millis(spec.late_window_ms),
             adapter,
             description: RwLock::new(None),
             in_flight: Arc::new(Semaphore::new(spec.max_in_flight)),
@@ -271,6 +275,10 @@ pub struct Fanout<'a> {
     /// The routing rules (`crate::rules`); `None` calls every channel in
     /// one tier.
     pub rules: Option<&'a RuleSet>,
+    /// Whether channels may go on past the reply for their late window
+    /// ([`Fanout::run_until_reply`]); false cuts every call at
+    /// `channel_deadline` ([`Fanout::run`]).
+    pub late: bool,
 }
 
 impl Fanout<'_> {
@@ -281,11 +289,27 @@ impl Fanout<'_> {
     /// of a fan-out names the application and the channel it concerns.
     pub async fn run(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
         let span = tracing::info_span!("route", application_id = %self.application_id);
+        self.run_traced(events).instrument(span).await.0
+    }
+
+    /// Runs the fan-out until every channel answered or `channel_deadline`
+    /// passed (with `late` set): the result for the reply, and the calls
+    /// still working then ([`Pending`], reported TIMEOUT with
+    /// `late_pending`), which the caller may go on polling after the reply.
+    pub async fn run_until_reply(
+        &self,
+        events: Option<&mpsc::Sender<FanoutEvent>>,
+    ) -> (FanoutResult, Pending<'_>) {
+        let span = tracing::info_span!("route", application_id = %self.application_id);
         self.run_traced(events).instrument(span).await
     }
 
-    async fn run_traced(self, events: Option<&mpsc::Sender<FanoutEvent>>) -> FanoutResult {
+    async fn run_traced(
+        &self,
+        events: Option<&mpsc::Sender<FanoutEvent>>,
+    ) -> (FanoutResult, Pending<'_>) {
         let mut result = FanoutResult::default();
+        let started = Instant::now();
         // Which channels may be called, and in which tier (the routing
         // rules, `crate::rules`); the others are reported at once.
         let mut tiers: [Vec<Placed<'_>>; 3] = Default::default();
@@ -313,7 +337,24 @@ impl Fanout<'_> {
         // The rule that ordered the tiers, once a tier has been called.
         let mut first_rule: Option<String> = None;
         let mut called = false;
+        let mut pending = Pending::default();
+        // With late work, the reply is due at the channels' deadline
+        // whatever the calls still do; without, every call ends by then.
+        let reply_due = tokio::time::sleep_until(self.channel_deadline);
+        tokio::pin!(reply_due);
+        let mut replied = false;
         for tier in tiers {
+            if replied {
+                for (_, channel, _) in tier {
+                    let report = skip_report(
+                        channel,
+                        ChannelStatus::Timeout,
+                        "not called: the reply was due before its tier's turn".into(),
+                    );
+                    self.skipped(&mut result, *report, events).await;
+                }
+                continue;
+            }
             if called && result.offers.len() >= min_offers {
                 for (_, channel, rule) in tier {
                     let rule = rule.or_else(|| first_rule.clone()).unwrap_or_default();
@@ -327,18 +368,27 @@ impl Fanout<'_> {
                 }
                 continue;
             }
-            let mut calls = FuturesUnordered::new();
             for (index, channel, rule) in tier {
                 if first_rule.is_none() {
                     first_rule = rule;
                 }
                 called = true;
                 match self.admit_breaker(channel) {
-                    Ok(probe) => calls.push(self.call(index, channel, probe)),
+                    Ok(probe) => pending.push(index, self.call(index, channel, probe)),
                     Err(report) => self.skipped(&mut result, *report, events).await,
                 }
             }
-            while let Some(mut done) = calls.next().await {
+            loop {
+                let next = if self.late {
+                    tokio::select! {
+                        biased;
+                        next = pending.next() => next,
+                        () = &mut reply_due => { replied = true; break; }
+                    }
+                } else {
+                    pending.next().await
+                };
+                let Some(mut done) = next else { break };
                 if done.report.status == ChannelStatus::Timeout {
                     result.partial = true;
                 }
@@ -350,11 +400,38 @@ impl Fanout<'_> {
                 result.offers.append(&mut done.offers);
                 result.rejections.append(&mut done.rejections);
             }
+            if replied {
+                // The calls still working: reported now, and going on
+                // for their late window if they have one.
+                for index in pending.indices() {
+                    let channel = &self.registry.channels()[index];
+                    let late = !channel.late_window.is_zero();
+                    let detail = if late {
+                        format!(
+                            "no answer by the reply; still working for up to {} ms more: \
+                             its offers, if any, join the application as late offers",
+                            channel.late_window.as_millis()
+                        )
+                    } else {
+                        pending.abort(index);
+                        "no answer by the reply (late_window_ms = 0: cut)".to_owned()
+                    };
+                    let mut report = *skip_report(channel, ChannelStatus::Timeout, detail);
+                    report.latency_ms = self
+                        .channel_deadline
+                        .saturating_duration_since(started)
+                        .as_millis() as u64;
+                    report.late_pending = late;
+                    result.partial = true;
+                    emit(events, FanoutEvent::Report(report.clone())).await;
+                    result.reports.push(report);
+                }
+            }
         }
         // Reports in config order, whatever order channels finished in.
         let order = |id: &str| self.registry.channels().iter().position(|c| c.id == id);
         result.reports.sort_by_key(|r| order(&r.adapter_id));
-        result
+        (result, pending)
     }
 
     /// A channel that is not called: counted, streamed and reported.
@@ -517,6 +594,7 @@ fn skip_report(channel: &Channel, status: ChannelStatus, detail: String) -> Box<
         rejections: Vec::new(),
         advertised_apr_from_bps: None,
         decline: None,
+        late_pending: false,
     })
 }
 
@@ -563,10 +641,77 @@ type Placed<'a> = (usize, &'a Arc<Channel>, Option<String>);
 
 /// What one channel's call came to: its report, priced offers and rejections.
 #[derive(Debug)]
-struct ChannelDone {
+pub struct ChannelDone {
     report: ChannelReport,
-    offers: Vec<Offer>,
+    /// The channel's valid offers, priced.
+    pub offers: Vec<Offer>,
     rejections: Vec<Rejection>,
+}
+
+impl ChannelDone {
+    /// How the call ended.
+    pub fn report(&self) -> &ChannelReport {
+        &self.report
+    }
+}
+
+/// A channel call, tagged with the channel's index, that can be aborted.
+type TaggedCall<'a> = BoxFuture<'a, (usize, Result<ChannelDone, Aborted>)>;
+
+/// The channel calls of a fan-out still working: polled until the reply,
+/// then (late work) until each answers, its late window ends, or it is
+/// aborted. Dropping it cancels every call.
+#[derive(Default)]
+pub struct Pending<'a> {
+    calls: FuturesUnordered<TaggedCall<'a>>,
+    /// Each call still running, by channel index.
+    handles: std::collections::BTreeMap<usize, AbortHandle>,
+}
+
+impl std::fmt::Debug for Pending<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("channels", &self.handles.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'a> Pending<'a> {
+    fn push(&mut self, index: usize, call: impl Future<Output = ChannelDone> + Send + 'a) {
+        let (call, handle) = abortable(call);
+        self.handles.insert(index, handle);
+        self.calls
+            .push(Box::pin(async move { (index, call.await) }));
+    }
+
+    /// The next call to end (an aborted one is skipped); `None` when none
+    /// is left.
+    pub async fn next(&mut self) -> Option<ChannelDone> {
+        while let Some((index, done)) = self.calls.next().await {
+            self.handles.remove(&index);
+            if let Ok(done) = done {
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    /// Indices (in the registry) of the channels still working.
+    pub fn indices(&self) -> Vec<usize> {
+        self.handles.keys().copied().collect()
+    }
+
+    /// Whether no call is left.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+
+    /// Cancels the call of channel `index` (its partner call is dropped).
+    pub fn abort(&mut self, index: usize) {
+        if let Some(h) = self.handles.get(&index) {
+            h.abort();
+        }
+    }
 }
 
 async fn emit(events: Option<&mpsc::Sender<FanoutEvent>>, e: FanoutEvent) {

@@ -412,6 +412,55 @@ impl EncodeLabelValue for AcceptFailure {
     }
 }
 
+/// How a channel call still working at the reply (late work) ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum LateResult {
+    /// Answered within its late window with offers, stored as late offers.
+    Offers,
+    /// Answered within its late window without an offer.
+    NoOffer,
+    /// Timed out or failed within its late window.
+    Failed,
+    /// Not kept: `routing.max_late_calls` were already running.
+    Limit,
+    /// Cut by the router's shutdown.
+    Shutdown,
+    /// Answered with offers, but the application was never stored (the
+    /// caller went away or the record failed): dropped.
+    Discarded,
+}
+
+const LATE_RESULTS: [LateResult; 6] = [
+    LateResult::Offers,
+    LateResult::NoOffer,
+    LateResult::Failed,
+    LateResult::Limit,
+    LateResult::Shutdown,
+    LateResult::Discarded,
+];
+
+/// `{result}` of `finroute_late_calls_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LateLabels {
+    pub result: LateResult,
+}
+
+impl EncodeLabelValue for LateResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        label(
+            encoder,
+            match self {
+                LateResult::Offers => "offers",
+                LateResult::NoOffer => "no_offer",
+                LateResult::Failed => "failed",
+                LateResult::Limit => "limit",
+                LateResult::Shutdown => "shutdown",
+                LateResult::Discarded => "discarded",
+            },
+        )
+    }
+}
+
 /// Why the router closed a connection itself.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum CloseReason {
@@ -583,6 +632,12 @@ pub struct Metrics {
     /// Partner Accept attempts that failed and will be retried.
     acceptance_retries: Counter,
     store_commit: Histogram,
+    /// Channel calls kept past the reply, by how they ended.
+    late_calls: Counters<LateLabels>,
+    /// Late offers stored.
+    late_offers: Counter,
+    /// Channel calls working past the reply now.
+    late_in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -597,6 +652,9 @@ impl Default for Metrics {
             ),
             acceptance_retries: Counter::default(),
             store_commit: latency_histogram(),
+            late_calls: Counters::new(LATE_RESULTS.map(|result| LateLabels { result })),
+            late_offers: Counter::default(),
+            late_in_flight: Gauge::default(),
         }
     }
 }
@@ -619,6 +677,25 @@ impl Metrics {
 
     pub fn store_commit(&self, took: Duration) {
         self.store_commit.observe(took.as_secs_f64());
+    }
+
+    /// A late call ended (`n` of them: a shutdown cuts several at once).
+    pub fn late_call(&self, result: LateResult, n: usize) {
+        if let Some(i) = LATE_RESULTS.iter().position(|r| *r == result) {
+            for _ in 0..n {
+                self.late_calls.inc(i);
+            }
+        }
+    }
+
+    /// Late offers stored.
+    pub fn late_offers(&self, n: usize) {
+        self.late_offers.inc_by(n as u64);
+    }
+
+    /// Late calls running now, moved by `delta`.
+    pub fn late_in_flight(&self, delta: i64) {
+        self.late_in_flight.inc_by(delta);
     }
 
     /// Adds these series to `r` (shared, not copied: later counts show).
@@ -647,6 +724,21 @@ impl Metrics {
             "finroute_store_commit_seconds",
             "Time to commit a routed application before its reply",
             self.store_commit.clone(),
+        );
+        r.register(
+            "finroute_late_calls",
+            "Channel calls still working at the reply and kept for their late window, by how they ended",
+            self.late_calls.family.clone(),
+        );
+        r.register(
+            "finroute_late_offers",
+            "Offers that arrived after the reply and were stored with their application",
+            self.late_offers.clone(),
+        );
+        r.register(
+            "finroute_late_calls_in_flight",
+            "Channel calls working past the reply now",
+            self.late_in_flight.clone(),
         );
         self.connections.register(r);
     }

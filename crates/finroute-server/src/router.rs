@@ -8,6 +8,7 @@
 //! key facts themselves are built in `keyfacts.rs`). ReviewService is in
 //! `review.rs`, field checks in `validate.rs` (see docs/architecture.md).
 
+mod late;
 mod record;
 mod route;
 mod stream;
@@ -62,6 +63,8 @@ pub struct RouterSettings {
     pub quotas: Arc<crate::quota::Quotas>,
     /// The routing rules (`[[routing.rules]]` and the defaults).
     pub rules: Arc<crate::rules::RuleSet>,
+    /// Channel calls kept past their reply at once (late work); 0 = none.
+    pub max_late_calls: usize,
 }
 
 /// The FinancingRouter service. Cheap to clone.
@@ -85,6 +88,8 @@ struct Inner {
     /// One permit per routing call in flight, taken inside the request
     /// (never in a tower layer, where an idle connection would hold one).
     routes: Arc<tokio::sync::Semaphore>,
+    /// One permit per channel call kept past its reply (`router/late.rs`).
+    late_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl RouterService {
@@ -104,6 +109,7 @@ impl RouterService {
                 relay,
                 odds,
                 routes: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight_routes)),
+                late_permits: Arc::new(tokio::sync::Semaphore::new(settings.max_late_calls)),
                 tail: TailTracker::default(),
                 in_flight,
                 metrics,
@@ -389,6 +395,7 @@ impl RouterService {
             .iter()
             .map(appeal_pb)
             .collect();
+        app.late_offers = late_offers_pb(store, &tenant, id).await?;
         Ok(app)
     }
 
@@ -417,11 +424,19 @@ impl RouterService {
             .ok_or(RouterError::NotFound(Resource::Offer))?;
         let routed = pb::RouteFinancingResponse::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
-        let shown = routed
-            .offers
-            .iter()
-            .find(|o| o.offer_id == msg.offer_id)
-            .ok_or_else(|| RouterError::Internal("offer missing from its stored answer".into()))?;
+        let late;
+        let shown = match routed.offers.iter().find(|o| o.offer_id == msg.offer_id) {
+            Some(o) => o,
+            None => {
+                late = late_offers_pb(store, &tenant, &offer.application_id).await?;
+                late.iter()
+                    .filter_map(|l| l.offer.as_ref())
+                    .find(|o| o.offer_id == msg.offer_id)
+                    .ok_or_else(|| {
+                        RouterError::Internal("offer missing from its stored answer".into())
+                    })?
+            }
+        };
         let locale = keyfacts::resolve_locale(&msg.locale, keyfacts::routed_locale(&routed));
         keyfacts::key_facts(&routed.application_id, shown, locale).map_err(RouterError::Internal)
     }
@@ -705,6 +720,28 @@ impl RouterService {
         }
         Ok(appeal_pb(&existing))
     }
+}
+
+/// The application's late offers, as GetApplication shows them.
+async fn late_offers_pb(
+    store: &Store,
+    tenant: &str,
+    application_id: &str,
+) -> Result<Vec<pb::LateOffer>, RouterError> {
+    store
+        .late_offers(tenant, application_id)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let offer = pb::Offer::decode(l.wire.as_slice()).map_err(|e| {
+                RouterError::Internal(format!("stored late offer undecodable: {e}"))
+            })?;
+            Ok(pb::LateOffer {
+                offer: Some(offer),
+                arrived_at: Some(c::timestamp_from_millis(l.arrived_at_ms)),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -220,6 +220,7 @@ pub async fn run_with_clock(
         partner_lists: partner_lists.clone(),
         quotas: quotas.clone(),
         rules: Arc::new(config.routing.rule_set()),
+        max_late_calls: config.routing.max_late_calls as usize,
     };
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.

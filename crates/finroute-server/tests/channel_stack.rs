@@ -127,6 +127,7 @@ async fn setup(steps: &[Step], timeout_ms: u64, max_in_flight: usize) -> Setup {
         id: "scripted".into(),
         timeout_ms,
         max_in_flight,
+        late_window_ms: 0,
         kind: AdapterKind::PartnerSim(Default::default()),
     };
     let breaker = BreakerSettings {
@@ -165,6 +166,7 @@ impl Setup {
             disclosure: &Disclosure::default(),
             quotas: None,
             rules: None,
+            late: false,
         }
         .run(None)
         .await

@@ -87,6 +87,7 @@ fn channel(id: &str, timeout_ms: u64, delay: Option<Duration>) -> (AdapterSpec, 
         id: id.into(),
         timeout_ms,
         max_in_flight: 1_000,
+        late_window_ms: 0,
         // Not built: the adapter is given.
         kind: AdapterKind::PartnerSim(Default::default()),
     };
@@ -146,6 +147,7 @@ async fn a_hung_partner_never_costs_the_deadline_over_100_calls() {
                     disclosure: &Disclosure::default(),
                     quotas: None,
                     rules: None,
+                    late: false,
                 }
                 .run(None)
                 .await;
@@ -214,6 +216,7 @@ async fn without_a_hung_partner_the_fanout_ends_with_the_slowest_answer() {
         disclosure: &Disclosure::default(),
         quotas: None,
         rules: None,
+        late: false,
     }
     .run(None)
     .await;

@@ -50,12 +50,20 @@ async fn with_every_partner_hung_the_built_in_offers_still_arrive() {
 }
 
 /// No grpc-timeout from the caller: `routing.deadline_ms` bounds the call,
-/// and each partner is sent a grpc-timeout within it.
+/// and each partner is sent a grpc-timeout within it (no late window here:
+/// with one, the partner's budget runs on into it, tests/late_offers.rs).
 #[tokio::test]
 async fn without_a_caller_deadline_the_configured_one_applies_and_is_propagated() {
     let hung = FakePartner::start(Behaviour::Hung, vec![]).await;
     let good = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
-    let mut config = config_with(vec![hung.spec("hung", 5_000), good.spec("good", 5_000)]);
+    let no_late = |mut spec: finroute_adapters::spec::AdapterSpec| {
+        spec.late_window_ms = 0;
+        spec
+    };
+    let mut config = config_with(vec![
+        no_late(hung.spec("hung", 5_000)),
+        no_late(good.spec("good", 5_000)),
+    ]);
     config.routing.deadline_ms = 300;
     let router = TestRouter::start(config).await;
     let mut client = router.client().await;
@@ -82,7 +90,9 @@ async fn without_a_caller_deadline_the_configured_one_applies_and_is_propagated(
 #[tokio::test]
 async fn the_callers_deadline_minus_the_margin_reaches_every_partner() {
     let good = FakePartner::start(Behaviour::Offers(good_offers()), vec![]).await;
-    let router = TestRouter::start(config_with(vec![good.spec("good", 5_000)])).await;
+    let mut spec = good.spec("good", 5_000);
+    spec.late_window_ms = 0;
+    let router = TestRouter::start(config_with(vec![spec])).await;
     let mut client = router.client().await;
     client
         .route_financing(with_timeout(refused_borrower(), 600))

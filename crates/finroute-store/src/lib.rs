@@ -67,6 +67,9 @@ pub use appeal::{
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
 pub use options::{Backend, StoreOptions};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};
-pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};
+pub use record::{
+    ApplicationRecord, ChannelReportRecord, LateOfferRecord, OfferRecord, StoredApplication,
+    StoredLateOffer,
+};
 pub use store::{Store, StoreStats};
 pub use usage::{PeriodLimit, Reservation, Usage};

@@ -47,7 +47,19 @@ use crate::partner_list::{
     PartnerListWrite,
 };
 use crate::read::{self, FIND_BY_REQUEST_ID, GET_APPLICATION, GET_OFFER};
-use crate::record::{OfferRecord, StoredApplication};
+use crate::record::{LateOfferRecord, OfferRecord, StoredApplication, StoredLateOffer};
+
+/// A late offer's row (the reply's offers go through the writer's batches).
+const INSERT_LATE_OFFER: &str = "INSERT INTO offers (offer_id, application_id, tenant, \
+     adapter_id, partner_offer_ref, product_kind, currency, principal_minor, term_months, \
+     apr_bps, approval_odds, rank, expires_at_ms, risk_band, prior_odds, partner_odds, \
+     arrived_late_at_ms, late_offer) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+/// An application's late offers, in arrival order.
+const LATE_OFFERS: &str = "SELECT arrived_late_at_ms, late_offer FROM offers \
+     WHERE application_id = $1 AND tenant = $2 AND arrived_late_at_ms IS NOT NULL \
+     ORDER BY arrived_late_at_ms, offer_id";
 use crate::usage::{
     self, COUNT_ACCEPTANCE, ENSURE_USAGE, GET_USAGE, PeriodLimit, RESERVE_QUOTE, Reservation, Usage,
 };
@@ -80,6 +92,9 @@ where
     for<'v> i64: Encode<'v, E::Db>,
     for<'v> Option<i32>: Encode<'v, E::Db>,
     for<'v> Option<i64>: Encode<'v, E::Db>,
+    for<'v> i32: Encode<'v, E::Db>,
+    for<'v> f64: Encode<'v, E::Db>,
+    for<'v> Option<f64>: Encode<'v, E::Db>,
     // What is decoded, by column position.
     usize: ColumnIndex<<E::Db as Database>::Row>,
     for<'r> String: Decode<'r, E::Db> + Type<E::Db>,
@@ -116,6 +131,56 @@ where
             .as_ref()
             .map(read::application)
             .transpose()
+    }
+
+    pub(crate) async fn record_late_offer(
+        &self,
+        late: &LateOfferRecord,
+    ) -> Result<(), sqlx::Error> {
+        let o = &late.offer;
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(INSERT_LATE_OFFER)
+            .bind(o.offer_id.as_str())
+            .bind(o.application_id.as_str())
+            .bind(o.tenant.as_str())
+            .bind(o.adapter_id.as_str())
+            .bind(o.partner_offer_ref.as_str())
+            .bind(o.product_kind.as_str())
+            .bind(o.currency.as_str())
+            .bind(o.principal_minor)
+            .bind(o.term_months)
+            .bind(o.apr_bps)
+            .bind(o.approval_odds)
+            .bind(o.rank)
+            .bind(o.expires_at_ms)
+            .bind(o.risk_band.as_str())
+            .bind(o.prior_odds)
+            .bind(o.partner_odds)
+            .bind(late.arrived_at_ms)
+            .bind(late.wire.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    pub(crate) async fn late_offers(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<StoredLateOffer>, sqlx::Error> {
+        let rows = sqlx::query(LATE_OFFERS)
+            .bind(application_id)
+            .bind(tenant)
+            .fetch_all(self.0.reads())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredLateOffer {
+                    arrived_at_ms: row.try_get(0)?,
+                    wire: row.try_get(1)?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn get_offer(

@@ -133,6 +133,43 @@ pub struct OfferRecord {
     pub partner_odds: Option<f64>,
 }
 
+/// An offer that arrived after the reply (a late offer): its row, when it
+/// arrived, and the encoded wire offer GetApplication shows.
+#[derive(Clone, PartialEq)]
+pub struct LateOfferRecord {
+    pub offer: OfferRecord,
+    /// Unix milliseconds.
+    pub arrived_at_ms: i64,
+    /// The encoded wire `Offer`, opaque to the store.
+    pub wire: Vec<u8>,
+}
+
+impl std::fmt::Debug for LateOfferRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LateOfferRecord")
+            .field("offer", &self.offer)
+            .field("arrived_at_ms", &self.arrived_at_ms)
+            .field("wire", &BlobLen(&self.wire))
+            .finish()
+    }
+}
+
+/// A late offer as read back: when it arrived and the wire offer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredLateOffer {
+    pub arrived_at_ms: i64,
+    pub wire: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredLateOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredLateOffer")
+            .field("arrived_at_ms", &self.arrived_at_ms)
+            .field("wire", &BlobLen(&self.wire))
+            .finish()
+    }
+}
+
 /// What one channel (adapter x product kind) did for an application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelReportRecord {

@@ -27,6 +27,7 @@ use crate::options::{Backend, StoreOptions};
 use crate::partner_list::{PartnerListRecord, PartnerListWrite};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
+use crate::record::{LateOfferRecord, StoredLateOffer};
 use crate::sqlite::{self, SqliteDb};
 use crate::text;
 use crate::usage::{PeriodLimit, Reservation, Usage};
@@ -201,6 +202,44 @@ impl Store {
         Ok(match &self.inner.db {
             Db::Sqlite(db) => Ops(db).find_by_request_id(tenant, request_id).await?,
             Db::Postgres(db) => Ops(db).find_by_request_id(tenant, request_id).await?,
+        })
+    }
+
+    /// Stores an offer that arrived after the reply against its application
+    /// (a row of `offers`: AcceptOffer finds it like any other). An
+    /// application that is not recorded (yet), or is another tenant's:
+    /// [`StoreError::NotFound`], nothing written.
+    pub async fn record_late_offer(&self, late: LateOfferRecord) -> Result<(), StoreError> {
+        self.check_open()?;
+        text::offer(&late.offer)?;
+        let known = self
+            .get_application(&late.offer.tenant, &late.offer.application_id)
+            .await?
+            .is_some();
+        if !known {
+            return Err(StoreError::NotFound);
+        }
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).record_late_offer(&late).await?,
+            Db::Postgres(db) => Ops(db).record_late_offer(&late).await?,
+        }
+        Ok(())
+    }
+
+    /// The late offers of an application, in the order they arrived (none
+    /// for an unknown application or another tenant's).
+    pub async fn late_offers(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<StoredLateOffer>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).late_offers(tenant, application_id).await?,
+            Db::Postgres(db) => Ops(db).late_offers(tenant, application_id).await?,
         })
     }
 

@@ -60,6 +60,18 @@ pub(crate) fn application(app: &ApplicationRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Every text field of an offer row.
+pub(crate) fn offer(o: &crate::OfferRecord) -> Result<(), StoreError> {
+    storable("offers.offer_id", &o.offer_id)?;
+    storable("offers.application_id", &o.application_id)?;
+    storable("offers.tenant", &o.tenant)?;
+    storable("offers.adapter_id", &o.adapter_id)?;
+    storable("offers.partner_offer_ref", &o.partner_offer_ref)?;
+    storable("offers.product_kind", &o.product_kind)?;
+    storable("offers.currency", &o.currency)?;
+    storable("offers.risk_band", &o.risk_band)
+}
+
 /// Every text field of an acceptance claim.
 pub(crate) fn claim(c: &AcceptanceClaim) -> Result<(), StoreError> {
     storable("acceptance_id", &c.acceptance_id)?;

@@ -277,6 +277,87 @@ mod suite {
         }
     }
 
+    /// A late offer is an offer of its application (found by get_offer),
+    /// read back in arrival order; never stored against an application
+    /// that is not recorded or is another tenant's.
+    pub async fn late_offers_join_their_application(h: &Harness) {
+        let app = application("tenant-a", &request_id(), 1, 1);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let late = |n: i64, arrived_at_ms: i64| finroute_store::LateOfferRecord {
+            offer: finroute_store::OfferRecord {
+                offer_id: format!("{}-late-{n}", app.application_id),
+                rank: 0,
+                ..app.offers[0].clone()
+            },
+            arrived_at_ms,
+            wire: vec![n as u8; 40],
+        };
+        assert!(
+            h.store
+                .late_offers("tenant-a", &app.application_id)
+                .await
+                .expect("store call")
+                .is_empty()
+        );
+        h.store
+            .record_late_offer(late(2, 2_000))
+            .await
+            .expect("late 2");
+        h.store
+            .record_late_offer(late(1, 1_000))
+            .await
+            .expect("late 1");
+        let stored = h
+            .store
+            .late_offers("tenant-a", &app.application_id)
+            .await
+            .expect("store call");
+        let got: Vec<(i64, Vec<u8>)> = stored
+            .into_iter()
+            .map(|s| (s.arrived_at_ms, s.wire))
+            .collect();
+        assert_eq!(got, [(1_000, vec![1; 40]), (2_000, vec![2; 40])]);
+        let offer = h
+            .store
+            .get_offer("tenant-a", &late(1, 0).offer.offer_id)
+            .await
+            .expect("store call")
+            .expect("a late offer is an offer");
+        assert_eq!(offer, late(1, 0).offer);
+        // The reply's own offers are not late.
+        assert_eq!(
+            h.store
+                .late_offers("tenant-b", &app.application_id)
+                .await
+                .expect("store call"),
+            []
+        );
+        // Another tenant's application, or none: nothing written.
+        let mut other = late(3, 3_000);
+        other.offer.tenant = "tenant-b".into();
+        let e = h.store.record_late_offer(other).await.expect_err("refused");
+        assert!(matches!(e, finroute_store::StoreError::NotFound), "{e:?}");
+        let mut orphan = late(4, 4_000);
+        orphan.offer.application_id = "no-such-app".into();
+        let e = h
+            .store
+            .record_late_offer(orphan)
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, finroute_store::StoreError::NotFound), "{e:?}");
+        assert_eq!(
+            h.store
+                .late_offers("tenant-a", &app.application_id)
+                .await
+                .expect("store call")
+                .len(),
+            2
+        );
+    }
+
     pub async fn record_then_get(h: &Harness) {
         let app = application("tenant-a", &request_id(), 3, 2);
         h.store
@@ -2704,6 +2785,16 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn late_offers_join_their_application() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::late_offers_join_their_application,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn tenant_isolation() {
         case(Sqlite, StoreOptions::default(), suite::tenant_isolation).await;
     }
@@ -3004,6 +3095,16 @@ mod postgres {
     #[tokio::test]
     async fn record_then_get() {
         case(Postgres, StoreOptions::default(), suite::record_then_get).await;
+    }
+
+    #[tokio::test]
+    async fn late_offers_join_their_application() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::late_offers_join_their_application,
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -41,6 +41,7 @@ impl Fanout<'_> {
             rejections: Vec::new(),
             advertised_apr_from_bps: None,
             decline: None,
+            late_pending: false,
         };
         // A call refused before the channel was reached took no time.
         let called = !matches!(

@@ -108,7 +108,14 @@ impl<'f> Fanout<'f> {
         call: ChannelCall<'s>,
     ) -> BoxFuture<'s, Result<ChannelDone, CallError>> {
         let started = Instant::now();
-        let deadline = (started + channel.timeout).min(self.channel_deadline);
+        // With late work a call may go on past the reply for the channel's
+        // late window; never longer than the channel's own timeout.
+        let reply_by = if self.late {
+            self.channel_deadline + channel.late_window
+        } else {
+            self.channel_deadline
+        };
+        let deadline = (started + channel.timeout).min(reply_by);
         let stack = ServiceBuilder::new()
             .layer(MetricsLayer(&channel.metrics))
             .map_result(move |r| {

@@ -92,7 +92,12 @@ fn application_record(routing: &Routing, routed: &Routed) -> ApplicationRecord {
 }
 
 /// One offer's row.
-fn offer_record(application_id: &str, tenant: &str, band: &str, o: &Offer) -> OfferRecord {
+pub(super) fn offer_record(
+    application_id: &str,
+    tenant: &str,
+    band: &str,
+    o: &Offer,
+) -> OfferRecord {
     OfferRecord {
         offer_id: o.offer_id.clone(),
         application_id: application_id.into(),

@@ -10,10 +10,10 @@ use finroute_core::{ChannelReport, FinancingRequest, Offer};
 use finroute_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Call, RouterService, unix_millis};
+use super::{Call, RouterService, late, unix_millis};
 use crate::convert;
 use crate::error::{Reused, RouterError};
 use crate::fanout::{Disclosure, Fanout, FanoutEvent, FanoutResult};
@@ -158,14 +158,18 @@ impl RouterService {
     ) -> Result<pb::RouteFinancingResponse, RouterError> {
         let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
         let now_ms = unix_millis();
-        let fanout = self
+        let (fanout, recorded) = self
             .fan_out(&routing, &application_id, now_ms, events)
-            .await;
+            .await?;
         let after_fanout = Instant::now();
         let routed = self.finalize(&routing.request, application_id, now_ms, fanout);
         // A lost request_id race answers with the winner's stored answer.
         if let Some(stored) = self.record(&routing, &routed).await? {
             return Ok(stored);
+        }
+        // Late offers may now be stored against the application.
+        if let Some(recorded) = recorded {
+            let _ = recorded.send(());
         }
         self.inner.tail.observe(after_fanout.elapsed());
         tracing::info!(
@@ -177,40 +181,138 @@ impl RouterService {
         Ok(routed.response)
     }
 
-    /// The fan-out stage: every channel concurrently, until the caller's
-    /// deadline less the reply margin (`Fanout::run`).
+    /// The fan-out stage: every channel concurrently (in the routing
+    /// rules' tiers), until the caller's deadline less the reply margin.
+    ///
+    /// When a channel has a late window (`late_window_ms`) and
+    /// `routing.max_late_calls` is not 0, the fan-out runs in a task of its
+    /// own: it hands the result over at the deadline and goes on with the
+    /// calls still working (`router/late.rs`), whose offers are stored once
+    /// the application is (the sender returned here says when). A caller
+    /// that goes away before the reply still cancels every call.
     pub(super) async fn fan_out(
         &self,
         routing: &Routing,
         application_id: &str,
         now_ms: i64,
         events: Option<&mpsc::Sender<FanoutEvent>>,
-    ) -> FanoutResult {
+    ) -> Result<(FanoutResult, Option<oneshot::Sender<()>>), RouterError> {
         let s = &self.inner.settings;
         let channel_deadline = (routing.deadline)
             .checked_sub(self.inner.tail.margin(s.reply_margin))
             .unwrap_or_else(Instant::now);
+        let late = s.max_late_calls > 0
+            && (self.inner.registry.channels().iter()).any(|c| !c.late_window.is_zero());
+        if !late {
+            let book = self.inner.odds.book();
+            let disclosure = self.disclosure();
+            let fanout = self.fanout(
+                &routing.request,
+                &book,
+                &disclosure,
+                application_id,
+                channel_deadline,
+                now_ms,
+                false,
+            );
+            return Ok((fanout.run(events).await, None));
+        }
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let (recorded_tx, recorded_rx) = oneshot::channel();
+        let job = late::LateJob {
+            tenant: routing.tenant.clone(),
+            application_id: application_id.to_owned(),
+            risk_band: finroute_core::risk_band(routing.request.applicant.credit_score).to_owned(),
+            recorded: recorded_rx,
+        };
+        let this = self.clone();
+        let request = routing.request.clone();
+        let events = events.cloned();
+        // The task is a call in flight: a graceful drain waits for it (and
+        // tells it to stop keeping channels, `InFlight::draining`).
+        let guard = self.inner.in_flight.guard();
+        tokio::spawn(async move {
+            let _guard = guard;
+            this.fan_out_task(request, job, channel_deadline, now_ms, events, reply_tx)
+                .await;
+        });
+        let result = reply_rx
+            .await
+            .map_err(|_| RouterError::Internal("the fan-out task ended without a result".into()))?;
+        Ok((result, Some(recorded_tx)))
+    }
+
+    /// The fan-out in its own task: the result to `reply` at the deadline,
+    /// then the late work.
+    async fn fan_out_task(
+        self,
+        request: FinancingRequest,
+        job: late::LateJob,
+        channel_deadline: Instant,
+        now_ms: i64,
+        events: Option<mpsc::Sender<FanoutEvent>>,
+        mut reply: oneshot::Sender<FanoutResult>,
+    ) {
         let book = self.inner.odds.book();
-        let disclosure = Disclosure {
+        let disclosure = self.disclosure();
+        let application_id = job.application_id.clone();
+        let fanout = self.fanout(
+            &request,
+            &book,
+            &disclosure,
+            &application_id,
+            channel_deadline,
+            now_ms,
+            true,
+        );
+        let (result, pending) = tokio::select! {
+            r = fanout.run_until_reply(events.as_ref()) => r,
+            // The caller went away: dropping the fan-out cancels every call.
+            () = reply.closed() => return,
+        };
+        if reply.send(result).is_err() || pending.is_empty() {
+            return;
+        }
+        self.late_work(pending, job).await;
+    }
+
+    /// The platform party and the partner name-lists in force.
+    fn disclosure(&self) -> Disclosure {
+        let s = &self.inner.settings;
+        Disclosure {
             platform: s.platform.clone(),
             lists: s.partner_lists.index(),
             require_list: s.partner_lists.require,
-        };
+        }
+    }
+
+    /// The fan-out of `request` with the router's channels and settings.
+    #[allow(clippy::too_many_arguments)]
+    fn fanout<'a>(
+        &'a self,
+        request: &'a FinancingRequest,
+        odds: &'a finroute_core::OddsBook,
+        disclosure: &'a Disclosure,
+        application_id: &'a str,
+        channel_deadline: Instant,
+        now_ms: i64,
+        late: bool,
+    ) -> Fanout<'a> {
+        let s = &self.inner.settings;
         Fanout {
             registry: &self.inner.registry,
-            request: &routing.request,
+            request,
             policy: &s.policy,
-            odds: &book,
+            odds,
             application_id,
             channel_deadline,
             cut: &self.inner.in_flight,
             now_ms,
-            disclosure: &disclosure,
+            disclosure,
             quotas: Some(&s.quotas),
             rules: Some(&s.rules),
+            late,
         }
-        .run(events)
-        .await
     }
 
     /// The finalize stage: rank, plan and explain (`finroute_core::finalize`)
