@@ -134,6 +134,15 @@ pub struct AcceptanceLabels {
     pub status: AcceptanceStatus,
 }
 
+/// `{adapter, kind}` of `finroute_partner_outcomes_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartnerOutcomeLabels {
+    /// The channel's config id (the reporting partner key's `adapter_id`).
+    pub adapter: String,
+    /// The outcome kind, e.g. `FUNDED`.
+    pub kind: String,
+}
+
 /// How an acceptance finished.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum AcceptanceStatus {
@@ -579,6 +588,10 @@ pub struct Metrics {
     /// Partner Accept attempts that failed and will be retried.
     acceptance_retries: Counter,
     store_commit: Histogram,
+    /// Partner outcome events recorded (duplicates not counted), by
+    /// channel and kind: the channels are configured ids, so the series
+    /// are bounded.
+    partner_outcomes: Family<PartnerOutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -593,6 +606,7 @@ impl Default for Metrics {
             ),
             acceptance_retries: Counter::default(),
             store_commit: latency_histogram(),
+            partner_outcomes: Family::default(),
         }
     }
 }
@@ -607,6 +621,16 @@ impl Metrics {
 
     pub fn acceptance_finished(&self, accepted: bool) {
         self.acceptances.inc(usize::from(!accepted));
+    }
+
+    /// One partner outcome event recorded.
+    pub fn partner_outcome(&self, adapter: &str, kind: &str) {
+        self.partner_outcomes
+            .get_or_create(&PartnerOutcomeLabels {
+                adapter: adapter.to_owned(),
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     pub fn acceptance_retry(&self) {
@@ -638,6 +662,11 @@ impl Metrics {
             "finroute_acceptance_retries",
             "Partner Accept attempts that failed and are retried with the same key",
             self.acceptance_retries.clone(),
+        );
+        r.register(
+            "finroute_partner_outcomes",
+            "Outcomes partners reported for acceptances (PartnerOutcomes), by channel and kind",
+            self.partner_outcomes.clone(),
         );
         r.register(
             "finroute_store_commit_seconds",

@@ -249,6 +249,7 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
     s.family("finroute_acceptance_retries_total", "counter");
     s.sample("finroute_acceptance_retries_total", &[]);
     assert_eq!(s.histogram("finroute_store_commit_seconds", &[]), 1.0);
+    s.family("finroute_partner_outcomes_total", "counter");
 
     s.family("finroute_connections_open", "gauge");
     assert!(s.sample("finroute_connections_open", &[]) >= 1.0);
@@ -296,6 +297,9 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         "finroute_acceptances_total",
         "finroute_acceptance_retries_total",
         "finroute_store_commit_seconds",
+        // Declared always; series appear with the first partner outcome
+        // (tests/outcomes.rs checks them).
+        "finroute_partner_outcomes_total",
         "finroute_connections_open",
         "finroute_connections_accepted_total",
         "finroute_connections_limit_reached_total",
