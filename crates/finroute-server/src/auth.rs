@@ -30,7 +30,7 @@ pub struct Roles {
     pub router: bool,
     /// ReviewService: list and resolve appeals.
     pub operator: bool,
-    /// PartnerOutcomes: report outcomes of the acceptances of one channel
+    /// PartnerOutcomeService: report outcomes of the acceptances of one channel
     /// (`Caller::adapter_id`).
     pub partner: bool,
 }
@@ -133,7 +133,10 @@ impl Authenticator {
                 }
             }
             if roles == Roles::default() {
-                return Err(invalid("roles", "at least one of router, operator, partner"));
+                return Err(invalid(
+                    "roles",
+                    "at least one of router, operator, partner",
+                ));
             }
             // A partner key speaks for one channel, and only as a partner:
             // the lender must not route, accept or review for the platform.
@@ -297,7 +300,7 @@ impl Authenticator {
                         "operator",
                     ),
                     Need::Partner => (
-                        "PartnerOutcomes needs an api key with the `partner` role",
+                        "PartnerOutcomeService needs an api key with the `partner` role",
                         "partner",
                     ),
                 };
@@ -416,6 +419,78 @@ mod tests {
         })
         .expect_err("short hash");
         assert!(e.to_string().contains("auth.keys[0].sha256"), "{e}");
+    }
+
+    fn partner_key(roles: &[&str], adapter: Option<&str>) -> ApiKeyConfig {
+        ApiKeyConfig {
+            id: "bank-a".into(),
+            sha256: hex::encode(Sha256::digest(b"secret-p")),
+            tenant: "platform-a".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            rate_per_second: None,
+            burst: None,
+            adapter_id: adapter.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_partner_key_names_its_channel_and_has_no_other_role() {
+        let a = Authenticator::from_config(&AuthConfig {
+            keys: vec![partner_key(&["partner"], Some("bank-a"))],
+            ..AuthConfig::default()
+        })
+        .expect("valid partner key");
+        let c = a.authenticate(Some("Bearer secret-p")).expect("known key");
+        assert!(c.roles.partner && !c.roles.router && !c.roles.operator);
+        assert_eq!(c.adapter_id.as_deref(), Some("bank-a"));
+        for (key, field) in [
+            (partner_key(&["partner"], None), "auth.keys[0].adapter_id"),
+            (
+                partner_key(&["partner"], Some("")),
+                "auth.keys[0].adapter_id",
+            ),
+            (
+                partner_key(&["router"], Some("bank-a")),
+                "auth.keys[0].adapter_id",
+            ),
+            (
+                partner_key(&["partner", "operator"], Some("bank-a")),
+                "auth.keys[0].roles",
+            ),
+        ] {
+            let e = Authenticator::from_config(&AuthConfig {
+                keys: vec![key],
+                ..AuthConfig::default()
+            })
+            .expect_err(field);
+            assert!(e.to_string().contains(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn each_service_needs_its_role() {
+        let a = auth();
+        let partner = Authenticator::from_config(&AuthConfig {
+            keys: vec![partner_key(&["partner"], Some("bank-a"))],
+            ..AuthConfig::default()
+        })
+        .expect("valid");
+        let call = |secret: &str| {
+            let mut r = Request::new(());
+            r.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {secret}").parse().expect("ascii"),
+            );
+            r
+        };
+        assert!((partner.interceptor(Need::Partner))(call("secret-p")).is_ok());
+        let s = (partner.interceptor(Need::Router))(call("secret-p")).expect_err("no router role");
+        assert_eq!(s.code(), Code::PermissionDenied);
+        let s = (a.interceptor(Need::Partner))(call("secret-a")).expect_err("no partner role");
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(s.message().contains("partner"), "{}", s.message());
+        let open = Authenticator::from_config(&AuthConfig::default()).expect("open");
+        assert!((open.interceptor(Need::Partner))(call("anything")).is_ok());
     }
 
     #[test]

@@ -665,7 +665,7 @@ impl Metrics {
         );
         r.register(
             "finroute_partner_outcomes",
-            "Outcomes partners reported for acceptances (PartnerOutcomes), by channel and kind",
+            "Outcomes partners reported for acceptances (PartnerOutcomeService), by channel and kind",
             self.partner_outcomes.clone(),
         );
         r.register(

@@ -1,4 +1,4 @@
-//! `finroute.v1.PartnerOutcomes`: partners report what became of the loans
+//! `finroute.v1.PartnerOutcomeService`: partners report what became of the loans
 //! booked through the router (docs/api.md, "Partner outcomes").
 //!
 //! The caller is a key with the `partner` role, which names one channel
@@ -37,7 +37,7 @@ const EARLIEST_MS: i64 = 946_684_800_000;
 /// Most days past due accepted (a hundred years).
 const MAX_DAYS_PAST_DUE: i32 = 36_500;
 
-/// The PartnerOutcomes service. Cheap to clone.
+/// The PartnerOutcomeService service. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct OutcomeService {
     store: Store,
@@ -153,7 +153,7 @@ impl OutcomeService {
 }
 
 #[tonic::async_trait]
-impl pb::partner_outcomes_server::PartnerOutcomes for OutcomeService {
+impl pb::partner_outcome_service_server::PartnerOutcomeService for OutcomeService {
     async fn report_outcome(
         &self,
         request: Request<pb::ReportOutcomeRequest>,
@@ -261,7 +261,10 @@ fn check_outcome(o: &pb::PartnerOutcome, now_ms: i64, v: &mut c::Violations) -> 
     }
     if kind == OutcomeKind::Funded {
         if !is_date(&o.funded_on) {
-            v.add("outcome.funded_on", "required with FUNDED: a date, YYYY-MM-DD");
+            v.add(
+                "outcome.funded_on",
+                "required with FUNDED: a date, YYYY-MM-DD",
+            );
         }
     } else if !o.funded_on.is_empty() {
         v.add("outcome.funded_on", "only with FUNDED");
@@ -351,8 +354,7 @@ pub(crate) fn outcome_pb(e: &OutcomeEvent) -> pb::PartnerOutcome {
             amount_minor: e.amount_minor,
         }),
         funded_on: e.funded_on.clone(),
-        decline_reason: pb::DeclineReason::from_str_name(&e.decline_reason)
-            .map_or(0, |r| r as i32),
+        decline_reason: pb::DeclineReason::from_str_name(&e.decline_reason).map_or(0, |r| r as i32),
         text: e.text.clone(),
         days_past_due: i32::try_from(e.days_past_due).unwrap_or(i32::MAX),
         received_at: Some(c::timestamp_from_millis(e.received_at_ms)),
@@ -429,7 +431,10 @@ mod tests {
                 }),
                 "outcome.amount.currency_code",
             ),
-            (Box::new(|o| o.funded_on = "2027-02-30".into()), "outcome.funded_on"),
+            (
+                Box::new(|o| o.funded_on = "2027-02-30".into()),
+                "outcome.funded_on",
+            ),
             (Box::new(|o| o.funded_on.clear()), "outcome.funded_on"),
             (Box::new(|o| o.decline_reason = 1), "outcome.decline_reason"),
             (Box::new(|o| o.days_past_due = 3), "outcome.days_past_due"),
@@ -491,7 +496,13 @@ mod tests {
             assert!(is_date(good), "{good}");
         }
         for bad in [
-            "", "2023-02-29", "2027-13-01", "2027-1-01", "27-01-01x", "２０２７-01-01", "1999-12-31",
+            "",
+            "2023-02-29",
+            "2027-13-01",
+            "2027-1-01",
+            "27-01-01x",
+            "２０２７-01-01",
+            "1999-12-31",
         ] {
             assert!(!is_date(bad), "{bad}");
         }

@@ -84,7 +84,7 @@ const METRICS_STOP: Duration = Duration::from_millis(100);
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
-const OUTCOMES: &str = "finroute.v1.PartnerOutcomes";
+const OUTCOMES: &str = "finroute.v1.PartnerOutcomeService";
 /// The health names that follow the store's reachability.
 const STORE_BOUND: [&str; 4] = ["", ROUTER, REVIEW, OUTCOMES];
 /// Every service on the router's port, as reflection lists them.
@@ -384,16 +384,15 @@ pub async fn run_with_clock(
     );
     // Partners report outcomes on the same port, with their own keys
     // (role `partner`, one channel each).
-    let outcomes = InterceptedService::new(
-        pb::partner_outcomes_server::PartnerOutcomesServer::new(OutcomeService::new(
-            store.clone(),
-            in_flight.clone(),
-            metrics.clone(),
-        ))
-        .max_decoding_message_size(max_in)
-        .max_encoding_message_size(max_out),
-        store_health.gate(auth.interceptor(Need::Partner)),
-    );
+    let outcomes =
+        InterceptedService::new(
+            pb::partner_outcome_service_server::PartnerOutcomeServiceServer::new(
+                OutcomeService::new(store.clone(), in_flight.clone(), metrics.clone()),
+            )
+            .max_decoding_message_size(max_in)
+            .max_encoding_message_size(max_out),
+            store_health.gate(auth.interceptor(Need::Partner)),
+        );
 
     // Both reflection versions list exactly the services this port serves
     // (not the FinancingAdapter contract, which partners implement).

@@ -1,4 +1,4 @@
-//! PartnerOutcomes end to end over gRPC: a real router on 127.0.0.1:0
+//! PartnerOutcomeService end to end over gRPC: a real router on 127.0.0.1:0
 //! (SQLite, and PostgreSQL when `FINROUTE_TEST_DATABASE_URL` is set) with
 //! two fake partners; the borrower's platform routes and accepts, then a
 //! partner reports what became of the loans with its own key, and
@@ -16,7 +16,7 @@ use finroute_testkit::{
     refused_borrower, with_timeout,
 };
 use pb::financing_router_client::FinancingRouterClient;
-use pb::partner_outcomes_client::PartnerOutcomesClient;
+use pb::partner_outcome_service_client::PartnerOutcomeServiceClient;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -68,7 +68,13 @@ fn config(a: &FakePartner, b: &FakePartner) -> Config {
         key("mobile-a", ROUTER_A, "tenant-a", "router", None),
         key("bank-a", BANK_A, "tenant-a", "partner", Some("bank-a")),
         key("bank-b", BANK_B, "tenant-a", "partner", Some("bank-b")),
-        key("bank-a-of-b", BANK_A_OF_B, "tenant-b", "partner", Some("bank-a")),
+        key(
+            "bank-a-of-b",
+            BANK_A_OF_B,
+            "tenant-b",
+            "partner",
+            Some("bank-a"),
+        ),
     ];
     c
 }
@@ -167,13 +173,16 @@ async fn route_and_accept(client: &mut FinancingRouterClient<Channel>) -> (Strin
 async fn the_partner_reports_and_get_application_shows_it(config: Config) {
     let router = TestRouter::start(config).await;
     let mut client = router.client().await;
-    let mut outcomes = PartnerOutcomesClient::new(router.channel().await);
+    let mut outcomes = PartnerOutcomeServiceClient::new(router.channel().await);
     let (application_id, first, second) = route_and_accept(&mut client).await;
     let now = now_ms();
 
     // FUNDED: recorded, current.
     let r = outcomes
-        .report_outcome(with_key(report(&first, funded("ev-funded", now - 60_000)), BANK_A))
+        .report_outcome(with_key(
+            report(&first, funded("ev-funded", now - 60_000)),
+            BANK_A,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -189,7 +198,10 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
 
     // The same event again: a duplicate, nothing added.
     let r = outcomes
-        .report_outcome(with_key(report(&first, funded("ev-funded", now - 60_000)), BANK_A))
+        .report_outcome(with_key(
+            report(&first, funded("ev-funded", now - 60_000)),
+            BANK_A,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -210,7 +222,10 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
     // partner's order, REPAID stays current.
     outcomes
         .report_outcome(with_key(
-            report(&first, simple("ev-repaid", pb::OutcomeKind::Repaid, now - 1_000)),
+            report(
+                &first,
+                simple("ev-repaid", pb::OutcomeKind::Repaid, now - 1_000),
+            ),
             BANK_A,
         ))
         .await
@@ -329,7 +344,10 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
-    assert!(s.message().contains("outcome.amount.currency_code"), "{s:?}");
+    assert!(
+        s.message().contains("outcome.amount.currency_code"),
+        "{s:?}"
+    );
 
     // Counted once per recorded event, by channel and kind.
     let text = router.scrape().await;
@@ -339,7 +357,8 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
         ("IN_ARREARS", 1),
         ("DECLINED_AFTER_REVIEW", 1),
     ] {
-        let line = format!("finroute_partner_outcomes_total{{adapter=\"bank-a\",kind=\"{kind}\"}} {n}");
+        let line =
+            format!("finroute_partner_outcomes_total{{adapter=\"bank-a\",kind=\"{kind}\"}} {n}");
         assert!(text.contains(&line), "{line} not in\n{text}");
     }
     router.stop().await.unwrap();
@@ -395,7 +414,7 @@ async fn a_declined_acceptance_takes_no_outcome() {
         .unwrap()
         .into_inner();
     assert_eq!(declined.status, pb::AcceptanceStatus::Declined as i32);
-    let mut outcomes = PartnerOutcomesClient::new(router.channel().await);
+    let mut outcomes = PartnerOutcomeServiceClient::new(router.channel().await);
     let s = outcomes
         .report_outcome(with_key(
             report(&declined.acceptance_id, funded("ev-1", now_ms())),

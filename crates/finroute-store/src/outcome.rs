@@ -1,6 +1,6 @@
 //! What partners report of the loans booked through the router, after the
 //! acceptance: funded, declined after review, withdrawn, repaid, in
-//! arrears, defaulted (`PartnerOutcomes.ReportOutcome`).
+//! arrears, defaulted (`PartnerOutcomeService.ReportOutcome`).
 //!
 //! One row per event, keyed by the partner's event id within the
 //! acceptance (`(tenant, acceptance_id, event_id)`), never updated: the same
@@ -74,10 +74,7 @@ impl OutcomeKind {
     /// Whether this is the partner's final credit decision (what the
     /// approval-odds model will take as the truth of an acceptance).
     pub fn is_credit_decision(self) -> bool {
-        matches!(
-            self,
-            OutcomeKind::Funded | OutcomeKind::DeclinedAfterReview
-        )
+        matches!(self, OutcomeKind::Funded | OutcomeKind::DeclinedAfterReview)
     }
 }
 
@@ -203,13 +200,12 @@ pub(crate) const INSERT_OUTCOME_EVENT: &str = "\
     RETURNING seq";
 
 /// `$1` tenant, `$2` acceptance_id, `$3` event_id.
-pub(crate) static GET_OUTCOME_EVENT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT {OUTCOME_COLUMNS} FROM partner_outcomes \
+pub(crate) static GET_OUTCOME_EVENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {OUTCOME_COLUMNS} FROM partner_outcomes \
              WHERE tenant = $1 AND acceptance_id = $2 AND event_id = $3"
-        )
-    });
+    )
+});
 
 /// `$1` tenant, `$2` acceptance_id: its outcomes in order.
 pub(crate) static OUTCOMES_OF_ACCEPTANCE: std::sync::LazyLock<String> =
@@ -255,7 +251,8 @@ where
         acceptance_id: row.try_get(1)?,
         event_id: row.try_get(2)?,
         adapter_id: row.try_get(3)?,
-        kind: OutcomeKind::parse(&kind).ok_or_else(|| bad_column("kind", "unknown outcome kind"))?,
+        kind: OutcomeKind::parse(&kind)
+            .ok_or_else(|| bad_column("kind", "unknown outcome kind"))?,
         occurred_at_ms: row.try_get(5)?,
         received_at_ms: row.try_get(6)?,
         amount_minor: row.try_get(7)?,

@@ -518,8 +518,16 @@ impl Store {
             return Ok(Vec::new());
         }
         Ok(match &self.inner.db {
-            Db::Sqlite(db) => Ops(db).outcomes_of_application(tenant, application_id).await,
-            Db::Postgres(db) => Ops(db).outcomes_of_application(tenant, application_id).await,
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .outcomes_of_application(tenant, application_id)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .outcomes_of_application(tenant, application_id)
+                    .await
+            }
         }?)
     }
 

@@ -2019,8 +2019,16 @@ mod acceptance_suite {
             kind,
             occurred_at_ms: at,
             received_at_ms: NOW + 100,
-            amount_minor: if kind == OutcomeKind::Funded { 500_000 } else { 0 },
-            currency: if kind == OutcomeKind::Funded { "CNY".into() } else { String::new() },
+            amount_minor: if kind == OutcomeKind::Funded {
+                500_000
+            } else {
+                0
+            },
+            currency: if kind == OutcomeKind::Funded {
+                "CNY".into()
+            } else {
+                String::new()
+            },
             funded_on: String::new(),
             decline_reason: String::new(),
             days_past_due: 0,

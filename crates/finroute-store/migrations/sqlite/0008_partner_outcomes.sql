@@ -1,5 +1,5 @@
 -- finroute store, SQLite: what partners report of the loans booked through
--- the router (PartnerOutcomes.ReportOutcome; docs/api.md, "Partner
+-- the router (PartnerOutcomeService.ReportOutcome; docs/api.md, "Partner
 -- outcomes"). Keep in step with migrations/postgres/0008_partner_outcomes.sql
 -- (same tables, columns, constraint and index names; only the types differ).
 
