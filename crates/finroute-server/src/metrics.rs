@@ -623,6 +623,19 @@ impl Metrics {
         self.acceptances.inc(usize::from(!accepted));
     }
 
+    /// Makes the outcome series of `adapters` (each kind, at 0), so a
+    /// dashboard sees every channel's before its first report.
+    pub fn partner_outcome_series<'a>(&self, adapters: impl IntoIterator<Item = &'a str>) {
+        for adapter in adapters {
+            for kind in finroute_store::OutcomeKind::ALL {
+                self.partner_outcomes.get_or_create(&PartnerOutcomeLabels {
+                    adapter: adapter.to_owned(),
+                    kind: kind.as_str().to_owned(),
+                });
+            }
+        }
+    }
+
     /// One partner outcome event recorded.
     pub fn partner_outcome(&self, adapter: &str, kind: &str) {
         self.partner_outcomes

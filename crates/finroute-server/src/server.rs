@@ -226,6 +226,7 @@ pub async fn run_with_clock(
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
     let metrics = Arc::new(Metrics::default());
+    metrics.partner_outcome_series(config.adapters.iter().map(|a| a.id.as_str()));
     // The odds book is learned before the port opens, so a restarted
     // replica shows what the outcomes taught from its first call.
     let odds = OddsLearner::new(

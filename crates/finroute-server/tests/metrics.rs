@@ -250,6 +250,13 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
     s.sample("finroute_acceptance_retries_total", &[]);
     assert_eq!(s.histogram("finroute_store_commit_seconds", &[]), 1.0);
     s.family("finroute_partner_outcomes_total", "counter");
+    assert_eq!(
+        s.sample(
+            "finroute_partner_outcomes_total",
+            &[("adapter", "partner-sim"), ("kind", "FUNDED")]
+        ),
+        0.0
+    );
 
     s.family("finroute_connections_open", "gauge");
     assert!(s.sample("finroute_connections_open", &[]) >= 1.0);
@@ -297,8 +304,8 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         "finroute_acceptances_total",
         "finroute_acceptance_retries_total",
         "finroute_store_commit_seconds",
-        // Declared always; series appear with the first partner outcome
-        // (tests/outcomes.rs checks them).
+        // One series per channel and kind, at 0 until a partner reports
+        // (tests/outcomes.rs checks the counts).
         "finroute_partner_outcomes_total",
         "finroute_connections_open",
         "finroute_connections_accepted_total",
