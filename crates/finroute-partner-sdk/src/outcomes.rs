@@ -111,7 +111,7 @@ impl OutcomeReporter {
         let reply = self.client.report_outcome(request).await?.into_inner();
         Ok(Reported {
             duplicate: reply.duplicate,
-            current_event_id: reply.current.map(|c| c.event_id).unwrap(),
+            current_event_id: reply.current.map(|c| c.event_id).unwrap_or_default(),
             history_len: reply.history.len(),
         })
     }

@@ -628,10 +628,10 @@ impl Metrics {
     pub fn partner_outcome_series<'a>(&self, adapters: impl IntoIterator<Item = &'a str>) {
         for adapter in adapters {
             for kind in finroute_store::OutcomeKind::ALL {
-                self.partner_outcomes.get_or_create(&PartnerOutcomeLabels {
+                drop(self.partner_outcomes.get_or_create(&PartnerOutcomeLabels {
                     adapter: adapter.to_owned(),
                     kind: kind.as_str().to_owned(),
-                });
+                }));
             }
         }
     }

@@ -401,7 +401,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(Box<dyn Fn(&mut pb::PartnerOutcome)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut pb::PartnerOutcome)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|o| o.event_id.clear()), "outcome.event_id"),
             (Box::new(|o| o.kind = 0), "outcome.kind"),
             (Box::new(|o| o.kind = 99), "outcome.kind"),
