@@ -43,8 +43,9 @@ use crate::appeal::{
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
 use crate::outcome::{
-    self, BUMP_EVENTS, GET_OUTCOME_EVENT, INSERT_OUTCOME_EVENT, OUTCOMES_OF_ACCEPTANCE,
-    OUTCOMES_OF_APPLICATION, OutcomeEvent, OutcomeWrite, SET_CREDIT_DECISION,
+    self, BUMP_EVENTS, GET_CREDIT_DECISION, GET_OUTCOME_EVENT, INSERT_OUTCOME_EVENT,
+    OUTCOMES_OF_ACCEPTANCE, OUTCOMES_OF_APPLICATION, OutcomeEvent, OutcomeWrite,
+    SET_CREDIT_DECISION,
 };
 use crate::partner_list::{
     self, ALL_PARTNER_LISTS, GET_PARTNER_LIST, INSERT_PARTNER_LIST, PartnerListRecord,
@@ -944,6 +945,19 @@ where
             .iter()
             .map(outcome::outcome_event)
             .collect()
+    }
+
+    pub(crate) async fn credit_decision(
+        &self,
+        acceptance_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query(GET_CREDIT_DECISION)
+            .bind(acceptance_id)
+            .fetch_optional(self.0.reads())
+            .await?;
+        row.map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()
+            .map(Option::flatten)
     }
 
     /// An acceptance's outcomes in order, inside `tx`.

@@ -15,8 +15,8 @@
 //! For the approval-odds model, each report also keeps the partner's final
 //! credit decision (the latest FUNDED or DECLINED_AFTER_REVIEW event) in
 //! `acceptance_outcomes.credit_decision`, beside the acceptance's own
-//! ACCEPTED status ([`OutcomeRecord`](crate::OutcomeRecord) does not read
-//! it yet).
+//! ACCEPTED status ([`Store::credit_decision`](crate::Store::credit_decision)
+//! reads it; [`OutcomeRecord`](crate::OutcomeRecord) does not carry it yet).
 //!
 //! [`DuplicateKey::OutcomeEventId`]: crate::DuplicateKey::OutcomeEventId
 
@@ -236,6 +236,11 @@ pub(crate) const SET_CREDIT_DECISION: &str = "\
         WHERE acceptance_id = $1 AND kind IN ('FUNDED', 'DECLINED_AFTER_REVIEW') \
         ORDER BY occurred_at_ms DESC, seq DESC LIMIT 1) \
     WHERE acceptance_id = $1";
+
+/// `$1` acceptance_id: the credit decision kept for the odds model (no
+/// row: no outcome recorded for the acceptance; NULL: none reported).
+pub(crate) const GET_CREDIT_DECISION: &str =
+    "SELECT credit_decision FROM acceptance_outcomes WHERE acceptance_id = $1";
 
 /// Decodes a row of [`OUTCOME_COLUMNS`].
 pub(crate) fn outcome_event<R>(row: &R) -> Result<OutcomeEvent, sqlx::Error>

@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::error::StoreError;
 use crate::ops::Ops;
 use crate::options::{Backend, StoreOptions};
-use crate::outcome::{OutcomeEvent, OutcomeWrite};
+use crate::outcome::{OutcomeEvent, OutcomeKind, OutcomeWrite};
 use crate::partner_list::{PartnerListRecord, PartnerListWrite};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
@@ -529,6 +529,26 @@ impl Store {
                     .await
             }
         }?)
+    }
+
+    /// The partner's final credit decision on a final acceptance, as the
+    /// approval-odds model will read it: the latest FUNDED or
+    /// DECLINED_AFTER_REVIEW outcome by the partner's time, `None` while
+    /// the partner has reported neither (or the acceptance has no outcome
+    /// record); all tenants, as the odds model reads.
+    pub async fn credit_decision(
+        &self,
+        acceptance_id: &str,
+    ) -> Result<Option<OutcomeKind>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[acceptance_id]) {
+            return Ok(None);
+        }
+        let name = match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).credit_decision(acceptance_id).await,
+            Db::Postgres(db) => Ops(db).credit_decision(acceptance_id).await,
+        }?;
+        Ok(name.as_deref().and_then(OutcomeKind::parse))
     }
 
     /// The outcomes of the tenant's acceptance, ordered by

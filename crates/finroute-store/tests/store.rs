@@ -2035,6 +2035,13 @@ mod acceptance_suite {
             text: String::new(),
             seq: 0,
         };
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            None
+        );
         let funded = event("ev-1", OutcomeKind::Funded, NOW + 50);
         let first = h.store.report_outcome(&funded).await.expect("report");
         assert!(matches!(first, OutcomeWrite::Recorded(_)), "{first:?}");
@@ -2059,6 +2066,26 @@ mod acceptance_suite {
             })
         ));
 
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            Some(OutcomeKind::Funded)
+        );
+        // An older decline (arriving late) does not replace the later
+        // FUNDED as the credit decision.
+        let mut late_decline = event("ev-d", OutcomeKind::DeclinedAfterReview, NOW + 20);
+        late_decline.decline_reason = "DECLINE_REASON_CAPACITY".into();
+        h.store.report_outcome(&late_decline).await.expect("report");
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            Some(OutcomeKind::Funded)
+        );
+
         // A later event, then an older one arriving last: ordered by time.
         let repaid = event("ev-3", OutcomeKind::Repaid, NOW + 90);
         h.store.report_outcome(&repaid).await.expect("report");
@@ -2069,7 +2096,7 @@ mod acceptance_suite {
             .iter()
             .map(|e| (e.event_id.as_str(), e.seq))
             .collect();
-        assert_eq!(order, [("ev-0", 3), ("ev-1", 1), ("ev-3", 2)]);
+        assert_eq!(order, [("ev-0", 4), ("ev-d", 2), ("ev-1", 1), ("ev-3", 3)]);
         // Same time: arrival decides.
         let tie = event("ev-4", OutcomeKind::Defaulted, NOW + 90);
         let t = h.store.report_outcome(&tie).await.expect("report");
@@ -2083,7 +2110,7 @@ mod acceptance_suite {
                 .await
                 .expect("read")
                 .len(),
-            4
+            5
         );
         assert_eq!(
             h.store
