@@ -17,6 +17,7 @@ use finroute_testkit::{
 };
 use pb::financing_router_client::FinancingRouterClient;
 use pb::partner_outcome_service_client::PartnerOutcomeServiceClient;
+use pb::review_service_client::ReviewServiceClient;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -26,6 +27,7 @@ const ROUTER_A: &str = "fr_test_tenant_a_router";
 const BANK_A: &str = "fr_test_tenant_a_bank_a_partner";
 const BANK_B: &str = "fr_test_tenant_a_bank_b_partner";
 const BANK_A_OF_B: &str = "fr_test_tenant_b_bank_a_partner";
+const OPS_A: &str = "fr_test_tenant_a_operator";
 
 fn key(id: &str, secret: &str, tenant: &str, role: &str, adapter: Option<&str>) -> ApiKeyConfig {
     ApiKeyConfig {
@@ -75,6 +77,7 @@ fn config(a: &FakePartner, b: &FakePartner) -> Config {
             "partner",
             Some("bank-a"),
         ),
+        key("ops-a", OPS_A, "tenant-a", "operator", None),
     ];
     c
 }
@@ -285,6 +288,39 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
     let d = a2.current_outcome.unwrap();
     assert_eq!(d.kind, pb::OutcomeKind::DeclinedAfterReview as i32);
     assert_eq!(d.decline_reason, pb::DeclineReason::DebtToIncome as i32);
+
+    // The review desk's case shows them too.
+    let appeal = client
+        .file_appeal(with_key(
+            pb::FileAppealRequest {
+                application_id: application_id.clone(),
+                adapter_id: String::new(),
+                reason: pb::AppealReason::IncomeChanged as i32,
+                details: "new job".into(),
+                idempotency_key: String::new(),
+            },
+            ROUTER_A,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let case = ReviewServiceClient::new(router.channel().await)
+        .get_case(with_key(
+            pb::GetCaseRequest {
+                appeal_id: appeal.appeal_id,
+            },
+            OPS_A,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = case.application.unwrap();
+    let in_case = shown
+        .acceptances
+        .iter()
+        .find(|a| a.acceptance_id == first)
+        .unwrap();
+    assert_eq!(in_case.outcomes.len(), 3);
 
     // Another partner's key (bank-b, same tenant) and bank-a's key of
     // another tenant: NOT_FOUND, as for an unknown id.
