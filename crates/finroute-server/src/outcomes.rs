@@ -1,5 +1,6 @@
 //! `finroute.v1.PartnerOutcomeService`: partners report what became of the loans
-//! booked through the router (docs/api.md, "Partner outcomes").
+//! booked through the router (docs/api.md, "Service
+//! `finroute.v1.PartnerOutcomeService`").
 //!
 //! The caller is a key with the `partner` role, which names one channel
 //! (`[[auth.keys]].adapter_id`) and one tenant: it reaches only the

@@ -1,10 +1,11 @@
 -- finroute store, SQLite: what partners report of the loans booked through
--- the router (PartnerOutcomeService.ReportOutcome; docs/api.md, "Partner
--- outcomes"). Keep in step with migrations/postgres/0008_partner_outcomes.sql
--- (same tables, columns, constraint and index names; only the types differ).
+-- the router (PartnerOutcomeService.ReportOutcome; docs/api.md, "Service
+-- `finroute.v1.PartnerOutcomeService`"). Keep in step with
+-- migrations/postgres/0008_partner_outcomes.sql (same tables, columns,
+-- constraint and index names; only the types differ).
 
--- Outcome events received for the acceptance so far: the next event's
--- arrival number. Bumping it takes the acceptance's row lock, so two
+-- Outcome events recorded for the acceptance so far (the last one's
+-- arrival number). Bumping it takes the acceptance's row lock, so two
 -- reports of one acceptance are numbered one after the other.
 ALTER TABLE acceptances ADD COLUMN outcome_events INTEGER NOT NULL DEFAULT 0;
 
