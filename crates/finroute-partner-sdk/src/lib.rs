@@ -24,6 +24,11 @@
 //! offer with the router's own code, so a partner can state the APR the
 //! router will compute.
 //!
+//! After a booking, [`OutcomeReporter`] tells the router what became of
+//! the loan (funded, declined after review, withdrawn, repaid, in
+//! arrears, defaulted) with the api key of the `partner` role the router's
+//! operator gave the partner.
+//!
 //! The contract checks that `finroute check-adapter` runs are the
 //! `finroute-conformance` crate: a partner can run them from its own Rust
 //! tests (as a dev-dependency) against the server it built with this SDK.
@@ -85,6 +90,7 @@
 #![warn(unreachable_pub, missing_docs)]
 
 mod ledger;
+mod outcomes;
 mod serve;
 mod service;
 
@@ -97,6 +103,7 @@ pub use finroute_core::{
     Locale, Money, PartnerDecline, PartnerOffer, Party, PartyRole, ProductKind, Promotion,
     Qualification, RepaymentMethod,
 };
+pub use outcomes::{Outcome, OutcomeEvent, OutcomeReporter, Reported, report_request};
 pub use serve::{SHUTDOWN_GRACE, ServeError, serve, shutdown_signal};
 
 /// One quote call, as the router sent it, checked and converted.

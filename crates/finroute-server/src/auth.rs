@@ -30,6 +30,9 @@ pub struct Roles {
     pub router: bool,
     /// ReviewService: list and resolve appeals.
     pub operator: bool,
+    /// PartnerOutcomeService: report outcomes of the acceptances of one channel
+    /// (`Caller::adapter_id`).
+    pub partner: bool,
 }
 
 /// An authenticated caller.
@@ -39,6 +42,10 @@ pub struct Caller {
     pub key_id: String,
     pub tenant: String,
     pub roles: Roles,
+    /// The channel a `partner` key reports for (`[[auth.keys]].adapter_id`);
+    /// `None` for other keys and the open router (whose one caller may
+    /// report for any channel).
+    pub adapter_id: Option<String>,
 }
 
 impl Caller {
@@ -49,7 +56,9 @@ impl Caller {
             roles: Roles {
                 router: true,
                 operator: true,
+                partner: true,
             },
+            adapter_id: None,
         }
     }
 }
@@ -59,6 +68,7 @@ impl Caller {
 pub enum Need {
     Router,
     Operator,
+    Partner,
 }
 
 type Limiter = governor::DefaultDirectRateLimiter;
@@ -118,16 +128,45 @@ impl Authenticator {
                 match r.as_str() {
                     "router" => roles.router = true,
                     "operator" => roles.operator = true,
-                    _ => return Err(invalid("roles", "each one of router, operator")),
+                    "partner" => roles.partner = true,
+                    _ => return Err(invalid("roles", "each one of router, operator, partner")),
                 }
             }
             if roles == Roles::default() {
-                return Err(invalid("roles", "at least one of router, operator"));
+                return Err(invalid(
+                    "roles",
+                    "at least one of router, operator, partner",
+                ));
+            }
+            // A partner key speaks for one channel, and only as a partner:
+            // the lender must not route, accept or review for the platform.
+            let adapter_id = match (&k.adapter_id, roles.partner) {
+                (Some(a), true) if !a.is_empty() && a.len() <= 64 => Some(a.clone()),
+                (_, true) => {
+                    return Err(invalid(
+                        "adapter_id",
+                        "required with the partner role: the [[adapters]] id whose acceptances the key reports on (at most 64 bytes)",
+                    ));
+                }
+                (Some(_), false) => {
+                    return Err(invalid(
+                        "adapter_id",
+                        "only with the partner role (roles = [\"partner\"])",
+                    ));
+                }
+                (None, false) => None,
+            };
+            if roles.partner && (roles.router || roles.operator) {
+                return Err(invalid(
+                    "roles",
+                    "a partner key has the partner role only (give the platform its own key)",
+                ));
             }
             let caller = Caller {
                 key_id: k.id.clone(),
                 tenant: k.tenant.clone(),
                 roles,
+                adapter_id,
             };
             let rate = k.rate_per_second.unwrap_or(auth.default_rate_per_second);
             let burst = k.burst.unwrap_or(auth.default_burst);
@@ -250,6 +289,7 @@ impl Authenticator {
             let allowed = match need {
                 Need::Router => caller.roles.router,
                 Need::Operator => caller.roles.operator,
+                Need::Partner => caller.roles.partner,
             };
             if !allowed {
                 tracing::warn!(key = %caller.key_id, ?need, "call refused: role missing");
@@ -258,6 +298,10 @@ impl Authenticator {
                     Need::Operator => (
                         "ReviewService needs an api key with the `operator` role",
                         "operator",
+                    ),
+                    Need::Partner => (
+                        "PartnerOutcomeService needs an api key with the `partner` role",
+                        "partner",
                     ),
                 };
                 return Err(error_status(
@@ -297,6 +341,7 @@ mod tests {
                     roles: vec!["router".into()],
                     rate_per_second: None,
                     burst: None,
+                    adapter_id: None,
                 },
                 ApiKeyConfig {
                     id: "ops".into(),
@@ -305,6 +350,7 @@ mod tests {
                     roles: vec!["operator".into()],
                     rate_per_second: Some(1),
                     burst: Some(2),
+                    adapter_id: None,
                 },
             ],
             ..AuthConfig::default()
@@ -367,11 +413,84 @@ mod tests {
                 roles: vec!["router".into()],
                 rate_per_second: None,
                 burst: None,
+                adapter_id: None,
             }],
             ..AuthConfig::default()
         })
         .expect_err("short hash");
         assert!(e.to_string().contains("auth.keys[0].sha256"), "{e}");
+    }
+
+    fn partner_key(roles: &[&str], adapter: Option<&str>) -> ApiKeyConfig {
+        ApiKeyConfig {
+            id: "bank-a".into(),
+            sha256: hex::encode(Sha256::digest(b"secret-p")),
+            tenant: "platform-a".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            rate_per_second: None,
+            burst: None,
+            adapter_id: adapter.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_partner_key_names_its_channel_and_has_no_other_role() {
+        let a = Authenticator::from_config(&AuthConfig {
+            keys: vec![partner_key(&["partner"], Some("bank-a"))],
+            ..AuthConfig::default()
+        })
+        .expect("valid partner key");
+        let c = a.authenticate(Some("Bearer secret-p")).expect("known key");
+        assert!(c.roles.partner && !c.roles.router && !c.roles.operator);
+        assert_eq!(c.adapter_id.as_deref(), Some("bank-a"));
+        for (key, field) in [
+            (partner_key(&["partner"], None), "auth.keys[0].adapter_id"),
+            (
+                partner_key(&["partner"], Some("")),
+                "auth.keys[0].adapter_id",
+            ),
+            (
+                partner_key(&["router"], Some("bank-a")),
+                "auth.keys[0].adapter_id",
+            ),
+            (
+                partner_key(&["partner", "operator"], Some("bank-a")),
+                "auth.keys[0].roles",
+            ),
+        ] {
+            let e = Authenticator::from_config(&AuthConfig {
+                keys: vec![key],
+                ..AuthConfig::default()
+            })
+            .expect_err(field);
+            assert!(e.to_string().contains(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn each_service_needs_its_role() {
+        let a = auth();
+        let partner = Authenticator::from_config(&AuthConfig {
+            keys: vec![partner_key(&["partner"], Some("bank-a"))],
+            ..AuthConfig::default()
+        })
+        .expect("valid");
+        let call = |secret: &str| {
+            let mut r = Request::new(());
+            r.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {secret}").parse().expect("ascii"),
+            );
+            r
+        };
+        assert!((partner.interceptor(Need::Partner))(call("secret-p")).is_ok());
+        let s = (partner.interceptor(Need::Router))(call("secret-p")).expect_err("no router role");
+        assert_eq!(s.code(), Code::PermissionDenied);
+        let s = (a.interceptor(Need::Partner))(call("secret-a")).expect_err("no partner role");
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(s.message().contains("partner"), "{}", s.message());
+        let open = Authenticator::from_config(&AuthConfig::default()).expect("open");
+        assert!((open.interceptor(Need::Partner))(call("anything")).is_ok());
     }
 
     #[test]
@@ -385,6 +504,7 @@ mod tests {
                 roles: vec!["router".into()],
                 rate_per_second: None,
                 burst: None,
+                adapter_id: None,
             }],
             ..AuthConfig::default()
         })

@@ -556,7 +556,7 @@ pub struct ApiKeyConfig {
     pub sha256: String,
     /// The tenant whose data the key reaches.
     pub tenant: String,
-    /// `router` and/or `operator`.
+    /// `router` and/or `operator`; or `partner` alone.
     pub roles: Vec<String>,
     /// Overrides `auth.default_rate_per_second` for this key.
     #[serde(default)]
@@ -564,6 +564,10 @@ pub struct ApiKeyConfig {
     /// Overrides `auth.default_burst` for this key.
     #[serde(default)]
     pub burst: Option<u32>,
+    /// With the `partner` role (and only then, required): the
+    /// `[[adapters]]` id whose acceptances the key reports outcomes for.
+    #[serde(default)]
+    pub adapter_id: Option<String>,
 }
 
 /// `[compliance]`.
@@ -758,6 +762,7 @@ impl Config {
             roles: vec!["router".into()],
             rate_per_second: Some(c.auth.default_rate_per_second),
             burst: Some(c.auth.default_burst),
+            adapter_id: None,
         }];
         c
     }
@@ -989,6 +994,16 @@ impl Config {
         }
         crate::auth::Authenticator::from_config(&self.auth)?
             .check_listen(self.server.listen, self.auth.allow_open)?;
+        for (i, k) in self.auth.keys.iter().enumerate() {
+            if let Some(adapter) = &k.adapter_id
+                && !self.adapters.iter().any(|a| &a.id == adapter)
+            {
+                return Err(ConfigError::Invalid {
+                    key: format!("auth.keys[{i}].adapter_id"),
+                    message: format!("no [[adapters]] entry has id {adapter:?}"),
+                });
+            }
+        }
         Ok(())
     }
 

@@ -59,6 +59,12 @@ pub enum Reason {
     ApplicationNotFound,
     /// NOT_FOUND: no such appeal for this tenant.
     AppealNotFound,
+    /// NOT_FOUND: ReportOutcome on no acceptance of this tenant and channel.
+    AcceptanceNotFound,
+    /// FAILED_PRECONDITION: ReportOutcome on an acceptance that is not ACCEPTED.
+    AcceptanceNotAccepted,
+    /// ALREADY_EXISTS: ReportOutcome's `event_id` was used with other content.
+    OutcomeEventIdReused,
     /// FAILED_PRECONDITION: the offer has expired.
     OfferExpired,
     /// FAILED_PRECONDITION: the offer was accepted under another idempotency key.
@@ -120,16 +126,19 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order of the documentation's table.
-    pub const ALL: [Reason; 32] = [
+    pub const ALL: [Reason; 35] = [
         Reason::InvalidField,
         Reason::OfferNotFound,
         Reason::ApplicationNotFound,
         Reason::AppealNotFound,
+        Reason::AcceptanceNotFound,
         Reason::OfferExpired,
         Reason::OfferAlreadyAccepted,
         Reason::OfferStale,
         Reason::RequestIdReused,
         Reason::IdempotencyKeyReused,
+        Reason::OutcomeEventIdReused,
+        Reason::AcceptanceNotAccepted,
         Reason::ChannelNotConfigured,
         Reason::ChannelTakesNoAcceptance,
         Reason::AppealAlreadyResolved,
@@ -162,6 +171,9 @@ impl Reason {
             Reason::OfferNotFound => "OFFER_NOT_FOUND",
             Reason::ApplicationNotFound => "APPLICATION_NOT_FOUND",
             Reason::AppealNotFound => "APPEAL_NOT_FOUND",
+            Reason::AcceptanceNotFound => "ACCEPTANCE_NOT_FOUND",
+            Reason::AcceptanceNotAccepted => "ACCEPTANCE_NOT_ACCEPTED",
+            Reason::OutcomeEventIdReused => "OUTCOME_EVENT_ID_REUSED",
             Reason::OfferExpired => "OFFER_EXPIRED",
             Reason::OfferStale => "OFFER_STALE",
             Reason::OfferAlreadyAccepted => "OFFER_ALREADY_ACCEPTED",
@@ -221,6 +233,15 @@ impl Reason {
             Reason::OfferNotFound => ("The offer was not found.", "未找到该报价。"),
             Reason::ApplicationNotFound => ("The application was not found.", "未找到该申请。"),
             Reason::AppealNotFound => ("The appeal was not found.", "未找到该申诉。"),
+            Reason::AcceptanceNotFound => ("The acceptance was not found.", "未找到该接受记录。"),
+            Reason::AcceptanceNotAccepted => (
+                "The acceptance has not been confirmed; outcomes can be reported only for confirmed acceptances.",
+                "该接受尚未确认，只能为已确认的接受报告结果。",
+            ),
+            Reason::OutcomeEventIdReused => (
+                "This event ID was already used for a different outcome.",
+                "该事件编号已用于另一个内容不同的结果。",
+            ),
             Reason::OfferExpired => (
                 "The offer has expired; please ask for new offers.",
                 "该报价已过期，请重新获取报价。",
@@ -339,6 +360,9 @@ pub fn locale_tag(locale: Locale) -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Offer,
+    /// ReportOutcome: no acceptance of the caller's tenant and channel
+    /// (another tenant's or channel's is not told apart from none).
+    Acceptance,
     /// AcceptOffer's offer exists but was routed for another applicant: the
     /// message says so (the caller's own tenant), and nothing about that
     /// applicant; the code and reason are an unknown offer's.
@@ -363,6 +387,7 @@ impl Resource {
             Resource::Offer | Resource::OfferOfAnotherApplicant => "offer",
             Resource::Application => "application",
             Resource::Appeal => "appeal",
+            Resource::Acceptance => "acceptance",
         }
     }
 
@@ -372,6 +397,7 @@ impl Resource {
             Resource::Offer | Resource::OfferOfAnotherApplicant => "offer_id",
             Resource::Application => "application_id",
             Resource::Appeal => "appeal_id",
+            Resource::Acceptance => "acceptance_id",
         }
     }
 
@@ -380,6 +406,7 @@ impl Resource {
             Resource::Offer | Resource::OfferOfAnotherApplicant => Reason::OfferNotFound,
             Resource::Application => Reason::ApplicationNotFound,
             Resource::Appeal => Reason::AppealNotFound,
+            Resource::Acceptance => Reason::AcceptanceNotFound,
         }
     }
 }
@@ -393,6 +420,8 @@ pub enum Reused {
     AcceptanceKey,
     /// FileAppeal: `idempotency_key` for a different appeal.
     AppealKey,
+    /// ReportOutcome: `outcome.event_id` for a different outcome.
+    OutcomeEventId,
 }
 
 impl Reused {
@@ -403,6 +432,9 @@ impl Reused {
                 "idempotency_key was already used for another offer or applicant"
             }
             Reused::AppealKey => "idempotency_key was already used for a different appeal",
+            Reused::OutcomeEventId => {
+                "outcome.event_id was already reported for this acceptance with other content"
+            }
         }
     }
 
@@ -410,6 +442,7 @@ impl Reused {
         match self {
             Reused::RequestId => "request_id",
             Reused::AcceptanceKey | Reused::AppealKey => "idempotency_key",
+            Reused::OutcomeEventId => "outcome.event_id",
         }
     }
 
@@ -417,6 +450,7 @@ impl Reused {
         match self {
             Reused::RequestId => Reason::RequestIdReused,
             Reused::AcceptanceKey | Reused::AppealKey => Reason::IdempotencyKeyReused,
+            Reused::OutcomeEventId => Reason::OutcomeEventIdReused,
         }
     }
 }
@@ -448,6 +482,8 @@ pub enum Precondition {
     FourEyesRequired(&'static str),
     DecisionPendingApproval,
     NoPendingDecision,
+    /// ReportOutcome on a PENDING or DECLINED acceptance: its status name.
+    AcceptanceNotAccepted(&'static str),
 }
 
 impl Precondition {
@@ -459,6 +495,10 @@ impl Precondition {
             .into(),
             Precondition::FourEyesRequired(role) => format!(
                 "appeal_id: the filer, the proposer and the approver must be different keys; this key is the {role}"
+            )
+            .into(),
+            Precondition::AcceptanceNotAccepted(status) => format!(
+                "acceptance_id: the acceptance is {status}; outcomes are reported only for ACCEPTED acceptances"
             )
             .into(),
             Precondition::OfferStale(newer) => format!(
@@ -499,12 +539,16 @@ impl Precondition {
                 "adapter_id: the application carries no refusal of the primary line; name the channel whose refusal is contested"
             }
             Precondition::AppealAlreadyResolved => "appeal_id: the appeal is already resolved",
+            Precondition::AcceptanceNotAccepted(_) => {
+                "acceptance_id: outcomes are reported only for ACCEPTED acceptances"
+            }
         }
     }
 
     fn field(&self) -> &'static str {
         match self {
             Precondition::NoPrimaryRefusal => "adapter_id",
+            Precondition::AcceptanceNotAccepted(_) => "acceptance_id",
             Precondition::AppealAlreadyResolved
             | Precondition::AppealClaimedByOther(_)
             | Precondition::AppealNotClaimed
@@ -529,6 +573,7 @@ impl Precondition {
             Precondition::ChannelTakesNoAcceptance => Reason::ChannelTakesNoAcceptance,
             Precondition::NoPrimaryRefusal => Reason::NoPrimaryRefusal,
             Precondition::AppealAlreadyResolved => Reason::AppealAlreadyResolved,
+            Precondition::AcceptanceNotAccepted(_) => Reason::AcceptanceNotAccepted,
         }
     }
 }

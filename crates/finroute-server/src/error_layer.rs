@@ -1,5 +1,6 @@
 //! [`ErrorDetailsLayer`]: the tower layer that finishes every error status
-//! the router's own services (FinancingRouter, ReviewService) send, from
+//! the router's own services (FinancingRouter, ReviewService,
+//! PartnerOutcomeService) send, from
 //! whichever part made it (a handler, an interceptor, the request-body
 //! timeout, tonic's codec):
 //!
@@ -41,9 +42,10 @@ const ERROR_INFO_URL: &str = "type.googleapis.com/google.rpc.ErrorInfo";
 const LOCALIZED_MESSAGE_URL: &str = "type.googleapis.com/google.rpc.LocalizedMessage";
 
 /// The services whose errors the layer finishes.
-const SERVICES: [&str; 2] = [
+const SERVICES: [&str; 3] = [
     "/finroute.v1.FinancingRouter/",
     "/finroute.v1.ReviewService/",
+    "/finroute.v1.PartnerOutcomeService/",
 ];
 /// The methods whose request carries a `locale` field, and how to read it
 /// from the request message.

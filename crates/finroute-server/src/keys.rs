@@ -18,16 +18,27 @@ pub fn new_key() -> (String, String) {
     (key, digest)
 }
 
-/// The `[[auth.keys]]` entry for a key whose sha256 is `digest`.
-pub fn config_entry(id: &str, digest: &str, tenant: &str, role: &str) -> String {
+/// The `[[auth.keys]]` entry for a key whose sha256 is `digest` (with
+/// the `adapter_id` line of a partner key).
+pub fn config_entry(
+    id: &str,
+    digest: &str,
+    tenant: &str,
+    role: &str,
+    adapter_id: Option<&str>,
+) -> String {
     let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
-    format!(
+    let mut entry = format!(
         "[[auth.keys]]\nid = {}\nsha256 = {}\ntenant = {}\nroles = [{}]\n",
         quote(id),
         quote(digest),
         quote(tenant),
         quote(role)
-    )
+    );
+    if let Some(adapter) = adapter_id {
+        entry.push_str(&format!("adapter_id = {}\n", quote(adapter)));
+    }
+    entry
 }
 
 #[cfg(test)]
@@ -40,7 +51,7 @@ mod tests {
     fn a_new_key_is_admitted_by_its_entry_and_keys_differ() {
         let (key, digest) = new_key();
         assert!(key.starts_with(KEY_PREFIX) && key.len() == KEY_PREFIX.len() + 64);
-        let entry = config_entry("ops-1", &digest, "platform-a", "operator");
+        let entry = config_entry("ops-1", &digest, "platform-a", "operator", None);
         let config = Config::parse(&entry).expect("the entry parses");
         let auth = Authenticator::from_config(&config.auth).expect("a valid key entry");
         let caller = auth
@@ -49,7 +60,15 @@ mod tests {
         assert_eq!(caller.tenant, "platform-a");
         assert_ne!(new_key().0, key);
         // A name with a quote stays one TOML string.
-        let odd = config_entry("a\"b", &digest, "t", "router");
+        let odd = config_entry("a\"b", &digest, "t", "router", None);
         assert!(Config::parse(&odd).is_ok(), "{odd}");
+        // A partner key's entry names its channel.
+        let partner = config_entry("bank-a", &digest, "t", "partner", Some("bank-a"));
+        let config = Config::parse(&partner).expect("the entry parses");
+        let auth = Authenticator::from_config(&config.auth).expect("a valid partner key");
+        let caller = auth
+            .authenticate(Some(&format!("Bearer {key}")))
+            .expect("admitted");
+        assert_eq!(caller.adapter_id.as_deref(), Some("bank-a"));
     }
 }

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod listener;
 pub mod metrics;
 pub mod odds;
+pub mod outcomes;
 pub mod partner_lists;
 pub mod quota;
 pub mod recent;

@@ -134,6 +134,15 @@ pub struct AcceptanceLabels {
     pub status: AcceptanceStatus,
 }
 
+/// `{adapter, kind}` of `finroute_partner_outcomes_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartnerOutcomeLabels {
+    /// The channel's config id (the reporting partner key's `adapter_id`).
+    pub adapter: String,
+    /// The outcome kind, e.g. `FUNDED`.
+    pub kind: String,
+}
+
 /// How an acceptance finished.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum AcceptanceStatus {
@@ -638,6 +647,10 @@ pub struct Metrics {
     late_offers: Counter,
     /// Channel calls working past the reply now.
     late_in_flight: Gauge,
+    /// Partner outcome events recorded (duplicates not counted), by
+    /// channel and kind: the channels are configured ids, so the series
+    /// are bounded.
+    partner_outcomes: Family<PartnerOutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -655,6 +668,7 @@ impl Default for Metrics {
             late_calls: Counters::new(LATE_RESULTS.map(|result| LateLabels { result })),
             late_offers: Counter::default(),
             late_in_flight: Gauge::default(),
+            partner_outcomes: Family::default(),
         }
     }
 }
@@ -669,6 +683,29 @@ impl Metrics {
 
     pub fn acceptance_finished(&self, accepted: bool) {
         self.acceptances.inc(usize::from(!accepted));
+    }
+
+    /// Makes the outcome series of `adapters` (each kind, at 0), so a
+    /// dashboard sees every channel's before its first report.
+    pub fn partner_outcome_series<'a>(&self, adapters: impl IntoIterator<Item = &'a str>) {
+        for adapter in adapters {
+            for kind in finroute_store::OutcomeKind::ALL {
+                drop(self.partner_outcomes.get_or_create(&PartnerOutcomeLabels {
+                    adapter: adapter.to_owned(),
+                    kind: kind.as_str().to_owned(),
+                }));
+            }
+        }
+    }
+
+    /// One partner outcome event recorded.
+    pub fn partner_outcome(&self, adapter: &str, kind: &str) {
+        self.partner_outcomes
+            .get_or_create(&PartnerOutcomeLabels {
+                adapter: adapter.to_owned(),
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     pub fn acceptance_retry(&self) {
@@ -719,6 +756,11 @@ impl Metrics {
             "finroute_acceptance_retries",
             "Partner Accept attempts that failed and are retried with the same key",
             self.acceptance_retries.clone(),
+        );
+        r.register(
+            "finroute_partner_outcomes",
+            "Outcomes partners reported for acceptances (PartnerOutcomeService), by channel and kind",
+            self.partner_outcomes.clone(),
         );
         r.register(
             "finroute_store_commit_seconds",

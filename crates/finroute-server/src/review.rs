@@ -353,12 +353,16 @@ impl ReviewService {
         // so the stored answer decodes as the application directly.
         let mut app = pb::Application::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
+        let outcomes = self
+            .store
+            .outcomes_of_application(tenant, &a.application_id)
+            .await?;
         app.acceptances = self
             .store
             .acceptances_of_application(tenant, &a.application_id)
             .await?
             .iter()
-            .map(crate::router::acceptance_pb)
+            .map(|x| crate::router::acceptance_with_outcomes(x, &outcomes))
             .collect();
         let appeals = self
             .store

@@ -274,7 +274,25 @@ pub(crate) fn acceptance_pb(r: &AcceptanceRecord) -> pb::Acceptance {
             AcceptanceState::Accepted => r.completed_at_ms.map(c::timestamp_from_millis),
             _ => None,
         },
+        outcomes: Vec::new(),
+        current_outcome: None,
     }
+}
+
+/// [`acceptance_pb`] with the outcomes its partner reported (`events`:
+/// any acceptances', each one's in order).
+pub(crate) fn acceptance_with_outcomes(
+    r: &AcceptanceRecord,
+    events: &[finroute_store::OutcomeEvent],
+) -> pb::Acceptance {
+    let mut a = acceptance_pb(r);
+    a.outcomes = events
+        .iter()
+        .filter(|e| e.acceptance_id == r.acceptance_id)
+        .map(crate::outcomes::outcome_pb)
+        .collect();
+    a.current_outcome = a.outcomes.last().cloned();
+    a
 }
 
 pub(crate) fn unix_millis() -> i64 {
@@ -381,12 +399,16 @@ impl RouterService {
         let mut app = pb::Application::decode(stored.response.as_slice())
             .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
         let store = &self.inner.store;
+        let outcomes = store
+            .outcomes_of_application(&tenant, id)
+            .await
+            .map_err(RouterError::from)?;
         app.acceptances = store
             .acceptances_of_application(&tenant, id)
             .await
             .map_err(RouterError::from)?
             .iter()
-            .map(acceptance_pb)
+            .map(|a| acceptance_with_outcomes(a, &outcomes))
             .collect();
         app.appeals = store
             .appeals_of_application(&tenant, id)

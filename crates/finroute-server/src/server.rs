@@ -28,6 +28,7 @@ use crate::fanout::Registry;
 use crate::listener::{ConnSettings, TrackCallsLayer};
 use crate::metrics::{self, ChannelCollector, GaugeFn, Metrics};
 use crate::odds::OddsLearner;
+use crate::outcomes::OutcomeService;
 use crate::partner_lists::PartnerLists;
 use crate::review::ReviewService;
 use crate::router::{RouterService, RouterSettings};
@@ -83,12 +84,14 @@ const METRICS_STOP: Duration = Duration::from_millis(100);
 
 const ROUTER: &str = "finroute.v1.FinancingRouter";
 const REVIEW: &str = "finroute.v1.ReviewService";
+const OUTCOMES: &str = "finroute.v1.PartnerOutcomeService";
 /// The health names that follow the store's reachability.
-const STORE_BOUND: [&str; 3] = ["", ROUTER, REVIEW];
+const STORE_BOUND: [&str; 4] = ["", ROUTER, REVIEW, OUTCOMES];
 /// Every service on the router's port, as reflection lists them.
-const SERVED: [&str; 5] = [
+const SERVED: [&str; 6] = [
     ROUTER,
     REVIEW,
+    OUTCOMES,
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
@@ -178,7 +181,7 @@ pub async fn run_with_clock(
 ) -> Result<(), ServeError> {
     let addr: SocketAddr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in ["", ROUTER, REVIEW] {
+    for name in ["", ROUTER, REVIEW, OUTCOMES] {
         health
             .set_service_status(name, ServingStatus::NotServing)
             .await;
@@ -225,6 +228,7 @@ pub async fn run_with_clock(
     // The relay resumes acceptances a previous run left unfinished before
     // the port opens.
     let metrics = Arc::new(Metrics::default());
+    metrics.partner_outcome_series(config.adapters.iter().map(|a| a.id.as_str()));
     // The odds book is learned before the port opens, so a restarted
     // replica shows what the outcomes taught from its first call.
     let odds = OddsLearner::new(
@@ -381,6 +385,17 @@ pub async fn run_with_clock(
             .max_encoding_message_size(max_out),
         store_health.gate(auth.interceptor(Need::Operator)),
     );
+    // Partners report outcomes on the same port, with their own keys
+    // (role `partner`, one channel each).
+    let outcomes =
+        InterceptedService::new(
+            pb::partner_outcome_service_server::PartnerOutcomeServiceServer::new(
+                OutcomeService::new(store.clone(), in_flight.clone(), metrics.clone()),
+            )
+            .max_decoding_message_size(max_in)
+            .max_encoding_message_size(max_out),
+            store_health.gate(auth.interceptor(Need::Partner)),
+        );
 
     // Both reflection versions list exactly the services this port serves
     // (not the FinancingAdapter contract, which partners implement).
@@ -407,7 +422,7 @@ pub async fn run_with_clock(
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
 
-    for name in ["", ROUTER, REVIEW] {
+    for name in ["", ROUTER, REVIEW, OUTCOMES] {
         health
             .set_service_status(name, ServingStatus::Serving)
             .await;
@@ -455,7 +470,7 @@ pub async fn run_with_clock(
             tracing::info!("shutdown requested: draining calls in flight");
             // Before NOT_SERVING: the watcher must not report SERVING again.
             store_health.stop().await;
-            for name in ["", ROUTER, REVIEW] {
+            for name in ["", ROUTER, REVIEW, OUTCOMES] {
                 health
                     .set_service_status(name, ServingStatus::NotServing)
                     .await;
@@ -506,6 +521,7 @@ pub async fn run_with_clock(
         .add_service(reflection_v1alpha)
         .add_service(router)
         .add_service(review)
+        .add_service(outcomes)
         // Our accept loop (listener.rs): the connection cap, accept backoff,
         // TCP_NODELAY, and the first-request, idle and read-budget bounds.
         .serve_with_incoming_shutdown(

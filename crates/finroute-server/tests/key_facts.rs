@@ -27,6 +27,7 @@ fn key(id: &str, secret: &str, tenant: &str) -> ApiKeyConfig {
         roles: vec!["router".into()],
         rate_per_second: None,
         burst: None,
+        adapter_id: None,
     }
 }
 

@@ -251,6 +251,14 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
     s.family("finroute_acceptance_retries_total", "counter");
     s.sample("finroute_acceptance_retries_total", &[]);
     assert_eq!(s.histogram("finroute_store_commit_seconds", &[]), 1.0);
+    s.family("finroute_partner_outcomes_total", "counter");
+    assert_eq!(
+        s.sample(
+            "finroute_partner_outcomes_total",
+            &[("adapter", "partner-sim"), ("kind", "FUNDED")]
+        ),
+        0.0
+    );
 
     s.family("finroute_connections_open", "gauge");
     assert!(s.sample("finroute_connections_open", &[]) >= 1.0);
@@ -301,6 +309,9 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         "finroute_late_calls_total",
         "finroute_late_offers_total",
         "finroute_late_calls_in_flight",
+        // One series per channel and kind, at 0 until a partner reports
+        // (tests/outcomes.rs checks the counts).
+        "finroute_partner_outcomes_total",
         "finroute_connections_open",
         "finroute_connections_accepted_total",
         "finroute_connections_limit_reached_total",

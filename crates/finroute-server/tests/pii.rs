@@ -76,6 +76,7 @@ async fn no_personal_value_or_key_reaches_the_logs_even_at_trace() {
         roles: vec!["router".into(), "operator".into()],
         rate_per_second: None,
         burst: None,
+        adapter_id: None,
     }];
     let router = TestRouter::start(config).await;
     let mut client = router.client().await;

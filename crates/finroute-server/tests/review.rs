@@ -43,6 +43,7 @@ fn key(id: &str, secret: &str, roles: &[&str]) -> ApiKeyConfig {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         rate_per_second: None,
         burst: None,
+        adapter_id: None,
     }
 }
 

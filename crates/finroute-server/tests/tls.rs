@@ -417,6 +417,7 @@ async fn the_console_serves_https_with_secure_cookies_under_tls() {
         roles: vec!["operator".into()],
         rate_per_second: None,
         burst: None,
+        adapter_id: None,
     }];
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -276,6 +276,9 @@ pub enum DuplicateKey {
     /// This (lender, version) of a partner name-list is stored with other
     /// content (versions are never overwritten).
     PartnerListVersion,
+    /// This partner outcome event id of the acceptance is stored with
+    /// other content (events are never overwritten).
+    OutcomeEventId,
     /// Another unique constraint (e.g. two channel reports at one position).
     Other,
 }
@@ -287,6 +290,7 @@ impl fmt::Display for DuplicateKey {
             DuplicateKey::RequestId => "(tenant, request_id)",
             DuplicateKey::OfferId => "offer_id",
             DuplicateKey::PartnerListVersion => "(lender, version) of a partner list",
+            DuplicateKey::OutcomeEventId => "event_id of the acceptance's outcomes",
             DuplicateKey::Other => "key",
         })
     }

@@ -25,7 +25,8 @@
 //!   table), the row types and their decoding; `partner_list`: the
 //!   lenders' partner name-lists, append-only; `usage`: channels' use
 //!   against their volume agreements; `record`: what the router
-//!   records; `error`: [`StoreError`] and its kinds; `text`, `blob`: what
+//!   records; `outcome`: what partners report of booked loans after the
+//!   acceptance; `error`: [`StoreError`] and its kinds; `text`, `blob`: what
 //!   can be stored, and the compressed response.
 //!
 //! Acceptance and appeal writes are single-row conditional transactions
@@ -46,6 +47,7 @@ mod engine;
 mod error;
 mod ops;
 mod options;
+mod outcome;
 mod partner_list;
 mod postgres;
 mod read;
@@ -66,6 +68,7 @@ pub use appeal::{
 };
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
 pub use options::{Backend, StoreOptions};
+pub use outcome::{OutcomeEvent, OutcomeKind, OutcomeWrite};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};
 pub use record::{
     ApplicationRecord, ChannelReportRecord, LateOfferRecord, OfferRecord, StoredApplication,

@@ -42,6 +42,11 @@ use crate::appeal::{
 };
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
+use crate::outcome::{
+    self, BUMP_EVENTS, GET_CREDIT_DECISION, GET_OUTCOME_EVENT, INSERT_OUTCOME_EVENT,
+    OUTCOMES_OF_ACCEPTANCE, OUTCOMES_OF_APPLICATION, OutcomeEvent, OutcomeWrite,
+    SET_CREDIT_DECISION,
+};
 use crate::partner_list::{
     self, ALL_PARTNER_LISTS, GET_PARTNER_LIST, INSERT_PARTNER_LIST, PartnerListRecord,
     PartnerListWrite,
@@ -903,6 +908,136 @@ where
             .await?
             .iter()
             .map(appeal::event)
+            .collect()
+    }
+
+    /// Records a partner's outcome event (see
+    /// [`Store::report_outcome`](crate::Store::report_outcome)): numbers it
+    /// under the acceptance's row lock, inserts it unless its id is taken,
+    /// and keeps the partner's latest credit decision for the odds model.
+    pub(crate) async fn report_outcome(
+        &self,
+        e: &OutcomeEvent,
+    ) -> Result<OutcomeWrite, StoreError> {
+        let mut tx = self.0.begin_write().await?;
+        let seq: Option<i64> = sqlx::query(BUMP_EVENTS)
+            .bind(e.acceptance_id.as_str())
+            .bind(e.tenant.as_str())
+            .bind(e.adapter_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        let Some(seq) = seq else {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        };
+        let inserted = sqlx::query(INSERT_OUTCOME_EVENT)
+            .bind(e.tenant.as_str())
+            .bind(e.acceptance_id.as_str())
+            .bind(e.event_id.as_str())
+            .bind(e.adapter_id.as_str())
+            .bind(e.kind.as_str())
+            .bind(e.occurred_at_ms)
+            .bind(e.received_at_ms)
+            .bind(e.amount_minor)
+            .bind(e.currency.as_str())
+            .bind(e.funded_on.as_str())
+            .bind(e.decline_reason.as_str())
+            .bind(e.days_past_due)
+            .bind(e.text.as_str())
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !inserted {
+            // The id is taken: the stored event decides (the counter's bump
+            // is rolled back with the rest).
+            let stored = sqlx::query(GET_OUTCOME_EVENT.as_str())
+                .bind(e.tenant.as_str())
+                .bind(e.acceptance_id.as_str())
+                .bind(e.event_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map(outcome::outcome_event)
+                .transpose()?;
+            let history = Self::outcomes_in(&mut tx, &e.tenant, &e.acceptance_id).await?;
+            tx.rollback().await?;
+            return match stored {
+                Some(stored) if stored.same_content(e) => Ok(OutcomeWrite::Duplicate(history)),
+                _ => Err(StoreError::Duplicate {
+                    key: DuplicateKey::OutcomeEventId,
+                }),
+            };
+        }
+        if e.kind.is_credit_decision() {
+            sqlx::query(SET_CREDIT_DECISION)
+                .bind(e.acceptance_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let history = Self::outcomes_in(&mut tx, &e.tenant, &e.acceptance_id).await?;
+        tx.commit().await?;
+        Ok(OutcomeWrite::Recorded(history))
+    }
+
+    pub(crate) async fn outcomes_of_application(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, sqlx::Error> {
+        sqlx::query(OUTCOMES_OF_APPLICATION.as_str())
+            .bind(tenant)
+            .bind(application_id)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(outcome::outcome_event)
+            .collect()
+    }
+
+    pub(crate) async fn outcomes_of_acceptance(
+        &self,
+        tenant: &str,
+        acceptance_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, sqlx::Error> {
+        sqlx::query(OUTCOMES_OF_ACCEPTANCE.as_str())
+            .bind(tenant)
+            .bind(acceptance_id)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(outcome::outcome_event)
+            .collect()
+    }
+
+    pub(crate) async fn credit_decision(
+        &self,
+        acceptance_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query(GET_CREDIT_DECISION)
+            .bind(acceptance_id)
+            .fetch_optional(self.0.reads())
+            .await?;
+        row.map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    /// An acceptance's outcomes in order, inside `tx`.
+    async fn outcomes_in(
+        tx: &mut Tx<E>,
+        tenant: &str,
+        acceptance_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, sqlx::Error> {
+        sqlx::query(OUTCOMES_OF_ACCEPTANCE.as_str())
+            .bind(tenant)
+            .bind(acceptance_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(outcome::outcome_event)
             .collect()
     }
 

@@ -24,6 +24,7 @@ use crate::engine::Engine;
 use crate::error::StoreError;
 use crate::ops::Ops;
 use crate::options::{Backend, StoreOptions};
+use crate::outcome::{OutcomeEvent, OutcomeKind, OutcomeWrite};
 use crate::partner_list::{PartnerListRecord, PartnerListWrite};
 use crate::postgres::{self, PgDb};
 use crate::record::{ApplicationRecord, OfferRecord, StoredApplication};
@@ -513,6 +514,96 @@ impl Store {
         Ok(match &self.inner.db {
             Db::Sqlite(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
             Db::Postgres(db) => Ops(db).recent_outcomes(i64::from(per_adapter)).await,
+        }?)
+    }
+
+    /// Records an outcome a partner reported for an acceptance
+    /// (`event.seq` is ignored: the store numbers events in arrival order).
+    /// The acceptance must be ACCEPTED, of `event.tenant` and of
+    /// `event.adapter_id`, else [`StoreError::NotFound`] (callers check the
+    /// acceptance first to say which). The same event id again: with the
+    /// same content [`OutcomeWrite::Duplicate`] and nothing changes; with
+    /// other content [`StoreError::Duplicate`]
+    /// ([`DuplicateKey::OutcomeEventId`]). Returns the acceptance's
+    /// outcomes ordered by `occurred_at_ms`, then arrival.
+    ///
+    /// [`DuplicateKey::OutcomeEventId`]: crate::DuplicateKey::OutcomeEventId
+    pub async fn report_outcome(&self, event: &OutcomeEvent) -> Result<OutcomeWrite, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[&event.tenant, &event.acceptance_id, &event.adapter_id]) {
+            return Err(StoreError::NotFound);
+        }
+        text::storable("event_id", &event.event_id)?;
+        text::storable("currency", &event.currency)?;
+        text::storable("funded_on", &event.funded_on)?;
+        text::storable("decline_reason", &event.decline_reason)?;
+        text::storable("text", &event.text)?;
+        match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).report_outcome(event).await,
+            Db::Postgres(db) => Ops(db).report_outcome(event).await,
+        }
+    }
+
+    /// The outcomes of every acceptance of the tenant's application, each
+    /// acceptance's ordered by `occurred_at_ms`, then arrival (acceptances
+    /// by id).
+    pub async fn outcomes_of_application(
+        &self,
+        tenant: &str,
+        application_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant, application_id]) {
+            return Ok(Vec::new());
+        }
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => {
+                Ops(db)
+                    .outcomes_of_application(tenant, application_id)
+                    .await
+            }
+            Db::Postgres(db) => {
+                Ops(db)
+                    .outcomes_of_application(tenant, application_id)
+                    .await
+            }
+        }?)
+    }
+
+    /// The partner's final credit decision on a final acceptance, as the
+    /// approval-odds model will read it: the latest FUNDED or
+    /// DECLINED_AFTER_REVIEW outcome by the partner's time, `None` while
+    /// the partner has reported neither (or the acceptance has no outcome
+    /// record); all tenants, as the odds model reads.
+    pub async fn credit_decision(
+        &self,
+        acceptance_id: &str,
+    ) -> Result<Option<OutcomeKind>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[acceptance_id]) {
+            return Ok(None);
+        }
+        let name = match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).credit_decision(acceptance_id).await,
+            Db::Postgres(db) => Ops(db).credit_decision(acceptance_id).await,
+        }?;
+        Ok(name.as_deref().and_then(OutcomeKind::parse))
+    }
+
+    /// The outcomes of the tenant's acceptance, ordered by
+    /// `occurred_at_ms`, then arrival.
+    pub async fn outcomes_of_acceptance(
+        &self,
+        tenant: &str,
+        acceptance_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant, acceptance_id]) {
+            return Ok(Vec::new());
+        }
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).outcomes_of_acceptance(tenant, acceptance_id).await,
+            Db::Postgres(db) => Ops(db).outcomes_of_acceptance(tenant, acceptance_id).await,
         }?)
     }
 

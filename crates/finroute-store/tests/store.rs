@@ -2058,6 +2058,186 @@ mod acceptance_suite {
             );
         }
     }
+
+    /// Partner outcomes: recorded once per event id, ordered by the
+    /// partner's time whatever the arrival order, refused for an
+    /// acceptance that is not ACCEPTED or of another tenant or adapter.
+    pub async fn partner_outcomes_are_idempotent_and_ordered(h: &Harness) {
+        use finroute_store::{DuplicateKey, OutcomeEvent, OutcomeKind, OutcomeWrite};
+
+        let app = application("tenant-a", "", 2, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let accepted = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &key(), NOW))
+                .await
+                .expect("claim"),
+        );
+        let pending = created(
+            h.store
+                .claim_acceptance(claim(&app, 1, &key(), NOW))
+                .await
+                .expect("claim"),
+        );
+        h.store
+            .complete_acceptance(
+                &accepted.acceptance_id,
+                AcceptanceState::Accepted,
+                "P-1",
+                "",
+                NOW + 1,
+            )
+            .await
+            .expect("complete");
+        let event = |id: &str, kind: OutcomeKind, at: i64| OutcomeEvent {
+            tenant: accepted.tenant.clone(),
+            acceptance_id: accepted.acceptance_id.clone(),
+            event_id: id.into(),
+            adapter_id: accepted.adapter_id.clone(),
+            kind,
+            occurred_at_ms: at,
+            received_at_ms: NOW + 100,
+            amount_minor: if kind == OutcomeKind::Funded {
+                500_000
+            } else {
+                0
+            },
+            currency: if kind == OutcomeKind::Funded {
+                "CNY".into()
+            } else {
+                String::new()
+            },
+            funded_on: String::new(),
+            decline_reason: String::new(),
+            days_past_due: 0,
+            text: String::new(),
+            seq: 0,
+        };
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            None
+        );
+        let funded = event("ev-1", OutcomeKind::Funded, NOW + 50);
+        let first = h.store.report_outcome(&funded).await.expect("report");
+        assert!(matches!(first, OutcomeWrite::Recorded(_)), "{first:?}");
+        assert_eq!(first.history().len(), 1);
+        assert_eq!(first.history()[0].seq, 1);
+
+        // The same event again, received later: a duplicate, nothing added.
+        let mut again = funded.clone();
+        again.received_at_ms = NOW + 200;
+        let dup = h.store.report_outcome(&again).await.expect("report");
+        assert!(matches!(dup, OutcomeWrite::Duplicate(_)), "{dup:?}");
+        assert_eq!(dup.history().len(), 1);
+        assert_eq!(dup.history()[0].received_at_ms, NOW + 100);
+
+        // The same id with other content is refused.
+        let mut changed = funded.clone();
+        changed.amount_minor = 1;
+        assert!(matches!(
+            h.store.report_outcome(&changed).await,
+            Err(StoreError::Duplicate {
+                key: DuplicateKey::OutcomeEventId
+            })
+        ));
+
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            Some(OutcomeKind::Funded)
+        );
+        // An older decline (arriving late) does not replace the later
+        // FUNDED as the credit decision.
+        let mut late_decline = event("ev-d", OutcomeKind::DeclinedAfterReview, NOW + 20);
+        late_decline.decline_reason = "DECLINE_REASON_CAPACITY".into();
+        h.store.report_outcome(&late_decline).await.expect("report");
+        assert_eq!(
+            h.store
+                .credit_decision(&accepted.acceptance_id)
+                .await
+                .expect("read"),
+            Some(OutcomeKind::Funded)
+        );
+
+        // A later event, then an older one arriving last: ordered by time.
+        let repaid = event("ev-3", OutcomeKind::Repaid, NOW + 90);
+        h.store.report_outcome(&repaid).await.expect("report");
+        let older = event("ev-0", OutcomeKind::Withdrawn, NOW + 10);
+        let w = h.store.report_outcome(&older).await.expect("report");
+        let order: Vec<(&str, i64)> = w
+            .history()
+            .iter()
+            .map(|e| (e.event_id.as_str(), e.seq))
+            .collect();
+        assert_eq!(order, [("ev-0", 4), ("ev-d", 2), ("ev-1", 1), ("ev-3", 3)]);
+        // Same time: arrival decides.
+        let tie = event("ev-4", OutcomeKind::Defaulted, NOW + 90);
+        let t = h.store.report_outcome(&tie).await.expect("report");
+        assert_eq!(
+            t.history().last().map(|e| e.event_id.as_str()),
+            Some("ev-4")
+        );
+        assert_eq!(
+            h.store
+                .outcomes_of_application("tenant-a", &app.application_id)
+                .await
+                .expect("read")
+                .len(),
+            5
+        );
+        assert_eq!(
+            h.store
+                .outcomes_of_acceptance("tenant-a", &accepted.acceptance_id)
+                .await
+                .expect("read"),
+            t.history()
+        );
+        assert!(
+            h.store
+                .outcomes_of_application("tenant-b", &app.application_id)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+
+        // Another tenant, another adapter, a PENDING acceptance: not found.
+        let mut foreign = event("ev-5", OutcomeKind::Repaid, NOW);
+        foreign.tenant = "tenant-b".into();
+        assert!(matches!(
+            h.store.report_outcome(&foreign).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut other_adapter = event("ev-5", OutcomeKind::Repaid, NOW);
+        other_adapter.adapter_id = "someone-else".into();
+        assert!(matches!(
+            h.store.report_outcome(&other_adapter).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut not_accepted = event("ev-5", OutcomeKind::Repaid, NOW);
+        not_accepted.acceptance_id = pending.acceptance_id.clone();
+        assert!(matches!(
+            h.store.report_outcome(&not_accepted).await,
+            Err(StoreError::NotFound)
+        ));
+        // A NUL in the text is refused by name before the database sees it.
+        let mut nul = event("ev-6", OutcomeKind::Repaid, NOW);
+        nul.text = "a\0b".into();
+        assert!(matches!(
+            h.store.report_outcome(&nul).await,
+            Err(StoreError::Rejected {
+                field: Some("text"),
+                ..
+            })
+        ));
+    }
 }
 
 mod appeal_suite {
@@ -3082,6 +3262,15 @@ mod sqlite {
         )
         .await;
     }
+    #[tokio::test]
+    async fn partner_outcomes_are_idempotent_and_ordered() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::partner_outcomes_are_idempotent_and_ordered,
+        )
+        .await;
+    }
 }
 
 mod postgres {
@@ -3402,6 +3591,15 @@ mod postgres {
             Postgres,
             StoreOptions::default(),
             suite::a_later_application_with_other_applicant_data_is_found,
+        )
+        .await;
+    }
+    #[tokio::test]
+    async fn partner_outcomes_are_idempotent_and_ordered() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::partner_outcomes_are_idempotent_and_ordered,
         )
         .await;
     }

@@ -777,6 +777,16 @@ mod tests {
         assert_eq!(r.locale, "en");
         let zh = read_route_request(&dir.join("route_financing_zh.json")).unwrap();
         assert_eq!(zh.locale, "zh-CN");
+        let text = std::fs::read_to_string(dir.join("report_outcome.json")).unwrap();
+        let o = from_json::<pb::ReportOutcomeRequest>(
+            "finroute.v1.ReportOutcomeRequest",
+            &text,
+            "report_outcome.json",
+        )
+        .unwrap();
+        let outcome = o.outcome.unwrap();
+        assert_eq!(outcome.kind, pb::OutcomeKind::Funded as i32);
+        assert_eq!(outcome.amount.unwrap().amount_minor, 1_000_000);
     }
 
     #[test]

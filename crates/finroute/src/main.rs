@@ -165,9 +165,13 @@ enum KeysCommand {
         /// The tenant whose data the key reaches.
         #[arg(long, default_value = "default")]
         tenant: String,
-        /// `router` (mobile backends) or `operator` (reviewers).
-        #[arg(long, default_value = "router", value_parser = ["router", "operator"])]
+        /// `router` (mobile backends), `operator` (reviewers) or `partner`
+        /// (a lender reporting outcomes; needs --adapter-id).
+        #[arg(long, default_value = "router", value_parser = ["router", "operator", "partner"])]
         role: String,
+        /// With `--role partner`: the `[[adapters]]` id of the lender's channel.
+        #[arg(long)]
+        adapter_id: Option<String>,
     },
 }
 
@@ -284,8 +288,20 @@ fn main() -> ExitCode {
                 command: ConfigCommand::Show { file },
             } => config_show(file.as_deref()),
             Command::Keys {
-                command: KeysCommand::New { id, tenant, role },
+                command:
+                    KeysCommand::New {
+                        id,
+                        tenant,
+                        role,
+                        adapter_id,
+                    },
             } => {
+                if (role == "partner") != adapter_id.is_some() {
+                    eprintln!(
+                        "finroute keys new: --adapter-id goes with --role partner, and only with it"
+                    );
+                    return ExitCode::from(2);
+                }
                 let (key, digest) = finroute_server::keys::new_key();
                 println!("# The api key: give it to the caller now; it is not stored anywhere.");
                 println!("{key}");
@@ -293,7 +309,13 @@ fn main() -> ExitCode {
                 println!("# Add to the router's config (only the key's sha256 is kept):");
                 print!(
                     "{}",
-                    finroute_server::keys::config_entry(&id, &digest, &tenant, &role)
+                    finroute_server::keys::config_entry(
+                        &id,
+                        &digest,
+                        &tenant,
+                        &role,
+                        adapter_id.as_deref()
+                    )
                 );
                 ExitCode::SUCCESS
             }

@@ -224,6 +224,26 @@ fn each_validation_error_is_reported_with_its_key() {
             "no [[adapters]] entry",
         ),
         (
+            "[[auth.keys]]\nid = \"p\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenant = \"t\"\nroles = [\"partner\"]",
+            "auth.keys[0].adapter_id",
+            "required with the partner role",
+        ),
+        (
+            "[[auth.keys]]\nid = \"p\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenant = \"t\"\nroles = [\"router\"]\nadapter_id = \"partner-sim\"",
+            "auth.keys[0].adapter_id",
+            "only with the partner role",
+        ),
+        (
+            "[[auth.keys]]\nid = \"p\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenant = \"t\"\nroles = [\"partner\", \"router\"]\nadapter_id = \"partner-sim\"",
+            "auth.keys[0].roles",
+            "partner role only",
+        ),
+        (
+            "[[auth.keys]]\nid = \"p\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\ntenant = \"t\"\nroles = [\"partner\"]\nadapter_id = \"nobody\"",
+            "auth.keys[0].adapter_id",
+            "no [[adapters]] entry",
+        ),
+        (
             "[[quotas]]\nadapter = \"secured\"",
             "quotas[0]",
             "at least one limit",

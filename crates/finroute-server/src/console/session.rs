@@ -159,7 +159,9 @@ mod tests {
             roles: Roles {
                 router: false,
                 operator: true,
+                partner: false,
             },
+            adapter_id: None,
         }
     }
 
