@@ -44,6 +44,7 @@ mod appeal;
 mod blob;
 mod engine;
 mod error;
+mod event;
 mod ops;
 mod options;
 mod partner_list;
@@ -65,6 +66,7 @@ pub use appeal::{
     ResolveOutcome, StepOutcome, StepRefusal,
 };
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
+pub use event::{ACCEPTANCE_FINAL, APPEAL_DECIDED, EventBacklog, EventRecord, NewEvent};
 pub use options::{Backend, StoreOptions};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};
 pub use record::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoredApplication};

@@ -42,6 +42,10 @@ use crate::appeal::{
 };
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
+use crate::event::{
+    self, ACK_EVENT, EVENT_BACKLOG, EVENTS_OF_TENANT, EventBacklog, EventRecord, INSERT_EVENT,
+    NewEvent as NewWebhookEvent, RELEASE_EVENT,
+};
 use crate::partner_list::{
     self, ALL_PARTNER_LISTS, GET_PARTNER_LIST, INSERT_PARTNER_LIST, PartnerListRecord,
     PartnerListWrite,
@@ -332,6 +336,18 @@ where
             tx.rollback().await?;
             return Err(StoreError::NotFound);
         };
+        if changed == 1 {
+            // The platform's event, in the transaction of the change: one
+            // event per acceptance that became final, and none without it.
+            let e = NewWebhookEvent {
+                tenant: row.tenant.clone(),
+                application_id: row.application_id.clone(),
+                kind: event::ACCEPTANCE_FINAL.to_owned(),
+                payload: event::acceptance_payload(&row),
+                now_ms,
+            };
+            Self::enqueue_event(&mut tx, &e).await?;
+        }
         tx.commit().await?;
         Ok(row)
     }
@@ -706,6 +722,12 @@ where
             Self::append_event(&mut tx, appeal_id, &e, Some(from), now_ms).await?;
         }
         let row = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        if changed
+            && let Change::Decide(_) = change
+            && let Some(decided) = &row
+        {
+            Self::enqueue_appeal_decided(&mut tx, decided, now_ms).await?;
+        }
         if changed {
             tx.commit().await?;
         } else {
@@ -822,6 +844,11 @@ where
             Self::append_event(&mut tx, appeal_id, e, Some(e.from), now_ms).await?;
         }
         let after = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        if !before.status.is_final()
+            && let Some(decided) = after.as_ref().filter(|a| a.status.is_final())
+        {
+            Self::enqueue_appeal_decided(&mut tx, decided, now_ms).await?;
+        }
         tx.commit().await?;
         Ok(after.map_or(StepOutcome::NotFound, StepOutcome::Done))
     }
@@ -838,6 +865,137 @@ where
             .await?
             .iter()
             .map(appeal::event)
+            .collect()
+    }
+
+    /// Enqueues an event for the platform's webhook inside `tx`, the
+    /// transaction of the change it reports: it commits (and is delivered)
+    /// exactly when the change does. Numbered after the application's
+    /// previous events. Returns the event id.
+    pub(crate) async fn enqueue_event(
+        tx: &mut Tx<E>,
+        e: &NewWebhookEvent,
+    ) -> Result<String, sqlx::Error> {
+        let event_id = event::new_event_id();
+        sqlx::query(INSERT_EVENT)
+            .bind(event_id.as_str())
+            .bind(e.tenant.as_str())
+            .bind(e.application_id.as_str())
+            .bind(e.kind.as_str())
+            .bind(e.payload.as_str())
+            .bind(e.now_ms)
+            .execute(&mut **tx)
+            .await?;
+        Ok(event_id)
+    }
+
+    /// The `appeal.decided` event of an appeal just decided.
+    async fn enqueue_appeal_decided(
+        tx: &mut Tx<E>,
+        decided: &AppealRecord,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let e = NewWebhookEvent {
+            tenant: decided.tenant.clone(),
+            application_id: decided.application_id.clone(),
+            kind: event::APPEAL_DECIDED.to_owned(),
+            payload: event::appeal_payload(decided),
+            now_ms,
+        };
+        Self::enqueue_event(tx, &e).await.map(drop)
+    }
+
+    /// An event in a transaction of its own (the store's public call).
+    pub(crate) async fn enqueue_event_alone(
+        &self,
+        e: &NewWebhookEvent,
+    ) -> Result<String, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let id = Self::enqueue_event(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Leases due events, each the oldest undelivered of its application;
+    /// ordered by application and number.
+    pub(crate) async fn lease_due_events(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let mut rows = sqlx::query(E::lease_events_sql())
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(event::event)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        rows.sort_by(|a, b| (a.created_at_ms, a.seq).cmp(&(b.created_at_ms, b.seq)));
+        Ok(rows)
+    }
+
+    pub(crate) async fn ack_event(
+        &self,
+        event_id: &str,
+        now_ms: i64,
+        note: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let n = E::rows_affected(
+            &sqlx::query(ACK_EVENT)
+                .bind(event_id)
+                .bind(now_ms)
+                .bind(note)
+                .execute(&mut *tx)
+                .await?,
+        );
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn release_event(
+        &self,
+        event_id: &str,
+        owner: &str,
+        next_attempt_ms: i64,
+        last_error: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(RELEASE_EVENT)
+            .bind(event_id)
+            .bind(owner)
+            .bind(next_attempt_ms)
+            .bind(last_error)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    pub(crate) async fn event_backlog(&self) -> Result<EventBacklog, sqlx::Error> {
+        let row = sqlx::query(EVENT_BACKLOG).fetch_one(self.0.reads()).await?;
+        Ok(EventBacklog {
+            count: row.try_get(0)?,
+            oldest_created_at_ms: row.try_get(1)?,
+        })
+    }
+
+    pub(crate) async fn events_of_tenant(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<EventRecord>, sqlx::Error> {
+        sqlx::query(EVENTS_OF_TENANT)
+            .bind(tenant)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(event::event)
             .collect()
     }
 
@@ -900,6 +1058,7 @@ where
 }
 
 /// A move of an appeal.
+#[derive(Clone, Copy)]
 enum Change {
     /// OPEN -> IN_REVIEW.
     Review,

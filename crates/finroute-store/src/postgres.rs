@@ -216,6 +216,10 @@ impl Engine for PgDb {
         Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
     }
 
+    fn lease_events_sql() -> &'static str {
+        crate::event::PG_LEASE_EVENTS.as_str()
+    }
+
     /// `SELECT 1` on the probe connection, reconnecting once if it was lost
     /// (a restarted server, a cut network): not on the pool, so a busy pool
     /// does not look like an outage. Cancel-safe: a probe whose future is

@@ -232,6 +232,10 @@ impl Engine for SqliteDb {
         Ok(rows)
     }
 
+    fn lease_events_sql() -> &'static str {
+        crate::event::SQLITE_LEASE_EVENTS.as_str()
+    }
+
     /// On the read pool: a SQLite file does not go away like a server.
     async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
