@@ -36,6 +36,7 @@ pub mod router;
 pub mod server;
 pub mod store_health;
 pub(crate) mod validate;
+pub mod webhook;
 
 pub use config::Config;
 pub use server::{ServeError, bind_error, preflight, run, run_with_clock};
