@@ -259,6 +259,13 @@ impl Webhooks {
         let mut targets = HashMap::new();
         for (i, c) in webhooks.iter().enumerate() {
             targets.insert(c.tenant.clone(), Target::new(i, c)?);
+            // Every configured tenant's series from the start, at 0.
+            for result in ["delivered", "failed"] {
+                metrics.deliveries.get_or_create(&DeliveryLabels {
+                    tenant: c.tenant.clone(),
+                    result: result.to_owned(),
+                });
+            }
         }
         Ok(Webhooks {
             inner: Arc::new(Inner {
@@ -305,6 +312,9 @@ impl Webhooks {
             .oldest_created_at_ms
             .map_or(0, |t| now.saturating_sub(t).max(0) / 1000);
         self.inner.metrics.backlog_age.set(age);
+        // The lease: the longest delivery budget plus a second for the
+        // store writes around it; a crashed process's events are sent
+        // again once it runs out.
         let lease_ms = self
             .inner
             .targets
@@ -313,7 +323,7 @@ impl Webhooks {
             .max()
             .unwrap_or(Duration::ZERO)
             .as_millis() as i64
-            + 5_000;
+            + 1_000;
         let events = self
             .inner
             .store

@@ -250,6 +250,16 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
     s.sample("finroute_acceptance_retries_total", &[]);
     assert_eq!(s.histogram("finroute_store_commit_seconds", &[]), 1.0);
 
+    // Webhook deliveries (tests/webhooks.rs checks the values; the
+    // per-tenant finroute_webhook_deliveries_total shows once a tenant has
+    // a [[webhooks]] entry or an event was settled).
+    s.family("finroute_webhook_retries_total", "counter");
+    assert_eq!(s.sample("finroute_webhook_retries_total", &[]), 0.0);
+    s.family("finroute_webhook_backlog", "gauge");
+    assert_eq!(s.sample("finroute_webhook_backlog", &[]), 0.0);
+    s.family("finroute_webhook_backlog_age_seconds", "gauge");
+    assert_eq!(s.sample("finroute_webhook_backlog_age_seconds", &[]), 0.0);
+
     s.family("finroute_connections_open", "gauge");
     assert!(s.sample("finroute_connections_open", &[]) >= 1.0);
     s.family("finroute_connections_accepted_total", "counter");
@@ -296,6 +306,9 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         "finroute_acceptances_total",
         "finroute_acceptance_retries_total",
         "finroute_store_commit_seconds",
+        "finroute_webhook_retries_total",
+        "finroute_webhook_backlog",
+        "finroute_webhook_backlog_age_seconds",
         "finroute_connections_open",
         "finroute_connections_accepted_total",
         "finroute_connections_limit_reached_total",

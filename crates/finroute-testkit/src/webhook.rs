@@ -47,6 +47,7 @@ impl Delivery {
 
 struct Receiver {
     secret: Vec<u8>,
+    received: std::sync::atomic::AtomicUsize,
     fail_first: Mutex<usize>,
     delay: Mutex<Duration>,
     log: Mutex<Vec<Delivery>>,
@@ -73,6 +74,7 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -
             .unwrap_or_default()
             .to_owned()
     };
+    r.received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let event_id = header(EVENT_ID_HEADER);
     let timestamp: i64 = header(TIMESTAMP_HEADER).parse().unwrap_or(-1);
     let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -114,6 +116,7 @@ impl WebhookReceiver {
         let addr = listener.local_addr().expect("receiver address");
         let state = Arc::new(Receiver {
             secret: secret.as_bytes().to_vec(),
+            received: Default::default(),
             fail_first: Mutex::new(fail_first),
             delay: Mutex::new(Duration::ZERO),
             log: Mutex::new(Vec::new()),
@@ -135,6 +138,13 @@ impl WebhookReceiver {
     /// How long a 2xx answer is held back (a slow receiver).
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;
+    }
+
+    /// Requests received so far (answered or not).
+    pub fn received(&self) -> usize {
+        self.state
+            .received
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request answered, in the order answered.
