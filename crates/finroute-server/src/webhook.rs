@@ -261,10 +261,10 @@ impl Webhooks {
             targets.insert(c.tenant.clone(), Target::new(i, c)?);
             // Every configured tenant's series from the start, at 0.
             for result in ["delivered", "failed"] {
-                metrics.deliveries.get_or_create(&DeliveryLabels {
+                drop(metrics.deliveries.get_or_create(&DeliveryLabels {
                     tenant: c.tenant.clone(),
                     result: result.to_owned(),
-                });
+                }));
             }
         }
         Ok(Webhooks {
@@ -503,7 +503,8 @@ mod tests {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for
         // nothing?" (the HMAC `sign` uses, without its framing).
         use hmac::{KeyInit, Mac};
-        let mut mac = hmac::Hmac::<sha2_011::Sha256>::new_from_slice(b"Jefe").unwrap();
+        let mut mac =
+            hmac::Hmac::<sha2_011::Sha256>::new_from_slice(b"Jefe").expect("any key length");
         mac.update(b"what do ya want for nothing?");
         assert_eq!(
             hex::encode(mac.finalize().into_bytes()),
@@ -541,7 +542,7 @@ mod tests {
             created_at_ms: 1_000,
             attempts: 1,
         };
-        let v: serde_json::Value = serde_json::from_slice(&envelope(&e)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&envelope(&e)).expect("json");
         assert_eq!(v["event_id"], "e-1");
         assert_eq!(v["type"], "acceptance.final");
         assert_eq!(v["sequence"], 2);

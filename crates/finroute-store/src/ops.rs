@@ -937,7 +937,7 @@ where
             .map(event::event)
             .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await?;
-        rows.sort_by(|a, b| (a.created_at_ms, a.seq).cmp(&(b.created_at_ms, b.seq)));
+        rows.sort_by_key(|a| (a.created_at_ms, a.seq));
         Ok(rows)
     }
 
