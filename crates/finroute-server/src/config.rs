@@ -1171,6 +1171,38 @@ mod tests {
     }
 
     #[test]
+    fn webhook_urls_are_https_or_loopback_http() {
+        let w = |url: &str| WebhookConfig {
+            tenant: "t".into(),
+            url: url.into(),
+            secret: Some("0123456789abcdef".into()),
+            secret_env: None,
+            ca_file: None,
+            timeout_ms: 1,
+            backoff_initial_ms: 1,
+            backoff_max_ms: 1,
+        };
+        let u = w("https://platform.example/a/b?x=1")
+            .parse_url()
+            .expect("https");
+        assert_eq!((u.https, u.port, u.path.as_str()), (true, 443, "/a/b?x=1"));
+        assert_eq!(u.authority, "platform.example");
+        let u = w("http://[::1]:8080").parse_url().expect("loopback v6");
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 8080, "/")
+        );
+        assert!(w("http://localhost:1/h").parse_url().is_ok());
+        assert!(w("http://10.0.0.1/h").parse_url().is_err());
+        assert!(w("https://user:pw@platform.example/").parse_url().is_err());
+        assert!(w("platform.example/hook").parse_url().is_err());
+        assert_eq!(
+            w("x").resolve_secret().expect("16 bytes"),
+            "0123456789abcdef"
+        );
+    }
+
+    #[test]
     fn quotas_name_a_channel_once_with_a_limit() {
         let c = Config::parse(
             "[[quotas]]\nadapter = \"partner-sim\"\nquotes_per_day = 100\nlent_minor_per_month = 50000000\n",
