@@ -96,11 +96,16 @@ pub struct EventBacklog {
     pub oldest_created_at_ms: Option<i64>,
 }
 
+/// PostgreSQL: `$1` application_id, `$2` tenant. Taken before numbering an
+/// event, so concurrent enqueues of one application wait for each other
+/// (held to the end of the transaction).
+pub(crate) const PG_LOCK_APPLICATION: &str = "\
+    SELECT 1 FROM applications WHERE application_id = $1 AND tenant = $2 FOR NO KEY UPDATE";
+
 /// `$1` event_id, `$2` tenant, `$3` application_id, `$4` kind, `$5`
 /// payload, `$6` created_at_ms (also the first due time). The number is
-/// the application's next; two transactions enqueueing for one
-/// application at once on PostgreSQL: one commits, the other fails on the
-/// unique constraint (and its change with it: the caller retries).
+/// the application's next (the application is locked first on
+/// PostgreSQL; the unique constraint stays as the backstop).
 pub(crate) const INSERT_EVENT: &str = "\
     INSERT INTO webhook_events (event_id, tenant, application_id, seq, kind, payload, \
                                 created_at_ms, next_attempt_ms) \

@@ -876,6 +876,13 @@ where
         tx: &mut Tx<E>,
         e: &NewWebhookEvent,
     ) -> Result<String, sqlx::Error> {
+        if let Some(lock) = E::lock_application_sql() {
+            sqlx::query(lock)
+                .bind(e.application_id.as_str())
+                .bind(e.tenant.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
         let event_id = event::new_event_id();
         sqlx::query(INSERT_EVENT)
             .bind(event_id.as_str())

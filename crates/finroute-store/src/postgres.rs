@@ -220,6 +220,12 @@ impl Engine for PgDb {
         crate::event::PG_LEASE_EVENTS.as_str()
     }
 
+    /// `FOR NO KEY UPDATE`: excludes another enqueue for the application,
+    /// not the foreign-key checks of inserts referencing it (KEY SHARE).
+    fn lock_application_sql() -> Option<&'static str> {
+        Some(crate::event::PG_LOCK_APPLICATION)
+    }
+
     /// `SELECT 1` on the probe connection, reconnecting once if it was lost
     /// (a restarted server, a cut network): not on the pool, so a busy pool
     /// does not look like an outage. Cancel-safe: a probe whose future is

@@ -236,6 +236,11 @@ impl Engine for SqliteDb {
         crate::event::SQLITE_LEASE_EVENTS.as_str()
     }
 
+    /// `BEGIN IMMEDIATE` holds the database's write lock already.
+    fn lock_application_sql() -> Option<&'static str> {
+        None
+    }
+
     /// On the read pool: a SQLite file does not go away like a server.
     async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

@@ -1458,7 +1458,6 @@ mod acceptance_suite {
         replica.close().await;
     }
 
-    /// A DECLINED acceptance frees the offer; an ACCEPTED one does not.
     /// Webhook events: one per acceptance that became final and per appeal
     /// decided, written with the change; numbered per application; only
     /// the oldest undelivered event of an application is leased, so an
@@ -1622,6 +1621,57 @@ mod acceptance_suite {
         assert_eq!((backlog.count, backlog.oldest_created_at_ms), (0, None));
     }
 
+    /// Acceptances of one application completing at once, on two
+    /// replicas: every completion commits, and their events are numbered
+    /// 1..=n without a gap or a repeat.
+    pub async fn racing_completions_number_their_events_in_turn(h: &Harness) {
+        const OFFERS: usize = 8;
+        let app = application("tenant-r", "", OFFERS, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let mut ids = Vec::new();
+        for offer in 0..OFFERS {
+            let c = created(
+                h.store
+                    .claim_acceptance(claim(&app, offer, &key(), NOW))
+                    .await
+                    .expect("claim"),
+            );
+            ids.push(c.acceptance_id);
+        }
+        let replica = h.reopen().await;
+        let mut tasks = JoinSet::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            let store = if i % 2 == 0 {
+                h.store.clone()
+            } else {
+                replica.clone()
+            };
+            tasks.spawn(async move {
+                store
+                    .complete_acceptance(&id, AcceptanceState::Accepted, "P", "", NOW + 1)
+                    .await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("task").expect("every completion commits");
+        }
+        let mut seqs: Vec<i64> = h
+            .store
+            .events_of_tenant("tenant-r")
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=OFFERS as i64).collect::<Vec<_>>());
+        replica.close().await;
+    }
+
+    /// A DECLINED acceptance frees the offer; an ACCEPTED one does not.
     pub async fn declined_acceptance_frees_the_offer(h: &Harness) {
         let app = application("tenant-a", "", 1, 0);
         h.store
@@ -3020,6 +3070,16 @@ mod sqlite {
         .await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_completions_number_their_events_in_turn() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::racing_completions_number_their_events_in_turn,
+        )
+        .await;
+    }
+
     #[tokio::test]
     async fn webhook_events_follow_their_changes_in_order() {
         case(
@@ -3329,6 +3389,16 @@ mod postgres {
             Postgres,
             StoreOptions::default(),
             suite::keys_racing_on_one_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_completions_number_their_events_in_turn() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::racing_completions_number_their_events_in_turn,
         )
         .await;
     }
