@@ -1,9 +1,10 @@
 //! Webhook delivery across a SIGKILL: the `finroute` binary on a SQLite
-//! file pushes three events (two acceptances, an appeal decided) to a
-//! receiver that fails its first 3 deliveries and then answers slowly; the
-//! router is SIGKILLed while a delivery is in flight and restarted on the
-//! same file. Every event arrives, once after dedup by event id, in order
-//! per application, with valid signatures (docs/webhooks.md).
+//! file, and on PostgreSQL when `FINROUTE_TEST_DATABASE_URL` is set,
+//! pushes three events (two acceptances, an appeal decided) to a receiver
+//! that fails its first 3 deliveries and then answers slowly; the router is
+//! SIGKILLed while a delivery is in flight and restarted on the same store.
+//! Every event arrives, once after dedup by event id, in order per
+//! application, with valid signatures (docs/webhooks.md).
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,21 +16,28 @@ use std::time::Duration;
 use common::RouterProcess;
 use finroute_proto::v1 as pb;
 use finroute_testkit::webhook::WebhookReceiver;
-use finroute_testkit::{AcceptMode, Behaviour, FakePartner, partner_offer, refused_borrower};
+use finroute_testkit::{
+    AcceptMode, Behaviour, FakePartner, PgSchema, partner_offer, refused_borrower,
+};
 use pb::financing_router_client::FinancingRouterClient;
 use pb::review_service_client::ReviewServiceClient;
 use tonic::transport::Channel;
 
 const SECRET: &str = "whsec-sigkill-0123456789";
 
-fn write_config(dir: &Path, partner: &FakePartner, receiver: &WebhookReceiver) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    store_url: &str,
+    partner: &FakePartner,
+    receiver: &WebhookReceiver,
+) -> PathBuf {
     let text = format!(
         r#"
 [server]
 metrics_listen = "127.0.0.1:0"
 
 [store]
-url = "sqlite://{db}"
+url = "{store_url}"
 
 [acceptance]
 partner_timeout_ms = 1000
@@ -55,7 +63,6 @@ kind = "remote"
 endpoint = "http://{partner}"
 timeout_ms = 1000
 "#,
-        db = dir.join("finroute.db").display(),
         url = receiver.url(),
         partner = partner.addr,
     );
@@ -85,7 +92,23 @@ async fn route_and_accept(client: &mut FinancingRouterClient<Channel>, key: &str
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_event_arrives_once_in_order_across_a_sigkill_mid_delivery() {
+async fn every_event_arrives_once_in_order_across_a_sigkill_mid_delivery_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("finroute.db").display());
+    across_a_sigkill(dir.path(), &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_once_in_order_across_a_sigkill_mid_delivery_postgres() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    across_a_sigkill(dir.path(), &pg.url).await;
+    pg.drop_schema().await;
+}
+
+async fn across_a_sigkill(dir: &Path, store_url: &str) {
     let partner = FakePartner::start_with(
         Behaviour::Offers(vec![partner_offer("P-1", 1_000_000, 1100, 0.7)]),
         vec![],
@@ -95,8 +118,7 @@ async fn every_event_arrives_once_in_order_across_a_sigkill_mid_delivery() {
     let receiver = WebhookReceiver::start(SECRET, 3).await;
     // Slow acknowledgements: a kill lands while one is in flight.
     receiver.set_delay(Duration::from_millis(700));
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &partner, &receiver);
+    let config = write_config(dir, store_url, &partner, &receiver);
 
     let router = RouterProcess::start(&config);
     let mut client = router.client().await;
