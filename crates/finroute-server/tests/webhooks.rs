@@ -227,3 +227,128 @@ async fn events_of_a_tenant_without_a_webhook_are_settled_not_sent() {
     assert!(receiver.log().is_empty());
     router.stop().await.unwrap();
 }
+
+/// An https receiver (TLS terminated here with a certificate of a CA made
+/// in the test, trusted through `ca_file`): each connection answers one
+/// request 204 and reports its signature header and body.
+#[tokio::test]
+async fn an_https_webhook_is_verified_against_its_ca_file_and_signed() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("platform-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(leaf.pem().as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then the body (Content-Length).
+                loop {
+                    let n = tls.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length: usize = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length: ")
+                                    .map(str::to_owned)
+                            })
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                tls.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tls.shutdown().await;
+                let _ = tx.send(String::from_utf8_lossy(&request).to_string());
+            });
+        }
+    });
+
+    let p = partner().await;
+    let mut c = config_with(vec![p.spec("bank-a", 500)]);
+    c.acceptance.partner_timeout_ms = 1_000;
+    c.acceptance.poll_interval_ms = 50;
+    c.events.poll_interval_ms = 20;
+    c.webhooks = vec![WebhookConfig {
+        tenant: "default".into(),
+        url: format!("https://localhost:{port}/events"),
+        secret: Some(SECRET.into()),
+        secret_env: None,
+        ca_file: Some(ca_file),
+        timeout_ms: 2_000,
+        backoff_initial_ms: 20,
+        backoff_max_ms: 100,
+    }];
+    let router = TestRouter::start(c).await;
+    let mut client = router.client().await;
+    let application_id = route_and_accept(&mut client, "key-1").await;
+    let request = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        request.starts_with("POST /events HTTP/1.1\r\n"),
+        "{request}"
+    );
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(": ")?;
+                k.eq_ignore_ascii_case(name).then(|| v.to_owned())
+            })
+            .unwrap()
+    };
+    let timestamp: i64 = header("finroute-timestamp").parse().unwrap();
+    assert_eq!(
+        header("finroute-signature"),
+        finroute_server::webhook::sign(SECRET.as_bytes(), timestamp, body.as_bytes())
+    );
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["application_id"], application_id.as_str());
+    assert_eq!(v["event_id"], header("finroute-event-id").as_str());
+    router.stop().await.unwrap();
+}
