@@ -44,6 +44,12 @@ pub struct Config {
     /// `[[quotas]]`: channels' volume agreements (docs/config.md).
     #[serde(default)]
     pub quotas: Vec<QuotaConfig>,
+    /// `[events]`: the delivery of events to the platform (docs/webhooks.md).
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// `[[webhooks]]`: each tenant's webhook (docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     /// The channels; absent = the embedded default's built-in channels.
     #[serde(default = "AdapterSpec::embedded_default")]
     pub adapters: Vec<AdapterSpec>,
@@ -173,6 +179,141 @@ impl QuotaConfig {
             ("lent_minor_per_day", self.lent_minor_per_day),
             ("lent_minor_per_month", self.lent_minor_per_month),
         ]
+    }
+}
+
+/// `[events]`: how the event outbox is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// How often the delivery worker looks for due events (default 1000).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+/// One `[[webhooks]]` entry: where a tenant's events are POSTed, and the
+/// secret they are signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The tenant (an `[[auth.keys]]` tenant, or `default` when the
+    /// router is open).
+    pub tenant: String,
+    /// `https://host[:port]/path`; `http://` only to a loopback host
+    /// (127.0.0.1, ::1, localhost), for development and tests.
+    pub url: String,
+    /// The signing secret itself; or
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// the name of the environment variable holding it (one of the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// PEM bundle of the CAs trusted for this https url; absent: the
+    /// system's CA bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Budget of one delivery: connect, TLS, request and response status.
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+    /// First wait after a failed delivery; it doubles per failure.
+    #[serde(default = "default_webhook_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    /// Longest wait between deliveries of one event.
+    #[serde(default = "default_webhook_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+fn default_webhook_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_webhook_backoff_initial_ms() -> u64 {
+    1_000
+}
+
+fn default_webhook_backoff_max_ms() -> u64 {
+    300_000
+}
+
+/// A checked webhook url.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, at least `/`.
+    pub path: String,
+    /// `host[:port]` as written (the `Host` header).
+    pub authority: String,
+}
+
+impl WebhookConfig {
+    /// The url, checked: https, or http to a loopback host.
+    pub fn parse_url(&self) -> Result<WebhookUrl, String> {
+        let uri: http::Uri = self
+            .url
+            .parse()
+            .map_err(|_| "not a url: expected https://host[:port]/path".to_owned())?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("must start with https:// (http:// only to loopback)".into()),
+        };
+        let authority = uri.authority().ok_or("has no host")?;
+        if authority.as_str().contains('@') {
+            return Err("must not carry credentials; use secret for signing".into());
+        }
+        let host = uri.host().unwrap_or_default();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            return Err("has no host".into());
+        }
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !https && !loopback {
+            return Err("must be https:// (http:// only to a loopback host)".into());
+        }
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path
+        };
+        Ok(WebhookUrl {
+            https,
+            host,
+            port,
+            path,
+            authority: authority.as_str().to_owned(),
+        })
+    }
+
+    /// The signing secret: `secret`, or the variable `secret_env` names.
+    pub fn resolve_secret(&self) -> Result<String, String> {
+        let secret = match (&self.secret, &self.secret_env) {
+            (Some(s), None) => s.clone(),
+            (None, Some(var)) => std::env::var(var)
+                .map_err(|_| format!("secret_env names {var:?}, which is not set"))?,
+            (Some(_), Some(_)) => return Err("set secret or secret_env, not both".into()),
+            (None, None) => return Err("set secret or secret_env".into()),
+        };
+        if secret.len() < 16 {
+            return Err("must be at least 16 bytes".into());
+        }
+        Ok(secret)
     }
 }
 
@@ -655,6 +796,8 @@ impl Default for Config {
             review: ReviewConfig::default(),
             platform: PlatformConfig::default(),
             quotas: Vec::new(),
+            events: EventsConfig::default(),
+            webhooks: Vec::new(),
             adapters: AdapterSpec::embedded_default(),
         }
     }
@@ -755,6 +898,16 @@ impl Config {
             requiring: vec![crate::rules::Field::CreditScore],
             action: crate::rules::Action::Skip,
         }];
+        c.webhooks = vec![WebhookConfig {
+            tenant: "tenant".into(),
+            url: "https://platform.example/finroute/events".into(),
+            secret: Some("0".repeat(32)),
+            secret_env: Some("FINROUTE_WEBHOOK_SECRET".into()),
+            ca_file: Some("platform-ca.pem".into()),
+            timeout_ms: default_webhook_timeout_ms(),
+            backoff_initial_ms: default_webhook_backoff_initial_ms(),
+            backoff_max_ms: default_webhook_backoff_max_ms(),
+        }];
         c.auth.keys = vec![ApiKeyConfig {
             id: "key".into(),
             sha256: "0".repeat(64),
@@ -817,6 +970,43 @@ impl Config {
                     "set at least one limit (quotes_per_day, acceptances_per_month, ...)",
                 );
             }
+        }
+        let mut webhook_seen = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("webhooks[{i}].{k}");
+            if w.tenant.is_empty() || w.tenant.len() > 64 {
+                return bad(&key("tenant"), "required, at most 64 bytes");
+            }
+            if !webhook_seen.insert(w.tenant.as_str()) {
+                return bad(
+                    &key("tenant"),
+                    &format!(
+                        "{:?} has another [[webhooks]] entry: one per tenant",
+                        w.tenant
+                    ),
+                );
+            }
+            if let Err(e) = w.parse_url() {
+                return bad(&key("url"), &e);
+            }
+            if let Err(e) = w.resolve_secret() {
+                return bad(&key("secret"), &e);
+            }
+            if w.timeout_ms == 0 || w.timeout_ms > 60_000 {
+                return bad(&key("timeout_ms"), "must be within 1..=60000");
+            }
+            if w.backoff_initial_ms == 0 || w.backoff_initial_ms > w.backoff_max_ms {
+                return bad(
+                    &key("backoff_initial_ms"),
+                    "must be at least 1 and at most backoff_max_ms",
+                );
+            }
+            if w.backoff_max_ms > DAY_MS {
+                return bad(&key("backoff_max_ms"), "must be at most 86400000 (1 day)");
+            }
+        }
+        if self.events.poll_interval_ms == 0 || self.events.poll_interval_ms > 60_000 {
+            return bad("events.poll_interval_ms", "must be within 1..=60000");
         }
         if let Some(secret) = &self.review.page_token_secret
             && (secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -1047,6 +1237,38 @@ mod tests {
             let e = c.validate().expect_err("a bad secret is refused");
             assert!(e.to_string().contains("review.page_token_secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn webhook_urls_are_https_or_loopback_http() {
+        let w = |url: &str| WebhookConfig {
+            tenant: "t".into(),
+            url: url.into(),
+            secret: Some("0123456789abcdef".into()),
+            secret_env: None,
+            ca_file: None,
+            timeout_ms: 1,
+            backoff_initial_ms: 1,
+            backoff_max_ms: 1,
+        };
+        let u = w("https://platform.example/a/b?x=1")
+            .parse_url()
+            .expect("https");
+        assert_eq!((u.https, u.port, u.path.as_str()), (true, 443, "/a/b?x=1"));
+        assert_eq!(u.authority, "platform.example");
+        let u = w("http://[::1]:8080").parse_url().expect("loopback v6");
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 8080, "/")
+        );
+        assert!(w("http://localhost:1/h").parse_url().is_ok());
+        assert!(w("http://10.0.0.1/h").parse_url().is_err());
+        assert!(w("https://user:pw@platform.example/").parse_url().is_err());
+        assert!(w("platform.example/hook").parse_url().is_err());
+        assert_eq!(
+            w("x").resolve_secret().expect("16 bytes"),
+            "0123456789abcdef"
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod rules;
 pub mod server;
 pub mod store_health;
 pub(crate) mod validate;
+pub mod webhook;
 
 pub use config::Config;
 pub use server::{ServeError, bind_error, preflight, run, run_with_clock};

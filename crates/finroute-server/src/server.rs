@@ -254,6 +254,16 @@ pub async fn run_with_clock(
         quotas.clone(),
     );
     let relay_task = relay.spawn_poller();
+    // Events to the platform: resumes what a previous run left undelivered.
+    let webhook_metrics = crate::webhook::WebhookMetrics::default();
+    let webhooks = crate::webhook::Webhooks::new(
+        store.clone(),
+        &config.webhooks,
+        &config.events,
+        webhook_metrics.clone(),
+    )
+    .map_err(ServeError::Config)?;
+    let webhooks_task = webhooks.spawn();
     // Reloads the partner lists on SIGHUP and when the file changes; stops
     // on every way out of `run`.
     let lists_stop = tokio_util::sync::CancellationToken::new();
@@ -292,6 +302,7 @@ pub async fn run_with_clock(
     // time from the channels, the router and the odds book.
     let mut exposition = prometheus_client::registry::Registry::default();
     metrics.register(&mut exposition);
+    webhook_metrics.register(&mut exposition);
     exposition.register_collector(Box::new(ChannelCollector::new(registry.clone())));
     exposition.register_collector(Box::new({
         let router = router.clone();
@@ -558,6 +569,9 @@ pub async fn run_with_clock(
     // Acceptances in flight at the partner are left leased: the next start
     // (or another replica) re-drives them with the same key.
     relay_task.abort();
+    // A delivery cut short here is sent again once its lease runs out (the
+    // receiver deduplicates on the event id).
+    webhooks_task.abort();
     odds_task.abort();
     lists_stop.cancel();
     if let Some(task) = lists_task {

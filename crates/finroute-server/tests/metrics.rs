@@ -260,6 +260,16 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         0.0
     );
 
+    // Webhook deliveries (tests/webhooks.rs checks the values; the
+    // per-tenant finroute_webhook_deliveries_total shows once a tenant has
+    // a [[webhooks]] entry or an event was settled).
+    s.family("finroute_webhook_retries_total", "counter");
+    assert_eq!(s.sample("finroute_webhook_retries_total", &[]), 0.0);
+    s.family("finroute_webhook_backlog", "gauge");
+    assert_eq!(s.sample("finroute_webhook_backlog", &[]), 0.0);
+    s.family("finroute_webhook_backlog_age_seconds", "gauge");
+    assert_eq!(s.sample("finroute_webhook_backlog_age_seconds", &[]), 0.0);
+
     s.family("finroute_connections_open", "gauge");
     assert!(s.sample("finroute_connections_open", &[]) >= 1.0);
     s.family("finroute_connections_accepted_total", "counter");
@@ -312,6 +322,9 @@ async fn every_documented_series_is_scraped_with_its_type_labels_and_buckets() {
         // One series per channel and kind, at 0 until a partner reports
         // (tests/outcomes.rs checks the counts).
         "finroute_partner_outcomes_total",
+        "finroute_webhook_retries_total",
+        "finroute_webhook_backlog",
+        "finroute_webhook_backlog_age_seconds",
         "finroute_connections_open",
         "finroute_connections_accepted_total",
         "finroute_connections_limit_reached_total",

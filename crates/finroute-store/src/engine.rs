@@ -70,6 +70,18 @@ pub(crate) trait Engine: Send + Sync + 'static {
         ids: &'a [&'a str],
     ) -> impl Future<Output = Result<Vec<AcceptanceRecord>, sqlx::Error>> + Send + 'a;
 
+    /// The statement leasing due webhook events: `$1` owner, `$2` now_ms,
+    /// `$3` lease_until_ms, `$4` limit; returns the leased events' columns
+    /// (see `event::event`). Two callers never lease the same row.
+    fn lease_events_sql() -> &'static str;
+
+    /// A statement locking the application row (`$1` application_id, `$2`
+    /// tenant) until the transaction ends, so that two transactions
+    /// enqueueing events of one application number them one after the
+    /// other; `None` where the write transaction already excludes every
+    /// other writer (SQLite).
+    fn lock_application_sql() -> Option<&'static str>;
+
     /// `SELECT 1`, for [`Store::ping`](crate::Store::ping).
     fn ping(&self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 

@@ -4,7 +4,9 @@
 //! reports, before the router replies; `GetApplication`, request_id
 //! idempotency and `AcceptOffer` read them back. Acceptances (with their
 //! outbox, for exactly-once partner calls across retries, replicas and
-//! crashes) and appeals are kept alongside. Two backends behind
+//! crashes) and appeals are kept alongside, and so is the outbox of events
+//! pushed to the platform's webhooks (`event`), each written in the
+//! transaction of the change it reports. Two backends behind
 //! one [`Store`]: SQLite (embedded, one replica) and PostgreSQL (several
 //! replicas), chosen by the URL, with the same schema in
 //! `migrations/sqlite/` and `migrations/postgres/`.
@@ -21,6 +23,7 @@
 //! - `writer`: the group-commit writer, generic over the engine: a caller
 //!   waits until its record is committed, and one commit serves as many
 //!   records as arrived while the previous one ran.
+//! - `event`: the webhook event outbox's SQL, row types and payloads.
 //! - `read`, `acceptance`, `appeal`: the SQL text (one column list per
 //!   table), the row types and their decoding; `partner_list`: the
 //!   lenders' partner name-lists, append-only; `usage`: channels' use
@@ -45,6 +48,7 @@ mod appeal;
 mod blob;
 mod engine;
 mod error;
+mod event;
 mod ops;
 mod options;
 mod outcome;
@@ -67,6 +71,7 @@ pub use appeal::{
     ResolveOutcome, StepOutcome, StepRefusal,
 };
 pub use error::{DuplicateKey, StoreError, StoreErrorKind};
+pub use event::{ACCEPTANCE_FINAL, APPEAL_DECIDED, EventBacklog, EventRecord, NewEvent};
 pub use options::{Backend, StoreOptions};
 pub use outcome::{OutcomeEvent, OutcomeKind, OutcomeWrite};
 pub use partner_list::{PartnerListRecord, PartnerListWrite};

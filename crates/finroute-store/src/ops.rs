@@ -42,6 +42,10 @@ use crate::appeal::{
 };
 use crate::engine::Engine;
 use crate::error::{DuplicateKey, StoreError};
+use crate::event::{
+    self, ACK_EVENT, EVENT_BACKLOG, EVENTS_OF_TENANT, EventBacklog, EventRecord, INSERT_EVENT,
+    NewEvent as NewWebhookEvent, RELEASE_EVENT,
+};
 use crate::outcome::{
     self, BUMP_EVENTS, GET_CREDIT_DECISION, GET_OUTCOME_EVENT, INSERT_OUTCOME_EVENT,
     OUTCOMES_OF_ACCEPTANCE, OUTCOMES_OF_APPLICATION, OutcomeEvent, OutcomeWrite,
@@ -60,6 +64,10 @@ const INSERT_LATE_OFFER: &str = "INSERT INTO offers (offer_id, application_id, t
      apr_bps, approval_odds, rank, expires_at_ms, risk_band, prior_odds, partner_odds, \
      arrived_late_at_ms, late_offer) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+/// The application of an acceptance (for the events it leaves).
+const APPLICATION_OF_ACCEPTANCE: &str =
+    "SELECT application_id FROM acceptances WHERE acceptance_id = $1 AND tenant = $2";
 
 /// An application's late offers, in arrival order.
 const LATE_OFFERS: &str = "SELECT arrived_late_at_ms, late_offer FROM offers \
@@ -165,6 +173,14 @@ where
             .bind(late.wire.as_slice())
             .execute(&mut *tx)
             .await?;
+        let e = NewWebhookEvent {
+            tenant: o.tenant.clone(),
+            application_id: o.application_id.clone(),
+            kind: event::LATE_OFFER.into(),
+            payload: event::late_offer_payload(late),
+            now_ms: late.arrived_at_ms,
+        };
+        Self::enqueue_event(&mut tx, &e).await?;
         tx.commit().await
     }
 
@@ -402,6 +418,18 @@ where
             tx.rollback().await?;
             return Err(StoreError::NotFound);
         };
+        if changed == 1 {
+            // The platform's event, in the transaction of the change: one
+            // event per acceptance that became final, and none without it.
+            let e = NewWebhookEvent {
+                tenant: row.tenant.clone(),
+                application_id: row.application_id.clone(),
+                kind: event::ACCEPTANCE_FINAL.to_owned(),
+                payload: event::acceptance_payload(&row),
+                now_ms,
+            };
+            Self::enqueue_event(&mut tx, &e).await?;
+        }
         tx.commit().await?;
         Ok(row)
     }
@@ -776,6 +804,12 @@ where
             Self::append_event(&mut tx, appeal_id, &e, Some(from), now_ms).await?;
         }
         let row = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        if changed
+            && let Change::Decide(_) = change
+            && let Some(decided) = &row
+        {
+            Self::enqueue_appeal_decided(&mut tx, decided, now_ms).await?;
+        }
         if changed {
             tx.commit().await?;
         } else {
@@ -892,6 +926,11 @@ where
             Self::append_event(&mut tx, appeal_id, e, Some(e.from), now_ms).await?;
         }
         let after = Self::appeal_in(&mut tx, tenant, appeal_id).await?;
+        if !before.status.is_final()
+            && let Some(decided) = after.as_ref().filter(|a| a.status.is_final())
+        {
+            Self::enqueue_appeal_decided(&mut tx, decided, now_ms).await?;
+        }
         tx.commit().await?;
         Ok(after.map_or(StepOutcome::NotFound, StepOutcome::Done))
     }
@@ -977,6 +1016,20 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        let application_id: String = sqlx::query(APPLICATION_OF_ACCEPTANCE)
+            .bind(e.acceptance_id.as_str())
+            .bind(e.tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let event = NewWebhookEvent {
+            tenant: e.tenant.clone(),
+            application_id,
+            kind: event::PARTNER_OUTCOME.into(),
+            payload: event::outcome_payload(e),
+            now_ms: e.received_at_ms,
+        };
+        Self::enqueue_event(&mut tx, &event).await?;
         let history = Self::outcomes_in(&mut tx, &e.tenant, &e.acceptance_id).await?;
         tx.commit().await?;
         Ok(OutcomeWrite::Recorded(history))
@@ -1041,6 +1094,144 @@ where
             .collect()
     }
 
+    /// Enqueues an event for the platform's webhook inside `tx`, the
+    /// transaction of the change it reports: it commits (and is delivered)
+    /// exactly when the change does. Numbered after the application's
+    /// previous events. Returns the event id.
+    pub(crate) async fn enqueue_event(
+        tx: &mut Tx<E>,
+        e: &NewWebhookEvent,
+    ) -> Result<String, sqlx::Error> {
+        if let Some(lock) = E::lock_application_sql() {
+            sqlx::query(lock)
+                .bind(e.application_id.as_str())
+                .bind(e.tenant.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        let event_id = event::new_event_id();
+        sqlx::query(INSERT_EVENT)
+            .bind(event_id.as_str())
+            .bind(e.tenant.as_str())
+            .bind(e.application_id.as_str())
+            .bind(e.kind.as_str())
+            .bind(e.payload.as_str())
+            .bind(e.now_ms)
+            .execute(&mut **tx)
+            .await?;
+        Ok(event_id)
+    }
+
+    /// The `appeal.decided` event of an appeal just decided.
+    async fn enqueue_appeal_decided(
+        tx: &mut Tx<E>,
+        decided: &AppealRecord,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let e = NewWebhookEvent {
+            tenant: decided.tenant.clone(),
+            application_id: decided.application_id.clone(),
+            kind: event::APPEAL_DECIDED.to_owned(),
+            payload: event::appeal_payload(decided),
+            now_ms,
+        };
+        Self::enqueue_event(tx, &e).await.map(drop)
+    }
+
+    /// An event in a transaction of its own (the store's public call).
+    pub(crate) async fn enqueue_event_alone(
+        &self,
+        e: &NewWebhookEvent,
+    ) -> Result<String, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let id = Self::enqueue_event(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Leases due events, each the oldest undelivered of its application;
+    /// ordered by application and number.
+    pub(crate) async fn lease_due_events(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let mut rows = sqlx::query(E::lease_events_sql())
+            .bind(owner)
+            .bind(now_ms)
+            .bind(lease_until_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(event::event)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await?;
+        rows.sort_by_key(|a| (a.created_at_ms, a.seq));
+        Ok(rows)
+    }
+
+    pub(crate) async fn ack_event(
+        &self,
+        event_id: &str,
+        now_ms: i64,
+        note: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        let n = E::rows_affected(
+            &sqlx::query(ACK_EVENT)
+                .bind(event_id)
+                .bind(now_ms)
+                .bind(note)
+                .execute(&mut *tx)
+                .await?,
+        );
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn release_event(
+        &self,
+        event_id: &str,
+        owner: &str,
+        next_attempt_ms: i64,
+        last_error: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.0.begin_write().await?;
+        sqlx::query(RELEASE_EVENT)
+            .bind(event_id)
+            .bind(owner)
+            .bind(next_attempt_ms)
+            .bind(last_error)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    pub(crate) async fn event_backlog(&self) -> Result<EventBacklog, sqlx::Error> {
+        let row = sqlx::query(EVENT_BACKLOG).fetch_one(self.0.reads()).await?;
+        Ok(EventBacklog {
+            count: row.try_get(0)?,
+            oldest_created_at_ms: row.try_get(1)?,
+        })
+    }
+
+    pub(crate) async fn events_of_tenant(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<EventRecord>, sqlx::Error> {
+        sqlx::query(EVENTS_OF_TENANT)
+            .bind(tenant)
+            .fetch_all(self.0.reads())
+            .await?
+            .iter()
+            .map(event::event)
+            .collect()
+    }
+
     /// One acceptance by id, inside `tx`.
     async fn acceptance_in(
         tx: &mut Tx<E>,
@@ -1100,6 +1291,7 @@ where
 }
 
 /// A move of an appeal.
+#[derive(Clone, Copy)]
 enum Change {
     /// OPEN -> IN_REVIEW.
     Review,

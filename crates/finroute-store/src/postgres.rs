@@ -216,6 +216,16 @@ impl Engine for PgDb {
         Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
     }
 
+    fn lease_events_sql() -> &'static str {
+        crate::event::PG_LEASE_EVENTS.as_str()
+    }
+
+    /// `FOR NO KEY UPDATE`: excludes another enqueue for the application,
+    /// not the foreign-key checks of inserts referencing it (KEY SHARE).
+    fn lock_application_sql() -> Option<&'static str> {
+        Some(crate::event::PG_LOCK_APPLICATION)
+    }
+
     /// `SELECT 1` on the probe connection, reconnecting once if it was lost
     /// (a restarted server, a cut network): not on the pool, so a busy pool
     /// does not look like an outage. Cancel-safe: a probe whose future is

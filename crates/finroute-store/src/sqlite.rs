@@ -232,6 +232,15 @@ impl Engine for SqliteDb {
         Ok(rows)
     }
 
+    fn lease_events_sql() -> &'static str {
+        crate::event::SQLITE_LEASE_EVENTS.as_str()
+    }
+
+    /// `BEGIN IMMEDIATE` holds the database's write lock already.
+    fn lock_application_sql() -> Option<&'static str> {
+        None
+    }
+
     /// On the read pool: a SQLite file does not go away like a server.
     async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

@@ -22,6 +22,7 @@ use crate::appeal::{
 };
 use crate::engine::Engine;
 use crate::error::StoreError;
+use crate::event::{EventBacklog, EventRecord, NewEvent};
 use crate::ops::Ops;
 use crate::options::{Backend, StoreOptions};
 use crate::outcome::{OutcomeEvent, OutcomeKind, OutcomeWrite};
@@ -919,6 +920,113 @@ impl Store {
         Ok(match &self.inner.db {
             Db::Sqlite(db) => Ops(db).appeal_history(tenant, appeal_id).await,
             Db::Postgres(db) => Ops(db).appeal_history(tenant, appeal_id).await,
+        }?)
+    }
+
+    /// Enqueues an event for the tenant's webhook in a transaction of its
+    /// own; returns its id. Changes of the store that report an event
+    /// (an acceptance becoming final, an appeal decided) enqueue theirs in
+    /// their own transaction instead (`Ops::enqueue_event`), which is what
+    /// a new event source should do too. `payload` must be a JSON object
+    /// of ids and statuses, never personal data.
+    pub async fn enqueue_event(&self, e: NewEvent) -> Result<String, StoreError> {
+        self.check_open()?;
+        text::storable("tenant", &e.tenant)?;
+        text::storable("application_id", &e.application_id)?;
+        text::storable("kind", &e.kind)?;
+        text::storable("payload", &e.payload)?;
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).enqueue_event_alone(&e).await,
+            Db::Postgres(db) => Ops(db).enqueue_event_alone(&e).await,
+        }?)
+    }
+
+    /// Leases up to `limit` due webhook events to `owner` until `now_ms +
+    /// lease_ms`, counting an attempt on each: only the oldest undelivered
+    /// event of each application, so an application's events go out one
+    /// at a time, in order. Callers leasing at the same time never get the
+    /// same event. Then [`ack_event`](Store::ack_event) or
+    /// [`release_event`](Store::release_event).
+    pub async fn lease_due_events(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.check_open()?;
+        text::storable("owner", owner)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = lease_until(now_ms, lease_ms);
+        let limit = i64::from(limit);
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).lease_due_events(owner, now_ms, until, limit).await,
+            Db::Postgres(db) => Ops(db).lease_due_events(owner, now_ms, until, limit).await,
+        }?)
+    }
+
+    /// Marks an event delivered (acknowledged, or settled without a
+    /// webhook), with `note` saying how (an outcome name, never personal
+    /// data). False if it was already delivered.
+    pub async fn ack_event(
+        &self,
+        event_id: &str,
+        now_ms: i64,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        self.check_open()?;
+        text::storable("note", note)?;
+        if !text::findable(&[event_id]) {
+            return Ok(false);
+        }
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).ack_event(event_id, now_ms, note).await,
+            Db::Postgres(db) => Ops(db).ack_event(event_id, now_ms, note).await,
+        }?)
+    }
+
+    /// Gives an event's lease back after a failed delivery, if `owner`
+    /// holds it: due again at `next_attempt_ms`; `last_error` names the
+    /// failure kind (never personal data).
+    pub async fn release_event(
+        &self,
+        event_id: &str,
+        owner: &str,
+        next_attempt_ms: i64,
+        last_error: &str,
+    ) -> Result<(), StoreError> {
+        self.check_open()?;
+        text::storable("last_error", last_error)?;
+        if !text::findable(&[event_id, owner]) {
+            return Ok(());
+        }
+        let (id, next, error) = (event_id, next_attempt_ms, last_error);
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).release_event(id, owner, next, error).await,
+            Db::Postgres(db) => Ops(db).release_event(id, owner, next, error).await,
+        }?)
+    }
+
+    /// Undelivered events: how many, and when the oldest happened.
+    pub async fn event_backlog(&self) -> Result<EventBacklog, StoreError> {
+        self.check_open()?;
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).event_backlog().await,
+            Db::Postgres(db) => Ops(db).event_backlog().await,
+        }?)
+    }
+
+    /// Every event of a tenant, delivered or not, oldest first.
+    pub async fn events_of_tenant(&self, tenant: &str) -> Result<Vec<EventRecord>, StoreError> {
+        self.check_open()?;
+        if !text::findable(&[tenant]) {
+            return Ok(Vec::new());
+        }
+        Ok(match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).events_of_tenant(tenant).await,
+            Db::Postgres(db) => Ops(db).events_of_tenant(tenant).await,
         }?)
     }
 

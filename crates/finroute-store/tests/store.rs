@@ -1539,6 +1539,219 @@ mod acceptance_suite {
         replica.close().await;
     }
 
+    /// Webhook events: one per acceptance that became final and per appeal
+    /// decided, written with the change; numbered per application; only
+    /// the oldest undelivered event of an application is leased, so an
+    /// application's events go out in order; a released event comes back
+    /// when due; acknowledged events leave the backlog.
+    pub async fn webhook_events_follow_their_changes_in_order(h: &Harness) {
+        use finroute_store::{ACCEPTANCE_FINAL, APPEAL_DECIDED, AppealState, NewEvent};
+        let app = application("tenant-w", "", 2, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let first = created(
+            h.store
+                .claim_acceptance(claim(&app, 0, &key(), NOW))
+                .await
+                .expect("claim"),
+        );
+        h.store
+            .complete_acceptance(
+                &first.acceptance_id,
+                AcceptanceState::Declined,
+                "",
+                "no",
+                NOW + 1,
+            )
+            .await
+            .expect("complete");
+        // Completing again changes nothing, and enqueues nothing.
+        h.store
+            .complete_acceptance(
+                &first.acceptance_id,
+                AcceptanceState::Accepted,
+                "x",
+                "",
+                NOW + 2,
+            )
+            .await
+            .expect("complete again");
+        let appeal = crate::fixture::appeal(&app, NOW + 3);
+        let appeal_id = appeal.appeal_id.clone();
+        h.store.file_appeal(appeal).await.expect("file");
+        h.store
+            .resolve_appeal("tenant-w", &appeal_id, AppealState::Upheld, "note", NOW + 4)
+            .await
+            .expect("resolve");
+        let third = h
+            .store
+            .enqueue_event(NewEvent {
+                tenant: "tenant-w".into(),
+                application_id: app.application_id.clone(),
+                kind: "offer.late".into(),
+                payload: "{}".into(),
+                now_ms: NOW + 5,
+            })
+            .await
+            .expect("enqueue");
+
+        let events = h.store.events_of_tenant("tenant-w").await.expect("events");
+        let kinds: Vec<_> = events.iter().map(|e| (e.seq, e.kind.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, ACCEPTANCE_FINAL),
+                (2, APPEAL_DECIDED),
+                (3, "offer.late")
+            ]
+        );
+        assert!(
+            events[0].payload.contains("DECLINED"),
+            "{}",
+            events[0].payload
+        );
+        assert!(
+            events[1].payload.contains("UPHELD"),
+            "{}",
+            events[1].payload
+        );
+        // The appellant's words and the operator's note stay out.
+        assert!(!events[1].payload.contains("note"), "{}", events[1].payload);
+        assert!(
+            !events[1].payload.contains("income"),
+            "{}",
+            events[1].payload
+        );
+        assert_eq!(events[2].event_id, third);
+        let backlog = h.store.event_backlog().await.expect("backlog");
+        assert_eq!(backlog.count, 3);
+        assert_eq!(backlog.oldest_created_at_ms, Some(NOW + 1));
+
+        // Head of line: only event 1 is leased, however many are due.
+        let later = NOW + 10;
+        let leased = h
+            .store
+            .lease_due_events("w1", later, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!(leased.len(), 1);
+        assert_eq!(leased[0].seq, 1);
+        assert_eq!(leased[0].attempts, 1);
+        // Leased: nobody else gets it, nor the events behind it.
+        let none = h
+            .store
+            .lease_due_events("w2", later, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert!(none.is_empty(), "{none:?}");
+        // Released with a backoff: not due before it.
+        h.store
+            .release_event(&leased[0].event_id, "w1", later + 1_000, "http status 500")
+            .await
+            .expect("release");
+        assert!(
+            h.store
+                .lease_due_events("w2", later + 999, LEASE_MS, 10)
+                .await
+                .expect("lease")
+                .is_empty()
+        );
+        let again = h
+            .store
+            .lease_due_events("w2", later + 1_000, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].seq, again[0].attempts), (1, 2));
+        // A lease that ran out (a crash) is taken over.
+        let taken = h
+            .store
+            .lease_due_events("w3", later + 1_000 + LEASE_MS, LEASE_MS, 10)
+            .await
+            .expect("lease");
+        assert_eq!((taken[0].seq, taken[0].attempts), (1, 3));
+        assert!(
+            h.store
+                .ack_event(&taken[0].event_id, later + 2_000, "delivered")
+                .await
+                .expect("ack")
+        );
+        assert!(
+            !h.store
+                .ack_event(&taken[0].event_id, later + 2_001, "delivered")
+                .await
+                .expect("ack")
+        );
+        // Then event 2, then 3.
+        for seq in [2, 3] {
+            let next = h
+                .store
+                .lease_due_events("w1", later + 3_000, LEASE_MS, 10)
+                .await
+                .expect("lease");
+            assert_eq!(next.len(), 1);
+            assert_eq!(next[0].seq, seq);
+            h.store
+                .ack_event(&next[0].event_id, later + 3_000, "delivered")
+                .await
+                .expect("ack");
+        }
+        let backlog = h.store.event_backlog().await.expect("backlog");
+        assert_eq!((backlog.count, backlog.oldest_created_at_ms), (0, None));
+    }
+
+    /// Acceptances of one application completing at once, on two
+    /// replicas: every completion commits, and their events are numbered
+    /// 1..=n without a gap or a repeat.
+    pub async fn racing_completions_number_their_events_in_turn(h: &Harness) {
+        const OFFERS: usize = 8;
+        let app = application("tenant-r", "", OFFERS, 0);
+        h.store
+            .record_application(app.clone())
+            .await
+            .expect("record");
+        let mut ids = Vec::new();
+        for offer in 0..OFFERS {
+            let c = created(
+                h.store
+                    .claim_acceptance(claim(&app, offer, &key(), NOW))
+                    .await
+                    .expect("claim"),
+            );
+            ids.push(c.acceptance_id);
+        }
+        let replica = h.reopen().await;
+        let mut tasks = JoinSet::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            let store = if i % 2 == 0 {
+                h.store.clone()
+            } else {
+                replica.clone()
+            };
+            tasks.spawn(async move {
+                store
+                    .complete_acceptance(&id, AcceptanceState::Accepted, "P", "", NOW + 1)
+                    .await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("task").expect("every completion commits");
+        }
+        let mut seqs: Vec<i64> = h
+            .store
+            .events_of_tenant("tenant-r")
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=OFFERS as i64).collect::<Vec<_>>());
+        replica.close().await;
+    }
+
     /// A DECLINED acceptance frees the offer; an ACCEPTED one does not.
     pub async fn declined_acceptance_frees_the_offer(h: &Harness) {
         let app = application("tenant-a", "", 1, 0);
@@ -3128,6 +3341,26 @@ mod sqlite {
         .await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_completions_number_their_events_in_turn() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::racing_completions_number_their_events_in_turn,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn webhook_events_follow_their_changes_in_order() {
+        case(
+            Sqlite,
+            StoreOptions::default(),
+            suite::webhook_events_follow_their_changes_in_order,
+        )
+        .await;
+    }
+
     #[tokio::test]
     async fn declined_acceptance_frees_the_offer() {
         case(
@@ -3446,6 +3679,26 @@ mod postgres {
             Postgres,
             StoreOptions::default(),
             suite::keys_racing_on_one_offer,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_completions_number_their_events_in_turn() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::racing_completions_number_their_events_in_turn,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn webhook_events_follow_their_changes_in_order() {
+        case(
+            Postgres,
+            StoreOptions::default(),
+            suite::webhook_events_follow_their_changes_in_order,
         )
         .await;
     }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod h2raw;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

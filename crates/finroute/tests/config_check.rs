@@ -254,6 +254,66 @@ fn each_validation_error_is_reported_with_its_key() {
             "one per channel",
         ),
         (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"http://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\n",
+            "webhooks[0].url",
+            "only to a loopback host",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"ftp://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\n",
+            "webhooks[0].url",
+            "must start with https://",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\n",
+            "webhooks[0].secret",
+            "set secret or secret_env",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\nsecret_env = \"X\"\n",
+            "webhooks[0].secret",
+            "not both",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"short\"\n",
+            "webhooks[0].secret",
+            "at least 16 bytes",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret_env = \"FINROUTE_TEST_UNSET_WEBHOOK_SECRET\"\n",
+            "webhooks[0].secret",
+            "is not set",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\n[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\n",
+            "webhooks[1].tenant",
+            "one per tenant",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\n",
+            "webhooks[0].tenant",
+            "at most 64 bytes",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\ntimeout_ms = 0\n",
+            "webhooks[0].timeout_ms",
+            "1..=60000",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\nbackoff_initial_ms = 5000\nbackoff_max_ms = 1000\n",
+            "webhooks[0].backoff_initial_ms",
+            "at most backoff_max_ms",
+        ),
+        (
+            "[[webhooks]]\ntenant = \"t\"\nurl = \"https://platform.example/hook\"\nsecret = \"0123456789abcdef0123\"\nbackoff_max_ms = 100000000\n",
+            "webhooks[0].backoff_max_ms",
+            "1 day",
+        ),
+        (
+            "[events]\npoll_interval_ms = 0",
+            "events.poll_interval_ms",
+            "1..=60000",
+        ),
+        (
             "[review.sla]\nincome_changed_ms = 0",
             "review.sla.income_changed_ms",
             "a year",

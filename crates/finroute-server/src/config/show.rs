@@ -257,6 +257,11 @@ id = "mobile"
 sha256 = "4f9c2b6a0d3e8f1a7b5c9d2e6f0a3b8c1d4e7f2a5b8c0d3e6f9a2b5c8d1e4f7a"
 tenant = "t1"
 roles = ["router"]
+
+[[webhooks]]
+tenant = "t1"
+url = "https://platform.example/hook"
+secret = "whsec-s3cr3t-value-0001"
 "#,
         )
         .unwrap();
@@ -287,6 +292,9 @@ roles = ["router"]
             "{text}"
         );
         assert!(text.contains("sha256 = \"***\""), "{text}");
+        // A webhook's signing secret too.
+        assert!(!text.contains("whsec-s3cr3t"), "{text}");
+        assert!(text.contains("secret = \"***\""), "{text}");
         assert!(
             text.contains("deadline_ms = 900  # env FINROUTE_ROUTING_DEADLINE_MS"),
             "{text}"
