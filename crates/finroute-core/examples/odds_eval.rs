@@ -4,7 +4,11 @@
 //! true approval rule is known: two honest (their estimates are the truth
 //! plus noise), two over-claiming (one adds +1.5 log-odds, one always says
 //! 95 %), one that sends no estimate, and one that tightens its policy
-//! midway while its estimates keep the old rule. Each outcome is drawn from
+//! midway while its estimates keep the old rule, and one that books every
+//! acceptance at Accept and decides after review (its final decision, drawn
+//! from its true rule, replaces the booking `--review-delay` outcomes
+//! later, as a partner's outcome report does in the router's store). Each
+//! outcome is drawn from
 //! the true rule, the book is rebuilt from the outcomes every `--refresh`
 //! outcomes (as the router does from its store), and every forecast is the
 //! odds the router would have shown at that moment.
@@ -107,6 +111,9 @@ struct Partner {
     /// `policy_drop`; claims keep the old rule.
     policy_change_at: Option<usize>,
     policy_drop: f64,
+    /// Books everything at Accept: the outcome first recorded is an
+    /// approval, replaced by the final decision after the review delay.
+    books_all: bool,
 }
 
 impl Partner {
@@ -157,6 +164,7 @@ fn partners(outcomes: usize) -> Vec<Partner> {
         claim,
         policy_change_at: None,
         policy_drop: 0.0,
+        books_all: false,
     };
     vec![
         p("honest-bank", 0.6, 1.1, -3.5, Claim::Honest(0.3)),
@@ -169,6 +177,10 @@ fn partners(outcomes: usize) -> Vec<Partner> {
             policy_drop: 1.5,
             ..p("policy-shift", 1.0, 0.8, -3.0, Claim::Honest(0.3))
         },
+        Partner {
+            books_all: true,
+            ..p("books-all", -0.3, 0.9, -3.0, Claim::Fixed(0.9))
+        },
     ]
 }
 
@@ -177,6 +189,8 @@ struct Args {
     seed: u64,
     refresh: usize,
     holdout: usize,
+    /// Outcomes between a books-all booking and its final decision.
+    review_delay: usize,
     learning: Learning,
 }
 
@@ -186,6 +200,7 @@ fn args() -> Result<Args, String> {
         seed: 7,
         refresh: 25,
         holdout: 20_000,
+        review_delay: 100,
         learning: Learning::default(),
     };
     let mut it = std::env::args().skip(1);
@@ -205,6 +220,7 @@ fn args() -> Result<Args, String> {
             "--seed" => a.seed = n,
             "--refresh" => a.refresh = (n as usize).max(1),
             "--holdout" => a.holdout = n as usize,
+            "--review-delay" => a.review_delay = n as usize,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -230,7 +246,16 @@ fn main() -> ExitCode {
     let mut during = Calibration::default();
     // Policy-change partner, its outcomes after the change: shown - truth.
     let mut relearn: Vec<f64> = Vec::new();
+    // Books-all partner: its shown odds - the truth (the funded rate), and
+    // the final decisions not reported yet (due at, history index, funded).
+    let mut books_all: Vec<f64> = Vec::new();
+    let mut reviews: std::collections::VecDeque<(usize, usize, bool)> = Default::default();
     for n in 0..args.outcomes {
+        while reviews.front().is_some_and(|r| r.0 <= n) {
+            if let Some((_, i, funded)) = reviews.pop_front() {
+                history[i].approved = funded;
+            }
+        }
         if n % args.refresh == 0 {
             book = OddsBook::learn(&model, &learning, history.iter().rev());
         }
@@ -245,17 +270,28 @@ fn main() -> ExitCode {
         if partner.policy_change_at.is_some_and(|at| n >= at) {
             relearn.push(shown - truth);
         }
+        if partner.books_all {
+            books_all.push(shown - truth);
+            reviews.push_back((n + args.review_delay, history.len(), approved));
+        }
         history.push(Outcome {
             adapter_id: partner.id.to_owned(),
             risk_band: band.to_owned(),
-            approved,
+            // Booked at Accept; the final decision comes with the review.
+            approved: approved || partner.books_all,
             inputs,
         });
+    }
+    // The reviews still pending at the end arrive before the held-out test.
+    for (_, i, funded) in reviews.drain(..) {
+        history[i].approved = funded;
     }
     let book = OddsBook::learn(&model, &learning, history.iter().rev());
 
     // Held out: fresh applicants, the final book, outcomes from the truth.
     let mut rows = Vec::new();
+    let mut rows_ece: Vec<f64> = Vec::new();
+    let mut books_all_held_out: Option<(f64, f64)> = None;
     let mut all_shown = Calibration::default();
     let mut all_raw = Calibration::default();
     let mut all_prior = Calibration::default();
@@ -279,6 +315,10 @@ fn main() -> ExitCode {
                 raw_cal.add(c, approved);
                 all_raw.add(c, approved);
             }
+        }
+        rows_ece.push(shown_cal.ece());
+        if partner.books_all {
+            books_all_held_out = Some(shown_cal.means());
         }
         let learned = book.adapter(partner.id);
         // Only a partner that sends estimates has a raw claim to beat. A
@@ -349,6 +389,35 @@ fn main() -> ExitCode {
         "policy-shift after the change, mean(shown - truth) per 50 of its outcomes: {}",
         trace.join(" ")
     );
+    let trace: Vec<String> = books_all
+        .chunks(50)
+        .map(|c| format!("{:+.2}", c.iter().sum::<f64>() / c.len() as f64))
+        .collect();
+    println!(
+        "books-all (review delay {}), mean(shown - funded truth) per 50 of its outcomes: {}",
+        args.review_delay,
+        trace.join(" ")
+    );
+    // While learning, the last `review_delay` bookings still count as
+    // approvals (their reviews are pending), so the in-run bias settles a
+    // little above 0; held out, with every review in, it is the funded rate.
+    match relearned_after(&books_all, 50, 0.05) {
+        Some(k) => println!(
+            "books-all: shown odds within 0.05 of the funded rate (rolling 50) from its outcome {k} of {}",
+            books_all.len()
+        ),
+        None => println!(
+            "books-all: shown odds not within 0.05 of the funded rate (rolling 50) by the end of its {} outcomes",
+            books_all.len()
+        ),
+    }
+    if let Some((shown, rate)) = books_all_held_out {
+        println!(
+            "books-all held out: mean shown {shown:.3}, funded rate {rate:.3} (the booking rate it claims: 0.90, what Accept said: 1.00)"
+        );
+    }
+    let worst = rows_ece.iter().copied().fold(0.0_f64, f64::max);
+    println!("worst partner ECE {worst:.4}");
     match relearned_after(&relearn, 50, 0.05) {
         Some(k) => println!(
             "policy-shift: re-learned (rolling bias within 0.05) {k} of its outcomes after the change (window {}, {} seen since)",

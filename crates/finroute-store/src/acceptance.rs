@@ -357,24 +357,42 @@ pub(crate) const INSERT_OUTCOME: &str = "\
 pub(crate) const COUNT_OUTBOX: &str = "SELECT COUNT(*) FROM acceptance_outbox";
 
 /// Outcome counts, grouped and ordered.
-pub(crate) const OUTCOME_COUNTS: &str = "\
-    SELECT adapter_id, product_kind, risk_band, \
-           SUM(CASE WHEN status = 'ACCEPTED' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status = 'DECLINED' THEN 1 ELSE 0 END) \
-    FROM acceptance_outcomes \
-    GROUP BY adapter_id, product_kind, risk_band \
-    ORDER BY adapter_id, product_kind, risk_band";
+/// An outcome's truth for the odds model: the partner's final credit
+/// decision when it reported one (FUNDED: approved; DECLINED_AFTER_REVIEW:
+/// declined, whatever Accept said), else the status Accept returned.
+macro_rules! final_status {
+    () => {
+        "CASE WHEN credit_decision = 'FUNDED' THEN 'ACCEPTED' \
+              WHEN credit_decision = 'DECLINED_AFTER_REVIEW' THEN 'DECLINED' \
+              ELSE status END"
+    };
+}
+
+pub(crate) const OUTCOME_COUNTS: &str = concat!(
+    "SELECT adapter_id, product_kind, risk_band, \
+            SUM(CASE WHEN final_status = 'ACCEPTED' THEN 1 ELSE 0 END), \
+            SUM(CASE WHEN final_status = 'DECLINED' THEN 1 ELSE 0 END) \
+     FROM (SELECT adapter_id, product_kind, risk_band, ",
+    final_status!(),
+    " AS final_status FROM acceptance_outcomes) outcomes \
+     GROUP BY adapter_id, product_kind, risk_band \
+     ORDER BY adapter_id, product_kind, risk_band"
+);
 
 /// Each adapter's newest `$1` outcomes that carry the odds inputs, newest
-/// first within each adapter.
-pub(crate) const RECENT_OUTCOMES: &str = "\
-    SELECT adapter_id, risk_band, status, prior_odds, partner_odds FROM ( \
-        SELECT adapter_id, risk_band, status, prior_odds, partner_odds, \
+/// first within each adapter; the status is the final credit decision when
+/// the partner reported one.
+pub(crate) const RECENT_OUTCOMES: &str = concat!(
+    "SELECT adapter_id, risk_band, final_status, prior_odds, partner_odds FROM ( \
+        SELECT adapter_id, risk_band, ",
+    final_status!(),
+    " AS final_status, prior_odds, partner_odds, \
                ROW_NUMBER() OVER (PARTITION BY adapter_id \
                                   ORDER BY decided_at_ms DESC, acceptance_id DESC) AS age \
         FROM acceptance_outcomes WHERE prior_odds IS NOT NULL) recent \
     WHERE age <= $1 \
-    ORDER BY adapter_id, age";
+    ORDER BY adapter_id, age"
+);
 
 /// A decoding error naming the column and the problem, never the value.
 pub(crate) fn bad_column(column: &str, what: &'static str) -> sqlx::Error {

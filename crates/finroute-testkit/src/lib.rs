@@ -77,7 +77,7 @@ impl TestRouter {
             },
             clock,
         ));
-        let router = TestRouter {
+        let mut router = TestRouter {
             addr,
             metrics_addr,
             console_addr,
@@ -130,15 +130,16 @@ impl TestRouter {
             .expect("connect")
     }
 
-    async fn wait_serving(&self) {
+    async fn wait_serving(&mut self) {
         use tonic_health::pb::health_client::HealthClient;
         // Up to 60 s: a router starting on a loaded 2-core machine (CI
         // building and testing at once) has been seen to take over 20. A
         // router that stopped (a start error) fails at once instead.
         let give_up = std::time::Instant::now() + Duration::from_secs(60);
         while std::time::Instant::now() < give_up {
-            if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
-                panic!("the router stopped before it was SERVING (a start error?)");
+            if let Some(handle) = self.handle.take_if(|h| h.is_finished()) {
+                let ended = handle.await;
+                panic!("the router stopped before it was SERVING: {ended:?}");
             }
             if let Ok(ch) = Channel::from_shared(self.url())
                 .expect("valid url")
