@@ -368,6 +368,7 @@ struct Words {
     plan_apr: &'static str,
     application: &'static str,
     acceptances: &'static str,
+    late_offers: &'static str,
     appeals: &'static str,
     next: &'static str,
 }
@@ -395,6 +396,7 @@ const EN: Words = Words {
     plan_apr: "expected APR",
     application: "Application",
     acceptances: "Acceptances",
+    late_offers: "Late offers (arrived after the reply; accept them like any other)",
     appeals: "Appeals",
     next: "Next",
 };
@@ -422,6 +424,7 @@ const ZH: Words = Words {
     plan_apr: "预期年化利率",
     application: "申请编号",
     acceptances: "已接受",
+    late_offers: "迟到报价（答复后到达，可照常接受）",
     appeals: "申诉",
     next: "下一步",
 };
@@ -658,6 +661,21 @@ pub fn render(view: &View<'_>, applicant_id: Option<&str>) -> String {
 pub fn render_history(app: &pb::Application) -> String {
     let w = words(&app.locale);
     let mut out = String::new();
+    if !app.late_offers.is_empty() {
+        let _ = writeln!(out, "\n{}", w.late_offers);
+        for l in &app.late_offers {
+            let Some(o) = l.offer.as_ref() else { continue };
+            let _ = writeln!(
+                out,
+                "- {} {} {} m {} {}",
+                clean(&o.adapter_id, 64),
+                money(o.principal.as_ref()),
+                o.term_months,
+                percent_bps(o.apr_bps),
+                clean(&o.offer_id, 128),
+            );
+        }
+    }
     if !app.acceptances.is_empty() {
         let _ = writeln!(out, "\n{}", w.acceptances);
         for a in &app.acceptances {
@@ -873,5 +891,48 @@ mod tests {
             ..r
         };
         assert!(render(&View::from(&r), None).contains("(no offers)"));
+    }
+}
+
+#[cfg(test)]
+mod late_offer_tests {
+    use super::*;
+
+    #[test]
+    fn history_lists_late_offers_in_the_answers_language() {
+        let offer = pb::Offer {
+            offer_id: "off_1-0-1".into(),
+            adapter_id: "bank\u{7}-late".into(),
+            principal: Some(pb::Money {
+                currency_code: "CNY".into(),
+                amount_minor: 1_000_000,
+            }),
+            term_months: 12,
+            apr_bps: 1_234,
+            ..Default::default()
+        };
+        let app = pb::Application {
+            locale: "en".into(),
+            late_offers: vec![pb::LateOffer {
+                offer: Some(offer),
+                arrived_at: None,
+            }],
+            ..Default::default()
+        };
+        let text = render_history(&app);
+        assert!(text.contains("Late offers"), "{text}");
+        assert!(
+            text.contains("off_1-0-1") && text.contains("12 m"),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{7}'),
+            "control characters stripped: {text:?}"
+        );
+        let zh = render_history(&pb::Application {
+            locale: "zh-CN".into(),
+            ..app
+        });
+        assert!(zh.contains("迟到报价"), "{zh}");
     }
 }
