@@ -198,3 +198,33 @@ async fn a_shutdown_stops_late_work_and_keeps_what_had_arrived() {
         .collect();
     assert_eq!(refs, ["EARLY-LATE"]);
 }
+
+/// StreamOffers with a partner still working at the deadline: the stream
+/// ends with the final response on time (late work holds no stream open),
+/// and the late offer still joins the application.
+#[tokio::test]
+async fn stream_offers_ends_on_time_while_a_partner_is_late() {
+    use tokio_stream::StreamExt;
+    let late = slow(Duration::from_millis(1_000), "LATE-1").await;
+    let router = TestRouter::start(config_with(vec![late.spec("bank-late", 2_000)])).await;
+    let mut request = tonic::Request::new(refused_borrower());
+    request.set_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut client = router.client().await;
+    let mut stream = client.stream_offers(request).await.unwrap().into_inner();
+    let mut last = None;
+    while let Some(event) = stream.next().await {
+        last = event.unwrap().event;
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(700),
+        "the stream took {took:?}"
+    );
+    let Some(pb::route_event::Event::FinalResponse(r)) = last else {
+        panic!("no final response: {last:?}");
+    };
+    assert!(report_of(&r, "bank-late").late_pending);
+    let app = late_offers(&router, &r.application_id, 1).await;
+    assert_eq!(app.late_offers.len(), 1);
+}

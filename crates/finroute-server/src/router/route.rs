@@ -270,6 +270,9 @@ impl RouterService {
             // The caller went away: dropping the fan-out cancels every call.
             () = reply.closed() => return,
         };
+        // StreamOffers ends its stream when every event sender is gone:
+        // late work sends none, so it must not hold one.
+        drop(events);
         if reply.send(result).is_err() || pending.is_empty() {
             return;
         }
