@@ -629,7 +629,15 @@ fn ridge_logistic<const K: usize>(
 }
 
 /// The candidate with the least BIC: log-loss plus `ln(n) / 2` per fitted
-/// parameter, `n` the effective number of (weighted) outcomes.
+/// parameter, `n` the effective number of (weighted) outcomes
+/// (`(sum w)^2 / sum w^2`). The weighted log-loss is put on the same scale
+/// (times `sum w / sum w^2`, so that its weights add up to `n`): the
+/// likelihood and the penalty then count the same outcomes, and the choice
+/// does not depend on how the weights are scaled. (Read on the weights'
+/// own scale, about half of `n` with the default half-life and window, the
+/// evidence was worth half as much as the penalty assumed, and a partner
+/// whose estimates were off by a steady 0.03-0.05 kept being taken as it
+/// stood.)
 fn choose<const K: usize, const N: usize>(
     rows: &[([f64; K], f64, f64)],
     candidates: [([f64; K], f64); N],
@@ -637,15 +645,15 @@ fn choose<const K: usize, const N: usize>(
     let (sum, squares) = rows
         .iter()
         .fold((0.0, 0.0), |(s, q), (_, _, w)| (s + w, q + w * w));
-    let effective_n: f64 = if squares > 0.0 {
-        sum * sum / squares
+    let (effective_n, scale): (f64, f64) = if squares > 0.0 && sum > 0.0 {
+        (sum * sum / squares, sum / squares)
     } else {
-        1.0
+        (1.0, 1.0)
     };
     let per_parameter = effective_n.max(1.0).ln() / 2.0;
     let mut best: Option<(f64, [f64; K])> = None;
     for (theta, parameters) in candidates {
-        let score = log_loss(rows, &theta) + parameters * per_parameter;
+        let score = scale * log_loss(rows, &theta) + parameters * per_parameter;
         if score.is_finite() && best.is_none_or(|(b, _)| score < b) {
             best = Some((score, theta));
         }
@@ -1013,6 +1021,55 @@ mod tests {
         // A fixed parameter stays put; the free one absorbs the rest.
         let fit = ridge_logistic([0.0, 0.0, 0.0], [true, true, false], 1.0, &rows);
         assert_eq!(fit[2], 0.0);
+    }
+
+    #[test]
+    fn model_choice_does_not_depend_on_the_weights_scale() {
+        // 400 outcomes at prior 0.7, 240 approved (60 %): a shift the
+        // evidence supports whatever the weights' scale.
+        let rows = |w: f64| -> Vec<([f64; 2], f64, f64)> {
+            (0..400)
+                .map(|i| ([1.0, logit(0.7)], if i % 200 < 120 { 1.0 } else { 0.0 }, w))
+                .collect()
+        };
+        let pick = |rows: &[([f64; 2], f64, f64)]| {
+            choose(
+                rows,
+                [
+                    ([0.0, 1.0], 0.0),
+                    (ridge_logistic([0.0, 1.0], [true, false], 2.0, rows), 1.0),
+                ],
+            )
+        };
+        let full = pick(&rows(1.0));
+        assert!(full[0] < -0.1, "{full:?}");
+        for w in [0.5, 0.25, 4.0] {
+            // The same choice (the fit itself moves a little: the ridge
+            // weighs more against lighter rows).
+            let scaled = pick(&rows(w));
+            assert!(
+                (scaled[0] - full[0]).abs() < 0.05,
+                "{w}: {scaled:?} vs {full:?}"
+            );
+        }
+        // Calibrated outcomes (70 %) keep the estimate as it stands.
+        let calibrated: Vec<([f64; 2], f64, f64)> = (0..400)
+            .map(|i| ([1.0, logit(0.7)], if i % 10 < 7 { 1.0 } else { 0.0 }, 0.5))
+            .collect();
+        assert_eq!(pick(&calibrated), [0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_steady_gap_without_partner_estimates_is_learned() {
+        // Exponential weights (half-life 150 over 600 outcomes) sum to
+        // about half the effective count: the gap (prior 0.7, 63 % approved,
+        // spread evenly over the window) must still be taken, not read as noise.
+        let outcomes = history("coop", 600, None, |i| (i * 37) % 100 < 63);
+        let book = OddsBook::learn(&OddsModel::default(), &Learning::default(), &outcomes);
+        let fit = book.adapter("coop").map(|a| a.model_only);
+        assert!(fit.is_some_and(|m| m != [0.0, 1.0]), "{fit:?}");
+        let odds = shown(&book, "coop", None).odds;
+        assert!((odds - 0.63).abs() < 0.03, "{odds}");
     }
 
     proptest::proptest! {
