@@ -289,14 +289,18 @@ async fn odds_learn_the_final_credit_decision_not_the_booking() {
             .await
             .unwrap();
     }
-    // Within `odds.refresh_ms` the book is rebuilt on the final decisions.
+    // Within `odds.refresh_ms` the book is rebuilt on the final decisions
+    // (all 40 are stored by now): wait until the odds shown stop moving.
     let start = Instant::now();
+    let mut previous = before.approval_odds;
     let bold = loop {
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let (bold, _) = offers(&mut client).await;
-        if bold.approval_odds < 0.7 || start.elapsed() > Duration::from_secs(5) {
+        let settled = (bold.approval_odds - previous).abs() < 1e-9;
+        if settled || start.elapsed() > Duration::from_secs(5) {
             break bold;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        previous = bold.approval_odds;
     };
     eprintln!(
         "books-all: {:.3} on bookings alone, {:.3} ({:?}) after {ROUNDS} final decisions (half funded)",
