@@ -28,7 +28,9 @@
 # Other settings (environment): CONNS=4 STREAMS=16 THREADS=1 (h2load -c -m
 # -t), REPLICA_CONNS=CONNS/2 (each of the two h2load of "replicas"),
 # WARMUP=1000 calls per router, DEADLINE_MS=300, PARTNER_TIMEOUT_MS=300,
-# ROUTER_LOG=warn (routers' RUST_LOG).
+# ROUTER_LOG=warn (routers' RUST_LOG), CHART=target/bench/latency.svg (the
+# latency-percentile chart of every row: p50 ... max, the median of the
+# runs at each percentile; CHART= skips it).
 #
 # Columns: req/s = h2load's "finished in" rate (summed over both h2load for
 # replicas); p50/p99 from h2load's per-request log (all requests of the
@@ -58,6 +60,8 @@ PARTNER_TIMEOUT_MS="${PARTNER_TIMEOUT_MS:-300}"
 PG_URL="${PG_URL-postgres://postgres@127.0.0.1:5432/test}"
 REPLICA_CONNS="${REPLICA_CONNS:-$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))}"
 SCENARIOS="${SCENARIOS:-embedded remote3 pg hung replicas}"
+CHART="${CHART:-target/bench/latency.svg}"   # the latency-percentile chart, '' skips
+PERCENTILES="50 75 90 95 99 99.5 99.9 99.99 100"
 
 for tool in h2load curl; do
   command -v "$tool" >/dev/null || { echo "$tool missing (h2load: apt-get install nghttp2-client)" >&2; exit 2; }
@@ -273,12 +277,20 @@ run_once() {
   non2xx=$(cat "$out".*.txt | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^failed/) t += $(i-1) } END { print t + 0 }')
   local lat
   # log: start (us since epoch), HTTP status, response time (us)
-  lat=$(cat "$out".*.log | awk '{ print $3 / 1000 }' | sort -g | awk -v d="$DEADLINE_MS" '
+  cat "$out".*.log | awk '{ print $3 / 1000 }' | sort -g > "$out.sorted"
+  lat=$(awk -v d="$DEADLINE_MS" '
     { t[NR] = $1; if ($1 > d) late++ }
     END { if (NR == 0) { print "0 0 0 0"; exit }
           i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
           i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-          printf "%.2f %.2f %.1f %d", t[i50], t[i99], t[NR], late }')
+          printf "%.2f %.2f %.1f %d", t[i50], t[i99], t[NR], late }' "$out.sorted")
+  # The latency at each of PERCENTILES, for the chart (one line per run).
+  awk -v ps="$PERCENTILES" '
+    { t[NR] = $1 }
+    END { n = split(ps, p, " "); line = ""
+          for (k = 1; k <= n; k++) { i = int(NR * p[k] / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR
+                                     line = line (k > 1 ? " " : "") (NR ? t[i] : 0) }
+          print line }' "$out.sorted" >> "$work/pct.$s"
   local cpu
   cpu=$(awk -v d=$((after - before)) -v hz="$hz" -v n="$calls" 'BEGIN { printf "%.4f", n ? d * 1000 / hz / n : 0 }')
   read -r p50 p99 max late <<<"$lat"
@@ -327,6 +339,44 @@ fi
 # median COLUMN FILE: the median of one column of a results file.
 median() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 peak_mb() { local p out=""; for p in "$@"; do out+="${out:+ + }$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$p/status")"; done; echo "$out"; }
+# chart_svg ROWS PERCENTILES TITLE: an SVG line chart, one line per row
+# ("label|ms at p1|ms at p2|..."), percentiles evenly spaced on x, latency
+# on a log10 y axis from 0.1 ms; plain SVG, no script, no external font.
+chart_svg() {
+  awk -F'|' -v ps="$2" -v title="$3" '
+    function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); return s }
+    function y(ms) { if (ms < 0.1) ms = 0.1; return top + h - (log(ms) / log(10) + 1) / (lmax + 1) * h }
+    { label[NR] = $1; for (k = 2; k <= NF; k++) { v[NR, k - 1] = $k; if ($k > max) max = $k } cols = NF - 1 }
+    END {
+      split(ps, p, " "); left = 70; top = 40; w = 640; h = 320
+      lmax = 1; while (10 ^ lmax < max) lmax++
+      split("#1f5fbf #c62828 #2e7d32 #ef6c00 #6a1b9a #00838f #5d4037 #f9a825", color, " ")
+      printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", left + w + 30, top + h + 60 + NR * 20
+      printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      printf "<text x=\"%d\" y=\"20\" font-size=\"13\">%s</text>\n", left, esc(title)
+      for (e = -1; e <= lmax; e++) {
+        yy = y(10 ^ e)
+        printf "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", left, yy, left + w, yy
+        printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s ms</text>\n", left - 6, yy + 4, (e < 0 ? "0.1" : 10 ^ e)
+      }
+      for (k = 1; k <= cols; k++) {
+        xx = left + (k - 1) * w / (cols - 1)
+        printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#eee\"/>\n", xx, top, xx, top + h
+        printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", xx, top + h + 18, (p[k] == 100 ? "max" : "p" p[k])
+      }
+      printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">percentile of calls</text>\n", left + w / 2, top + h + 40
+      for (r = 1; r <= NR; r++) {
+        pts = ""
+        for (k = 1; k <= cols; k++) pts = pts sprintf("%.1f,%.1f ", left + (k - 1) * w / (cols - 1), y(v[r, k]))
+        c = color[(r - 1) % 8 + 1]
+        printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n", c, pts
+        printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", left, top + h + 52 + (r - 1) * 20, c
+        printf "<text x=\"%d\" y=\"%d\">%s</text>\n", left + 18, top + h + 63 + (r - 1) * 20, esc(label[r])
+      }
+      print "</svg>"
+    }' "$1"
+}
+
 metric() { # URL NAME-AND-LABELS -> value
   curl -s "$1" | awk -v k="$2" 'index($0, k) == 1 { print $2 }' | awk '{ t += $1 } END { print t + 0 }'
 }
@@ -360,6 +410,21 @@ if [ -s "$work/res.hung" ]; then
   echo "hung partner, caller deadline ${DEADLINE_MS} ms: p50 $(median 4 "$f") ms, p99 $(median 5 "$f") ms, max $(median 6 "$f") ms (medians over runs), calls over the deadline per run: $(awk '{ print $7 }' "$f" | paste -sd, | sed 's/,/, /g')$keep; circuit opened $(grep -c 'circuit opened' "$work"/router-hung-*.log || true) time(s)."
 fi
 [ -n "$soak_line" ] && echo "$soak_line"
+if [ -n "$CHART" ]; then
+  mkdir -p "$(dirname "$CHART")"
+  # Per scenario, the median over runs of the latency at each percentile.
+  for s in "${order[@]}"; do
+    [ -z "${S_SKIP[$s]:-}" ] && [ -s "$work/pct.$s" ] || continue
+    n=$(awk '{ print NF; exit }' "$work/pct.$s")
+    row="${S_LABEL[$s]}"
+    for k in $(seq "$n"); do row+="|$(median "$k" "$work/pct.$s")"; done
+    echo "$row"
+  done > "$work/chart.rows"
+  chart_svg "$work/chart.rows" "$PERCENTILES" \
+    "bench/run.sh $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD): latency by percentile, median of $REPEATS run(s), $((CONNS * STREAMS)) concurrent calls" > "$CHART"
+  echo
+  echo "latency-percentile chart: $CHART"
+fi
 echo
 echo "checks (h2load counts a 2xx even when grpc-status is an error; the router's own counters):"
 for s in "${order[@]}"; do
