@@ -330,7 +330,7 @@ impl Fanout<'_> {
             });
             match placed {
                 Ok((tier, rule)) => tiers[tier].push((index, channel, rule)),
-                Err(report) => self.skipped(&mut result, *report, events).await,
+                Err(report) => self.skipped(channel, &mut result, *report, events).await,
             }
         }
         let min_offers = self.rules.map_or(1, |r| r.tier_min_offers) as usize;
@@ -351,7 +351,7 @@ impl Fanout<'_> {
                         ChannelStatus::Timeout,
                         "not called: the reply was due before its tier's turn".into(),
                     );
-                    self.skipped(&mut result, *report, events).await;
+                    self.skipped(channel, &mut result, *report, events).await;
                 }
                 continue;
             }
@@ -364,7 +364,7 @@ impl Fanout<'_> {
                         result.offers.len()
                     );
                     let report = skip_report(channel, ChannelStatus::NotNeeded, detail);
-                    self.skipped(&mut result, *report, events).await;
+                    self.skipped(channel, &mut result, *report, events).await;
                 }
                 continue;
             }
@@ -375,7 +375,7 @@ impl Fanout<'_> {
                 called = true;
                 match self.admit_breaker(channel) {
                     Ok(probe) => pending.push(index, self.call(index, channel, probe)),
-                    Err(report) => self.skipped(&mut result, *report, events).await,
+                    Err(report) => self.skipped(channel, &mut result, *report, events).await,
                 }
             }
             loop {
@@ -437,14 +437,12 @@ impl Fanout<'_> {
     /// A channel that is not called: counted, streamed and reported.
     async fn skipped(
         &self,
+        channel: &Channel,
         result: &mut FanoutResult,
         report: ChannelReport,
         events: Option<&mpsc::Sender<FanoutEvent>>,
     ) {
-        let channel = self.registry.get(&report.adapter_id);
-        if let Some(c) = channel {
-            c.metrics.record(&report);
-        }
+        channel.metrics.record(&report);
         emit(events, FanoutEvent::Report(report.clone())).await;
         result.reports.push(report);
     }

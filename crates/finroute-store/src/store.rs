@@ -214,18 +214,18 @@ impl Store {
     pub async fn record_late_offer(&self, late: LateOfferRecord) -> Result<(), StoreError> {
         self.check_open()?;
         text::offer(&late.offer)?;
-        let known = self
-            .get_application(&late.offer.tenant, &late.offer.application_id)
-            .await?
-            .is_some();
-        if !known {
-            return Err(StoreError::NotFound);
+        let written = match &self.inner.db {
+            Db::Sqlite(db) => Ops(db).record_late_offer(&late).await,
+            Db::Postgres(db) => Ops(db).record_late_offer(&late).await,
+        };
+        match written {
+            // The composite foreign key to (application_id, tenant): no
+            // such application of this tenant.
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::NotFound)
+            }
+            other => Ok(other?),
         }
-        match &self.inner.db {
-            Db::Sqlite(db) => Ops(db).record_late_offer(&late).await?,
-            Db::Postgres(db) => Ops(db).record_late_offer(&late).await?,
-        }
-        Ok(())
     }
 
     /// The late offers of an application, in the order they arrived (none

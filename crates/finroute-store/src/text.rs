@@ -42,14 +42,7 @@ pub(crate) fn application(app: &ApplicationRecord) -> Result<(), StoreError> {
     storable("request_id", &app.request_id)?;
     storable("applicant_id", &app.applicant_id)?;
     for o in &app.offers {
-        storable("offers.offer_id", &o.offer_id)?;
-        storable("offers.application_id", &o.application_id)?;
-        storable("offers.tenant", &o.tenant)?;
-        storable("offers.adapter_id", &o.adapter_id)?;
-        storable("offers.partner_offer_ref", &o.partner_offer_ref)?;
-        storable("offers.product_kind", &o.product_kind)?;
-        storable("offers.currency", &o.currency)?;
-        storable("offers.risk_band", &o.risk_band)?;
+        offer(o)?;
     }
     for r in &app.channel_reports {
         storable("channel_reports.adapter_id", &r.adapter_id)?;
