@@ -14,6 +14,21 @@
 #   replicas  2 routers on one PostgreSQL schema, two h2load in parallel
 #             (one per replica, CONNS/2 connections each), req/s summed
 #
+# and the limit rows (issue 21): `finroute-bench limit`, a bare service on
+# the same proto that per call only decodes the request, makes the same
+# durable record (the router's stored bytes, through finroute-store's group
+# commit) and answers with a pre-built response of the router's size (the
+# router's own answer to the same request, captured first):
+#
+#   limit     its SQLite twin, the limit of embedded (and of hung)
+#   limit3    the bare 3-partner fan-out: the same, plus Quote to the same
+#             three partner_bank processes as remote3, the limit of remote3
+#   limitpg   on PostgreSQL (a fresh schema), the limit of pg and replicas
+#
+# Each routed row is quoted as a share of its limit row (throughput) and as
+# a multiple of it and of Health/Check (router CPU per call), and a list of
+# targets under the table says which are met. LIMITS=0 leaves them out.
+#
 # Each scenario is run REPEATS times, the scenarios interleaved round by
 # round (so a slow minute of a shared machine hits all of them), and the
 # median run is quoted. Then a soak: SOAK seconds of RouteFinancing on the
@@ -60,6 +75,7 @@ PARTNER_TIMEOUT_MS="${PARTNER_TIMEOUT_MS:-300}"
 PG_URL="${PG_URL-postgres://postgres@127.0.0.1:5432/test}"
 REPLICA_CONNS="${REPLICA_CONNS:-$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))}"
 SCENARIOS="${SCENARIOS:-embedded remote3 pg hung replicas}"
+LIMITS="${LIMITS:-1}"               # 0: no limit rows
 CHART="${CHART:-target/bench/latency.svg}"   # the latency-percentile chart, '' skips
 PERCENTILES="50 75 90 95 99 99.5 99.9 99.99 100"
 
@@ -165,6 +181,30 @@ if has embedded; then
   router embedded "$work/embedded.toml"
 fi
 
+# limit_row NAME LABEL ROUTER_ADDR STORE_URL [PARTNER_URL...]: the bare
+# service answering with ROUTER_ADDR's answer to the benchmark's request.
+limit_row() {
+  local name=$1 label=$2 from=$3 url=$4
+  shift 4
+  "$bin/finroute-bench" capture "$from" "$work/$name.response"
+  spawn "$name" "limit ready: listening on" \
+    "$bin/finroute-bench" limit "$url" "$work/$name.response" "$@"
+  order+=("$name")
+  S_LABEL[$name]=$label
+  S_ADDRS[$name]=" $ADDR"
+  S_PIDS[$name]=" $PID"
+}
+if has embedded || has hung; then
+  if [ "$LIMITS" = 1 ]; then
+    if has embedded; then from=$(awk '{print $1}' <<<"${S_ADDRS[embedded]}"); else
+      config "$work/capture.toml" "sqlite://$work/capture.db"
+      router capture "$work/capture.toml"
+      from=$ADDR
+    fi
+    limit_row limit "Limit: decode, record, answer of embedded's size (SQLite)" "$from" "sqlite://$work/limit.db"
+  fi
+fi
+
 if has remote3; then
   order+=(remote3)
   S_LABEL[remote3]="RouteFinancing, 3 remote partner_bank only (SQLite)"
@@ -176,6 +216,11 @@ if has remote3; then
   done
   config "$work/remote3.toml" "sqlite://$work/remote3.db" "$adapters"
   router remote3 "$work/remote3.toml"
+  if [ "$LIMITS" = 1 ]; then
+    # shellcheck disable=SC2046
+    limit_row limit3 "Limit: bare 3-partner fan-out, record, answer (SQLite)" "$ADDR" "sqlite://$work/limit3.db" \
+      $(grep -o 'endpoint = "[^"]*"' "$work/remote3.toml" | cut -d'"' -f2)
+  fi
 fi
 
 if has hung; then
@@ -197,6 +242,8 @@ if has pg || has replicas; then
       schemas+=("${base}_pg")
       "$bin/finroute-bench" pg create "$PG_URL" "${base}_replicas" > "$work/replicas.url"
       schemas+=("${base}_replicas")
+      "$bin/finroute-bench" pg create "$PG_URL" "${base}_limit" > "$work/limitpg.url"
+      schemas+=("${base}_limit")
       pg_ok=1
     else
       pg_why="skipped: PostgreSQL unreachable"
@@ -214,6 +261,7 @@ if has pg || has replicas; then
     if has pg; then
       config "$work/pg.toml" "$(cat "$work/pg.url")"
       router pg "$work/pg.toml"
+      [ "$LIMITS" = 1 ] && limit_row limitpg "Limit: decode, record, answer (PostgreSQL)" "$ADDR" "$(cat "$work/limitpg.url")"
     fi
     if has replicas; then
       config "$work/replica-1.toml" "$(cat "$work/replicas.url")"
@@ -227,7 +275,7 @@ fi
 
 # The table's order, whatever the order of starting.
 sorted=()
-for s in health embedded remote3 pg hung replicas; do
+for s in health limit embedded limit3 remote3 limitpg pg hung replicas; do
   [[ " ${order[*]} " == *" $s "* ]] && sorted+=("$s")
 done
 order=("${sorted[@]}")
@@ -388,19 +436,51 @@ echo "### bench/run.sh, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEA
 echo
 echo "h2load -D $DURATION -c $CONNS -m $STREAMS -t $THREADS ($((CONNS * STREAMS)) concurrent calls; replicas: -c $REPLICA_CONNS on each), $REPEATS run(s) per scenario, interleaved, median quoted; $(nproc) cores, load average $loadavg at the start."
 echo
-echo "| scenario | req/s median (runs) | ratio to Health | p50 ms | p99 ms | CPU ms/call | peak RSS MB |"
-echo "|---|---|---|---|---|---|---|"
+# The limit row each routed row is measured against.
+declare -A LIMIT_OF=([embedded]=limit [hung]=limit [remote3]=limit3 [pg]=limitpg [replicas]=limitpg)
+# val SCENARIO COLUMN: the median of a column, or empty when the row did not run.
+val() { [ -z "${S_SKIP[$1]:-}" ] && [ -s "$work/res.$1" ] && median "$2" "$work/res.$1" || true; }
+div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print ""; else printf f, a / b }'; }
+health_cpu=$(val health 8)
+echo "| scenario | req/s median (runs) | ratio to Health | ratio to its limit | p50 ms | p99 ms | CPU ms/call | CPU x Health | CPU x its limit | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for s in "${order[@]}"; do
   if [ -n "${S_SKIP[$s]:-}" ]; then
-    echo "| ${S_LABEL[$s]} | ${S_SKIP[$s]} | | | | | |"
+    echo "| ${S_LABEL[$s]} | ${S_SKIP[$s]} | | | | | | | | |"
     continue
   fi
   f="$work/res.$s"
   m=$(median 1 "$f")
+  cpu=$(median 8 "$f")
   runs=$(awk '{ print $1 }' "$f" | while read -r v; do group "$v"; done | paste -sd, | sed 's/,/, /g')
   ratio=$(awk -v a="$m" -v b="$health_rps" 'BEGIN { printf "%.3f", b ? a / b : 0 }')
+  lim=${LIMIT_OF[$s]:-}
+  to_limit="" cpu_limit=""
+  if [ -n "$lim" ] && [ -n "$(val "$lim" 1)" ]; then
+    to_limit=$(div "$m" "$(val "$lim" 1)" "%.3f")
+    cpu_limit=$(div "$cpu" "$(val "$lim" 8)" "%.2f")
+  fi
   # shellcheck disable=SC2086
-  echo "| ${S_LABEL[$s]} | $(group "$m") ($runs) | $ratio | $(printf '%.2f' "$(median 4 "$f")") | $(printf '%.2f' "$(median 5 "$f")") | $(awk -v v="$(median 8 "$f")" 'BEGIN { printf "%.3f", v }') | $(peak_mb ${S_PIDS[$s]}) |"
+  echo "| ${S_LABEL[$s]} | $(group "$m") ($runs) | $ratio | $to_limit | $(printf '%.2f' "$(median 4 "$f")") | $(printf '%.2f' "$(median 5 "$f")") | $(awk -v v="$cpu" 'BEGIN { printf "%.3f", v }') | $(div "$cpu" "$health_cpu" "%.1f") | $cpu_limit | $(peak_mb ${S_PIDS[$s]}) |"
+done
+echo
+# target LABEL VALUE OP BOUND: one line of the targets list.
+target() {
+  if [ -z "$2" ]; then echo "- $1: not measured (row not run)"; return; fi
+  local ok
+  ok=$(awk -v v="$2" -v b="$4" -v op="$3" 'BEGIN { print ((op == ">=" && v >= b) || (op == "<=" && v <= b)) ? "met" : "NOT met" }')
+  echo "- $1: $2 (target $3 $4): $ok"
+}
+echo "targets (issue 21; medians of this run):"
+target "embedded throughput / its limit's" "$(div "$(val embedded 1)" "$(val limit 1)" "%.3f")" ">=" 0.60
+target "embedded router CPU per call / Health/Check's" "$(div "$(val embedded 8)" "$health_cpu" "%.1f")" "<=" 6
+target "3 remote partners throughput / the bare fan-out's" "$(div "$(val remote3 1)" "$(val limit3 1)" "%.3f")" ">=" 0.60
+target "PostgreSQL throughput / embedded's" "$(div "$(val pg 1)" "$(val embedded 1)" "%.3f")" ">=" 0.80
+target "embedded p99 ms at $((CONNS * STREAMS)) concurrent calls" "$(val embedded 5)" "<=" 10
+for s in embedded remote3 pg hung; do
+  [ -n "$(val "$s" 1)" ] || continue
+  # shellcheck disable=SC2086
+  target "$s peak RSS MB" "$(peak_mb ${S_PIDS[$s]})" "<=" 64
 done
 echo
 if [ -s "$work/res.hung" ]; then
@@ -433,6 +513,13 @@ for s in "${order[@]}"; do
   sent=$(awk '{ t += $1 } END { print t + 0 }' "$work/calls.$s")
   if [ "$s" = health ]; then
     echo "- $s: h2load succeeded $sent, failed $non2xx"
+    continue
+  fi
+  if [[ $s == limit* ]]; then
+    errs=$(grep -c 'limit call failed' "$work/$s.log" || true)
+    verdict="all OK"
+    [ "$errs" = 0 ] && [ "$non2xx" = 0 ] || verdict="MISMATCH"
+    echo "- $s: $verdict: h2load succeeded $sent, failed $non2xx; calls that failed (limit's log): $errs"
     continue
   fi
   ok=0; bad=""; chans=""

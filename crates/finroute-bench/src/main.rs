@@ -11,6 +11,12 @@
 //!   `options[search_path]`) or drops a PostgreSQL schema, so each run of
 //!   `bench/run.sh` gets a fresh store without needing psql. Exits 1 when
 //!   PostgreSQL cannot be reached within 5 s.
+//! - `finroute-bench limit STORE_URL RESPONSE_FILE [PARTNER_URL...]`: the
+//!   limit rows' bare service (`limit.rs`): per RouteFinancing call, decode,
+//!   call the partners (if any), record the same stored bytes through the
+//!   store's group commit, answer with the response in RESPONSE_FILE.
+//! - `finroute-bench capture ADDR FILE`: RouteFinancing on a router with
+//!   the benchmark's request; writes the encoded answer to FILE.
 //! - `finroute-bench flood ADDR SECONDS`: Health/Check on 4 connections
 //!   (one call at a time each) for SECONDS quiet, then for SECONDS while
 //!   one more connection floods WINDOW_UPDATE frames on a closed stream as
@@ -19,10 +25,12 @@
 
 use std::process::ExitCode;
 
+mod limit;
+
 use finroute_testkit::{Behaviour, FakePartner, partner_offer};
 use prost::Message;
 
-const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA | finroute-bench flood ADDR SECONDS";
+const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench limit STORE_URL RESPONSE_FILE [PARTNER_URL...] | finroute-bench capture ADDR FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA | finroute-bench flood ADDR SECONDS";
 
 fn framed(msg: &impl Message) -> Vec<u8> {
     let body = msg.encode_to_vec();
@@ -164,6 +172,8 @@ fn main() -> ExitCode {
     ) {
         (Some("body"), Some(kind), Some(path)) => body(kind, path),
         (Some("partner"), Some(kind), Some(port)) => partner(kind, port),
+        (Some("limit"), Some(url), Some(file)) => limit::run(url, file, &args[4..]),
+        (Some("capture"), Some(addr), Some(file)) => limit::capture(addr, file),
         (Some("flood"), Some(addr), Some(secs)) => match (addr.parse(), secs.parse()) {
             (Ok(addr), Ok(secs)) => flood::run(addr, std::time::Duration::from_secs(secs)),
             _ => {
