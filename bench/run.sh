@@ -29,6 +29,10 @@
 # a multiple of it and of Health/Check (router CPU per call), and a list of
 # targets under the table says which are met. LIMITS=0 leaves them out.
 #
+# BASELINE_BIN=path/to/finroute adds a row "embedded, baseline build": the
+# embedded scenario on another build, measured in the same rounds (a means
+# measured before and after: build the old commit, copy its binary, pass it).
+#
 # Each scenario is run REPEATS times, the scenarios interleaved round by
 # round (so a slow minute of a shared machine hits all of them), and the
 # median run is quoted. Then a soak: SOAK seconds of RouteFinancing on the
@@ -76,6 +80,7 @@ PG_URL="${PG_URL-postgres://postgres@127.0.0.1:5432/test}"
 REPLICA_CONNS="${REPLICA_CONNS:-$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))}"
 SCENARIOS="${SCENARIOS:-embedded remote3 pg hung replicas}"
 LIMITS="${LIMITS:-1}"               # 0: no limit rows
+BASELINE_BIN="${BASELINE_BIN:-}"    # another finroute binary: an embedded row for it
 CHART="${CHART:-target/bench/latency.svg}"   # the latency-percentile chart, '' skips
 PERCENTILES="50 75 90 95 99 99.5 99.9 99.99 100"
 
@@ -132,11 +137,11 @@ spawn() {
 
 declare -A S_ADDRS S_PIDS S_METRICS S_PATH S_HDR S_CONNS S_LABEL S_SKIP
 router_log="${ROUTER_LOG:-warn}"
-# router SCENARIO CONFIG: starts one router for the scenario (call twice for
-# two replicas).
+# router SCENARIO CONFIG [BINARY]: starts one router for the scenario (call
+# twice for two replicas).
 router() {
   spawn "router-$1-${2##*/}" "finroute ready: listening on" \
-    env RUST_LOG="$router_log,finroute_server::server=info" "$bin/finroute" serve --config "$2" --listen 127.0.0.1:0
+    env RUST_LOG="$router_log,finroute_server::server=info" "${3:-$bin/finroute}" serve --config "$2" --listen 127.0.0.1:0
   S_ADDRS[$1]="${S_ADDRS[$1]:-} $ADDR"
   S_PIDS[$1]="${S_PIDS[$1]:-} $PID"
   S_METRICS[$1]="${S_METRICS[$1]:-} $(grep -m1 -o 'metrics=http://[^ ]*' "$work/router-$1-${2##*/}.log" | cut -d= -f2)"
@@ -179,6 +184,12 @@ if has embedded; then
   S_LABEL[embedded]="RouteFinancing, embedded (3 built-ins, SQLite)"
   config "$work/embedded.toml" "sqlite://$work/embedded.db"
   router embedded "$work/embedded.toml"
+  if [ -n "$BASELINE_BIN" ]; then
+    order+=(baseline)
+    S_LABEL[baseline]="RouteFinancing, embedded, baseline build"
+    config "$work/baseline.toml" "sqlite://$work/baseline.db"
+    router baseline "$work/baseline.toml" "$BASELINE_BIN"
+  fi
 fi
 
 # limit_row NAME LABEL ROUTER_ADDR STORE_URL [PARTNER_URL...]: the bare
@@ -275,7 +286,7 @@ fi
 
 # The table's order, whatever the order of starting.
 sorted=()
-for s in health limit embedded limit3 remote3 limitpg pg hung replicas; do
+for s in health limit embedded baseline limit3 remote3 limitpg pg hung replicas; do
   [[ " ${order[*]} " == *" $s "* ]] && sorted+=("$s")
 done
 order=("${sorted[@]}")
@@ -437,7 +448,7 @@ echo
 echo "h2load -D $DURATION -c $CONNS -m $STREAMS -t $THREADS ($((CONNS * STREAMS)) concurrent calls; replicas: -c $REPLICA_CONNS on each), $REPEATS run(s) per scenario, interleaved, median quoted; $(nproc) cores, load average $loadavg at the start."
 echo
 # The limit row each routed row is measured against.
-declare -A LIMIT_OF=([embedded]=limit [hung]=limit [remote3]=limit3 [pg]=limitpg [replicas]=limitpg)
+declare -A LIMIT_OF=([embedded]=limit [baseline]=limit [hung]=limit [remote3]=limit3 [pg]=limitpg [replicas]=limitpg)
 # val SCENARIO COLUMN: the median of a column, or empty when the row did not run.
 val() { [ -z "${S_SKIP[$1]:-}" ] && [ -s "$work/res.$1" ] && median "$2" "$work/res.$1" || true; }
 div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print ""; else printf f, a / b }'; }

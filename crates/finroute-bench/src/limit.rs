@@ -47,7 +47,7 @@ struct State {
     /// The answer sent to every call.
     response: Arc<pb::RouteFinancingResponse>,
     /// Its encoding, the bytes the router stores.
-    encoded: Vec<u8>,
+    encoded: prost::bytes::Bytes,
     /// The record of one call, ids filled in per call.
     template: ApplicationRecord,
     partners: Vec<pb::financing_adapter_client::FinancingAdapterClient<Channel>>,
@@ -242,7 +242,7 @@ fn enum_name<E>(name: Result<&str, E>) -> String {
 }
 
 /// The record the router makes of `response`, ids to be filled in.
-fn template(response: &pb::RouteFinancingResponse, encoded: Vec<u8>) -> ApplicationRecord {
+fn template(response: &pb::RouteFinancingResponse) -> ApplicationRecord {
     let tenant = "default".to_owned();
     let offers = (response.offers.iter())
         .map(|o| {
@@ -297,7 +297,7 @@ fn template(response: &pb::RouteFinancingResponse, encoded: Vec<u8>) -> Applicat
         applicant_fingerprint: vec![0xa5; 32],
         created_at_ms: response.created_at.as_ref().map_or(0, |t| t.seconds * 1000),
         partial: response.partial,
-        response: encoded,
+        response: prost::bytes::Bytes::new(),
         offers,
         channel_reports,
     }
@@ -351,9 +351,9 @@ pub fn run(store_url: &str, response_file: &str, partners: &[String]) -> ExitCod
         }
         let state = Arc::new(State {
             store,
-            template: template(&response, Vec::new()),
+            template: template(&response),
             response: Arc::new(response),
-            encoded,
+            encoded: encoded.into(),
             partners: clients,
             seq: AtomicU64::new(1),
             failed: AtomicU64::new(0),

@@ -12,6 +12,9 @@ mod late;
 mod record;
 mod route;
 mod stream;
+mod wire;
+
+pub(crate) use wire::RouteFront;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -308,7 +311,15 @@ impl pb::financing_router_server::FinancingRouter for RouterService {
         &self,
         request: Request<pb::RouteFinancingRequest>,
     ) -> Result<Response<pb::RouteFinancingResponse>, Status> {
-        self.handle(request, |call| self.route_op(call)).await
+        // The server sends RouteFinancing's encoded answer as it is
+        // (`RouteFront`, router/wire.rs); this path, which decodes it
+        // again, serves only a bare `FinancingRouterServer`.
+        self.handle(request, |call| async move {
+            let encoded = self.route_op(call).await?;
+            pb::RouteFinancingResponse::decode(encoded)
+                .map_err(|e| RouterError::Internal(format!("response undecodable: {e}")))
+        })
+        .await
     }
 
     type StreamOffersStream = stream::EventStream;

@@ -339,9 +339,14 @@ pub async fn run_with_clock(
     // While the store is unreachable every call is refused at once.
     let store_health = StoreHealth::new();
     let router = InterceptedService::new(
-        pb::financing_router_server::FinancingRouterServer::new(router)
-            .max_decoding_message_size(max_in)
-            .max_encoding_message_size(max_out),
+        crate::router::RouteFront::new(
+            pb::financing_router_server::FinancingRouterServer::new(router.clone())
+                .max_decoding_message_size(max_in)
+                .max_encoding_message_size(max_out),
+            router,
+            max_in,
+            max_out,
+        ),
         store_health.gate(auth.interceptor(Need::Router)),
     );
     let review_service = ReviewService::new(

@@ -62,7 +62,7 @@ fn record(i: usize) -> ApplicationRecord {
         applicant_id: format!("applicant-{i}"),
         created_at_ms: 1_700_000_000_000 + i as i64,
         partial: false,
-        response: vec![0x5A; 2048],
+        response: vec![0x5A; 2048].into(),
         offers,
         channel_reports,
     }

@@ -275,7 +275,7 @@ async fn insert_applications(
         .bind(
             records
                 .iter()
-                .map(|a| a.response.as_slice())
+                .map(|a| a.response.as_ref())
                 .collect::<Vec<_>>(),
         )
         .bind(
@@ -386,7 +386,7 @@ mod tests {
             applicant_id: format!("applicant-{i}"),
             created_at_ms: 1_700_000_000_000,
             partial: false,
-            response: vec![1, 2, 3],
+            response: vec![1, 2, 3].into(),
             offers: vec![OfferRecord {
                 offer_id: format!("offer-{application_id}"),
                 application_id: application_id.clone(),

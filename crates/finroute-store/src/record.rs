@@ -31,7 +31,8 @@ pub struct ApplicationRecord {
     /// Whether some channels did not answer in time.
     pub partial: bool,
     /// The encoded wire response (protobuf bytes); opaque to the store.
-    pub response: Vec<u8>,
+    /// Shared bytes: the router sends the same buffer on the wire.
+    pub response: bytes::Bytes,
     /// The offers shown; each must name this application and tenant (the
     /// schema's foreign key rejects anything else).
     pub offers: Vec<OfferRecord>,

@@ -274,7 +274,7 @@ impl Engine for SqliteDb {
                 .bind(app.applicant_id.as_str())
                 .bind(app.created_at_ms)
                 .bind(app.partial)
-                .bind(app.response.as_slice())
+                .bind(app.response.as_ref())
                 .bind(app.applicant_fingerprint.as_slice())
         })
         .await?;

@@ -163,7 +163,7 @@ impl Store {
         self.check_open()?;
         text::application(&app)?;
         // Compressed here, on the caller's task, not on the single writer.
-        app.response = crate::blob::pack(std::mem::take(&mut app.response));
+        app.response = crate::blob::pack(&app.response).into();
         let (reply, answer) = oneshot::channel();
         self.inner
             .queue

@@ -170,7 +170,7 @@ mod fixture {
             applicant_id: unique("applicant"),
             created_at_ms: 1_700_000_000_123,
             partial: true,
-            response,
+            response: response.into(),
             offers,
             channel_reports,
         }

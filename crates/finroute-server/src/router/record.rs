@@ -6,13 +6,11 @@
 use std::time::Duration;
 
 use finroute_core::{ChannelReport, Offer};
-use finroute_proto::v1 as pb;
 use finroute_store::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoreError};
-use prost::Message;
 use tokio::time::Instant;
 
 use super::RouterService;
-use super::route::{Routed, Routing};
+use super::route::{Answer, Routed, Routing};
 use crate::convert;
 use crate::error::RouterError;
 
@@ -20,15 +18,19 @@ use crate::error::RouterError;
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
 
 impl RouterService {
-    /// The record stage: stores the application; `Some(answer)` when another
-    /// call with the same `request_id` stored first (the answer to send
-    /// instead).
+    /// The record stage: stores the application with `encoded`, the
+    /// response as sent; `Some(answer)` when another call with the same
+    /// `request_id` stored first (the answer to send instead).
     pub(super) async fn record(
         &self,
         routing: &Routing,
         routed: &Routed,
-    ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
-        match self.commit(application_record(routing, routed)).await {
+        encoded: bytes::Bytes,
+    ) -> Result<Option<Answer>, RouterError> {
+        match self
+            .commit(application_record(routing, routed, encoded))
+            .await
+        {
             Ok(()) => Ok(None),
             Err(StoreError::Duplicate { .. }) if !routing.request.request_id.is_empty() => {
                 self.race_lost(routing).await.map(Some)
@@ -53,10 +55,7 @@ impl RouterService {
     }
 
     /// Two calls raced on one `request_id`: the first one stored wins.
-    async fn race_lost(
-        &self,
-        routing: &Routing,
-    ) -> Result<pb::RouteFinancingResponse, RouterError> {
+    async fn race_lost(&self, routing: &Routing) -> Result<Answer, RouterError> {
         let Routing {
             request,
             tenant,
@@ -70,7 +69,11 @@ impl RouterService {
 }
 
 /// The store's record of a routed application.
-fn application_record(routing: &Routing, routed: &Routed) -> ApplicationRecord {
+fn application_record(
+    routing: &Routing,
+    routed: &Routed,
+    encoded: bytes::Bytes,
+) -> ApplicationRecord {
     let (request, tenant) = (&routing.request, routing.tenant.as_str());
     let band = finroute_core::risk_band(request.applicant.credit_score);
     let id = routed.application_id.as_str();
@@ -83,7 +86,7 @@ fn application_record(routing: &Routing, routed: &Routed) -> ApplicationRecord {
         applicant_id: request.applicant.applicant_id.clone(),
         created_at_ms: routed.created_at_ms,
         partial: routed.response.partial,
-        response: routed.response.encode_to_vec(),
+        response: encoded,
         offers: (routed.offers.iter())
             .map(|o| offer_record(id, tenant, band, o))
             .collect(),

@@ -6,6 +6,7 @@
 //! ([`RouterService::record`], `router/record.rs`) -> reply (the response
 //! handed back to the handler; StreamOffers in `router/stream.rs`).
 
+use bytes::Bytes;
 use finroute_core::{ChannelReport, FinancingRequest, Offer};
 use finroute_proto::v1 as pb;
 use prost::Message;
@@ -23,7 +24,15 @@ use finroute_adapters::convert as c;
 /// A validated request, or the stored answer to a repeated `request_id`.
 pub(super) enum Prepared {
     Route(Box<Routing>),
-    Stored(Box<pb::RouteFinancingResponse>),
+    Stored(Box<Answer>),
+}
+
+/// A routing call's answer: the message, and its encoding, made once and
+/// used for both the store and the wire (RouteFinancing sends these bytes
+/// as they are, `router/wire.rs`).
+pub(super) struct Answer {
+    pub(super) message: pb::RouteFinancingResponse,
+    pub(super) encoded: Bytes,
 }
 
 /// A validated request on its way through the stages.
@@ -54,16 +63,17 @@ pub(super) struct Routed {
 impl RouterService {
     /// RouteFinancing: admit, prepare, route; the outcome counted in the
     /// metrics.
+    /// The answer is the encoded response.
     pub(super) async fn route_op(
         &self,
         call: Call<pb::RouteFinancingRequest>,
-    ) -> Result<pb::RouteFinancingResponse, RouterError> {
+    ) -> Result<Bytes, RouterError> {
         let started = Instant::now();
         let result = async {
             let _permit = self.admit_route()?;
             match self.prepare(&call).await? {
-                Prepared::Stored(r) => Ok((*r, RouteOutcome::Stored)),
-                Prepared::Route(r) => Ok((self.route(*r, None).await?, RouteOutcome::Ok)),
+                Prepared::Stored(r) => Ok((r.encoded, RouteOutcome::Stored)),
+                Prepared::Route(r) => Ok((self.route(*r, None).await?.encoded, RouteOutcome::Ok)),
             }
         }
         .await;
@@ -126,13 +136,14 @@ impl RouterService {
         })))
     }
 
-    /// The stored answer for `request_id`, or ALREADY_EXISTS when its body differs.
+    /// The stored answer for `request_id` (the bytes sent the first time),
+    /// or ALREADY_EXISTS when its body differs.
     pub(super) async fn stored_answer(
         &self,
         tenant: &str,
         request_id: &str,
         fingerprint: &[u8],
-    ) -> Result<Option<pb::RouteFinancingResponse>, RouterError> {
+    ) -> Result<Option<Answer>, RouterError> {
         let Some(app) = self
             .inner
             .store
@@ -144,9 +155,12 @@ impl RouterService {
         if app.request_fingerprint != fingerprint {
             return Err(RouterError::AlreadyExists(Reused::RequestId));
         }
-        pb::RouteFinancingResponse::decode(app.response.as_slice())
-            .map(Some)
-            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))
+        let message = pb::RouteFinancingResponse::decode(app.response.as_slice())
+            .map_err(|e| RouterError::Internal(format!("stored response undecodable: {e}")))?;
+        Ok(Some(Answer {
+            message,
+            encoded: Bytes::from(app.response),
+        }))
     }
 
     /// Fan out, finalize, record; the reply (sending `events` on the way
@@ -155,7 +169,7 @@ impl RouterService {
         &self,
         routing: Routing,
         events: Option<&mpsc::Sender<FanoutEvent>>,
-    ) -> Result<pb::RouteFinancingResponse, RouterError> {
+    ) -> Result<Answer, RouterError> {
         let application_id = format!("app_{}", uuid::Uuid::now_v7().simple());
         let now_ms = unix_millis();
         let (fanout, recorded) = self
@@ -163,8 +177,10 @@ impl RouterService {
             .await?;
         let after_fanout = Instant::now();
         let routed = self.finalize(&routing.request, application_id, now_ms, fanout);
+        // Encoded once: these bytes are stored and sent.
+        let encoded = Bytes::from(routed.response.encode_to_vec());
         // A lost request_id race answers with the winner's stored answer.
-        if let Some(stored) = self.record(&routing, &routed).await? {
+        if let Some(stored) = self.record(&routing, &routed, encoded.clone()).await? {
             return Ok(stored);
         }
         // Late offers may now be stored against the application.
@@ -178,7 +194,10 @@ impl RouterService {
             partial = routed.response.partial,
             "application routed"
         );
-        Ok(routed.response)
+        Ok(Answer {
+            message: routed.response,
+            encoded,
+        })
     }
 
     /// The fan-out stage: every channel concurrently (in the routing

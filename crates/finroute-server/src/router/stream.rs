@@ -62,12 +62,12 @@ impl RouterService {
         out: &mpsc::Sender<Result<pb::RouteEvent, Status>>,
     ) -> Result<pb::RouteFinancingResponse, RouterError> {
         let routing = match prepared {
-            Prepared::Stored(r) => return Ok(*r),
+            Prepared::Stored(r) => return Ok(r.message),
             Prepared::Route(r) => r,
         };
         let (ev_tx, ev_rx) = mpsc::channel::<FanoutEvent>(32);
         // The route owns the sender: forwarding ends when the route does.
-        let route = async move { self.route(*routing, Some(&ev_tx)).await };
+        let route = async move { self.route(*routing, Some(&ev_tx)).await.map(|a| a.message) };
         let (result, ()) = tokio::join!(route, forward(ev_rx, out.clone()));
         result
     }
