@@ -126,6 +126,18 @@ async fn a_confirmed_acceptance_uses_up_an_acceptance_quota() {
         .unwrap()
         .into_inner();
     assert_eq!(accepted.status, pb::AcceptanceStatus::Accepted as i32);
+    // The relay counts the acceptance just after storing it final, and
+    // AcceptOffer may answer from the stored state in between: wait for
+    // the count (docs/config.md, `[[quotas]]`).
+    let used = "finroute_channel_quota_used{channel=\"bank-a\",limit=\"acceptances_per_day\"} 1";
+    let started = tokio::time::Instant::now();
+    while !router.scrape().await.contains(used) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the acceptance was not counted within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let (report, _) = route(&router).await;
     assert_eq!(report.status, EXHAUSTED, "{report:?}");
     assert!(

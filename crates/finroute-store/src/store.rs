@@ -100,6 +100,7 @@ impl Store {
                     Arc::clone(&counters),
                     reachable_rx,
                 );
+                sqlite::spawn_checkpointer(&db, url, handle.queue.downgrade());
                 (Db::Sqlite(db), handle)
             }
             Backend::Postgres => {
