@@ -409,7 +409,7 @@ chart_svg() {
     END {
       split(ps, p, " "); left = 70; top = 40; w = 640; h = 320
       lmax = 1; while (10 ^ lmax < max) lmax++
-      split("#1f5fbf #c62828 #2e7d32 #ef6c00 #6a1b9a #00838f #5d4037 #f9a825", color, " ")
+      ncolor = split("#1f5fbf #c62828 #2e7d32 #ef6c00 #6a1b9a #00838f #5d4037 #f9a825 #9e9e9e #ad1457", color, " ")
       printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", left + w + 30, top + h + 60 + NR * 20
       printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       printf "<text x=\"%d\" y=\"20\" font-size=\"13\">%s</text>\n", left, esc(title)
@@ -427,7 +427,7 @@ chart_svg() {
       for (r = 1; r <= NR; r++) {
         pts = ""
         for (k = 1; k <= cols; k++) pts = pts sprintf("%.1f,%.1f ", left + (k - 1) * w / (cols - 1), y(v[r, k]))
-        c = color[(r - 1) % 8 + 1]
+        c = color[(r - 1) % ncolor + 1]
         printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n", c, pts
         printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", left, top + h + 52 + (r - 1) * 20, c
         printf "<text x=\"%d\" y=\"%d\">%s</text>\n", left + 18, top + h + 63 + (r - 1) * 20, esc(label[r])
