@@ -207,28 +207,30 @@ impl Pool<'_> {
 
     /// The first candidate (in the order given) with a positive gain at the
     /// first threshold where any candidate has one.
+    ///
+    /// Each candidate's scenario (every offer repriced at it) is computed
+    /// when the search first reaches it and kept for the next threshold, so
+    /// a search that ends at an early candidate prices no more.
     fn best<T: Copy>(
         &self,
         candidates: &[T],
         outlook: impl Fn(&Offer, T) -> Outlook,
     ) -> Option<(T, f64, Gain)> {
-        let scenarios: Vec<(T, Vec<(Outlook, bool)>)> = candidates
-            .iter()
-            .map(|&c| {
-                (
-                    c,
+        let mut scenarios: Vec<Option<Vec<(Outlook, bool)>>> = vec![None; candidates.len()];
+        for &t in &THRESHOLDS {
+            for (&c, scenario) in candidates.iter().zip(scenarios.iter_mut()) {
+                let outlooks = scenario.get_or_insert_with(|| {
                     self.all()
                         .map(|(o, shown)| (outlook(o, c), shown))
-                        .collect(),
-                )
-            })
-            .collect();
-        THRESHOLDS.iter().find_map(|&t| {
-            scenarios.iter().find_map(|(c, outlooks)| {
+                        .collect()
+                });
                 let gain = self.gain(outlooks, t);
-                (gain.offers > 0).then_some((*c, t, gain))
-            })
-        })
+                if gain.offers > 0 {
+                    return Some((c, t, gain));
+                }
+            }
+        }
+        None
     }
 
     fn lower_amount(&self, locale: Locale) -> Option<Suggestion> {

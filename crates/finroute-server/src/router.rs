@@ -150,6 +150,16 @@ impl RouterService {
     }
 }
 
+/// GetApplication's BASIC view: every offer (late ones too) without its
+/// schedule and disclosures.
+fn basic_view(app: &mut pb::Application) {
+    let late = app.late_offers.iter_mut().filter_map(|l| l.offer.as_mut());
+    for offer in app.offers.iter_mut().chain(late) {
+        offer.schedule = Vec::new();
+        offer.disclosures = Vec::new();
+    }
+}
+
 /// One RPC call as its operation receives it. The call counts in flight
 /// (for the shutdown drain) while `guard` lives: operations take the
 /// `Call` by value, and StreamOffers moves the guard into the task that
@@ -395,6 +405,15 @@ impl RouterService {
         let id = &call.message.application_id;
         let mut v = Vec::new();
         check_id(&mut v, "application_id", id);
+        let view = pb::ApplicationView::try_from(call.message.view);
+        if view.is_err() {
+            v.push(c::Violation {
+                field: "view".into(),
+                description:
+                    "must be APPLICATION_VIEW_BASIC or APPLICATION_VIEW_FULL (or unset: FULL)"
+                        .into(),
+            });
+        }
         if !v.is_empty() {
             return Err(RouterError::Invalid(v));
         }
@@ -429,6 +448,9 @@ impl RouterService {
             .map(appeal_pb)
             .collect();
         app.late_offers = late_offers_pb(store, &tenant, id).await?;
+        if view == Ok(pb::ApplicationView::Basic) {
+            basic_view(&mut app);
+        }
         Ok(app)
     }
 

@@ -132,6 +132,7 @@ async fn thirty_two_racing_retries_of_one_key_make_one_partner_call() {
     let app = client
         .get_application(pb::GetApplicationRequest {
             application_id: application_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -301,6 +302,7 @@ async fn an_acceptance_completes_even_when_the_caller_goes_away() {
         let app = client
             .get_application(pb::GetApplicationRequest {
                 application_id: application_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -354,7 +356,10 @@ async fn two_replicas_on_one_postgres_database_accept_once() {
     // Replica B sees what replica A routed and accepted.
     let mut cb = cb;
     let app = cb
-        .get_application(pb::GetApplicationRequest { application_id })
+        .get_application(pb::GetApplicationRequest {
+            application_id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -653,6 +658,7 @@ async fn appeals_round_trip_through_filing_review_and_resolution() {
     let app = client
         .get_application(pb::GetApplicationRequest {
             application_id: application_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

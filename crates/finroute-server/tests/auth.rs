@@ -123,6 +123,7 @@ async fn another_tenants_ids_are_not_found() {
 
     let get = |id: &str| pb::GetApplicationRequest {
         application_id: id.into(),
+        ..Default::default()
     };
     client
         .get_application(with_key(get(&a.application_id), KEY_A))
@@ -227,6 +228,7 @@ async fn a_key_over_its_rate_limit_is_refused_and_others_are_not() {
     let mut client = router.client().await;
     let get = || pb::GetApplicationRequest {
         application_id: "app_x".into(),
+        ..Default::default()
     };
     let mut codes = Vec::new();
     for _ in 0..5 {

@@ -496,6 +496,7 @@ async fn applications_appeals_and_review() {
         .get_application(lang(
             pb::GetApplicationRequest {
                 application_id: "app_nope".into(),
+                ..Default::default()
             },
             "zh-CN",
         ))

@@ -114,6 +114,7 @@ async fn hostile_partner_texts_are_cleaned_and_bounded() {
     let stored = client
         .get_application(pb::GetApplicationRequest {
             application_id: r.application_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

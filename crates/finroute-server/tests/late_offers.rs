@@ -36,6 +36,7 @@ async fn application(router: &TestRouter, id: &str) -> pb::Application {
     client
         .get_application(pb::GetApplicationRequest {
             application_id: id.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

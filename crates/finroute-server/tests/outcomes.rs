@@ -259,6 +259,7 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
         .get_application(with_key(
             pb::GetApplicationRequest {
                 application_id: application_id.clone(),
+                ..Default::default()
             },
             ROUTER_A,
         ))
@@ -349,6 +350,7 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
         .get_application(with_key(
             pb::GetApplicationRequest {
                 application_id: application_id.clone(),
+                ..Default::default()
             },
             BANK_A,
         ))

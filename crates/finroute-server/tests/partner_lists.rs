@@ -142,6 +142,7 @@ async fn an_offer_off_the_list_is_dropped_until_a_new_version_lists_its_guaranto
     let app = client
         .get_application(pb::GetApplicationRequest {
             application_id: r.application_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

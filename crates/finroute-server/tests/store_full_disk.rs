@@ -160,6 +160,7 @@ async fn sqlite_on_a_full_disk_fails_clearly_and_recovers() {
         client
             .get_application(pb::GetApplicationRequest {
                 application_id: id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|s| panic!("{id} answered OK before but unreadable: {s:?}"));
@@ -207,6 +208,7 @@ async fn sqlite_on_a_full_disk_fails_clearly_and_recovers() {
         client
             .get_application(pb::GetApplicationRequest {
                 application_id: id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();

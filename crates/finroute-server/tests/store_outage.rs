@@ -199,6 +199,7 @@ async fn the_store_goes_away_and_comes_back() {
     let s = client
         .get_application(pb::GetApplicationRequest {
             application_id: first_application.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -304,7 +305,10 @@ async fn the_store_goes_away_and_comes_back() {
     for c in calls.iter().filter(|c| c.outcome.is_ok()) {
         let id = c.outcome.clone().unwrap();
         client
-            .get_application(pb::GetApplicationRequest { application_id: id })
+            .get_application(pb::GetApplicationRequest {
+                application_id: id,
+                ..Default::default()
+            })
             .await
             .unwrap_or_else(|s| panic!("{c:?} answered OK but is not found: {s:?}"));
     }

@@ -269,6 +269,7 @@ impl Client {
     pub async fn get(&mut self, application_id: &str) -> Result<pb::Application, ClientError> {
         let req = self.request(pb::GetApplicationRequest {
             application_id: application_id.to_owned(),
+            view: pb::ApplicationView::Full as i32,
         });
         Ok(self.inner.get_application(req).await?.into_inner())
     }

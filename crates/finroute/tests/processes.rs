@@ -126,7 +126,10 @@ async fn killed_mid_accept(store_url: &str, dir: &Path) {
         "every attempt carried the same key"
     );
     let app = client
-        .get_application(pb::GetApplicationRequest { application_id })
+        .get_application(pb::GetApplicationRequest {
+            application_id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

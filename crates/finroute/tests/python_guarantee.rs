@@ -392,6 +392,7 @@ async fn a_python_partners_guarantee_fee_is_priced_listed_and_capped() {
     let stored = client
         .get_application(pb::GetApplicationRequest {
             application_id: r.application_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

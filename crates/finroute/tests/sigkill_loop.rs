@@ -379,6 +379,7 @@ async fn sigkill_loop(backend: &str, store_url: &str, dir: &Path) {
                 let app = client
                     .get_application(pb::GetApplicationRequest {
                         application_id: routed.application_id.clone(),
+                        ..Default::default()
                     })
                     .await
                     .unwrap()
