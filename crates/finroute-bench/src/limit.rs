@@ -91,7 +91,7 @@ impl State {
                 tokio::time::timeout(PARTNER_TIMEOUT, client.quote(r)).await
             }
         });
-        for answer in futures_join_all(calls).await {
+        for answer in futures::future::join_all(calls).await {
             match answer {
                 Ok(Ok(_)) => {}
                 Ok(Err(s)) => return Err(Status::unavailable(format!("partner: {}", s.message()))),
@@ -100,31 +100,6 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Polls every future to completion, concurrently (no `futures` dependency
-/// for one join).
-async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut fs: Vec<_> = fs.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = fs.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in fs.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *o = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 /// The RouteFinancing handler.

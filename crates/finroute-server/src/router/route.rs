@@ -62,8 +62,7 @@ pub(super) struct Routed {
 
 impl RouterService {
     /// RouteFinancing: admit, prepare, route; the outcome counted in the
-    /// metrics.
-    /// The answer is the encoded response.
+    /// metrics. The answer is the encoded response (sent as it is).
     pub(super) async fn route_op(
         &self,
         call: Call<pb::RouteFinancingRequest>,
