@@ -294,15 +294,9 @@ pub fn run(store_url: &str, response_file: &str, partners: &[String]) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let store = match Store::connect(store_url).await {
@@ -367,15 +361,9 @@ pub fn run(store_url: &str, response_file: &str, partners: &[String]) -> ExitCod
 /// `finroute-bench capture ADDR FILE`: calls RouteFinancing on the router
 /// at ADDR with the benchmark's request and writes the encoded answer.
 pub fn capture(addr: &str, path: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let channel = match Channel::from_shared(format!("http://{addr}")) {

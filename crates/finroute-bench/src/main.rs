@@ -83,16 +83,11 @@ fn partner(kind: &str, port: &str) -> ExitCode {
         eprintln!("PORT must be a number, got {port:?}");
         return ExitCode::from(2);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(1);
+    let runtime = match crate::runtime(builder) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let p = FakePartner::start_on(port, behaviour, vec![]).await;
@@ -123,15 +118,9 @@ fn pg(action: &str, url: &str, schema: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let done = runtime.block_on(async move {
         let connect = PgConnection::connect(url);
@@ -161,6 +150,15 @@ fn pg(action: &str, url: &str, schema: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A tokio runtime from `builder` (timers and I/O on), or the exit code
+/// after saying why it could not start.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("cannot start a runtime: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {
@@ -261,15 +259,9 @@ mod flood {
     }
 
     pub fn run(addr: SocketAddr, phase: Duration) -> ExitCode {
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
+        let runtime = match crate::runtime(tokio::runtime::Builder::new_multi_thread()) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: runtime: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(code) => return code,
         };
         runtime.block_on(async move {
             let mut channels = Vec::new();
