@@ -28,6 +28,10 @@
 # Each routed row is quoted as a share of its limit row (throughput) and as
 # a multiple of it and of Health/Check (router CPU per call), and a list of
 # targets under the table says which are met. LIMITS=0 leaves them out.
+# LIMIT_STORED=basic makes the limit rows store the response without each
+# offer's schedule and disclosures (about what a compact record rebuilding
+# them would store), LIMIT_STORED=none no response bytes at all (the most a
+# smaller record could gain); the default, full, stores what the router does.
 #
 # BASELINE_BIN=path/to/finroute adds a row "embedded, baseline build": the
 # embedded scenario on another build, measured in the same rounds (a means
@@ -80,6 +84,7 @@ PG_URL="${PG_URL-postgres://postgres@127.0.0.1:5432/test}"
 REPLICA_CONNS="${REPLICA_CONNS:-$(( CONNS / 2 > 0 ? CONNS / 2 : 1 ))}"
 SCENARIOS="${SCENARIOS:-embedded remote3 pg hung replicas}"
 LIMITS="${LIMITS:-1}"               # 0: no limit rows
+LIMIT_STORED="${LIMIT_STORED:-full}" # the limit rows' stored response: full, basic, none
 BASELINE_BIN="${BASELINE_BIN:-}"    # another finroute binary: an embedded row for it
 CHART="${CHART:-target/bench/latency.svg}"   # the latency-percentile chart, '' skips
 PERCENTILES="50 75 90 95 99 99.5 99.9 99.99 100"
@@ -199,7 +204,7 @@ limit_row() {
   shift 4
   "$bin/finroute-bench" capture "$from" "$work/$name.response"
   spawn "$name" "limit ready: listening on" \
-    "$bin/finroute-bench" limit "$url" "$work/$name.response" "$@"
+    "$bin/finroute-bench" limit "--stored=$LIMIT_STORED" "$url" "$work/$name.response" "$@"
   order+=("$name")
   S_LABEL[$name]=$label
   S_ADDRS[$name]=" $ADDR"

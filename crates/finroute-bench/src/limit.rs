@@ -279,7 +279,48 @@ fn template(response: &pb::RouteFinancingResponse) -> ApplicationRecord {
 }
 
 /// `finroute-bench limit STORE_URL RESPONSE_FILE [PARTNER_URL...]`.
-pub fn run(store_url: &str, response_file: &str, partners: &[String]) -> ExitCode {
+/// Which response bytes the limit service stores (`--stored=`): what the
+/// router stores, or a bound on what a smaller stored record could gain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// The encoded response as sent (what the router stores).
+    Full,
+    /// The response without each offer's schedule and disclosures (the
+    /// size of GetApplication's BASIC view): about what a compact record
+    /// that rebuilds them would store.
+    Basic,
+    /// No response bytes at all: the most any smaller record could gain.
+    None,
+}
+
+impl Stored {
+    /// The option's value, `None` for an unknown one.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "full" => Some(Self::Full),
+            "basic" => Some(Self::Basic),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    fn bytes(self, response: &pb::RouteFinancingResponse, encoded: Vec<u8>) -> prost::bytes::Bytes {
+        match self {
+            Self::Full => encoded.into(),
+            Self::Basic => {
+                let mut r = response.clone();
+                for o in &mut r.offers {
+                    o.schedule.clear();
+                    o.disclosures.clear();
+                }
+                r.encode_to_vec().into()
+            }
+            Self::None => prost::bytes::Bytes::new(),
+        }
+    }
+}
+
+pub fn run(store_url: &str, response_file: &str, partners: &[String], stored: Stored) -> ExitCode {
     let encoded = match std::fs::read(response_file) {
         Ok(b) => b,
         Err(e) => {
@@ -321,9 +362,9 @@ pub fn run(store_url: &str, response_file: &str, partners: &[String]) -> ExitCod
         let state = Arc::new(State {
             store,
             template: template(&response),
-            response: Arc::new(response),
-            encoded: encoded.into(),
+            encoded: stored.bytes(&response, encoded),
             partners: clients,
+            response: Arc::new(response),
             seq: AtomicU64::new(1),
             failed: AtomicU64::new(0),
         });

@@ -11,10 +11,13 @@
 //!   `options[search_path]`) or drops a PostgreSQL schema, so each run of
 //!   `bench/run.sh` gets a fresh store without needing psql. Exits 1 when
 //!   PostgreSQL cannot be reached within 5 s.
-//! - `finroute-bench limit STORE_URL RESPONSE_FILE [PARTNER_URL...]`: the
-//!   limit rows' bare service (`limit.rs`): per RouteFinancing call, decode,
-//!   call the partners (if any), record the same stored bytes through the
-//!   store's group commit, answer with the response in RESPONSE_FILE.
+//! - `finroute-bench limit [--stored=full|basic|none] STORE_URL RESPONSE_FILE
+//!   [PARTNER_URL...]`: the limit rows' bare service (`limit.rs`): per
+//!   RouteFinancing call, decode, call the partners (if any), record the
+//!   same stored bytes through the store's group commit, answer with the
+//!   response in RESPONSE_FILE. `--stored=basic` stores the response
+//!   without schedules and disclosures, `none` stores no response bytes:
+//!   bounds on what a more compact stored record could gain.
 //! - `finroute-bench capture ADDR FILE`: RouteFinancing on a router with
 //!   the benchmark's request; writes the encoded answer to FILE.
 //! - `finroute-bench flood ADDR SECONDS`: Health/Check on 4 connections
@@ -30,7 +33,7 @@ mod limit;
 use finroute_testkit::{Behaviour, FakePartner, partner_offer};
 use prost::Message;
 
-const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench limit STORE_URL RESPONSE_FILE [PARTNER_URL...] | finroute-bench capture ADDR FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA | finroute-bench flood ADDR SECONDS";
+const USAGE: &str = "usage: finroute-bench body <route|quote|health> FILE | finroute-bench limit [--stored=full|basic|none] STORE_URL RESPONSE_FILE [PARTNER_URL...] | finroute-bench capture ADDR FILE | finroute-bench partner <hung|offers> PORT | finroute-bench pg <create|drop> URL SCHEMA | finroute-bench flood ADDR SECONDS";
 
 fn framed(msg: &impl Message) -> Vec<u8> {
     let body = msg.encode_to_vec();
@@ -170,7 +173,21 @@ fn main() -> ExitCode {
     ) {
         (Some("body"), Some(kind), Some(path)) => body(kind, path),
         (Some("partner"), Some(kind), Some(port)) => partner(kind, port),
-        (Some("limit"), Some(url), Some(file)) => limit::run(url, file, &args[4..]),
+        (Some("limit"), Some(flag), Some(url)) if flag.starts_with("--stored=") => {
+            match (
+                limit::Stored::parse(&flag["--stored=".len()..]),
+                args.get(4),
+            ) {
+                (Some(stored), Some(file)) => limit::run(url, file, &args[5..], stored),
+                _ => {
+                    eprintln!("{USAGE}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        (Some("limit"), Some(url), Some(file)) => {
+            limit::run(url, file, &args[4..], limit::Stored::Full)
+        }
         (Some("capture"), Some(addr), Some(file)) => limit::capture(addr, file),
         (Some("flood"), Some(addr), Some(secs)) => match (addr.parse(), secs.parse()) {
             (Ok(addr), Ok(secs)) => flood::run(addr, std::time::Duration::from_secs(secs)),
