@@ -260,13 +260,19 @@ pub fn primary_decision_to_pb(p: &core::PrimaryDecision) -> pb::PrimaryDecision 
 
 /// Wire offer from a priced domain offer.
 pub fn offer_to_pb(o: &core::Offer) -> pb::Offer {
+    offer_into_pb(o.clone())
+}
+
+/// Wire offer taking the domain offer's texts over (no copies: the
+/// routing answer's offers are not needed after).
+pub fn offer_into_pb(o: core::Offer) -> pb::Offer {
     let cur = o.principal.currency;
     pb::Offer {
-        offer_id: o.offer_id.clone(),
-        adapter_id: o.adapter_id.clone(),
-        partner_offer_ref: o.partner_offer_ref.clone(),
+        offer_id: o.offer_id,
+        adapter_id: o.adapter_id,
+        partner_offer_ref: o.partner_offer_ref,
         product_kind: c::product_kind_to_pb(o.product_kind),
-        product_name: o.product_name.clone(),
+        product_name: o.product_name,
         principal: Some(c::money_to_pb(o.principal)),
         disbursed: Some(c::money_to_pb(o.disbursed)),
         term_months: o.term_months as i32,
@@ -291,17 +297,19 @@ pub fn offer_to_pb(o: &core::Offer) -> pb::Offer {
         qualification: c::qualification_to_pb(o.qualification),
         rank: o.rank as i32,
         score: o.score,
-        rank_reasons: o.rank_reasons.clone(),
+        rank_reasons: o.rank_reasons,
         warnings: o.warnings.iter().map(|w| c::warning_to_pb(*w)).collect(),
         expires_at: Some(c::timestamp_from_millis(o.expires_at)),
-        disclosures: o.disclosures.clone(),
+        disclosures: o.disclosures,
         parties: o.parties.iter().map(c::party_to_pb).collect(),
-        cost_breakdown: o.cost_breakdown.iter().map(c::cost_line_to_pb).collect(),
+        cost_breakdown: (o.cost_breakdown.into_iter())
+            .map(c::cost_line_to_pb)
+            .collect(),
         promotion: o.promotion.as_ref().map(c::promotion_to_pb),
         post_promotion_rate_bps: o.post_promotion_rate_bps,
         promotion_ends_at: o.promotion_ends_at.map(c::timestamp_from_millis),
         partner_list: o.partner_list.as_ref().map(c::partner_list_check_to_pb),
-        rate_labels: Some(c::rate_labels_to_pb(&o.rate_labels)),
+        rate_labels: Some(c::rate_labels_to_pb(o.rate_labels)),
         adjustment: o.adjustment.as_ref().map(c::adjustment_to_pb),
         conditions: o.conditions.iter().map(c::condition_to_pb).collect(),
         expected_decision_time: o.expected_decision_ms.map(c::duration_from_millis),

@@ -459,16 +459,16 @@ pub fn condition_to_pb(c: &core::Condition) -> pb::OfferCondition {
 }
 
 /// Wire cost line from the domain.
-pub fn cost_line_to_pb(l: &core::CostLine) -> pb::CostLine {
+pub fn cost_line_to_pb(l: core::CostLine) -> pb::CostLine {
     pb::CostLine {
         kind: charge_kind_to_pb(l.kind),
         payee: party_role_to_pb(l.payee),
-        payee_name: l.payee_name.clone(),
+        payee_name: l.payee_name,
         timing: l.timing.map(charge_timing_to_pb).unwrap_or(0),
         total: Some(money_to_pb(l.total)),
         apr_share_bps: l.apr_share_bps,
         declinable: l.declinable,
-        text: l.text.clone(),
+        text: l.text,
     }
 }
 
@@ -482,10 +482,10 @@ pub fn partner_list_check_to_pb(c: &core::PartnerListCheck) -> pb::PartnerListCh
 }
 
 /// Wire rate labels from the domain.
-pub fn rate_labels_to_pb(l: &core::RateLabels) -> pb::RateLabels {
+pub fn rate_labels_to_pb(l: core::RateLabels) -> pb::RateLabels {
     pb::RateLabels {
-        apr: l.apr.clone(),
-        effective_annual_rate: l.effective_annual_rate.clone(),
+        apr: l.apr,
+        effective_annual_rate: l.effective_annual_rate,
     }
 }
 

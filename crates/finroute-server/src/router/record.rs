@@ -10,7 +10,7 @@ use finroute_store::{ApplicationRecord, ChannelReportRecord, OfferRecord, StoreE
 use tokio::time::Instant;
 
 use super::RouterService;
-use super::route::{Answer, Routed, Routing};
+use super::route::{Answer, Routing};
 use crate::convert;
 use crate::error::RouterError;
 
@@ -18,19 +18,15 @@ use crate::error::RouterError;
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
 
 impl RouterService {
-    /// The record stage: stores the application with `encoded`, the
-    /// response as sent; `Some(answer)` when another call with the same
-    /// `request_id` stored first (the answer to send instead).
+    /// The record stage: stores the application (with the response as
+    /// sent); `Some(answer)` when another call with the same `request_id`
+    /// stored first (the answer to send instead).
     pub(super) async fn record(
         &self,
         routing: &Routing,
-        routed: &Routed,
-        encoded: bytes::Bytes,
+        record: ApplicationRecord,
     ) -> Result<Option<Answer>, RouterError> {
-        match self
-            .commit(application_record(routing, routed, encoded))
-            .await
-        {
+        match self.commit(record).await {
             Ok(()) => Ok(None),
             Err(StoreError::Duplicate { .. }) if !routing.request.request_id.is_empty() => {
                 self.race_lost(routing).await.map(Some)
@@ -68,15 +64,18 @@ impl RouterService {
     }
 }
 
-/// The store's record of a routed application.
-fn application_record(
+/// The store's record of a routed application, its response bytes still
+/// empty (filled in once encoded).
+pub(super) fn application_record(
     routing: &Routing,
-    routed: &Routed,
-    encoded: bytes::Bytes,
+    id: &str,
+    created_at_ms: i64,
+    partial: bool,
+    offers: &[Offer],
+    reports: &[ChannelReport],
 ) -> ApplicationRecord {
     let (request, tenant) = (&routing.request, routing.tenant.as_str());
     let band = finroute_core::risk_band(request.applicant.credit_score);
-    let id = routed.application_id.as_str();
     ApplicationRecord {
         application_id: id.to_owned(),
         tenant: tenant.into(),
@@ -84,13 +83,14 @@ fn application_record(
         request_fingerprint: routing.fingerprint.clone(),
         applicant_fingerprint: routing.applicant_fingerprint.clone(),
         applicant_id: request.applicant.applicant_id.clone(),
-        created_at_ms: routed.created_at_ms,
-        partial: routed.response.partial,
-        response: encoded,
-        offers: (routed.offers.iter())
+        created_at_ms,
+        partial,
+        response: bytes::Bytes::new(),
+        offers: offers
+            .iter()
             .map(|o| offer_record(id, tenant, band, o))
             .collect(),
-        channel_reports: routed.reports.iter().map(report_record).collect(),
+        channel_reports: reports.iter().map(report_record).collect(),
     }
 }
 

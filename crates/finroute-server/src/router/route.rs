@@ -7,14 +7,15 @@
 //! handed back to the handler; StreamOffers in `router/stream.rs`).
 
 use bytes::Bytes;
-use finroute_core::{ChannelReport, FinancingRequest, Offer};
+use finroute_core::FinancingRequest;
 use finroute_proto::v1 as pb;
+use finroute_store::ApplicationRecord;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Call, RouterService, late, unix_millis};
+use super::{Call, RouterService, late, record, unix_millis};
 use crate::convert;
 use crate::error::{Reused, RouterError};
 use crate::fanout::{Disclosure, Fanout, FanoutEvent, FanoutResult};
@@ -48,16 +49,12 @@ pub(super) struct Routing {
     pub(super) deadline: Instant,
 }
 
-/// What the finalize stage produced: the response and the domain values
-/// the record is built from.
+/// What the finalize stage produced: the response and the store's record
+/// of it (its rows made from the domain values before the response took
+/// them over; the response bytes added once encoded).
 pub(super) struct Routed {
-    pub(super) application_id: String,
-    pub(super) created_at_ms: i64,
     pub(super) response: pb::RouteFinancingResponse,
-    /// Ranked, at most `max_offers`.
-    pub(super) offers: Vec<Offer>,
-    /// One per channel, in config order.
-    pub(super) reports: Vec<ChannelReport>,
+    pub(super) record: ApplicationRecord,
 }
 
 impl RouterService {
@@ -175,11 +172,15 @@ impl RouterService {
             .fan_out(&routing, &application_id, now_ms, events)
             .await?;
         let after_fanout = Instant::now();
-        let routed = self.finalize(&routing.request, application_id, now_ms, fanout);
+        let Routed {
+            response,
+            mut record,
+        } = self.finalize(&routing, application_id, now_ms, fanout);
         // Encoded once: these bytes are stored and sent.
-        let encoded = Bytes::from(routed.response.encode_to_vec());
+        let encoded = Bytes::from(response.encode_to_vec());
+        record.response = encoded.clone();
         // A lost request_id race answers with the winner's stored answer.
-        if let Some(stored) = self.record(&routing, &routed, encoded.clone()).await? {
+        if let Some(stored) = self.record(&routing, record).await? {
             return Ok(stored);
         }
         // Late offers may now be stored against the application.
@@ -188,13 +189,13 @@ impl RouterService {
         }
         self.inner.tail.observe(after_fanout.elapsed());
         tracing::info!(
-            application_id = %routed.application_id,
-            offers = routed.response.offers.len(),
-            partial = routed.response.partial,
+            application_id = %response.application_id,
+            offers = response.offers.len(),
+            partial = response.partial,
             "application routed"
         );
         Ok(Answer {
-            message: routed.response,
+            message: response,
             encoded,
         })
     }
@@ -337,37 +338,43 @@ impl RouterService {
     }
 
     /// The finalize stage: rank, plan and explain (`finroute_core::finalize`)
-    /// in the request's locale, and the response.
+    /// in the request's locale; the response and its record.
     pub(super) fn finalize(
         &self,
-        request: &FinancingRequest,
+        routing: &Routing,
         application_id: String,
         now_ms: i64,
         fanout: FanoutResult,
     ) -> Routed {
-        let policy = &self.inner.settings.policy;
+        let (request, policy) = (&routing.request, &self.inner.settings.policy);
         let (reports, rejections) = (fanout.reports, fanout.rejections);
         let finalized =
             finroute_core::finalize(request, policy, fanout.offers, &reports, &rejections);
+        // The rows first: the response then takes the offers' values over
+        // instead of copying them.
+        let record = record::application_record(
+            routing,
+            &application_id,
+            now_ms,
+            fanout.partial,
+            &finalized.offers,
+            &reports,
+        );
         let response = pb::RouteFinancingResponse {
-            application_id: application_id.clone(),
+            application_id,
             primary_decision: (request.primary_decision.as_ref())
                 .map(convert::primary_decision_to_pb),
             explanation: Some(convert::explanation_to_pb(&finalized.explanation)),
-            offers: finalized.offers.iter().map(convert::offer_to_pb).collect(),
+            offers: (finalized.offers.into_iter())
+                .map(convert::offer_into_pb)
+                .collect(),
             channel_reports: reports.iter().map(convert::report_to_pb).collect(),
             plan: Some(convert::plan_to_pb(&finalized.plan)),
             partial: fanout.partial,
             created_at: Some(c::timestamp_from_millis(now_ms)),
             locale: request.locale.tag().to_owned(),
         };
-        Routed {
-            application_id,
-            created_at_ms: now_ms,
-            response,
-            offers: finalized.offers,
-            reports,
-        }
+        Routed { response, record }
     }
 }
 
