@@ -41,7 +41,9 @@
 # round (so a slow minute of a shared machine hits all of them), and the
 # median run is quoted. Then a soak: SOAK seconds of RouteFinancing on the
 # embedded router at CONNS x STREAMS concurrent calls, VmRSS sampled every
-# 5 s. The final markdown table can be pasted into BENCHMARKS.md.
+# 5 s under load (growth from the first such sample; the router's RSS at
+# rest before the soak is shown apart). The final markdown table can be
+# pasted into BENCHMARKS.md.
 #
 #   bash bench/run.sh                           # DURATION=10 REPEATS=3 SOAK=60
 #   DURATION=2 REPEATS=1 SOAK=10 bash bench/run.sh   # a quick check
@@ -385,7 +387,10 @@ if [ "$SOAK" -gt 0 ] && has embedded; then
   echo "soak: ${SOAK} s of RouteFinancing on the embedded router, VmRSS every ${SOAK_EVERY} s..." >&2
   pid=$(awk '{print $1}' <<<"${S_PIDS[embedded]}")
   rss() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
-  samples=("$(rss)")
+  # Growth is counted from the first sample under load (5 s in), not from
+  # the router at rest before it, which is shown apart.
+  idle_rss=$(rss)
+  samples=()
   LOAD_WAIT=0 load embedded "$work/soak" -D "$SOAK"
   for _ in $(seq $((SOAK / SOAK_EVERY))); do
     sleep "$SOAK_EVERY"
@@ -395,7 +400,7 @@ if [ "$SOAK" -gt 0 ] && has embedded; then
   loaders=()
   soak_rps=$(group "$(awk '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { gsub(",", "", $(i-1)); print $(i-1) } }' "$work/soak.1.txt")")
   soak_stats=$(printf '%s\n' "${samples[@]}" | awk 'NR == 1 { f = $1 } { l = $1; if ($1 > m) m = $1 } END { printf "first %.1f, last %.1f, max %.1f MB (growth %+.1f %%)", f, l, m, f ? (l - f) * 100 / f : 0 }')
-  soak_line="soak, embedded, ${SOAK} s at $((CONNS * STREAMS)) concurrent calls: ${soak_rps} req/s; VmRSS $soak_stats; samples: ${samples[*]}"
+  soak_line="soak, embedded, ${SOAK} s at $((CONNS * STREAMS)) concurrent calls: ${soak_rps} req/s; VmRSS under load $soak_stats; samples every ${SOAK_EVERY} s: ${samples[*]}; at rest before: $idle_rss MB"
   cat "$work/soak.1.txt" | awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($i ~ /^succeeded/) t += $(i-1) } END { print t + 0 }' >> "$work/calls.embedded"
 fi
 
