@@ -11,7 +11,7 @@ use finroute_proto::v1 as pb;
 use finroute_server::Config;
 use finroute_testkit::{
     AcceptMode, Behaviour, FakePartner, PgSchema, TestRouter, config_with, partner_offer,
-    refused_borrower, with_timeout,
+    refused_borrower, violated_fields, with_timeout,
 };
 use pb::financing_router_client::FinancingRouterClient;
 use pb::review_service_client::ReviewServiceClient;
@@ -190,15 +190,10 @@ async fn conflicting_keys_offers_and_bad_requests_get_the_right_codes() {
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument);
-    let fields: Vec<String> = s
-        .get_error_details()
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
-    assert_eq!(fields, ["offer_id", "idempotency_key", "applicant_id"]);
+    assert_eq!(
+        violated_fields(&s),
+        ["offer_id", "idempotency_key", "applicant_id"]
+    );
     assert_eq!(p.booked().len(), 1);
 }
 

@@ -9,10 +9,9 @@ use finroute_proto::v1 as pb;
 use finroute_server::Config;
 use finroute_testkit::{
     AcceptMode, Behaviour, FakePartner, TestRouter, conditional_offer, config_with, counter_offer,
-    decline, fake_description, partner_offer, refused_borrower, report_of,
+    decline, fake_description, partner_offer, refused_borrower, report_of, violated_fields,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
 
 use pb::AdjustedTerm as Adj;
 use pb::ApplicantField as Field;
@@ -296,14 +295,7 @@ async fn excluded_channels_are_not_called_and_reported_excluded() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
-    assert_eq!(fields, ["only_adapter_ids"]);
+    assert_eq!(violated_fields(&status), ["only_adapter_ids"]);
     // A malformed id is named too.
     let status = client
         .route_financing(pb::RouteFinancingRequest {
@@ -313,11 +305,7 @@ async fn excluded_channels_are_not_called_and_reported_excluded() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<String> = (status.get_details_bad_request().unwrap().field_violations)
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
-    assert_eq!(fields, ["exclude_adapter_ids[0]"]);
+    assert_eq!(violated_fields(&status), ["exclude_adapter_ids[0]"]);
     assert_eq!((a.quotes().len(), b.quotes().len()), (1, 1));
 }
 

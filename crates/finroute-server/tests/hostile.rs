@@ -8,18 +8,9 @@ use finroute_core::text::is_unsafe;
 use finroute_proto::v1 as pb;
 use finroute_testkit::{
     Behaviour, FakePartner, TestRouter, builtin_specs, cny, config_with, partner_offer,
-    refused_borrower, report_of, status_of, with_timeout,
+    refused_borrower, report_of, status_of, violated_fields, with_timeout,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
-
-/// The fields a refused call named.
-fn violated_fields(s: &tonic::Status) -> Vec<String> {
-    s.get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
 
 fn clean_text(s: &str) -> bool {
     !s.chars().any(is_unsafe)

@@ -11,7 +11,7 @@ use finroute_core::format_major;
 use finroute_proto::v1 as pb;
 use finroute_server::Config;
 use finroute_server::config::ApiKeyConfig;
-use finroute_testkit::{TestRouter, refused_borrower};
+use finroute_testkit::{TestRouter, refused_borrower, violated_fields};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -262,15 +262,7 @@ async fn unknown_foreign_and_malformed_offer_ids() {
             .await
             .unwrap_err();
         assert_eq!(s.code(), Code::InvalidArgument, "{bad:?}");
-        let fields: Vec<String> = s
-            .get_error_details()
-            .bad_request()
-            .unwrap()
-            .field_violations
-            .iter()
-            .map(|v| v.field.clone())
-            .collect();
-        assert_eq!(fields, ["offer_id"], "{bad:?}");
+        assert_eq!(violated_fields(&s), ["offer_id"], "{bad:?}");
     }
 
     // The error speaks the request's locale (the field wins over accept-language).

@@ -13,7 +13,7 @@ use finroute_server::Config;
 use finroute_server::config::ApiKeyConfig;
 use finroute_testkit::{
     AcceptMode, Behaviour, FakePartner, PgSchema, TestRouter, config_with, partner_offer,
-    refused_borrower, with_timeout,
+    refused_borrower, violated_fields, with_timeout,
 };
 use pb::financing_router_client::FinancingRouterClient;
 use pb::partner_outcome_service_client::PartnerOutcomeServiceClient;
@@ -366,12 +366,7 @@ async fn the_partner_reports_and_get_application_shows_it(config: Config) {
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument, "{s:?}");
-    let fields: Vec<String> = s
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default();
-    assert_eq!(fields, ["outcome.occurred_at"]);
+    assert_eq!(violated_fields(&s), ["outcome.occurred_at"]);
     let mut usd = funded("ev-usd", now);
     usd.amount = Some(pb::Money {
         currency_code: "USD".into(),

@@ -10,10 +10,9 @@ use finroute_proto::v1 as pb;
 use finroute_server::config::PlatformConfig;
 use finroute_testkit::{
     Behaviour, FAKE_LENDER_ID, FakePartner, TestRouter, config_with, partner_offer,
-    refused_borrower, report_of,
+    refused_borrower, report_of, violated_fields,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
 
 const PLATFORM_ID: &str = "91310000PLATFORM01";
 const GUARANTOR_ID: &str = "91310000GUARANT01";
@@ -279,11 +278,10 @@ async fn a_partner_whose_lender_the_consent_does_not_name_is_not_called() {
         .push(named("", "91310000NONAME0001"));
     let status = client.route_financing(request).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<_> = status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default();
-    assert_eq!(fields, ["applicant.consent.named_recipients[1]"]);
+    assert_eq!(
+        violated_fields(&status),
+        ["applicant.consent.named_recipients[1]"]
+    );
     router.stop().await.unwrap();
 }
 

@@ -9,13 +9,12 @@ use std::time::Duration;
 use finroute_proto::v1 as pb;
 use finroute_testkit::{
     Behaviour, FakePartner, TestRouter, builtin_specs, config_with, partner_offer,
-    refused_borrower, with_timeout,
+    refused_borrower, violated_fields, with_timeout,
 };
 use pb::ApplicantField;
 use prost::Message;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn embedded_default_answers_a_refused_borrower_with_three_kinds_of_offer() {
@@ -176,14 +175,7 @@ async fn get_application_returns_what_was_routed_and_not_found_otherwise() {
     unknown.view = 9;
     let bad = client.get_application(unknown).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    let fields: Vec<String> = bad
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
-    assert_eq!(fields, ["view"]);
+    assert_eq!(violated_fields(&bad), ["view"]);
     let missing = client
         .get_application(pb::GetApplicationRequest {
             application_id: "app_nope".into(),
@@ -212,14 +204,7 @@ async fn invalid_requests_name_each_bad_field() {
         .currency_code = "yuan".into();
     let status = client.route_financing(req).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let details = status.get_error_details();
-    let fields: BTreeSet<String> = details
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
+    let fields: BTreeSet<String> = violated_fields(&status).into_iter().collect();
     for want in [
         "requested_amount.amount_minor",
         "max_term_months",

@@ -1025,6 +1025,15 @@ pub fn report_of<'a>(r: &'a pb::RouteFinancingResponse, id: &str) -> &'a pb::Cha
         .unwrap_or_else(|| panic!("no report for {id}"))
 }
 
+/// The fields a refused call named (its BadRequest's field violations, in
+/// order; none without a BadRequest).
+pub fn violated_fields(s: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    s.get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
 /// The status of adapter `id`'s channel in an answer.
 pub fn status_of(r: &pb::RouteFinancingResponse, id: &str) -> pb::ChannelStatus {
     pb::ChannelStatus::try_from(report_of(r, id).status).expect("a known ChannelStatus")
